@@ -1,0 +1,94 @@
+"""Solver registry in the style of Gymnasium's: named specs resolved lazily.
+
+Solvers come from the entry-point group ``reassembly.solvers`` (this package's own and any
+installed third-party package's) and from :func:`register` at run time. Listing names
+imports nothing; a broken plugin fails loudly with its own name in the message.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+from reassembly.errors import SolverError
+from reassembly.solver import Solver
+
+ENTRY_POINT_GROUP = "reassembly.solvers"
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """A registered solver: where it lives (``"module:attr"`` or a callable) and default options."""
+
+    name: str
+    entry_point: str | Callable[..., Solver]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str = "runtime"
+
+    def load(self) -> Callable[..., Solver]:
+        if callable(self.entry_point):
+            return self.entry_point
+        module, _, attr = self.entry_point.partition(":")
+        try:
+            obj: Any = importlib.import_module(module)
+            for part in attr.split(".") if attr else []:
+                obj = getattr(obj, part)
+        except Exception as exc:
+            raise SolverError(
+                f"solver {self.name!r} (from {self.source}: {self.entry_point}) failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not callable(obj):
+            raise SolverError(f"solver {self.name!r} ({self.entry_point}) is not a class or factory")
+        return obj
+
+    def make(self, **overrides: Any) -> Solver:
+        factory = self.load()
+        try:
+            solver = factory(**{**self.kwargs, **overrides})
+        except TypeError as exc:
+            raise SolverError(f"solver {self.name!r}: bad options {overrides}: {exc}") from exc
+        if not isinstance(solver, Solver):
+            raise SolverError(f"solver {self.name!r} ({self.entry_point}) made {type(solver).__name__}, which has no solve()/get_params()")
+        return solver
+
+
+_runtime: dict[str, SolverSpec] = {}
+
+
+def register(name: str, entry_point: str | Callable[..., Solver], **kwargs: Any) -> SolverSpec:
+    """Register a solver for this process (entry points are the way for installed packages)."""
+    spec = SolverSpec(name=name, entry_point=entry_point, kwargs=kwargs)
+    _runtime[name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    _runtime.pop(name, None)
+
+
+def specs() -> dict[str, SolverSpec]:
+    """All solver specs by name: entry points first, run-time registrations override."""
+    found: dict[str, SolverSpec] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        source = f"plugin {dist.name}" if dist is not None else "plugin"
+        found[ep.name] = SolverSpec(name=ep.name, entry_point=ep.value, source=source)
+    found.update(_runtime)
+    return dict(sorted(found.items()))
+
+
+def list_solvers() -> list[str]:
+    return list(specs())
+
+
+def get_solver(name: str, **overrides: Any) -> Solver:
+    """Build solver ``name`` with its default options updated by ``overrides``."""
+    available = specs()
+    if name not in available:
+        raise SolverError(f"unknown solver {name!r}; available: {', '.join(available) or 'none'}")
+    return available[name].make(**overrides)
+
+
+make = get_solver

@@ -1,0 +1,82 @@
+"""The solver protocol: configuration in ``__init__``, all work in ``solve(puzzle)``."""
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from reassembly.puzzle import Puzzle
+
+
+@dataclass
+class StageReport:
+    """What one stage (pairing, seed, ranking, repair, ...) did."""
+
+    stage: str
+    method: str
+    mse: float = float("nan")
+    rounds: int = 0
+    swaps: int = 0
+    evaluations: int = 0
+    seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SolveResult:
+    """A solver's answer (Jane Street permutation format) and how it got there."""
+
+    permutation: list[int]
+    stages: list[StageReport] = field(default_factory=list)
+    seconds: float = 0.0
+    certificate: dict[str, Any] | None = None
+
+    @property
+    def evaluations(self) -> int:
+        return sum(s.evaluations for s in self.stages)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "permutation": list(self.permutation),
+            "seconds": self.seconds,
+            "evaluations": self.evaluations,
+            "stages": [asdict(s) for s in self.stages],
+            "certificate": self.certificate,
+        }
+
+
+@runtime_checkable
+class Solver(Protocol):
+    """Anything with ``solve(puzzle) -> SolveResult`` and ``get_params() -> dict``."""
+
+    def solve(self, puzzle: Puzzle) -> SolveResult: ...
+
+    def get_params(self) -> dict[str, Any]: ...
+
+
+class BaseSolver:
+    """scikit-learn-style base: ``__init__`` stores options only, ``get_params`` reads them back."""
+
+    def get_params(self) -> dict[str, Any]:
+        sig = inspect.signature(type(self).__init__)
+        return {n: getattr(self, n) for n in sig.parameters if n != "self" and hasattr(self, n)}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def solve(self, puzzle: Puzzle) -> SolveResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Stopwatch:
+    """``with Stopwatch() as sw: ...`` then ``sw.seconds``."""
+
+    def __enter__(self) -> "Stopwatch":
+        self._t0 = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._t0

@@ -1,0 +1,1 @@
+"""Built-in solvers. Each is registered under the ``reassembly.solvers`` entry-point group."""

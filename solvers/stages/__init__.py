@@ -1,0 +1,1 @@
+"""Solver stages as small functions over plain tensors: pairing, seed, ranking, repair."""

@@ -1,0 +1,31 @@
+"""Seed orderings: a rough first order of the paired blocks, as indices into a BlockStack."""
+from __future__ import annotations
+
+import torch
+
+from reassembly.network import BlockStack
+
+
+def delta_norm(stack: BlockStack, X: torch.Tensor) -> torch.Tensor:
+    """Mean norm of each block's residual branch applied to the raw input (data-dependent)."""
+    X = X.to(stack.w_in.dtype)
+    h = X.unsqueeze(0).expand(stack.depth, -1, -1)
+    ks = torch.arange(stack.depth)
+    branch = stack.blocks(ks, h) - h
+    return branch.norm(dim=2).mean(dim=1)
+
+
+def wout_norm(stack: BlockStack, X: torch.Tensor | None = None) -> torch.Tensor:
+    """Frobenius norm of each block's output projection (data-free)."""
+    return stack.w_out.flatten(1).norm(dim=1)
+
+
+SEEDS = {"delta-norm": delta_norm, "wout-norm": wout_norm}
+
+
+def seed_order(stack: BlockStack, X: torch.Tensor, method: str = "delta-norm") -> list[int]:
+    """Blocks sorted by ascending ``method`` (smaller perturbations first)."""
+    if method not in SEEDS:
+        raise ValueError(f"unknown seed {method!r}; choose from {sorted(SEEDS)}")
+    key = SEEDS[method](stack, X)
+    return [int(i) for i in torch.argsort(key, stable=True)]
