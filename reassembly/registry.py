@@ -73,7 +73,8 @@ def specs() -> dict[str, SolverSpec]:
     found: dict[str, SolverSpec] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
-        source = f"plugin {dist.name}" if dist is not None else "plugin"
+        dist_name = dist.name if dist is not None else "?"
+        source = "built-in" if dist_name == "reassembly" else f"plugin {dist_name}"
         found[ep.name] = SolverSpec(name=ep.name, entry_point=ep.value, source=source)
     found.update(_runtime)
     return dict(sorted(found.items()))
