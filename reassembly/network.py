@@ -54,10 +54,15 @@ class BlockStack:
     def block(self, k: int, h: torch.Tensor) -> torch.Tensor:
         return h + self.branch(k, h)
 
-    def blocks(self, ks: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """Apply block ``ks[b]`` to ``h[b]`` for a batch: ``h`` is ``(B, n, d)``."""
+    def blocks(self, ks: torch.Tensor, h: torch.Tensor, outs: torch.Tensor | None = None) -> torch.Tensor:
+        """Apply block ``ks[b]`` to ``h[b]`` for a batch: ``h`` is ``(B, n, d)``.
+
+        With ``outs``, input projection ``ks[b]`` is combined with output projection ``outs[b]``
+        (candidate re-pairings).
+        """
+        outs = ks if outs is None else outs
         a = torch.baddbmm(self.b_in[ks].unsqueeze(1), h, self.w_in[ks].transpose(1, 2)).relu_()
-        return torch.baddbmm(self.b_out[ks].unsqueeze(1), a, self.w_out[ks].transpose(1, 2)).add_(h)
+        return torch.baddbmm(self.b_out[outs].unsqueeze(1), a, self.w_out[outs].transpose(1, 2)).add_(h)
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         return h @ self.w_last.T + self.b_last
@@ -130,14 +135,18 @@ class Evaluator:
         self.evaluations += 1
         return float(self.loss(h))
 
-    def suffix_losses(self, orders: torch.Tensor, starts: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    def suffix_losses(
+        self, orders: torch.Tensor, starts: torch.Tensor, states: torch.Tensor, outs: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Losses of candidate ``orders`` ``(B, D)`` that agree with the cached order before ``starts[b]``.
 
         ``states`` are the prefix states of the cached order; candidate ``b`` starts from
-        ``states[starts[b]]`` and runs positions ``starts[b]..D-1``.
+        ``states[starts[b]]`` and runs positions ``starts[b]..D-1``. ``outs`` (same shape as
+        ``orders``) names each position's output projection where it differs from its input's.
         """
         orders = torch.as_tensor(orders, dtype=torch.long)
         starts = torch.as_tensor(starts, dtype=torch.long)
+        outs = orders if outs is None else torch.as_tensor(outs, dtype=torch.long)
         if orders.numel() == 0:
             return torch.empty(0, dtype=self.X.dtype)
         h = states[starts].clone()
@@ -145,8 +154,8 @@ class Evaluator:
         for t in range(first, orders.shape[1]):
             active = (starts <= t).nonzero().squeeze(1)
             if active.numel() == orders.shape[0]:
-                h = self.stack.blocks(orders[:, t], h)
+                h = self.stack.blocks(orders[:, t], h, outs[:, t])
             else:
-                h[active] = self.stack.blocks(orders[active, t], h[active])
+                h[active] = self.stack.blocks(orders[active, t], h[active], outs[active, t])
         self.evaluations += int(orders.shape[0])
         return self.loss(h)

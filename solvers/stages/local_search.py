@@ -1,0 +1,254 @@
+"""Local search over block orders and pairings, screened to first order and verified exactly.
+
+A configuration is two index vectors into a :class:`BlockStack`: ``ins[t]`` names the input
+projection and ``outs[t]`` the output projection at position ``t``. All signals used here are
+functions of the network's outputs, so they are invariant to a function-preserving
+reparametrisation of any block's hidden units.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from reassembly.network import BlockStack, Evaluator
+
+
+@dataclass
+class Config:
+    """``ins[t]``/``outs[t]``: stack indices of the input/output projection at position ``t``."""
+
+    ins: torch.Tensor
+    outs: torch.Tensor
+
+    def copy(self) -> "Config":
+        return Config(self.ins.clone(), self.outs.clone())
+
+
+@dataclass
+class SearchLog:
+    rounds: int = 0
+    swaps: int = 0
+    insertions: int = 0
+    repairings: int = 0
+    screened: int = 0
+    history: list[float] = field(default_factory=list)
+
+
+def forward_states(ev: Evaluator, cfg: Config, states: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+    """Prefix states ``(D + 1, n, d)`` of ``cfg``; with ``states`` of a configuration that agrees
+    with ``cfg`` before position ``start``, only positions from ``start`` on are recomputed."""
+    s = ev.stack
+    D = len(cfg.ins)
+    out = torch.empty(D + 1, *ev.X.shape, dtype=ev.X.dtype)
+    if states is None or start == 0:
+        out[0] = ev.X
+        start = 0
+    else:
+        out[: start + 1] = states[: start + 1]
+    ins, outs = cfg.ins.tolist(), cfg.outs.tolist()
+    for t in range(start, D):
+        a = torch.addmm(s.b_in[ins[t]], out[t], s.w_in[ins[t]].T).relu_()
+        torch.addmm(out[t], a, s.w_out[outs[t]].T, out=out[t + 1]).add_(s.b_out[outs[t]])
+    ev.evaluations += 1
+    return out
+
+
+def output_jacobians(ev: Evaluator, cfg: Config, states: torch.Tensor) -> torch.Tensor:
+    """``J[t]`` ``(D + 1, n, o, d)``: Jacobian of the network output with respect to the state entering position ``t``."""
+    s = ev.stack
+    D, n = len(cfg.ins), states.shape[1]
+    o, d = s.w_last.shape
+    masks = torch.baddbmm(s.b_in[cfg.ins].unsqueeze(1), states[:-1], s.w_in[cfg.ins].transpose(1, 2)) > 0
+    masks = masks.to(states.dtype).repeat_interleave(o, dim=1)  # (D, n*o, h), rows ordered (row, output)
+    J = torch.empty(D + 1, n * o, d, dtype=states.dtype)
+    J[D] = s.w_last.repeat(n, 1)
+    for t in range(D - 1, -1, -1):
+        inner = (J[t + 1] @ s.w_out[cfg.outs[t]]).mul_(masks[t])
+        torch.addmm(J[t + 1], inner, s.w_in[cfg.ins[t]], out=J[t])
+    return J.view(D + 1, n, o, d)
+
+
+def swap_effects(
+    ev: Evaluator, cfg: Config, states: torch.Tensor, cached: torch.Tensor | None = None, positions: list[int] | None = None
+) -> torch.Tensor:
+    """``delta[p]``: change of the state after position ``p + 1`` when positions ``p`` and ``p + 1``
+    swap. With ``cached``, only ``positions`` are recomputed (the others keep effects measured at
+    slightly older input states, which is close enough to screen with)."""
+    s = ev.stack
+    D = len(cfg.ins)
+    if cached is None or positions is None:
+        idx = torch.arange(D - 1)
+        delta = torch.empty(D - 1, *states.shape[1:], dtype=states.dtype)
+    else:
+        idx = torch.tensor(sorted({p for p in positions if 0 <= p < D - 1}), dtype=torch.long)
+        delta = cached
+        if idx.numel() == 0:
+            return delta
+    first = s.blocks(cfg.ins[idx + 1], states[idx], cfg.outs[idx + 1])
+    delta[idx] = s.blocks(cfg.ins[idx], first, cfg.outs[idx]).sub_(states[idx + 2])
+    return delta
+
+
+def predict_swaps(ev: Evaluator, states: torch.Tensor, J: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """First-order predicted loss after swapping positions ``p`` and ``p + 1``, for every ``p``:
+    the state change ``delta[p]`` carried to the output by the Jacobian ``J[p + 2]``."""
+    dy = torch.einsum("pnod,pnd->pno", J[2:], delta)
+    resid = ev.stack.head(states[-1]) - ev.target  # (n, o)
+    return (resid + dy).pow(2).mean(dim=(1, 2))
+
+
+def apply_swaps(cfg: Config, positions: list[int]) -> Config:
+    new = cfg.copy()
+    for p in positions:
+        new.ins[[p, p + 1]] = new.ins[[p + 1, p]]
+        new.outs[[p, p + 1]] = new.outs[[p + 1, p]]
+    return new
+
+
+def disjoint_best(gains: torch.Tensor) -> list[int]:
+    """Positions with positive gain, greedily by gain, no two touching the same position."""
+    used: set[int] = set()
+    chosen = []
+    for p in torch.argsort(gains, descending=True).tolist():
+        if gains[p] <= 0:
+            break
+        if p in used or p + 1 in used:
+            continue
+        chosen.append(p)
+        used.update((p, p + 1))
+    return chosen
+
+
+def neighbours(cfg: Config, max_shift: int, repair_candidates: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
+    """Exact neighbourhood: adjacent swaps, insertions up to ``max_shift`` positions away, re-pairings.
+
+    Returns candidate ``ins``, ``outs`` (``(B, D)``), the first position each differs at, and each move's kind.
+    """
+    D = len(cfg.ins)
+    ins, outs, starts, kinds = [], [], [], []
+    perm = torch.arange(D)
+    for p in range(D):
+        for q in range(max(0, p - max_shift), min(D, p + max_shift + 1)):
+            if q == p or (q == p - 1):  # p -> p-1 equals the swap (p-1, p)
+                continue
+            idx = perm.tolist()
+            idx.insert(q, idx.pop(p))
+            idx_t = torch.tensor(idx)
+            ins.append(cfg.ins[idx_t])
+            outs.append(cfg.outs[idx_t])
+            starts.append(min(p, q))
+            kinds.append("swap" if abs(p - q) == 1 else "insert")
+    pos_of = {int(k): t for t, k in enumerate(cfg.ins.tolist())}
+    for a, b in repair_candidates:  # give input a the output currently paired with input b
+        pa, pb = pos_of.get(a), pos_of.get(b)
+        if pa is None or pb is None or pa == pb:
+            continue
+        new_outs = cfg.outs.clone()
+        new_outs[[pa, pb]] = new_outs[[pb, pa]]
+        ins.append(cfg.ins.clone())
+        outs.append(new_outs)
+        starts.append(min(pa, pb))
+        kinds.append("repair")
+    return torch.stack(ins), torch.stack(outs), torch.tensor(starts), kinds
+
+
+def exact_best(ev: Evaluator, cfg: Config, states: torch.Tensor, max_shift: int, repair_candidates: list[tuple[int, int]], chunk: int = 256) -> tuple[float, Config | None, str, int]:
+    """Exactly evaluate the whole neighbourhood; the best move's loss, configuration, kind, and the count."""
+    ins, outs, starts, kinds = neighbours(cfg, max_shift, repair_candidates)
+    losses = torch.cat(
+        [ev.suffix_losses(ins[i : i + chunk], starts[i : i + chunk], states, outs[i : i + chunk]) for i in range(0, len(ins), chunk)]
+    )
+    best = int(torch.argmin(losses))
+    return float(losses[best]), Config(ins[best], outs[best]), kinds[best], len(ins)
+
+
+def _first_improving(
+    ev: Evaluator, cfg: Config, states: torch.Tensor, loss: float, moves: list[int]
+) -> tuple[Config, torch.Tensor, float, list[int]] | None:
+    """Apply all swap ``moves`` (best first), then the better half, ..., then the best alone; keep
+    the first set that lowers the exact loss."""
+    while moves:
+        trial = apply_swaps(cfg, moves)
+        trial_states = forward_states(ev, trial, states, min(moves))
+        trial_loss = float(ev.loss(trial_states[-1]))
+        if trial_loss < loss:
+            return trial, trial_states, trial_loss, moves
+        moves = moves[: len(moves) // 2]
+    return None
+
+
+def local_search(
+    ev: Evaluator,
+    cfg: Config,
+    floor: float,
+    max_rounds: int = 1000,
+    max_shift: int = 3,
+    repair_candidates: list[tuple[int, int]] | None = None,
+    exact_fallback: bool = True,
+) -> tuple[Config, float, SearchLog, dict]:
+    """Descend until the loss reaches ``floor`` or no move of the exact neighbourhood improves it.
+
+    Each round screens every adjacent swap to first order from one forward and one backward pass
+    and applies the disjoint improving ones at once (backing off to fewer when the exact loss
+    disagrees). When no screened move helps, the exact neighbourhood (adjacent swaps,
+    insertions within ``max_shift``, re-pairings) is evaluated in batches (unless
+    ``exact_fallback`` is off: then the search stops there). Returns the
+    configuration, its loss, a log and the certificate.
+    """
+    repair_candidates = repair_candidates or []
+    log = SearchLog()
+    states = forward_states(ev, cfg)
+    loss = float(ev.loss(states[-1]))
+    log.history.append(loss)
+    certificate: dict = {"kind": "max-rounds", "loss": loss}
+    J, fresh = output_jacobians(ev, cfg, states), True
+    delta = swap_effects(ev, cfg, states)
+    while log.rounds < max_rounds:
+        log.rounds += 1
+        if loss <= floor:
+            certificate = {"kind": "zero-loss", "loss": loss, "floor": floor}
+            break
+        certificate = {"kind": "max-rounds", "loss": loss}
+        predicted = predict_swaps(ev, states, J, delta)
+        log.screened += len(predicted)
+        found = _first_improving(ev, cfg, states, loss, disjoint_best(loss - predicted))
+        if found is not None:
+            cfg, states, loss, moves = found
+            log.swaps += len(moves)
+            log.history.append(loss)
+            # Only pairs next to a swap changed; other effects and J are slightly stale, which is
+            # close enough to screen with. Both are refreshed when screening stops paying off.
+            delta = swap_effects(ev, cfg, states, delta, [q for p in moves for q in (p - 1, p, p + 1)])
+            fresh = False
+            continue
+        if not fresh:
+            J, fresh = output_jacobians(ev, cfg, states), True
+            delta = swap_effects(ev, cfg, states)
+            continue
+        if not exact_fallback:
+            certificate = {"kind": "screen-exhausted", "loss": loss}
+            break
+        best_loss, best_cfg, kind, count = exact_best(ev, cfg, states, max_shift, repair_candidates)
+        if best_loss >= loss or best_cfg is None:
+            certificate = {
+                "kind": "local-optimum",
+                "loss": loss,
+                "best_neighbour_loss": best_loss,
+                "neighbourhood": f"adjacent swaps, insertions within {max_shift}, {len(repair_candidates)} re-pairings",
+                "moves_checked": count,
+            }
+            break
+        cfg = best_cfg
+        states = forward_states(ev, cfg)
+        loss = float(ev.loss(states[-1]))
+        log.history.append(loss)
+        J, fresh = output_jacobians(ev, cfg, states), True
+        delta = swap_effects(ev, cfg, states)
+        if kind == "swap":
+            log.swaps += 1
+        elif kind == "insert":
+            log.insertions += 1
+        else:
+            log.repairings += 1
+    return cfg, loss, log, certificate
