@@ -1,0 +1,138 @@
+"""Content-addressed caches: trained models (keyed by the training options) and written puzzles
+(keyed by every option).
+
+An entry is ``models/<key>.pt`` (the state dict, read with ``torch.load(weights_only=True)``) plus
+``models/<key>.json`` (the SHA-256 of the ``.pt`` bytes, the configuration and the loss curve).
+Both are written to a temporary file and moved into place with ``os.replace``; the sidecar goes
+last, so an entry without one, or whose bytes do not match its checksum, is treated as absent and
+rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+CACHE_ENV = "REASSEMBLY_CACHE"
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$REASSEMBLY_CACHE``, else ``platformdirs.user_cache_dir("reassembly")``."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("reassembly"))
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    state: dict[str, torch.Tensor]
+    meta: dict
+
+
+class ModelCache:
+    """Trained-model store under ``root / "models"``."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.dir = self.root / "models"
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        return self.dir / f"{key}.pt", self.dir / f"{key}.json"
+
+    def load(self, key: str) -> CacheEntry | None:
+        """The entry for ``key``, or ``None`` where it is missing, partial or corrupt."""
+        weights, sidecar = self.paths(key)
+        if not weights.is_file() or not sidecar.is_file():
+            return None
+        try:
+            meta = json.loads(sidecar.read_text())
+            data = weights.read_bytes()
+            if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+                raise ValueError("checksum mismatch")
+            state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+            if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+                raise ValueError("not a state dict")
+        except Exception as exc:  # any fault means: rebuild, never use
+            log.warning("cache entry %s is corrupt (%s); it will be rebuilt", weights, exc)
+            return None
+        return CacheEntry(state=state, meta=meta)
+
+    def store(self, key: str, state: dict[str, torch.Tensor], meta: dict) -> None:
+        weights, sidecar = self.paths(key)
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu().contiguous() for k, v in state.items()}, buf)
+        data = buf.getvalue()
+        atomic_write(weights, data)
+        atomic_write(sidecar, (json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=1) + "\n").encode())
+
+
+class PuzzleFileCache:
+    """Written puzzle files (pieces, CSV, answer) under ``root / "puzzles" / <key>``, checked by a manifest
+    of SHA-256s written last; a copy that does not match its manifest is ignored and rebuilt."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.dir = self.root / "puzzles"
+
+    def restore(self, key: str, out_dir: Path) -> dict | None:
+        """Copy the cached files of ``key`` into ``out_dir``; return the manifest's metadata, or ``None``."""
+        entry = self.dir / key
+        try:
+            manifest = json.loads((entry / "manifest.json").read_text())
+            files = {rel: (entry / rel).read_bytes() for rel in manifest["files"]}
+            if any(hashlib.sha256(data).hexdigest() != manifest["files"][rel] for rel, data in files.items()):
+                raise ValueError("checksum mismatch")
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            log.warning("cached puzzle %s is corrupt (%s); it will be rebuilt", entry, exc)
+            return None
+        for rel, data in files.items():
+            atomic_write(out_dir / rel, data)
+        return manifest["meta"]
+
+    def store(self, key: str, src_dir: Path, rels: list[str], meta: dict) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.dir, prefix=f".{key}."))
+        try:
+            digests = {}
+            for rel in rels:
+                data = (src_dir / rel).read_bytes()
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / rel).write_bytes(data)
+                digests[rel] = hashlib.sha256(data).hexdigest()
+            (tmp / "manifest.json").write_text(json.dumps({"files": digests, "meta": meta}) + "\n")
+            final = self.dir / key
+            if final.exists():
+                shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except OSError as exc:  # another process stored it first, or the disk is full: the cache is optional
+            log.warning("could not store cached puzzle %s (%s)", key, exc)
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,252 @@
+"""Generators: options, perturbations, determinism, cache, and the written puzzle."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from generators import ModelCache, PuzzleConfig, TrainingRecipe, build_puzzle, generate, parse_perturbation
+from generators.build import trained_model
+from generators.data import make_dataset
+from generators.perturb import add_noise, apply_perturbations, finetune, prune, quantize, reparametrise
+from reassembly.answer import load_answer
+from reassembly.errors import ConfigError
+from reassembly.loader import load_puzzle
+from reassembly.network import mse
+
+SMALL = PuzzleConfig(depth=3, width=6, hidden=12, rows=256, recipe=TrainingRecipe(epochs=2, batch_size=64))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return trained_model(SMALL, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
+
+
+def params(model) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+# --- options -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"depth": 0}, "depth must be >= 2"),
+        ({"hidden": 0}, "hidden must be >= 1"),
+        ({"hidden": 6}, "must differ from width"),
+        ({"label_noise": -0.1}, "label_noise must be >= 0"),
+        ({"input_noise": -1.0}, "input_noise must be >= 0"),
+        ({"inputs": "uniform"}, "unknown inputs 'uniform'"),
+        ({"pred_from": "teacher"}, "pred_from"),
+        ({"rows": 3}, "rows must be >= 10"),
+        ({"teacher_sees": "both"}, "teacher_sees"),
+    ],
+)
+def test_bad_config_options_raise_config_error(change, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        dataclasses.replace(SMALL, **change)
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
+        ({"lr": 0.0}, "lr must be a positive"),
+        ({"epochs": 0}, "epochs must be"),
+        ({"batch_size": 0}, "batch_size must be"),
+        ({"weight_decay": -1e-3}, "weight_decay must be >= 0"),
+        ({"early_stopping": 0}, "early_stopping"),
+        ({"schedule": "step"}, "unknown schedule 'step'"),
+        ({"init": "xavier"}, "unknown init 'xavier'"),
+    ],
+)
+def test_bad_recipe_options_raise_config_error(change, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        dataclasses.replace(TrainingRecipe(), **change)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [("noise=-0.1", "sigma must be >= 0"), ("quantize=0", "bits"), ("prune=1.5", "fraction"),
+     ("finetune=2.5", "steps"), ("blur=3", "unknown kind 'blur'"), ("noise=abc", "not a number"),
+     ("noise", "needs a numeric value"), ("reparam=2", "takes no value")],
+)
+def test_bad_perturbations_raise_config_error(text, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        parse_perturbation(text)
+
+
+def test_parse_perturbation_round_trips():
+    for text in ("noise=0.01", "quantize=8", "prune=0.5", "finetune=100", "reparam"):
+        assert str(parse_perturbation(text)) == text
+
+
+def test_to_dict_is_flat_json_and_key_ignores_post_training_options():
+    config = dataclasses.replace(SMALL, perturbations=(parse_perturbation("prune=0.5"),), pred_from="perturbed")
+    d = config.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["recipe_optimizer"] == SMALL.recipe.optimizer and d["perturbations"] == "prune=0.5"
+    assert config.cache_key() == SMALL.cache_key()
+    assert dataclasses.replace(SMALL, seed=1).cache_key() != SMALL.cache_key()
+    assert dataclasses.replace(SMALL, recipe=dataclasses.replace(SMALL.recipe, lr=2e-3)).cache_key() != SMALL.cache_key()
+
+
+# --- perturbations -------------------------------------------------------------------------------
+
+def test_reparametrisation_keeps_outputs_and_changes_weights(trained):
+    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("reparam"),)), trained.teacher)
+    X = trained.data.X.float()
+    with torch.no_grad():
+        assert torch.allclose(model(X), trained.model(X), atol=1e-5, rtol=0)
+    changed = [not torch.equal(a, b) for a, b in zip(params(model), params(trained.model))]
+    assert sum(changed) >= 2 * SMALL.depth  # every block's input weights and output weights
+    for a, b in zip(model.blocks, trained.model.blocks):  # permutation and scales cancel in W_out W_in
+        assert not torch.allclose(a.inp.weight, b.inp.weight)
+        assert torch.allclose(a.out.weight @ a.inp.weight, b.out.weight @ b.inp.weight, atol=1e-5)
+
+
+def test_pruning_zeroes_the_asked_fraction(trained):
+    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("prune=0.3"),)), trained.teacher)
+    for layer, orig in zip(model.layers(), trained.model.layers()):
+        w = layer.weight
+        assert int((w == 0).sum()) == round(0.3 * w.numel())
+        kept = w != 0
+        assert torch.equal(w[kept], orig.weight[kept])
+        assert orig.weight[~kept].abs().max() <= orig.weight[kept].abs().min()
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_quantisation_has_at_most_2_pow_bits_levels(trained, bits):
+    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation(f"quantize={bits}"),)), trained.teacher)
+    for q, orig in zip(model.parameters(), trained.model.parameters()):
+        levels = len(torch.unique(q))
+        assert levels <= 2**bits and (levels > 1 or orig.numel() == 1)
+        step = (orig.max() - orig.min()) / (2**bits - 1)
+        assert (q - orig).abs().max() <= step / 2 + 1e-6
+
+
+@pytest.mark.parametrize("sigma", [0.01, 0.1])
+def test_noise_changes_weights_by_the_relative_sigma(trained, sigma):
+    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation(f"noise={sigma}"),)), trained.teacher)
+    for q, orig in zip(model.parameters(), trained.model.parameters()):
+        if orig.numel() >= 60:
+            ratio = float((q - orig).detach().norm() / orig.detach().norm())
+            assert 0.7 * sigma < ratio < 1.3 * sigma
+
+
+def test_finetuning_changes_weights_and_keeps_the_original(trained):
+    before = params(trained.model)
+    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("finetune=5"),)), trained.teacher)
+    assert all(not torch.equal(a, b) for a, b in zip(params(model), before))
+    assert all(torch.equal(a, b) for a, b in zip(params(trained.model), before))
+
+
+# --- puzzles, determinism and cache --------------------------------------------------------------
+
+def digest(directory: Path) -> dict[str, str]:
+    files = sorted((directory / "pieces").glob("*.pth")) + [directory / "historical_data.csv"]
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def test_generated_puzzle_loads_and_answer_reproduces_pred(tmp_path):
+    out = generate(SMALL, tmp_path / "p", cache_dir=tmp_path / "cache", progress=False)
+    puzzle, answer = load_puzzle(out), load_answer(out)
+    assert puzzle.architecture.depth == SMALL.depth and puzzle.n_rows == SMALL.rows
+    assert answer is not None and sorted(answer.permutation) == list(range(2 * SMALL.depth + 1))
+    assert answer.permutation != list(range(2 * SMALL.depth + 1))
+    assert mse(puzzle, answer.permutation) < 1e-12
+    assert float(((puzzle.pred - puzzle.true) ** 2).mean()) > 0  # pred is the model's, not the labels
+
+
+def test_same_config_gives_identical_bytes_and_reuses_the_cache(tmp_path):
+    cache = tmp_path / "cache"
+    a = generate(SMALL, tmp_path / "a", cache_dir=cache, progress=False)
+    b = generate(SMALL, tmp_path / "b", cache_dir=cache, progress=False)
+    c = generate(SMALL, tmp_path / "c", progress=False, use_cache=False)
+    assert digest(a) == digest(b) == digest(c)
+    meta = [json.loads((d / "generation.json").read_text()) for d in (a, b, c)]
+    assert [m["from_cache"] for m in meta] == [False, True, False]
+    other = generate(dataclasses.replace(SMALL, seed=1), tmp_path / "d", cache_dir=cache, progress=False)
+    assert digest(other) != digest(a)
+
+
+@pytest.mark.parametrize("damage", ["flip-byte", "truncate", "drop-sidecar", "garbage-sidecar"])
+def test_corrupt_cache_entry_is_rebuilt_not_used(tmp_path, damage):
+    cache = ModelCache(tmp_path / "cache")
+    first = trained_model(SMALL, cache_dir=cache.root, progress=False)
+    weights, sidecar = cache.paths(SMALL.cache_key())
+    data = weights.read_bytes()
+    if damage == "flip-byte":
+        weights.write_bytes(data[:-40] + bytes([data[-40] ^ 0xFF]) + data[-39:])
+    elif damage == "truncate":
+        weights.write_bytes(data[: len(data) // 2])
+    elif damage == "drop-sidecar":
+        sidecar.unlink()
+    else:
+        sidecar.write_text("{not json")
+    assert cache.load(SMALL.cache_key()) is None
+    again = trained_model(SMALL, cache_dir=cache.root, progress=False)
+    assert not again.cached
+    assert all(torch.equal(a, b) for a, b in zip(params(first.model), params(again.model)))
+    assert cache.load(SMALL.cache_key()) is not None and trained_model(SMALL, cache_dir=cache.root, progress=False).cached
+
+
+def test_cache_dir_defaults_to_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("REASSEMBLY_CACHE", str(tmp_path / "envcache"))
+    trained_model(SMALL, progress=False)
+    assert (tmp_path / "envcache" / "models" / f"{SMALL.cache_key()}.json").is_file()
+
+
+def test_pred_from_perturbed_matches_the_perturbed_pieces(tmp_path):
+    pert = (parse_perturbation("noise=0.05"),)
+    orig_cfg = dataclasses.replace(SMALL, perturbations=pert)
+    puzzle, answer = build_puzzle(orig_cfg, cache_dir=tmp_path, progress=False)
+    assert mse(puzzle, answer.permutation) > 1e-8
+    puzzle2, answer2 = build_puzzle(dataclasses.replace(orig_cfg, pred_from="perturbed"), cache_dir=tmp_path, progress=False)
+    assert answer2 == answer and mse(puzzle2, answer2.permutation) < 1e-12
+
+
+def test_gaussian_and_binary_inputs_differ_in_distribution():
+    binary, _ = make_dataset(SMALL)
+    gaussian, _ = make_dataset(dataclasses.replace(SMALL, inputs="gaussian"))
+    assert (binary.X.abs() - 1).abs().mean() < 3 * SMALL.input_noise
+    assert (gaussian.X.abs() - 1).abs().mean() > 0.3
+    assert len(binary.val) == round(SMALL.rows * SMALL.recipe.val_fraction)
+    assert set(binary.train.tolist()).isdisjoint(binary.val.tolist())
+
+
+def test_zero_residual_init_starts_every_block_as_the_identity():
+    from generators.model import build_model
+
+    model = build_model(3, 6, 12, 1, seed=0, init="zero-residual")
+    assert all(not b.out.weight.any() and not b.out.bias.any() for b in model.blocks)
+    assert all(b.inp.weight.any() for b in model.blocks)
+    X = torch.randn(5, 6)
+    assert torch.equal(model.blocks[0](X), X)
+    default = build_model(3, 6, 12, 1, seed=0, init="default")
+    assert all(b.out.weight.any() for b in default.blocks)
+
+
+def test_recipe_variants_train_and_record_a_loss_curve():
+    for recipe in (TrainingRecipe(optimizer="sgd", lr=1e-2, epochs=2, batch_size=64, schedule="cosine"),
+                   TrainingRecipe(optimizer="adamw", epochs=8, batch_size=64, weight_decay=0.1, early_stopping=1)):
+        config = dataclasses.replace(SMALL, recipe=recipe, teacher_sees="clean")
+        result = trained_model(config, progress=False, use_cache=False)
+        assert result.loss_curve[0]["epoch"] == 0 and 2 <= len(result.loss_curve) <= recipe.epochs + 1
+        assert result.loss_curve[-1]["train_loss"] < result.loss_curve[0]["train_loss"]
+
+
+def test_corrupt_cached_puzzle_files_are_rebuilt(tmp_path):
+    cache = tmp_path / "cache"
+    first = digest(generate(SMALL, tmp_path / "a", cache_dir=cache, progress=False))
+    entry = cache / "puzzles" / SMALL.puzzle_key()
+    csv = entry / "historical_data.csv"
+    csv.write_bytes(csv.read_bytes().replace(b"1", b"2", 1))
+    assert digest(generate(SMALL, tmp_path / "b", cache_dir=cache, progress=False)) == first
+    assert digest(generate(SMALL, tmp_path / "c", cache_dir=cache, progress=False)) == first
+    assert json.loads((tmp_path / "c" / "generation.json").read_text())["from_cache"]
+    assert load_answer(tmp_path / "c") == load_answer(tmp_path / "a")
