@@ -105,11 +105,16 @@ class Evaluator:
         stack: BlockStack,
         rows: int | None = None,
         seed: int = 0,
+        sampling: str = "random",
     ) -> "Evaluator":
-        """Evaluator on ``rows`` rows drawn without replacement (all rows when ``None``)."""
+        """Evaluator on ``rows`` rows drawn without replacement with ``seed`` (``sampling="head"``:
+        the first ``rows``), or on all rows when ``rows`` is ``None``."""
         X, y = puzzle.X, puzzle.pred
         if rows is not None and rows < puzzle.n_rows:
-            idx = torch.randperm(puzzle.n_rows, generator=torch.Generator().manual_seed(seed))[:rows]
+            if sampling == "head":
+                idx = torch.arange(rows)
+            else:
+                idx = torch.randperm(puzzle.n_rows, generator=torch.Generator().manual_seed(seed))[:rows]
             X, y = X[idx], y[idx]
         return cls(stack, X, y)
 

@@ -59,8 +59,14 @@ class BaseSolver:
     """scikit-learn-style base: ``__init__`` stores options only, ``get_params`` reads them back."""
 
     def get_params(self) -> dict[str, Any]:
-        sig = inspect.signature(type(self).__init__)
-        return {n: getattr(self, n) for n in sig.parameters if n != "self" and hasattr(self, n)}
+        """Constructor options of this class and its bases (a subclass may pass ``**kwargs`` on)."""
+        names: dict[str, None] = {}
+        for cls in type(self).__mro__:
+            if "__init__" in cls.__dict__ and cls is not object:
+                for n, p in inspect.signature(cls.__init__).parameters.items():
+                    if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                        names.setdefault(n)
+        return {n: getattr(self, n) for n in names if hasattr(self, n)}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

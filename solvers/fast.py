@@ -3,9 +3,9 @@
 Every signal after pairing is a function of the network's outputs (invariant to rescaling or
 permuting a block's hidden units). The search stops when the loss reaches the float floor (a
 global optimum up to rounding) or no move of the exact neighbourhood improves it. Where the
-cheap path ends above the floor, Bradley–Terry restarts (pairwise swap deltas around the best
-order so far, on a small row sample) give the search a new start. The solve returns the
-certificate and the final MSE on all rows.
+cheap path ends above the floor, restarts from the exact swap deltas of every pair of blocks
+(the best improving swap, else a Bradley–Terry ranking) give the search new starts. The solve
+returns the certificate and the final MSE on all rows.
 """
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from reassembly.network import BlockStack, Evaluator
 from reassembly.permutation import Assembly
 from reassembly.puzzle import Puzzle
 from reassembly.solver import BaseSolver, SolveResult, StageReport
-from solvers.pipeline import DTYPES
+from solvers.pipeline import DTYPES, check_choices
 from solvers.stages.local_search import Config, forward_states, local_search
 from solvers.stages.pairing import Pairing, pair_pieces
 from solvers.stages.ranking import bradley_terry_order, swap_deltas
-from solvers.stages.seeds import seed_order
+from solvers.stages.seeds import SEEDS, seed_order
 
 
 def repairing_candidates(pairing: Pairing, top: int) -> list[tuple[int, int]]:
@@ -56,8 +56,9 @@ class FastSolver(BaseSolver):
 
     ``rows`` are nested row samples searched in turn (larger ones only where a smaller one stalls);
     the final MSE is on all rows. ``floor`` is relative to the mean squared target: a loss under it
-    counts as zero (float rounding). ``restarts`` Bradley–Terry restarts on ``restart_rows`` rows
-    run only where the first descent ends above the floor.
+    counts as zero (float rounding). Up to ``restarts`` restarts (exact swap deltas of all block
+    pairs on ``restart_rows`` rows: the best improving swap, else a Bradley–Terry ranking) run only
+    where the first descent ends above the floor, and go on while they improve.
     """
 
     def __init__(
@@ -66,7 +67,7 @@ class FastSolver(BaseSolver):
         seed: str = "delta-norm",
         max_shift: int = 2,
         repair_top: int = 1,
-        restarts: int = 3,
+        restarts: int = 10,
         restart_rows: int = 256,
         floor: float = 1e-9,
         max_rounds: int = 1000,
@@ -117,18 +118,28 @@ class FastSolver(BaseSolver):
         return Descent(cfg, loss, float("nan"), certificate)
 
     def _restart_order(self, puzzle: Puzzle, stack: BlockStack, cfg: Config, rows: int, stages: list[StageReport]) -> Config:
-        """Bradley–Terry ranking from pairwise swap deltas around ``cfg`` (current pairing kept)."""
+        """A new start from the exact swap deltas of every pair of blocks around ``cfg`` (pairing
+        kept): the best improving swap where one exists, else the Bradley–Terry ranking."""
         t0 = time.perf_counter()
         pairs = [(stack.pairs[i][0], stack.pairs[o][1]) for i, o in zip(cfg.ins.tolist(), cfg.outs.tolist())]
         local = BlockStack.from_pairs(puzzle, pairs, stack.w_in.dtype)  # block k = position k of cfg
         ev = Evaluator.for_puzzle(puzzle, local, rows, self.random_state + 1)
-        order, fit = bradley_terry_order(swap_deltas(ev, list(range(len(pairs)))), list(range(len(pairs))))
+        current = list(range(len(pairs)))
+        delta = swap_deltas(ev, current)
+        a, b = divmod(int(torch.argmin(delta)), len(pairs))
+        if delta[a, b] < 0:
+            current[a], current[b] = current[b], current[a]
+            order, method, iterations = current, "best-pair-swap", 0
+        else:
+            order, fit = bradley_terry_order(delta, current)
+            method, iterations = "bradley-terry", fit.iterations
         idx = torch.tensor(order)
-        stages.append(StageReport("ranking", f"bradley-terry@{rows}rows", rounds=fit.iterations,
-                                  evaluations=ev.evaluations, seconds=time.perf_counter() - t0))
+        stages.append(StageReport("restart", f"{method}@{rows}rows", rounds=iterations, evaluations=ev.evaluations,
+                                  seconds=time.perf_counter() - t0))
         return Config(cfg.ins[idx], cfg.outs[idx])
 
     def solve(self, puzzle: Puzzle) -> SolveResult:
+        check_choices(seed=(self.seed, SEEDS), dtype=(self.dtype, DTYPES))
         t_start = time.perf_counter()
         stages: list[StageReport] = []
 

@@ -5,6 +5,7 @@ import time
 
 import torch
 
+from reassembly.errors import SolverError
 from reassembly.network import BlockStack, Evaluator
 from reassembly.permutation import Assembly
 from reassembly.puzzle import Puzzle
@@ -16,6 +17,14 @@ from solvers.stages.seeds import SEEDS, seed_order
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 RANKINGS = ("bradley-terry", "none")
+SAMPLINGS = ("random", "head")
+
+
+def check_choices(**options: tuple[object, object]) -> None:
+    """Raise :class:`SolverError` for an option whose value is not among its allowed ones."""
+    for what, (value, allowed) in options.items():
+        if value not in allowed:
+            raise SolverError(f"unknown {what} {value!r}; choose from {', '.join(map(str, allowed))}")
 
 
 def permutation_of(puzzle: Puzzle, stack: BlockStack, order: list[int]) -> list[int]:
@@ -26,8 +35,11 @@ def permutation_of(puzzle: Puzzle, stack: BlockStack, order: list[int]) -> list[
 class StagedSolver(BaseSolver):
     """Pairing by ``pairing`` score + Hungarian, ``seed`` order, optional Bradley–Terry ranking, bubble repair.
 
-    ``rows`` rows (drawn with ``random_state``) drive ranking and repair; every stage's reported
-    MSE is on all rows in float64.
+    ``rows`` rows (drawn with ``random_state``, or the first ones with ``row_sampling="head"``)
+    drive seed, ranking and repair; every stage's reported MSE is on all rows in float64.
+    ``temperature`` is the Bradley–Terry sigmoid's (``None``: the median |swap delta|). The paper's
+    figures are reproduced with ``rows=2000, row_sampling="head", temperature=1e-3``
+    (docs/paper-reproduction.md).
     """
 
     def __init__(
@@ -40,6 +52,7 @@ class StagedSolver(BaseSolver):
         max_rounds: int = 500,
         dtype: str = "float32",
         random_state: int = 0,
+        row_sampling: str = "random",
     ) -> None:
         self.pairing = pairing
         self.seed = seed
@@ -49,16 +62,11 @@ class StagedSolver(BaseSolver):
         self.max_rounds = max_rounds
         self.dtype = dtype
         self.random_state = random_state
+        self.row_sampling = row_sampling
 
     def _check(self) -> None:
-        for value, allowed, what in (
-            (self.pairing, SCORES, "pairing"),
-            (self.seed, SEEDS, "seed"),
-            (self.ranking, RANKINGS, "ranking"),
-            (self.dtype, DTYPES, "dtype"),
-        ):
-            if value not in allowed:
-                raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
+        check_choices(pairing=(self.pairing, SCORES), seed=(self.seed, SEEDS), ranking=(self.ranking, RANKINGS),
+                      dtype=(self.dtype, DTYPES), row_sampling=(self.row_sampling, SAMPLINGS))
 
     def solve(self, puzzle: Puzzle) -> SolveResult:
         self._check()
@@ -74,7 +82,7 @@ class StagedSolver(BaseSolver):
                 details={"assigned_min": pairing.assigned_min, "unassigned_max": pairing.unassigned_max, "gap": pairing.gap},
             )
         )
-        work = Evaluator.for_puzzle(puzzle, stack, self.rows, self.random_state)
+        work = Evaluator.for_puzzle(puzzle, stack, self.rows, self.random_state, self.row_sampling)
         full = Evaluator.for_puzzle(puzzle, BlockStack.from_pairs(puzzle, pairing.pairs, torch.float64))
 
         t0 = time.perf_counter()

@@ -1,0 +1,1 @@
+"""Shared test helpers (synthetic puzzles, puzzle-directory surgery)."""
