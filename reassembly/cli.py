@@ -23,7 +23,7 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-DEFAULT_SOLVER = "paper"
+DEFAULT_SOLVER = "fast"
 
 
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -114,6 +114,19 @@ def list_solvers_cmd(
             row.append(", ".join(f"{k}={v!r}" for k, v in spec.make().get_params().items()))
         table.add_row(*row)
     console.print(table)
+
+
+def _register_commands() -> None:
+    """Commands that live in their own modules (each imports its heavy dependencies lazily)."""
+    from reassembly.cli_bench import bench, report
+    from reassembly.cli_generate import generate
+
+    app.command("generate")(friendly(generate))
+    app.command("bench")(friendly(bench))
+    app.command("report")(friendly(report))
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -1,0 +1,42 @@
+"""Each registered solver, timed once per round on the real puzzle and on a synthetic depth-48 one.
+
+Solvers take seconds to minutes, so each runs one round (``benchmark.pedantic``); the result's
+exactness, MSE and evaluation count go into the benchmark's ``extra_info``.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from reassembly.registry import get_solver, list_solvers
+from reassembly.scoring import score
+
+SOLVERS = list_solvers()
+MUST_SOLVE_JANESTREET = {"paper"}  # the paper's pipeline recovers the real puzzle exactly
+
+
+def solve_once(benchmark, name: str, puzzle, answer):
+    solver = get_solver(name)
+    result = benchmark.pedantic(solver.solve, args=(puzzle,), rounds=1, iterations=1, warmup_rounds=0)
+    s = score(puzzle, result.permutation, answer)
+    benchmark.extra_info.update(
+        solver=name, params=repr(solver.get_params()), exact=s.exact, mse=s.mse,
+        pairing_accuracy=s.pairing_accuracy, kendall_tau=s.kendall_tau, evaluations=result.evaluations,
+    )
+    assert math.isfinite(s.mse)  # score() has also checked the permutation is valid
+    return s
+
+
+@pytest.mark.parametrize("name", SOLVERS)
+def test_solver_on_janestreet(benchmark, janestreet_puzzle, name: str) -> None:
+    puzzle, answer = janestreet_puzzle
+    s = solve_once(benchmark, name, puzzle, answer)
+    if name in MUST_SOLVE_JANESTREET:
+        assert s.exact, f"{name} no longer recovers the Jane Street puzzle (MSE {s.mse:.3e})"
+
+
+@pytest.mark.parametrize("name", SOLVERS)
+def test_solver_on_synthetic_depth48(benchmark, synthetic_puzzle, name: str) -> None:
+    puzzle, answer = synthetic_puzzle
+    solve_once(benchmark, name, puzzle, answer)
