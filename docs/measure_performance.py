@@ -1,12 +1,13 @@
 """Regenerate the numbers and plot in docs/performance.md.
 
-    python docs/measure_performance.py [--depths 16 32 48 96 128] [--repeats 5] [--out docs/]
+    python docs/measure_performance.py [--repeats 5] [--depths 16 32 ...] [--out docs/]
 
 Part 1, the Jane Street puzzle: ``fast`` and ``paper`` side by side in one process, core solve
-time (after loading) as the median of ``--repeats`` solves. Part 2, depth scaling: one synthetic
-puzzle per depth from the default generator configuration (seed 0; trained models come from the
-cache), ``fast`` solve time (median of 3) and exactness; the growth exponent is the slope of
-log(time) on log(depth). Writes ``performance.json`` and ``performance-depth.png``.
+time (after loading) as the median of ``--repeats`` solves. Part 2 (only with ``--depths``):
+one synthetic puzzle per depth from the default generator configuration (seed 0), ``fast``
+solve time (median of 3) and exactness, and the slope of log(time) on log(depth). Hard puzzles
+can take minutes per solve; ``reassembly bench`` with ``--timeout`` is the bounded way to map
+depth (docs/performance.md). Writes ``performance.json`` (and ``performance-depth.png``).
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def plot(scale: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--depths", type=int, nargs="*", default=[16, 32, 48, 96, 128])
+    parser.add_argument("--depths", type=int, nargs="*", default=[])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = parser.parse_args()

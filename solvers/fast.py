@@ -56,7 +56,8 @@ class FastSolver(BaseSolver):
 
     ``rows`` are nested row samples searched in turn (larger ones only where a smaller one stalls);
     the final MSE is on all rows. ``floor`` is relative to the mean squared target: a loss under it
-    counts as zero (float rounding). Up to ``restarts`` restarts (exact swap deltas of all block
+    counts as zero (float rounding). ``repair_top > 0`` adds re-pairing moves (each input with its
+    next-best output projections) to the certifying neighbourhood. Up to ``restarts`` restarts (exact swap deltas of all block
     pairs on ``restart_rows`` rows: the best improving swap, else a Bradley–Terry ranking) run only
     where the first descent ends above the floor, and go on while they improve.
     """
@@ -66,7 +67,7 @@ class FastSolver(BaseSolver):
         rows: tuple[int, ...] | int = (512, 1024),
         seed: str = "delta-norm",
         max_shift: int = 2,
-        repair_top: int = 1,
+        repair_top: int = 0,
         restarts: int = 10,
         restart_rows: int = 256,
         floor: float = 1e-9,

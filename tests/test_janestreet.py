@@ -63,3 +63,14 @@ def test_verify(janestreet_dir: Path, paper_json: dict) -> None:
     mse_line, sha_line = result.output.strip().splitlines()
     assert sha_line == f"sha256 {JANESTREET_SHA256}"
     assert float(mse_line.split()[1]) < 1e-10
+
+
+def test_default_solver_is_fast_exact_and_certified(janestreet_dir: Path) -> None:
+    result = invoke("solve", janestreet_dir, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["solver"] == "fast"
+    assert payload["sha256"] == JANESTREET_SHA256
+    cert = payload["certificate"]
+    assert cert["kind"] == "zero-loss" and cert["all_rows"] == 10_000
+    assert cert["final_mse_all_rows"] < 1e-10

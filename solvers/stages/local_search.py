@@ -31,25 +31,31 @@ class SearchLog:
     swaps: int = 0
     insertions: int = 0
     repairings: int = 0
+    exact_swaps: int = 0
     screened: int = 0
     history: list[float] = field(default_factory=list)
 
 
-def forward_states(ev: Evaluator, cfg: Config, states: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+def forward_states(
+    ev: Evaluator, cfg: Config, states: torch.Tensor | None = None, start: int = 0, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Prefix states ``(D + 1, n, d)`` of ``cfg``; with ``states`` of a configuration that agrees
-    with ``cfg`` before position ``start``, only positions from ``start`` on are recomputed."""
+    with ``cfg`` before position ``start``, only positions from ``start`` on are recomputed.
+    ``out`` is a buffer to reuse (it may be ``states`` itself only when those may be overwritten)."""
     s = ev.stack
     D = len(cfg.ins)
-    out = torch.empty(D + 1, *ev.X.shape, dtype=ev.X.dtype)
+    if out is None:
+        out = torch.empty(D + 1, *ev.X.shape, dtype=ev.X.dtype)
     if states is None or start == 0:
         out[0] = ev.X
         start = 0
-    else:
+    elif out is not states:
         out[: start + 1] = states[: start + 1]
+    act = torch.empty(ev.X.shape[0], s.w_in.shape[1], dtype=ev.X.dtype)
     ins, outs = cfg.ins.tolist(), cfg.outs.tolist()
     for t in range(start, D):
-        a = torch.addmm(s.b_in[ins[t]], out[t], s.w_in[ins[t]].T).relu_()
-        torch.addmm(out[t], a, s.w_out[outs[t]].T, out=out[t + 1]).add_(s.b_out[outs[t]])
+        torch.addmm(s.b_in[ins[t]], out[t], s.w_in[ins[t]].T, out=act).relu_()
+        torch.addmm(out[t], act, s.w_out[outs[t]].T, out=out[t + 1]).add_(s.b_out[outs[t]])
     ev.evaluations += 1
     return out
 
@@ -164,13 +170,13 @@ def exact_best(ev: Evaluator, cfg: Config, states: torch.Tensor, max_shift: int,
 
 
 def _first_improving(
-    ev: Evaluator, cfg: Config, states: torch.Tensor, loss: float, moves: list[int]
+    ev: Evaluator, cfg: Config, states: torch.Tensor, loss: float, moves: list[int], buffer: torch.Tensor
 ) -> tuple[Config, torch.Tensor, float, list[int]] | None:
     """Apply all swap ``moves`` (best first), then the better half, ..., then the best alone; keep
-    the first set that lowers the exact loss."""
+    the first set that lowers the exact loss. Trial states are written into ``buffer``."""
     while moves:
         trial = apply_swaps(cfg, moves)
-        trial_states = forward_states(ev, trial, states, min(moves))
+        trial_states = forward_states(ev, trial, states, min(moves), out=buffer)
         trial_loss = float(ev.loss(trial_states[-1]))
         if trial_loss < loss:
             return trial, trial_states, trial_loss, moves
@@ -186,6 +192,7 @@ def local_search(
     max_shift: int = 3,
     repair_candidates: list[tuple[int, int]] | None = None,
     exact_fallback: bool = True,
+    max_exact_moves: int = 20,
 ) -> tuple[Config, float, SearchLog, dict]:
     """Descend until the loss reaches ``floor`` or no move of the exact neighbourhood improves it.
 
@@ -193,7 +200,8 @@ def local_search(
     and applies the disjoint improving ones at once (backing off to fewer when the exact loss
     disagrees). When no screened move helps, the exact neighbourhood (adjacent swaps,
     insertions within ``max_shift``, re-pairings) is evaluated in batches (unless
-    ``exact_fallback`` is off: then the search stops there). Returns the
+    ``exact_fallback`` is off: then the search stops there). After ``max_exact_moves`` moves found
+    only by the exact neighbourhood the search stops with a ``budget`` certificate (no claim). Returns the
     configuration, its loss, a log and the certificate.
     """
     repair_candidates = repair_candidates or []
@@ -204,6 +212,7 @@ def local_search(
     certificate: dict = {"kind": "max-rounds", "loss": loss}
     J, fresh = output_jacobians(ev, cfg, states), True
     delta = swap_effects(ev, cfg, states)
+    spare = torch.empty_like(states)
     while log.rounds < max_rounds:
         log.rounds += 1
         if loss <= floor:
@@ -212,8 +221,9 @@ def local_search(
         certificate = {"kind": "max-rounds", "loss": loss}
         predicted = predict_swaps(ev, states, J, delta)
         log.screened += len(predicted)
-        found = _first_improving(ev, cfg, states, loss, disjoint_best(loss - predicted))
+        found = _first_improving(ev, cfg, states, loss, disjoint_best(loss - predicted), spare)
         if found is not None:
+            spare = states  # double buffering: the old states become the next trial's buffer
             cfg, states, loss, moves = found
             log.swaps += len(moves)
             log.history.append(loss)
@@ -228,6 +238,9 @@ def local_search(
             continue
         if not exact_fallback:
             certificate = {"kind": "screen-exhausted", "loss": loss}
+            break
+        if log.insertions + log.repairings + log.exact_swaps >= max_exact_moves:
+            certificate = {"kind": "budget", "loss": loss, "exact_moves": max_exact_moves}
             break
         best_loss, best_cfg, kind, count = exact_best(ev, cfg, states, max_shift, repair_candidates)
         if best_loss >= loss or best_cfg is None:
@@ -247,6 +260,7 @@ def local_search(
         delta = swap_effects(ev, cfg, states)
         if kind == "swap":
             log.swaps += 1
+            log.exact_swaps += 1
         elif kind == "insert":
             log.insertions += 1
         else:
