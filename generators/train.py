@@ -39,6 +39,18 @@ def _loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     return float(nn.functional.mse_loss(model(X), y))
 
 
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block (restoring the previous count after)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@single_thread()
 def train(
     model: nn.Module,
     data: Dataset,
@@ -53,29 +65,6 @@ def train(
     ``on_epoch(epoch, model)`` is called after every epoch (and for epoch 0). Runs on one CPU
     thread (faster for these small matrices, and the result does not depend on the core count).
     """
-    with single_thread():
-        return _train(model, data, recipe, seed, progress, on_epoch)
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block (restoring the previous count after)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _train(
-    model: nn.Module,
-    data: Dataset,
-    recipe: TrainingRecipe,
-    seed: int,
-    progress: bool = True,
-    on_epoch: EpochCallback | None = None,
-) -> list[dict]:
     X = data.X.to(torch.float32)
     y = data.true.to(torch.float32)
     Xtr, ytr, Xva, yva = X[data.train], y[data.train], X[data.val], y[data.val]

@@ -15,6 +15,15 @@ import typer
 from reassembly.errors import ConfigError
 
 DEFAULT_OUT = Path("bench-results")
+
+
+def wide_console() -> "Console":  # noqa: F821
+    """A rich console; when output is not a terminal, wide enough that tables do not wrap."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=140)
 RECIPE_PANEL = "Training recipe (synthetic puzzles)"
 
 
@@ -70,7 +79,6 @@ def bench(
     imports: Annotated[Optional[list[str]], typer.Option("--imports", help="Module or .py file imported first, here and in every worker, e.g. to register solvers (repeatable).")] = None,
 ) -> None:
     """Run every solver on generated puzzles (and optionally the real one); one results row per run."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from reassembly.cli import parse_options
@@ -87,7 +95,7 @@ def bench(
             raise ConfigError(f"{name} must be >= {low}, got {value}")
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
-    console = Console()
+    console = wide_console()
 
     import_plugins(imports or [])
     solvers = planning.resolve_solvers(solver, parse_options(solver_option))
@@ -150,14 +158,12 @@ def report(
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG of exact recovery and runtime per solver.")] = None,
 ) -> None:
     """Summarise saved bench results: the table again, and optionally a plot."""
-    from rich.console import Console
-
     from reassembly.harness.report import plot as plot_results
     from reassembly.harness.report import summarize, summary_table
     from reassembly.harness.results import load_results
 
     df = load_results(directory)
-    console = Console()
+    console = wide_console()
     console.print(summary_table(summarize(df), title=f"Exact recovery by solver ({len(df)} runs in {directory})"))
     if plot is not None:
         console.print(f"Plot: {plot_results(df, plot)}")
