@@ -71,7 +71,7 @@ def bench(
     janestreet: Annotated[Optional[Path], typer.Option("--janestreet", help="Also run the real Jane Street puzzle in DIR (scored by its published SHA-256).")] = None,
     puzzle: Annotated[Optional[list[Path]], typer.Option("--puzzle", help="Also run this puzzle directory (scored by its answer.json where present; repeatable).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds each solve may take before it is stopped and recorded as a timeout.")] = 600.0,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Solves run in parallel (one process each).")] = 1,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Solves run in parallel (one process each); one per CPU core when not given. Use 1 for the cleanest timings.")] = None,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads per solve; CPU cores / jobs when not given.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for puzzles/ and results.csv / results.jsonl.")] = DEFAULT_OUT,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Trained-model cache; $REASSEMBLY_CACHE or the user cache directory when not given.")] = None,
@@ -90,7 +90,7 @@ def bench(
     from reassembly.harness.runner import RunOptions, run_many
 
     depths = depth or [48]
-    for name, value, low in (("--seeds", seeds, 0), ("--jobs", jobs, 1), ("--threads", threads or 1, 1)):
+    for name, value, low in (("--seeds", seeds, 0), ("--jobs", 1 if jobs is None else jobs, 1), ("--threads", threads or 1, 1)):
         if value < low:
             raise ConfigError(f"{name} must be >= {low}, got {value}")
     if not timeout > 0:
@@ -119,6 +119,7 @@ def bench(
     console.print(f"[bold]Runs:[/] {len(runs)} ({len(puzzles)} puzzles × {len(solvers)} solvers)"
                   + (f", {skipped} already in {store.jsonl} (use --force to redo)" if skipped else ""))
 
+    jobs = jobs or os.cpu_count() or 1
     options = RunOptions(timeout=timeout, imports=tuple(imports or []),
                          threads=threads or max(1, (os.cpu_count() or 1) // jobs))
     env = environment()
