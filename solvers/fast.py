@@ -153,11 +153,13 @@ class FastSolver(BaseSolver):
         levels = [self.rows] if isinstance(self.rows, int) else list(self.rows)
         evs = [Evaluator.for_puzzle(puzzle, stack, n, self.random_state) for n in levels]  # nested row sets
         order = torch.tensor(seed_order(stack, evs[-1].X, self.seed))
-        stages.append(StageReport("seed", self.seed, seconds=time.perf_counter() - t0, details={"rows": evs[-1].X.shape[0]}))
+        seed_report = StageReport("seed", self.seed, seconds=time.perf_counter() - t0, details={"rows": evs[-1].X.shape[0]})
+        stages.append(seed_report)
 
         full = Evaluator.for_puzzle(puzzle, stack)
+        first_search = len(stages)
         best = self._descend(Config(order.clone(), order.clone()), evs, full, stages, "screened-swaps")
-        stages[1].mse = stages[2].details["history"][0]  # the seed's loss, on the first level's rows
+        seed_report.mse = stages[first_search].details["history"][0]  # on the first level's rows
         for restart in range(self.restarts):
             if best.certificate["kind"] == "zero-loss":
                 break
