@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from reassembly.errors import PuzzleError
-from reassembly.puzzle import Piece, Puzzle
+from reassembly.puzzle import Piece, Puzzle, infer_architecture
 
 CSV_NAME = "historical_data.csv"
 PIECES_DIR = "pieces"
@@ -129,8 +129,6 @@ def load_puzzle(directory: str | Path) -> Puzzle:
         raise PuzzleError(f"{csv}: data file not found")
     paths = _piece_paths(root / PIECES_DIR)
     pieces = [load_piece(paths[i], i) for i in range(len(paths))]
-    from reassembly.puzzle import infer_architecture
-
     arch, _ = infer_architecture(pieces, source=str(root / PIECES_DIR))
     X, pred, true = load_data(csv, arch.input_dim, arch.output_dim)
     return Puzzle(pieces=tuple(pieces), X=X, pred=pred, true=true, name=root.name or str(root))

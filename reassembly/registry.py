@@ -91,5 +91,3 @@ def get_solver(name: str, **overrides: Any) -> Solver:
         raise SolverError(f"unknown solver {name!r}; available: {', '.join(available) or 'none'}")
     return available[name].make(**overrides)
 
-
-make = get_solver

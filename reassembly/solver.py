@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import inspect
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,15 +73,3 @@ class BaseSolver:
 
     def solve(self, puzzle: Puzzle) -> SolveResult:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-class Stopwatch:
-    """``with Stopwatch() as sw: ...`` then ``sw.seconds``."""
-
-    def __enter__(self) -> "Stopwatch":
-        self._t0 = time.perf_counter()
-        self.seconds = 0.0
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self._t0

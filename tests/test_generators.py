@@ -12,7 +12,7 @@ import torch
 from generators import ModelCache, PuzzleConfig, TrainingRecipe, build_puzzle, generate, parse_perturbation
 from generators.build import trained_model
 from generators.data import make_dataset
-from generators.perturb import add_noise, apply_perturbations, finetune, prune, quantize, reparametrise
+from generators.perturb import apply_perturbations
 from reassembly.answer import load_answer
 from reassembly.errors import ConfigError
 from reassembly.loader import load_puzzle

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from reassembly.network import BlockStack, Evaluator
+from reassembly.network import Evaluator
 
 
 @dataclass
