@@ -1,13 +1,12 @@
 """Regenerate the numbers and plot in docs/performance.md.
 
-    python docs/measure_performance.py [--repeats 5] [--depths 16 32 ...] [--out docs/]
+    python docs/measure_performance.py [--repeats 5] [--bench DIR ...] [--out docs/]
 
 Part 1, the Jane Street puzzle: ``fast`` and ``paper`` side by side in one process, core solve
-time (after loading) as the median of ``--repeats`` solves. Part 2 (only with ``--depths``):
-one synthetic puzzle per depth from the default generator configuration (seed 0), ``fast``
-solve time (median of 3) and exactness, and the slope of log(time) on log(depth). Hard puzzles
-can take minutes per solve; ``reassembly bench`` with ``--timeout`` is the bounded way to map
-depth (docs/performance.md). Writes ``performance.json`` (and ``performance-depth.png``).
+time (after loading) as the median of ``--repeats`` solves. Part 2 (only with ``--bench``): the
+time-vs-depth table of ``reassembly bench`` runs (the bounded way to map depth, with
+``--timeout``; docs/performance.md gives the command) and the growth exponent of ``fast``'s
+solve time, fitted over its exact solves. Writes ``performance.json`` (and ``performance-depth.png``).
 """
 from __future__ import annotations
 
@@ -49,16 +48,17 @@ def janestreet(repeats: int) -> dict | None:
     return {"rows": rows, "speedup": rows[1]["median_s"] / rows[0]["median_s"]}
 
 
-def scaling(depths: list[int]) -> dict:
-    from generators import PuzzleConfig, build_puzzle
+def scaling(benches: list[Path]) -> dict:
+    """Solve time against depth from ``reassembly bench`` runs: every row, and the growth exponent
+    of ``fast``'s time fitted (least squares on log-log) over its exact solves only."""
+    import pandas as pd
 
-    rows = []
-    for depth in depths:
-        puzzle, answer = build_puzzle(PuzzleConfig(depth=depth, seed=0), progress=True)
-        rows.append({"depth": depth, **timed("fast", puzzle, answer, 3)})
-        print(rows[-1], flush=True)
-    slope, _ = np.polyfit(np.log([r["depth"] for r in rows]), np.log([r["median_s"] for r in rows]), 1)
-    return {"rows": rows, "exponent": float(slope)}
+    runs = pd.concat([pd.read_csv(bench / "results.csv") for bench in benches], ignore_index=True)
+    rows = runs[["solver", "depth", "seed", "status", "exact", "kendall_tau", "mse", "seconds"]].sort_values(["solver", "depth"])
+    exact = rows[(rows.solver == "fast") & (rows.exact == True)]  # noqa: E712 (pandas mask)
+    fit = np.polyfit(np.log(exact.depth), np.log(exact.seconds), 1) if exact.depth.nunique() >= 2 else [float("nan"), 0.0]
+    return {"bench": [str(b) for b in benches], "rows": json.loads(rows.to_json(orient="records")), "exponent": float(fit[0]),
+            "fit_log_intercept": float(fit[1]), "fit_points": int(len(exact))}
 
 
 def plot(scale: dict, path: Path) -> None:
@@ -66,26 +66,38 @@ def plot(scale: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
+    import pandas as pd
 
-    d = np.array([r["depth"] for r in scale["rows"]], dtype=float)
-    t = np.array([r["median_s"] for r in scale["rows"]])
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.loglog(d, t, "o-", label="fast (median of 3)")
-    fit = np.exp(np.polyval(np.polyfit(np.log(d), np.log(t), 1), np.log(d)))
-    ax.loglog(d, fit, "--", color="grey", label=f"fit: time ∝ depth^{scale['exponent']:.2f}")
+    rows = pd.DataFrame(scale["rows"])
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for (solver, group), colour in zip(rows.groupby("solver"), ("tab:blue", "tab:orange", "tab:green", "tab:red")):
+        ax.plot(group.depth, group.seconds, "-", color=colour, alpha=0.5)
+        solved = group.exact == True  # noqa: E712
+        if solved.any():
+            ax.plot(group.depth[solved], group.seconds[solved], "o", color=colour, label=f"{solver}: exact")
+        if (~solved).any():
+            ax.plot(group.depth[~solved], group.seconds[~solved], "x", color=colour, ms=9, label=f"{solver}: not exact / timeout")
+    d = np.array(sorted(rows.depth.unique()), dtype=float)
+    if np.isfinite(scale["exponent"]):
+        ax.plot(d, np.exp(scale["fit_log_intercept"]) * d ** scale["exponent"], "--", color="grey",
+                label=f"fit over fast's exact solves: time ∝ depth^{scale['exponent']:.2f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticks(d, [str(int(x)) for x in d])
     ax.set_xlabel("depth (blocks)")
     ax.set_ylabel("solve time after loading (s)")
-    ax.set_title("fast: solve time vs depth (2-core CPU)")
+    ax.set_title("solve time vs depth, default generator (2-core CPU)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--depths", type=int, nargs="*", default=[])
+    parser.add_argument("--bench", type=Path, nargs="+", help="`reassembly bench` output directories to map time against depth")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = parser.parse_args()
@@ -93,8 +105,8 @@ def main() -> None:
            "threads": torch.get_num_threads()}
     result = {"environment": env, "janestreet": janestreet(args.repeats)}
     print(json.dumps(result["janestreet"], indent=1), flush=True)
-    if args.depths:
-        result["scaling"] = scaling(args.depths)
+    if args.bench:
+        result["scaling"] = scaling(args.bench)
         plot(result["scaling"], args.out / "performance-depth.png")
     (args.out / "performance.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

@@ -1,14 +1,18 @@
-"""``fast``: DDR pairing, delta-norm seed, then first-order-screened parallel local search.
+"""``fast``: DDR pairing, delta-norm seed (either direction), first-order-screened parallel local
+search, then iterated local search with long-range insertions and random kicks.
 
 Every signal after pairing is a function of the network's outputs (invariant to rescaling or
 permuting a block's hidden units). The search stops when the loss reaches the float floor (a
 global optimum up to rounding) or no move of the exact neighbourhood improves it. Where the
-cheap path ends above the floor, restarts from the exact swap deltas of every pair of blocks
-(the best improving swap, else a Bradley–Terry ranking) give the search new starts. The solve
-returns the certificate and the final MSE on all rows.
+first descent ends above the floor, iterated local search restarts the descent from the best
+exactly verified long-range insertion (one block moved anywhere, screened to first order) or,
+where none helps, from a random kick, keeping what improves; if the floor is still out of reach,
+the least confident pairs are questioned by swapping their output projections. The solve returns
+the certificate and the final MSE on all rows.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -21,10 +25,24 @@ from reassembly.permutation import Assembly
 from reassembly.puzzle import Puzzle
 from reassembly.solver import BaseSolver, SolveResult, StageReport
 from solvers.pipeline import DTYPES, check_choices
+from solvers.stages.insertion import best_insertion
 from solvers.stages.local_search import Config, forward_states, local_search
 from solvers.stages.pairing import Pairing, pair_pieces
-from solvers.stages.ranking import bradley_terry_order, swap_deltas
-from solvers.stages.seeds import SEEDS, seed_order
+from solvers.stages.seeds import SEEDS, delta_norm, seed_order
+
+
+def _columns(pairing: Pairing) -> tuple[dict[int, int], list[int]]:
+    """Output piece id -> stack index of its block, and the output ids in score-column order."""
+    owner = {o: a for a, (_, o) in enumerate(pairing.pairs)}
+    return owner, sorted(owner)  # score columns follow the sorted output ids
+
+
+def weakest_pairs(pairing: Pairing, count: int) -> list[int]:
+    """Stack indices of the ``count`` blocks whose assigned pairing score is lowest, weakest first."""
+    _, outputs = _columns(pairing)
+    column = {o: c for c, o in enumerate(outputs)}
+    assigned = [pairing.scores[a, column[o]] for a, (_, o) in enumerate(pairing.pairs)]
+    return np.argsort(assigned, kind="stable")[:count].tolist()
 
 
 def repairing_candidates(pairing: Pairing, top: int) -> list[tuple[int, int]]:
@@ -32,8 +50,7 @@ def repairing_candidates(pairing: Pairing, top: int) -> list[tuple[int, int]]:
     is among input ``a``'s ``top`` best-scoring alternatives."""
     if top <= 0:
         return []
-    owner = {o: a for a, (_, o) in enumerate(pairing.pairs)}  # output piece id -> stack index
-    outputs = sorted(owner)  # score columns follow the sorted output ids
+    owner, outputs = _columns(pairing)
     cands = set()
     for a, (_, own) in enumerate(pairing.pairs):
         ranked = [outputs[b] for b in np.argsort(-pairing.scores[a]) if outputs[b] != own][:top]
@@ -57,19 +74,29 @@ class FastSolver(BaseSolver):
     ``rows`` are nested row samples searched in turn (larger ones only where a smaller one stalls);
     the final MSE is on all rows. ``floor`` is relative to the mean squared target: a loss under it
     counts as zero (float rounding). ``repair_top > 0`` adds re-pairing moves (each input with its
-    next-best output projections) to the certifying neighbourhood. Up to ``restarts`` restarts (exact swap deltas of all block
-    pairs on ``restart_rows`` rows: the best improving swap, else a Bradley–Terry ranking) run only
-    where the first descent ends above the floor, and go on while they improve.
+    next-best output projections) to the certifying neighbourhood. ``seed="auto"`` starts from
+    whichever direction of the delta-norm seed has the lower loss. Where the first descent ends
+    above the floor, up to ``search_steps`` iterated-search steps (stopping after ``patience``
+    without improvement; ``None``: half the depth, at least 10) each descend from the best of the ``insert_top`` best screened
+    insertions (screened on ``screen_rows`` rows, verified exactly) or, where none improves,
+    from a kick of ``kick_moves`` random insertions within ``kick_shift`` positions. Where that
+    still ends above the floor, the ``doubt`` least confident pairs (lowest DDR score) swap output
+    projections two at a time and the search runs again from each.
     """
 
     def __init__(
         self,
         rows: tuple[int, ...] | int = (512, 1024),
-        seed: str = "delta-norm",
+        seed: str = "auto",
         max_shift: int = 2,
         repair_top: int = 0,
-        restarts: int = 10,
-        restart_rows: int = 256,
+        search_steps: int = 500,
+        patience: int | None = None,
+        kick_moves: int = 3,
+        kick_shift: int = 8,
+        insert_top: int = 16,
+        screen_rows: int = 128,
+        doubt: int = 4,
         floor: float = 1e-9,
         max_rounds: int = 1000,
         dtype: str = "float32",
@@ -79,8 +106,13 @@ class FastSolver(BaseSolver):
         self.seed = seed
         self.max_shift = max_shift
         self.repair_top = repair_top
-        self.restarts = restarts
-        self.restart_rows = restart_rows
+        self.search_steps = search_steps
+        self.patience = patience
+        self.kick_moves = kick_moves
+        self.kick_shift = kick_shift
+        self.insert_top = insert_top
+        self.screen_rows = screen_rows
+        self.doubt = doubt
         self.floor = floor
         self.max_rounds = max_rounds
         self.dtype = dtype
@@ -118,29 +150,100 @@ class FastSolver(BaseSolver):
                 certificate = {"kind": "subset-zero-loss", "loss": loss}
         return Descent(cfg, loss, float("nan"), certificate)
 
-    def _restart_order(self, puzzle: Puzzle, stack: BlockStack, cfg: Config, rows: int, stages: list[StageReport]) -> Config:
-        """A new start from the exact swap deltas of every pair of blocks around ``cfg`` (pairing
-        kept): the best improving swap where one exists, else the Bradley–Terry ranking."""
+    def _kick(self, cfg: Config, rng: np.random.Generator) -> Config:
+        """``kick_moves`` random insertions, each moving one block at most ``kick_shift`` positions."""
+        D = len(cfg.ins)
+        idx = list(range(D))
+        for _ in range(self.kick_moves):
+            a = int(rng.integers(D))
+            b = min(max(a + int(rng.integers(-self.kick_shift, self.kick_shift + 1)), 0), D - 1)
+            idx.insert(b, idx.pop(a))
+        t = torch.tensor(idx)
+        return Config(cfg.ins[t], cfg.outs[t])
+
+    def _patience(self, depth: int) -> int:
+        return max(10, depth // 2) if self.patience is None else self.patience
+
+    def _iterated_search(
+        self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
+        max_steps: int | None = None, label: str = "",
+    ) -> tuple[Config, float]:
+        """Iterated local search on ``ev``'s rows. Each step starts a screened-swap descent from
+        the best verified long-range insertion (screened on ``screen_rows`` rows) or, where none
+        improves, from a random kick; the result is kept where it is better. Stops at the floor,
+        after ``search_steps`` steps, or after ``patience`` steps in a row without improvement."""
+        t0, e0 = time.perf_counter(), ev.evaluations
+        floor = self.floor * float(ev.target.pow(2).mean())
+        screen = Evaluator(ev.stack, ev.X[: self.screen_rows], ev.target[: self.screen_rows])
+        loss = float(ev.loss(forward_states(ev, cfg)[-1]))
+        rng = np.random.default_rng(self.random_state)
+        history, steps, stale = [loss], 0, 0
+        accepted = {"insertion": 0, "kick": 0}
+        patience = self._patience(len(cfg.ins)) if patience is None else patience
+        max_steps = self.search_steps if max_steps is None else max_steps
+        while steps < max_steps and stale < patience and loss > floor:
+            steps += 1
+            found = best_insertion(ev, screen, cfg, loss, self.insert_top) if self.insert_top > 0 else None
+            kind, start = ("insertion", found[0]) if found else ("kick", self._kick(cfg, rng))
+            trial, trial_loss, _, _ = local_search(ev, start, floor, self.max_rounds, self.max_shift, [], exact_fallback=False)
+            if trial_loss < loss:
+                cfg, loss, stale = trial, trial_loss, 0
+                accepted[kind] += 1
+                history.append(loss)
+            else:
+                stale += 1
+        stages.append(
+            StageReport(
+                "iterated-search", f"{label}insert-top{self.insert_top}+kicks@{ev.X.shape[0]}rows", mse=loss,
+                rounds=steps, swaps=len(history) - 1, evaluations=ev.evaluations - e0 + screen.evaluations,
+                seconds=time.perf_counter() - t0, details={"history": history, "accepted": accepted},
+            )
+        )
+        return cfg, loss
+
+    def _doubt_pairing(self, cfg: Config, loss: float, ev: Evaluator, pairing: Pairing, stages: list[StageReport]) -> Config:
+        """Where the search cannot reach the floor, question the ``doubt`` least confident pairs:
+        every swap of output projections among them gets a screened-swap descent, and the best
+        of those an iterated search (at most three times the patience in steps). The
+        result replaces ``cfg`` only where its loss is lower."""
+        t0, e0 = time.perf_counter(), ev.evaluations
+        floor = self.floor * float(ev.target.pow(2).mean())
+        tried = {}
+        for a, b in itertools.combinations(weakest_pairs(pairing, self.doubt), 2):
+            pa, pb = int((cfg.ins == a).nonzero()), int((cfg.ins == b).nonzero())
+            trial = cfg.copy()
+            trial.outs[[pa, pb]] = trial.outs[[pb, pa]]
+            tried[a, b] = local_search(ev, trial, floor, self.max_rounds, self.max_shift, [], exact_fallback=False)[:2]
+        (a, b), (trial, trial_loss) = min(tried.items(), key=lambda item: item[1][1])
+        stages.append(StageReport("doubt", f"{len(tried)}-re-pairings@{ev.X.shape[0]}rows", mse=trial_loss, rounds=len(tried),
+                                  evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
+                                  details={"losses": {f"{a},{b}": v[1] for (a, b), v in tried.items()}}))
+        if trial_loss > floor:
+            trial, trial_loss = self._iterated_search(
+                trial, ev, stages, self._patience(len(cfg.ins)), 3 * self._patience(len(cfg.ins)), f"re-paired({a},{b}) "
+            )
+        return trial if trial_loss < loss else cfg
+
+    def _seed(self, stack: BlockStack, evs: list[Evaluator]) -> tuple[torch.Tensor, StageReport]:
+        """The seed order, ranked on the largest row level; ``auto`` takes whichever direction of
+        the delta-norm seed has the lower loss on the first ``screen_rows`` rows."""
         t0 = time.perf_counter()
-        pairs = [(stack.pairs[i][0], stack.pairs[o][1]) for i, o in zip(cfg.ins.tolist(), cfg.outs.tolist())]
-        local = BlockStack.from_pairs(puzzle, pairs, stack.w_in.dtype)  # block k = position k of cfg
-        ev = Evaluator.for_puzzle(puzzle, local, rows, self.random_state + 1)
-        current = list(range(len(pairs)))
-        delta = swap_deltas(ev, current)
-        a, b = divmod(int(torch.argmin(delta)), len(pairs))
-        if delta[a, b] < 0:
-            current[a], current[b] = current[b], current[a]
-            order, method, iterations = current, "best-pair-swap", 0
+        if self.seed == "auto":
+            ascending = torch.argsort(delta_norm(stack, evs[-1].X), stable=True)
+            orders = {"delta-norm": ascending, "delta-norm-reversed": ascending.flip(0)}
         else:
-            order, fit = bradley_terry_order(delta, current)
-            method, iterations = "bradley-terry", fit.iterations
-        idx = torch.tensor(order)
-        stages.append(StageReport("restart", f"{method}@{rows}rows", rounds=iterations, evaluations=ev.evaluations,
-                                  seconds=time.perf_counter() - t0))
-        return Config(cfg.ins[idx], cfg.outs[idx])
+            orders = {self.seed: torch.tensor(seed_order(stack, evs[-1].X, self.seed))}
+        probe = Evaluator(stack, evs[0].X[: self.screen_rows], evs[0].target[: self.screen_rows])
+        batch = probe.suffix_losses(torch.stack(list(orders.values())), torch.zeros(len(orders), dtype=torch.long),
+                                    probe.X.unsqueeze(0))  # every candidate in one batched pass
+        losses = {name: float(loss) for name, loss in zip(orders, batch)}
+        chosen = min(losses, key=losses.get)
+        report = StageReport("seed", chosen, mse=losses[chosen], seconds=time.perf_counter() - t0,
+                             details={"rows": evs[-1].X.shape[0], "candidates": losses, "loss_rows": probe.X.shape[0]})
+        return orders[chosen], report
 
     def solve(self, puzzle: Puzzle) -> SolveResult:
-        check_choices(seed=(self.seed, SEEDS), dtype=(self.dtype, DTYPES))
+        check_choices(seed=(self.seed, ("auto", *SEEDS)), dtype=(self.dtype, DTYPES))
         t_start = time.perf_counter()
         stages: list[StageReport] = []
 
@@ -149,25 +252,18 @@ class FastSolver(BaseSolver):
         stack = BlockStack.from_pairs(puzzle, pairing.pairs, DTYPES[self.dtype])
         stages.append(StageReport("pairing", "ddr", seconds=time.perf_counter() - t0, details={"gap": pairing.gap}))
 
-        t0 = time.perf_counter()
         levels = [self.rows] if isinstance(self.rows, int) else list(self.rows)
         evs = [Evaluator.for_puzzle(puzzle, stack, n, self.random_state) for n in levels]  # nested row sets
-        order = torch.tensor(seed_order(stack, evs[-1].X, self.seed))
-        seed_report = StageReport("seed", self.seed, seconds=time.perf_counter() - t0, details={"rows": evs[-1].X.shape[0]})
+        order, seed_report = self._seed(stack, evs)
         stages.append(seed_report)
 
         full = Evaluator.for_puzzle(puzzle, stack)
-        first_search = len(stages)
         best = self._descend(Config(order.clone(), order.clone()), evs, full, stages, "screened-swaps")
-        seed_report.mse = stages[first_search].details["history"][0]  # on the first level's rows
-        for restart in range(self.restarts):
-            if best.certificate["kind"] == "zero-loss":
-                break
-            start = self._restart_order(puzzle, stack, best.cfg, self.restart_rows, stages)
-            found = self._descend(start, evs, full, stages, f"restart{restart + 1}")
-            if found.loss >= best.loss:
-                break
-            best = found
+        if best.certificate["kind"] != "zero-loss" and self.search_steps > 0:
+            cfg, loss = self._iterated_search(best.cfg, evs[0], stages)
+            if loss > self.floor * float(evs[0].target.pow(2).mean()) and self.doubt > 1:
+                cfg = self._doubt_pairing(cfg, loss, evs[0], pairing, stages)
+            best = self._descend(cfg, evs, full, stages, "after-iterated-search")
         if best.certificate["kind"] != "zero-loss":  # polish and certify: exact neighbourhood, re-pairings
             best = self._descend(best.cfg, evs[-1:], full, stages, "certify", repairing_candidates(pairing, self.repair_top))
             if math.isnan(best.full):

@@ -1,9 +1,16 @@
-"""Seed orderings: a rough first order of the paired blocks, as indices into a BlockStack."""
+"""Seed orderings: a rough first order of the paired blocks, as indices into a BlockStack.
+
+Each key sorts the blocks ascending; the ``-reversed`` variant of a key sorts them descending.
+Which direction matches depth depends on how the network was trained (docs/regimes.md): on the
+Jane Street net small delta-norms come first, on deep zero-initialised synthetic nets the reverse.
+"""
 from __future__ import annotations
 
 import torch
 
 from reassembly.network import BlockStack
+
+REVERSED = "-reversed"
 
 
 def delta_norm(stack: BlockStack, X: torch.Tensor) -> torch.Tensor:
@@ -20,12 +27,13 @@ def wout_norm(stack: BlockStack, X: torch.Tensor | None = None) -> torch.Tensor:
     return stack.w_out.flatten(1).norm(dim=1)
 
 
-SEEDS = {"delta-norm": delta_norm, "wout-norm": wout_norm}
+KEYS = {"delta-norm": delta_norm, "wout-norm": wout_norm}
+SEEDS = tuple(name + suffix for name in KEYS for suffix in ("", REVERSED))
 
 
 def seed_order(stack: BlockStack, X: torch.Tensor, method: str = "delta-norm") -> list[int]:
-    """Blocks sorted by ascending ``method`` (smaller perturbations first)."""
+    """Blocks sorted by ascending key ``method`` (descending for ``<key>-reversed``)."""
     if method not in SEEDS:
-        raise ValueError(f"unknown seed {method!r}; choose from {sorted(SEEDS)}")
-    key = SEEDS[method](stack, X)
-    return [int(i) for i in torch.argsort(key, stable=True)]
+        raise ValueError(f"unknown seed {method!r}; choose from {', '.join(SEEDS)}")
+    key = method.removesuffix(REVERSED)
+    return [int(i) for i in torch.argsort(KEYS[key](stack, X), stable=True, descending=method.endswith(REVERSED))]
