@@ -26,7 +26,7 @@ from reassembly.puzzle import Puzzle
 from reassembly.solver import BaseSolver, SolveResult, StageReport
 from solvers.pipeline import DTYPES, check_choices
 from solvers.stages.insertion import best_insertion
-from solvers.stages.local_search import Config, forward_states, local_search
+from solvers.stages.local_search import Config, config_loss, forward_states, local_search
 from solvers.stages.pairing import Pairing, pair_pieces
 from solvers.stages.seeds import SEEDS, delta_norm, seed_order
 
@@ -144,7 +144,7 @@ class FastSolver(BaseSolver):
                 )
             )
             if certificate["kind"] == "zero-loss":
-                final = float(full.loss(forward_states(full, cfg)[-1]))
+                final = config_loss(full, cfg)
                 if final <= full_floor:
                     return Descent(cfg, loss, final, certificate)
                 certificate = {"kind": "subset-zero-loss", "loss": loss}
@@ -267,7 +267,7 @@ class FastSolver(BaseSolver):
         if best.certificate["kind"] != "zero-loss":  # polish and certify: exact neighbourhood, re-pairings
             best = self._descend(best.cfg, evs[-1:], full, stages, "certify", repairing_candidates(pairing, self.repair_top))
             if math.isnan(best.full):
-                best.full = float(full.loss(forward_states(full, best.cfg)[-1]))
+                best.full = config_loss(full, best.cfg)
 
         blocks = tuple((stack.pairs[i][0], stack.pairs[o][1]) for i, o in zip(best.cfg.ins.tolist(), best.cfg.outs.tolist()))
         certificate = {**best.certificate, "rows": evs[-1].X.shape[0], "final_mse_all_rows": best.full,
