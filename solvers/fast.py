@@ -77,11 +77,12 @@ class FastSolver(BaseSolver):
     next-best output projections) to the certifying neighbourhood. ``seed="auto"`` starts from
     whichever direction of the delta-norm seed has the lower loss. Where the first descent ends
     above the floor, up to ``search_steps`` iterated-search steps (stopping after ``patience``
-    without improvement; ``None``: half the depth, at least 10) each descend from the best of the ``insert_top`` best screened
-    insertions (screened on ``screen_rows`` rows, verified exactly) or, where none improves,
-    from a kick of ``kick_moves`` random insertions within ``kick_shift`` positions. Where that
-    still ends above the floor, the ``doubt`` least confident pairs (lowest DDR score) swap output
-    projections two at a time and the search runs again from each.
+    without improvement; ``None``: half the depth, at least 10) each descend from the best of
+    the ``insert_top`` best screened insertions (screened on ``screen_rows`` rows, verified
+    exactly) or, where none improves, from a kick of ``kick_moves`` random insertions within
+    ``kick_shift`` positions. Where that still ends above the floor, the ``doubt`` least
+    confident pairs (lowest DDR score) swap output projections two at a time; each candidate
+    gets a descent and the best one an iterated search.
     """
 
     def __init__(
@@ -127,12 +128,12 @@ class FastSolver(BaseSolver):
         With ``candidates`` (re-pairings) the last level also runs the exact neighbourhood, which
         is what the certificate speaks of; without, the descent stops when screening stalls.
         """
-        full_floor = self.floor * float(full.target.pow(2).mean())
+        full_floor = self._floor(full)
         for level, ev in enumerate(evs):
             last = level == len(evs) - 1
             t0, e0 = time.perf_counter(), ev.evaluations
             cfg, loss, log, certificate = local_search(
-                ev, cfg, self.floor * float(ev.target.pow(2).mean()), self.max_rounds, self.max_shift,
+                ev, cfg, self._floor(ev), self.max_rounds, self.max_shift,
                 candidates or [], exact_fallback=last and candidates is not None,
             )
             stages.append(
@@ -161,6 +162,10 @@ class FastSolver(BaseSolver):
         t = torch.tensor(idx)
         return Config(cfg.ins[t], cfg.outs[t])
 
+    def _floor(self, ev: Evaluator) -> float:
+        """The loss counted as zero on ``ev``'s rows: ``floor`` times the mean squared target."""
+        return self.floor * float(ev.target.pow(2).mean())
+
     def _patience(self, depth: int) -> int:
         return max(10, depth // 2) if self.patience is None else self.patience
 
@@ -173,7 +178,7 @@ class FastSolver(BaseSolver):
         improves, from a random kick; the result is kept where it is better. Stops at the floor,
         after ``search_steps`` steps, or after ``patience`` steps in a row without improvement."""
         t0, e0 = time.perf_counter(), ev.evaluations
-        floor = self.floor * float(ev.target.pow(2).mean())
+        floor = self._floor(ev)
         screen = Evaluator(ev.stack, ev.X[: self.screen_rows], ev.target[: self.screen_rows])
         loss = float(ev.loss(forward_states(ev, cfg)[-1]))
         rng = np.random.default_rng(self.random_state)
@@ -207,21 +212,22 @@ class FastSolver(BaseSolver):
         of those an iterated search (at most three times the patience in steps). The
         result replaces ``cfg`` only where its loss is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
-        floor = self.floor * float(ev.target.pow(2).mean())
+        floor = self._floor(ev)
         tried = {}
         for a, b in itertools.combinations(weakest_pairs(pairing, self.doubt), 2):
             pa, pb = int((cfg.ins == a).nonzero()), int((cfg.ins == b).nonzero())
             trial = cfg.copy()
             trial.outs[[pa, pb]] = trial.outs[[pb, pa]]
             tried[a, b] = local_search(ev, trial, floor, self.max_rounds, self.max_shift, [], exact_fallback=False)[:2]
+        if not tried:  # fewer than two blocks: nothing to swap
+            return cfg
         (a, b), (trial, trial_loss) = min(tried.items(), key=lambda item: item[1][1])
         stages.append(StageReport("doubt", f"{len(tried)}-re-pairings@{ev.X.shape[0]}rows", mse=trial_loss, rounds=len(tried),
                                   evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
                                   details={"losses": {f"{a},{b}": v[1] for (a, b), v in tried.items()}}))
         if trial_loss > floor:
-            trial, trial_loss = self._iterated_search(
-                trial, ev, stages, self._patience(len(cfg.ins)), 3 * self._patience(len(cfg.ins)), f"re-paired({a},{b}) "
-            )
+            patience = self._patience(len(cfg.ins))
+            trial, trial_loss = self._iterated_search(trial, ev, stages, patience, 3 * patience, f"re-paired({a},{b}) ")
         return trial if trial_loss < loss else cfg
 
     def _seed(self, stack: BlockStack, evs: list[Evaluator]) -> tuple[torch.Tensor, StageReport]:
@@ -261,7 +267,7 @@ class FastSolver(BaseSolver):
         best = self._descend(Config(order.clone(), order.clone()), evs, full, stages, "screened-swaps")
         if best.certificate["kind"] != "zero-loss" and self.search_steps > 0:
             cfg, loss = self._iterated_search(best.cfg, evs[0], stages)
-            if loss > self.floor * float(evs[0].target.pow(2).mean()) and self.doubt > 1:
+            if loss > self._floor(evs[0]) and self.doubt > 1:
                 cfg = self._doubt_pairing(cfg, loss, evs[0], pairing, stages)
             best = self._descend(cfg, evs, full, stages, "after-iterated-search")
         if best.certificate["kind"] != "zero-loss":  # polish and certify: exact neighbourhood, re-pairings

@@ -36,7 +36,7 @@ def predict_insertions(ev: Evaluator, cfg: Config) -> torch.Tensor:
         added = torch.einsum("tnod,tnd->tno", J, branch)
         removed = torch.einsum("nod,nd->no", J[k + 1], branch[k])
         loss = (resid + added - removed).pow(2).mean(dim=(1, 2))
-        loss[k] = loss[min(k + 1, D)] = float("inf")
+        loss[k] = loss[k + 1] = float("inf")
         predicted[k] = loss
     return predicted
 
@@ -45,9 +45,9 @@ def best_insertion(ev: Evaluator, screen: Evaluator, cfg: Config, loss: float, t
     """Screen every insertion on ``screen``'s rows, verify the ``top`` best exactly on ``ev``'s
     rows, and return the best verified configuration if it beats ``loss``."""
     D = len(cfg.ins)
-    predicted = predict_insertions(screen, cfg)
-    ranked = torch.argsort(predicted.flatten())[:top].tolist()
-    moves = [divmod(m, D + 1) for m in ranked if torch.isfinite(predicted.flatten()[m])]
+    predicted = predict_insertions(screen, cfg).flatten()
+    ranked = torch.argsort(predicted)[:top].tolist()
+    moves = [divmod(m, D + 1) for m in ranked if torch.isfinite(predicted[m])]
     if not moves:
         return None
     idx = torch.tensor([insertion_order(D, k, t) for k, t in moves])
