@@ -26,7 +26,8 @@ from reassembly.puzzle import Puzzle
 from reassembly.solver import BaseSolver, SolveResult, StageReport
 from solvers.pipeline import DTYPES, check_choices
 from solvers.stages.insertion import best_insertion
-from solvers.stages.local_search import Config, config_loss, forward_states, local_search
+from solvers.stages.local_search import SearchLog, local_search
+from solvers.stages.states import Config, config_loss, forward_states
 from solvers.stages.pairing import Pairing, pair_pieces
 from solvers.stages.seeds import SEEDS, delta_norm, seed_order
 
@@ -132,10 +133,7 @@ class FastSolver(BaseSolver):
         for level, ev in enumerate(evs):
             last = level == len(evs) - 1
             t0, e0 = time.perf_counter(), ev.evaluations
-            cfg, loss, log, certificate = local_search(
-                ev, cfg, self._floor(ev), self.max_rounds, self.max_shift,
-                candidates or [], exact_fallback=last and candidates is not None,
-            )
+            cfg, loss, log, certificate = self._local(ev, cfg, candidates or [], exact_fallback=last and candidates is not None)
             stages.append(
                 StageReport(
                     "search", f"{label}@{ev.X.shape[0]}rows", mse=loss, rounds=log.rounds, swaps=log.swaps + log.insertions,
@@ -150,6 +148,14 @@ class FastSolver(BaseSolver):
                     return Descent(cfg, loss, final, certificate)
                 certificate = {"kind": "subset-zero-loss", "loss": loss}
         return Descent(cfg, loss, float("nan"), certificate)
+
+    def _local(
+        self, ev: Evaluator, cfg: Config, candidates: list[tuple[int, int]] | None = None, exact_fallback: bool = False
+    ) -> tuple[Config, float, SearchLog, dict]:
+        """One descent on ``ev``'s rows with this solver's neighbourhood settings."""
+        return local_search(
+            ev, cfg, self._floor(ev), self.max_rounds, self.max_shift, candidates or [], exact_fallback,
+        )
 
     def _kick(self, cfg: Config, rng: np.random.Generator) -> Config:
         """``kick_moves`` random insertions, each moving one block at most ``kick_shift`` positions."""
@@ -186,17 +192,20 @@ class FastSolver(BaseSolver):
         accepted = {"insertion": 0, "kick": 0}
         patience = self._patience(len(cfg.ins)) if patience is None else patience
         max_steps = self.search_steps if max_steps is None else max_steps
+        screened = self.insert_top <= 0  # whether the current cfg is known to have no improving insertion
         while steps < max_steps and stale < patience and loss > floor:
             steps += 1
-            found = best_insertion(ev, screen, cfg, loss, self.insert_top) if self.insert_top > 0 else None
+            found = None if screened else best_insertion(ev, screen, cfg, loss, self.insert_top)
             kind, start = ("insertion", found[0]) if found else ("kick", self._kick(cfg, rng))
-            trial, trial_loss, _, _ = local_search(ev, start, floor, self.max_rounds, self.max_shift, [], exact_fallback=False)
+            trial, trial_loss, _, _ = self._local(ev, start)
             if trial_loss < loss:
                 cfg, loss, stale = trial, trial_loss, 0
                 accepted[kind] += 1
                 history.append(loss)
-            else:
+                screened = self.insert_top <= 0
+            else:  # cfg unchanged; only a kick can fail (an improving insertion's descent improves)
                 stale += 1
+                screened = True
         stages.append(
             StageReport(
                 "iterated-search", f"{label}insert-top{self.insert_top}+kicks@{ev.X.shape[0]}rows", mse=loss,
@@ -209,8 +218,8 @@ class FastSolver(BaseSolver):
     def _doubt_pairing(self, cfg: Config, loss: float, ev: Evaluator, pairing: Pairing, stages: list[StageReport]) -> Config:
         """Where the search cannot reach the floor, question the ``doubt`` least confident pairs:
         every swap of output projections among them gets a screened-swap descent, and the best
-        of those an iterated search (at most three times the patience in steps). The
-        result replaces ``cfg`` only where its loss is lower."""
+        of those, where its loss is already below ``loss``, an iterated search (at most three
+        times the patience in steps). The result replaces ``cfg`` only where its loss is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
         tried = {}
@@ -218,14 +227,14 @@ class FastSolver(BaseSolver):
             pa, pb = int((cfg.ins == a).nonzero()), int((cfg.ins == b).nonzero())
             trial = cfg.copy()
             trial.outs[[pa, pb]] = trial.outs[[pb, pa]]
-            tried[a, b] = local_search(ev, trial, floor, self.max_rounds, self.max_shift, [], exact_fallback=False)[:2]
+            tried[a, b] = self._local(ev, trial)[:2]
         if not tried:  # fewer than two blocks: nothing to swap
             return cfg
         (a, b), (trial, trial_loss) = min(tried.items(), key=lambda item: item[1][1])
         stages.append(StageReport("doubt", f"{len(tried)}-re-pairings@{ev.X.shape[0]}rows", mse=trial_loss, rounds=len(tried),
                                   evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
                                   details={"losses": {f"{a},{b}": v[1] for (a, b), v in tried.items()}}))
-        if trial_loss > floor:
+        if floor < trial_loss < loss:  # search on only where the re-pairing already pays off
             patience = self._patience(len(cfg.ins))
             trial, trial_loss = self._iterated_search(trial, ev, stages, patience, 3 * patience, f"re-paired({a},{b}) ")
         return trial if trial_loss < loss else cfg

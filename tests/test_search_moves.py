@@ -13,7 +13,7 @@ from reassembly.permutation import Assembly
 from reassembly.scoring import score
 from solvers.fast import FastSolver
 from solvers.stages.insertion import best_insertion, insertion_order, predict_insertions
-from solvers.stages.local_search import Config, forward_states
+from solvers.stages.states import Config, forward_states
 from solvers.stages.seeds import SEEDS, seed_order
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from reassembly.network import Evaluator
-from solvers.stages.local_search import Config, forward_states, output_jacobians
+from solvers.stages.states import Config, forward_states, output_jacobians
 
 
 def insertion_order(D: int, k: int, t: int) -> list[int]:
