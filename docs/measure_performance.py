@@ -103,12 +103,14 @@ def main() -> None:
     args = parser.parse_args()
     env = {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
            "threads": torch.get_num_threads()}
-    result = {"environment": env, "janestreet": janestreet(args.repeats)}
+    path = args.out / "performance.json"
+    result = json.loads(path.read_text()) if path.is_file() else {}  # keep sections not re-measured
+    result.update({"environment": env, "janestreet": janestreet(args.repeats)})
     print(json.dumps(result["janestreet"], indent=1), flush=True)
     if args.bench:
         result["scaling"] = scaling(args.bench)
         plot(result["scaling"], args.out / "performance-depth.png")
-    (args.out / "performance.json").write_text(json.dumps(result, indent=1) + "\n")
+    path.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 
 

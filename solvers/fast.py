@@ -153,9 +153,7 @@ class FastSolver(BaseSolver):
         self, ev: Evaluator, cfg: Config, candidates: list[tuple[int, int]] | None = None, exact_fallback: bool = False
     ) -> tuple[Config, float, SearchLog, dict]:
         """One descent on ``ev``'s rows with this solver's neighbourhood settings."""
-        return local_search(
-            ev, cfg, self._floor(ev), self.max_rounds, self.max_shift, candidates or [], exact_fallback,
-        )
+        return local_search(ev, cfg, self._floor(ev), self.max_rounds, self.max_shift, candidates or [], exact_fallback)
 
     def _kick(self, cfg: Config, rng: np.random.Generator) -> Config:
         """``kick_moves`` random insertions, each moving one block at most ``kick_shift`` positions."""

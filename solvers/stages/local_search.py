@@ -1,9 +1,9 @@
 """Local search over block orders and pairings, screened to first order and verified exactly.
 
-A configuration is two index vectors into a :class:`BlockStack`: ``ins[t]`` names the input
-projection and ``outs[t]`` the output projection at position ``t``. All signals used here are
-functions of the network's outputs, so they are invariant to a function-preserving
-reparametrisation of any block's hidden units.
+A configuration (:class:`~solvers.stages.states.Config`) is two index vectors into a
+:class:`BlockStack`: ``ins[t]`` names the input projection and ``outs[t]`` the output projection
+at position ``t``. All signals used here are functions of the network's outputs, so they are
+invariant to a function-preserving reparametrisation of any block's hidden units.
 """
 from __future__ import annotations
 
