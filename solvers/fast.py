@@ -77,13 +77,15 @@ class FastSolver(BaseSolver):
     counts as zero (float rounding). ``repair_top > 0`` adds re-pairing moves (each input with its
     next-best output projections) to the certifying neighbourhood. ``seed="auto"`` starts from
     whichever direction of the delta-norm seed has the lower loss. Where the first descent ends
-    above the floor, up to ``search_steps`` iterated-search steps (stopping after ``patience``
-    without improvement; ``None``: half the depth, at least 10) each descend from the best of
+    above the floor, up to ``search_steps`` iterated-search steps each descend from the best of
     the ``insert_top`` best screened insertions (screened on ``screen_rows`` rows, verified
     exactly) or, where none improves, from a kick of ``kick_moves`` random insertions within
-    ``kick_shift`` positions. Where that still ends above the floor, the ``doubt`` least
-    confident pairs (lowest DDR score) swap output projections two at a time; each candidate
-    gets a descent and the best one an iterated search.
+    ``kick_shift`` positions. The search stops after ``patience`` steps without improvement
+    (``None``: the depth, at least 10), or once ``settle`` kicks since the last improvement have
+    descended back to the same order (the optimum is stable: typical of lossy pieces). Where
+    that still ends above the floor, the ``doubt`` least confident pairs (lowest DDR score) swap
+    output projections two at a time; each candidate gets a descent and the best one, where it
+    already beats the order found, an iterated search.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class FastSolver(BaseSolver):
         repair_top: int = 0,
         search_steps: int = 500,
         patience: int | None = None,
+        settle: int = 5,
         kick_moves: int = 3,
         kick_shift: int = 8,
         insert_top: int = 16,
@@ -110,6 +113,7 @@ class FastSolver(BaseSolver):
         self.repair_top = repair_top
         self.search_steps = search_steps
         self.patience = patience
+        self.settle = settle
         self.kick_moves = kick_moves
         self.kick_shift = kick_shift
         self.insert_top = insert_top
@@ -171,7 +175,7 @@ class FastSolver(BaseSolver):
         return self.floor * float(ev.target.pow(2).mean())
 
     def _patience(self, depth: int) -> int:
-        return max(10, depth // 2) if self.patience is None else self.patience
+        return max(10, depth) if self.patience is None else self.patience
 
     def _iterated_search(
         self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
@@ -180,7 +184,8 @@ class FastSolver(BaseSolver):
         """Iterated local search on ``ev``'s rows. Each step starts a screened-swap descent from
         the best verified long-range insertion (screened on ``screen_rows`` rows) or, where none
         improves, from a random kick; the result is kept where it is better. Stops at the floor,
-        after ``search_steps`` steps, or after ``patience`` steps in a row without improvement."""
+        after ``search_steps`` steps, after ``patience`` steps in a row without improvement, or
+        once ``settle`` kicks since the last improvement have come back to the same order."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
         screen = Evaluator(ev.stack, ev.X[: self.screen_rows], ev.target[: self.screen_rows])
@@ -191,7 +196,8 @@ class FastSolver(BaseSolver):
         patience = self._patience(len(cfg.ins)) if patience is None else patience
         max_steps = self.search_steps if max_steps is None else max_steps
         screened = self.insert_top <= 0  # whether the current cfg is known to have no improving insertion
-        while steps < max_steps and stale < patience and loss > floor:
+        returns = 0  # kicks since the last improvement whose descent came back to the same cfg
+        while steps < max_steps and stale < patience and returns < self.settle and loss > floor:
             steps += 1
             found = None if screened else best_insertion(ev, screen, cfg, loss, self.insert_top)
             kind, start = ("insertion", found[0]) if found else ("kick", self._kick(cfg, rng))
@@ -204,6 +210,7 @@ class FastSolver(BaseSolver):
             else:  # cfg unchanged; only a kick can fail (an improving insertion's descent improves)
                 stale += 1
                 screened = True
+                returns += bool(torch.equal(trial.ins, cfg.ins) and torch.equal(trial.outs, cfg.outs))
         stages.append(
             StageReport(
                 "iterated-search", f"{label}insert-top{self.insert_top}+kicks@{ev.X.shape[0]}rows", mse=loss,
