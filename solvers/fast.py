@@ -81,7 +81,7 @@ class FastSolver(BaseSolver):
     the ``insert_top`` best screened insertions (screened on ``screen_rows`` rows, verified
     exactly) or, where none improves, from a kick of ``kick_moves`` random insertions within
     ``kick_shift`` positions. The search stops after ``patience`` steps without improvement
-    (``None``: the depth, at least 10), or once ``settle`` kicks since the last improvement have
+    (``None``: half the depth, at least 10), or once ``settle`` kicks since the last improvement have
     descended back to the same order (the optimum is stable: typical of lossy pieces). Where
     that still ends above the floor, the ``doubt`` least confident pairs (lowest DDR score) swap
     output projections two at a time; each candidate gets a descent and the best one, where it
@@ -175,7 +175,7 @@ class FastSolver(BaseSolver):
         return self.floor * float(ev.target.pow(2).mean())
 
     def _patience(self, depth: int) -> int:
-        return max(10, depth) if self.patience is None else self.patience
+        return max(10, depth // 2) if self.patience is None else self.patience
 
     def _iterated_search(
         self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
