@@ -27,9 +27,9 @@ from reassembly.solver import BaseSolver, SolveResult, StageReport
 from solvers.pipeline import DTYPES, check_choices
 from solvers.stages.insertion import best_insertion
 from solvers.stages.local_search import SearchLog, local_search
-from solvers.stages.states import Config, config_loss, forward_states
 from solvers.stages.pairing import Pairing, pair_pieces
 from solvers.stages.seeds import SEEDS, delta_norm, seed_order
+from solvers.stages.states import Config, config_loss, forward_states
 
 
 def _columns(pairing: Pairing) -> tuple[dict[int, int], list[int]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from reassembly.network import Evaluator
-from solvers.stages.states import Config, config_loss, forward_states, output_jacobians
+from solvers.stages.states import Config, forward_states, output_jacobians
 
 
 @dataclass

@@ -16,7 +16,7 @@ class Config:
     ins: torch.Tensor
     outs: torch.Tensor
 
-    def copy(self) -> "Config":
+    def copy(self) -> Config:
         return Config(self.ins.clone(), self.outs.clone())
 
 
