@@ -84,8 +84,9 @@ class FastSolver(BaseSolver):
     (``None``: half the depth, at least 10), or once ``settle`` kicks since the last improvement have
     descended back to the same order (the optimum is stable: typical of lossy pieces). Where
     that still ends above the floor, the ``doubt`` least confident pairs (lowest DDR score) swap
-    output projections two at a time; each candidate gets a descent and the best one, where it
-    already beats the order found, an iterated search.
+    output projections two at a time; each candidate whose loss in place is within
+    ``doubt_ratio`` times the current one gets a descent, and the best one, where it already
+    beats the order found, an iterated search.
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class FastSolver(BaseSolver):
         insert_top: int = 16,
         screen_rows: int = 128,
         doubt: int = 4,
+        doubt_ratio: float = 10.0,
         floor: float = 1e-9,
         max_rounds: int = 1000,
         dtype: str = "float32",
@@ -119,6 +121,7 @@ class FastSolver(BaseSolver):
         self.insert_top = insert_top
         self.screen_rows = screen_rows
         self.doubt = doubt
+        self.doubt_ratio = doubt_ratio
         self.floor = floor
         self.max_rounds = max_rounds
         self.dtype = dtype
@@ -221,24 +224,37 @@ class FastSolver(BaseSolver):
         return cfg, loss
 
     def _doubt_pairing(self, cfg: Config, loss: float, ev: Evaluator, pairing: Pairing, stages: list[StageReport]) -> Config:
-        """Where the search cannot reach the floor, question the ``doubt`` least confident pairs:
-        every swap of output projections among them gets a screened-swap descent, and the best
-        of those, where its loss is already below ``loss``, an iterated search (at most three
-        times the patience in steps). The result replaces ``cfg`` only where its loss is lower."""
+        """Where the search cannot reach the floor, question the ``doubt`` least confident pairs.
+
+        Every swap of output projections among them is evaluated in place (one batched pass);
+        those within ``doubt_ratio`` times ``loss`` get a screened-swap descent, and the best of
+        those, where it already beats ``loss``, an iterated search (at most three times the
+        patience in steps). The result replaces ``cfg`` only where its loss is lower.
+        """
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
-        tried = {}
-        for a, b in itertools.combinations(weakest_pairs(pairing, self.doubt), 2):
-            pa, pb = int((cfg.ins == a).nonzero()), int((cfg.ins == b).nonzero())
-            trial = cfg.copy()
-            trial.outs[[pa, pb]] = trial.outs[[pb, pa]]
-            tried[a, b] = self._local(ev, trial)[:2]
-        if not tried:  # fewer than two blocks: nothing to swap
+        pos = {int(k): t for t, k in enumerate(cfg.ins.tolist())}
+        swaps = list(itertools.combinations(weakest_pairs(pairing, self.doubt), 2))
+        if not swaps:  # fewer than two blocks: nothing to swap
             return cfg
-        (a, b), (trial, trial_loss) = min(tried.items(), key=lambda item: item[1][1])
-        stages.append(StageReport("doubt", f"{len(tried)}-re-pairings@{ev.X.shape[0]}rows", mse=trial_loss, rounds=len(tried),
-                                  evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
-                                  details={"losses": {f"{a},{b}": v[1] for (a, b), v in tried.items()}}))
+        outs = cfg.outs.repeat(len(swaps), 1)
+        for row, (a, b) in enumerate(swaps):
+            outs[row, [pos[a], pos[b]]] = outs[row, [pos[b], pos[a]]]
+        starts = torch.tensor([min(pos[a], pos[b]) for a, b in swaps])
+        raw = ev.suffix_losses(cfg.ins.repeat(len(swaps), 1), starts, forward_states(ev, cfg), outs).tolist()
+        tried = {
+            swap: self._local(ev, Config(cfg.ins.clone(), outs[row].clone()))[:2]
+            for row, swap in enumerate(swaps) if raw[row] < self.doubt_ratio * loss
+        }
+        details = {"in_place": {f"{a},{b}": r for (a, b), r in zip(swaps, raw)},
+                   "descended": {f"{a},{b}": v[1] for (a, b), v in tried.items()}}
+        best = min(tried.items(), key=lambda item: item[1][1]) if tried else None
+        stages.append(StageReport("doubt", f"{len(swaps)}-re-pairings@{ev.X.shape[0]}rows",
+                                  mse=best[1][1] if best else min(raw), rounds=len(tried),
+                                  evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0, details=details))
+        if best is None:
+            return cfg
+        (a, b), (trial, trial_loss) = best
         if floor < trial_loss < loss:  # search on only where the re-pairing already pays off
             patience = self._patience(len(cfg.ins))
             trial, trial_loss = self._iterated_search(trial, ev, stages, patience, 3 * patience, f"re-paired({a},{b}) ")
