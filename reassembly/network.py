@@ -118,6 +118,10 @@ class Evaluator:
             X, y = X[idx], y[idx]
         return cls(stack, X, y)
 
+    def first_rows(self, rows: int) -> "Evaluator":
+        """An evaluator on the first ``rows`` of this one's rows (same stack; own evaluation count)."""
+        return Evaluator(self.stack, self.X[:rows], self.target[:rows])
+
     def loss(self, h: torch.Tensor) -> torch.Tensor:
         """MSE of final states ``h`` (``(n, d)`` or ``(B, n, d)``), one value per leading batch entry."""
         err = self.stack.head(h) - self.target

@@ -191,7 +191,7 @@ class FastSolver(BaseSolver):
         once ``settle`` kicks since the last improvement have come back to the same order."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
-        screen = Evaluator(ev.stack, ev.X[: self.screen_rows], ev.target[: self.screen_rows])
+        screen = ev.first_rows(self.screen_rows)
         loss = float(ev.loss(forward_states(ev, cfg)[-1]))
         rng = np.random.default_rng(self.random_state)
         history, steps, stale = [loss], 0, 0
@@ -269,7 +269,7 @@ class FastSolver(BaseSolver):
             orders = {"delta-norm": ascending, "delta-norm-reversed": ascending.flip(0)}
         else:
             orders = {self.seed: torch.tensor(seed_order(stack, evs[-1].X, self.seed))}
-        probe = Evaluator(stack, evs[0].X[: self.screen_rows], evs[0].target[: self.screen_rows])
+        probe = evs[0].first_rows(self.screen_rows)
         batch = probe.suffix_losses(torch.stack(list(orders.values())), torch.zeros(len(orders), dtype=torch.long),
                                     probe.X.unsqueeze(0))  # every candidate in one batched pass
         losses = {name: float(loss) for name, loss in zip(orders, batch)}
