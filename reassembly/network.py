@@ -91,11 +91,12 @@ class Evaluator:
     loss is computed (fully or from cached prefix states) counts as one forward evaluation.
     """
 
-    def __init__(self, stack: BlockStack, X: torch.Tensor, target: torch.Tensor) -> None:
+    def __init__(self, stack: BlockStack, X: torch.Tensor, target: torch.Tensor, metric: torch.Tensor | None = None) -> None:
         dtype = stack.w_in.dtype
         self.stack = stack
         self.X = X.to(dtype)
         self.target = target.to(dtype)
+        self.metric = None if metric is None else metric.to(dtype)
         self.evaluations = 0
 
     @classmethod
@@ -119,13 +120,21 @@ class Evaluator:
         return cls(stack, X, y)
 
     def first_rows(self, rows: int) -> "Evaluator":
-        """An evaluator on the first ``rows`` of this one's rows (same stack; own evaluation count)."""
+        """A plain evaluator on the first ``rows`` of this one's rows (same stack; own evaluation count)."""
         return Evaluator(self.stack, self.X[:rows], self.target[:rows])
 
+    def with_metric(self, metric: torch.Tensor | None) -> "Evaluator":
+        """The same rows with the loss ``mean((metric @ err)²)`` (``metric``: ``(n, n)``, mixing rows)."""
+        return Evaluator(self.stack, self.X, self.target, metric)
+
+    def weigh(self, err: torch.Tensor) -> torch.Tensor:
+        """Output errors ``(..., n, o)`` as the loss sees them: mixed over rows by the metric, if any."""
+        return err if self.metric is None else self.metric @ err
+
     def loss(self, h: torch.Tensor) -> torch.Tensor:
-        """MSE of final states ``h`` (``(n, d)`` or ``(B, n, d)``), one value per leading batch entry."""
-        err = self.stack.head(h) - self.target
-        return err.pow(2).mean(dim=(-2, -1))
+        """Loss of final states ``h`` (``(n, d)`` or ``(B, n, d)``), one value per leading batch
+        entry: the MSE, or with a metric the mean squared weighed error."""
+        return self.weigh(self.stack.head(h) - self.target).pow(2).mean(dim=(-2, -1))
 
     def states(self, order: Sequence[int]) -> torch.Tensor:
         """Prefix states ``(D + 1, n, d)``: ``states[t]`` is the input of position ``t``."""
@@ -145,7 +154,8 @@ class Evaluator:
         return float(self.loss(h))
 
     def suffix_losses(
-        self, orders: torch.Tensor, starts: torch.Tensor, states: torch.Tensor, outs: torch.Tensor | None = None
+        self, orders: torch.Tensor, starts: torch.Tensor, states: torch.Tensor, outs: torch.Tensor | None = None,
+        chunk_rows: int = 8192,
     ) -> torch.Tensor:
         """Losses of candidate ``orders`` ``(B, D)`` that agree with the cached order before ``starts[b]``.
 
@@ -158,13 +168,20 @@ class Evaluator:
         outs = orders if outs is None else torch.as_tensor(outs, dtype=torch.long)
         if orders.numel() == 0:
             return torch.empty(0, dtype=self.X.dtype)
-        h = states[starts].clone()
-        first = int(starts.min())
-        for t in range(first, orders.shape[1]):
-            active = (starts <= t).nonzero().squeeze(1)
-            if active.numel() == orders.shape[0]:
-                h = self.stack.blocks(orders[:, t], h, outs[:, t])
-            else:
-                h[active] = self.stack.blocks(orders[active, t], h[active], outs[active, t])
+        # Sorted by start, the candidates running at position t are a leading slice (no gathers);
+        # chunks of about ``chunk_rows`` state rows keep the working set in cache.
+        rank = torch.argsort(starts, stable=True)
+        orders, outs, starts = orders[rank], outs[rank], starts[rank]
+        step = max(1, chunk_rows // self.X.shape[0])
+        losses = torch.cat([self._sorted_suffix_losses(orders[i : i + step], starts[i : i + step], states, outs[i : i + step])
+                            for i in range(0, len(orders), step)])
         self.evaluations += int(orders.shape[0])
+        return losses[torch.argsort(rank)]
+
+    def _sorted_suffix_losses(self, orders: torch.Tensor, starts: torch.Tensor, states: torch.Tensor, outs: torch.Tensor) -> torch.Tensor:
+        active = torch.searchsorted(starts, torch.arange(orders.shape[1]), right=True).tolist()
+        h = states[starts]
+        for t in range(int(starts[0]), orders.shape[1]):
+            m = active[t]
+            h[:m] = self.stack.blocks(orders[:m, t], h[:m], outs[:m, t])
         return self.loss(h)

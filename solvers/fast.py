@@ -30,6 +30,7 @@ from solvers.stages.local_search import SearchLog, local_search
 from solvers.stages.pairing import Pairing, pair_pieces
 from solvers.stages.seeds import SEEDS, delta_norm, seed_order
 from solvers.stages.states import Config, config_loss, forward_states
+from solvers.stages.whitening import whitening_metric
 
 
 def _columns(pairing: Pairing) -> tuple[dict[int, int], list[int]]:
@@ -104,6 +105,11 @@ class FastSolver(BaseSolver):
         screen_rows: int = 128,
         doubt: int = 4,
         doubt_ratio: float = 10.0,
+        whiten: float = 1e-2,
+        whiten_window: int = 10,
+        alternations: int = 3,
+        whiten_steps: int = 60,
+        whiten_every: float = 10.0,
         floor: float = 1e-9,
         max_rounds: int = 1000,
         dtype: str = "float32",
@@ -122,6 +128,11 @@ class FastSolver(BaseSolver):
         self.screen_rows = screen_rows
         self.doubt = doubt
         self.doubt_ratio = doubt_ratio
+        self.whiten = whiten
+        self.whiten_window = whiten_window
+        self.alternations = alternations
+        self.whiten_steps = whiten_steps
+        self.whiten_every = whiten_every
         self.floor = floor
         self.max_rounds = max_rounds
         self.dtype = dtype
@@ -182,46 +193,111 @@ class FastSolver(BaseSolver):
 
     def _iterated_search(
         self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
-        max_steps: int | None = None, label: str = "",
+        max_steps: int | None = None, label: str = "", insert_top: int | None = None,
+        rng: np.random.Generator | None = None, until: float | None = None,
     ) -> tuple[Config, float]:
         """Iterated local search on ``ev``'s rows. Each step starts a screened-swap descent from
         the best verified long-range insertion (screened on ``screen_rows`` rows) or, where none
         improves, from a random kick; the result is kept where it is better. Stops at the floor,
         after ``search_steps`` steps, after ``patience`` steps in a row without improvement, or
-        once ``settle`` kicks since the last improvement have come back to the same order."""
+        once ``settle`` kicks since the last improvement have come back to the same order.
+        ``insert_top`` overrides the solver's (0: kicks only); ``rng`` draws the kicks (default:
+        seeded with ``random_state``); ``until``: also stop once the loss is at most this."""
         t0, e0 = time.perf_counter(), ev.evaluations
+        insert_top = self.insert_top if insert_top is None else insert_top
         floor = self._floor(ev)
         screen = ev.first_rows(self.screen_rows)
         loss = float(ev.loss(forward_states(ev, cfg)[-1]))
-        rng = np.random.default_rng(self.random_state)
+        rng = np.random.default_rng(self.random_state) if rng is None else rng
         history, steps, stale = [loss], 0, 0
         accepted = {"insertion": 0, "kick": 0}
         patience = self._patience(len(cfg.ins)) if patience is None else patience
         max_steps = self.search_steps if max_steps is None else max_steps
-        screened = self.insert_top <= 0  # whether the current cfg is known to have no improving insertion
+        screened = insert_top <= 0  # whether the current cfg is known to have no improving insertion
         returns = 0  # kicks since the last improvement whose descent came back to the same cfg
-        while steps < max_steps and stale < patience and returns < self.settle and loss > floor:
+        target = floor if until is None else max(floor, until)
+        while steps < max_steps and stale < patience and returns < self.settle and loss > target:
             steps += 1
-            found = None if screened else best_insertion(ev, screen, cfg, loss, self.insert_top)
+            found = None if screened else best_insertion(ev, screen, cfg, loss, insert_top)
             kind, start = ("insertion", found[0]) if found else ("kick", self._kick(cfg, rng))
             trial, trial_loss, _, _ = self._local(ev, start)
             if trial_loss < loss:
                 cfg, loss, stale = trial, trial_loss, 0
                 accepted[kind] += 1
                 history.append(loss)
-                screened = self.insert_top <= 0
+                screened = insert_top <= 0
             else:  # cfg unchanged; only a kick can fail (an improving insertion's descent improves)
                 stale += 1
                 screened = True
                 returns += bool(torch.equal(trial.ins, cfg.ins) and torch.equal(trial.outs, cfg.outs))
         stages.append(
             StageReport(
-                "iterated-search", f"{label}insert-top{self.insert_top}+kicks@{ev.X.shape[0]}rows", mse=loss,
+                "iterated-search", f"{label}insert-top{insert_top}+kicks@{ev.X.shape[0]}rows", mse=loss,
                 rounds=steps, swaps=len(history) - 1, evaluations=ev.evaluations - e0 + screen.evaluations,
                 seconds=time.perf_counter() - t0, details={"history": history, "accepted": accepted},
             )
         )
         return cfg, loss
+
+    def _whitened_search(
+        self, cfg: Config, ev: Evaluator, stages: list[StageReport], rng: np.random.Generator, label: str = ""
+    ) -> Config:
+        """One attempt on the whitened loss (:mod:`solvers.stages.whitening`), which shares the
+        MSE's global optimum but not its compensating local optima. The metric is recomputed at
+        the current order before each phase: ``alternations`` descents on the whitened loss, each
+        followed by one on the MSE, then iterated searches of random kicks on the whitened loss
+        (patience 10 each), ``whiten_steps`` kicks in all. Stops early once the MSE reaches the
+        floor or a phase leaves the order unchanged (typical of lossy pieces); the caller keeps
+        the result only where its MSE is lower."""
+        t0, e0 = time.perf_counter(), ev.evaluations
+        floor = self._floor(ev)
+        history, inner = [], []
+        steps_left = self.whiten_steps
+        for r in itertools.count():
+            wev = ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten))
+            if r < self.alternations:
+                trial = self._local(ev, self._local(wev, cfg)[0])[0]
+            else:
+                trial = self._iterated_search(cfg, wev, inner, patience=10, max_steps=steps_left, insert_top=0, rng=rng)[0]
+                steps_left -= inner[-1].rounds
+            unchanged = torch.equal(trial.ins, cfg.ins) and torch.equal(trial.outs, cfg.outs)
+            cfg = trial
+            history.append(float(ev.loss(forward_states(ev, cfg)[-1])))
+            if history[-1] <= floor or unchanged or (r >= self.alternations and steps_left <= 0):
+                break
+        stages.append(
+            StageReport("whitened-search", f"{label}lambda{self.whiten:g}-window{self.whiten_window}@{ev.X.shape[0]}rows",
+                        mse=history[-1], rounds=len(history),
+                        evaluations=ev.evaluations - e0 + sum(st.evaluations for st in inner),
+                        seconds=time.perf_counter() - t0,
+                        details={"mse_history": history, "kick_steps": self.whiten_steps - steps_left})
+        )
+        return cfg
+
+    def _search(
+        self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
+        max_steps: int | None = None, label: str = "",
+    ) -> tuple[Config, float]:
+        """Iterated search on the MSE, with an attempt on the whitened loss first and again each
+        time the MSE has fallen ``whiten_every``-fold since the last attempt (kept where it lowers
+        the MSE). At most ``max_steps`` (default ``search_steps``) iterated-search steps in all."""
+        floor = self._floor(ev)
+        loss = float(ev.loss(forward_states(ev, cfg)[-1]))
+        steps_left = self.search_steps if max_steps is None else max_steps
+        rng = np.random.default_rng(self.random_state + 1)  # the whitened kicks' own stream
+        while True:
+            if self.whiten > 0:
+                trial = self._whitened_search(cfg, ev, stages, rng, label)
+                trial_loss = float(ev.loss(forward_states(ev, trial)[-1]))
+                if trial_loss < loss:
+                    cfg, loss = trial, trial_loss
+            if loss <= floor or steps_left <= 0:
+                return cfg, loss
+            until = loss / self.whiten_every if self.whiten > 0 else None
+            cfg, loss = self._iterated_search(cfg, ev, stages, patience, steps_left, label, until=until)
+            steps_left -= stages[-1].rounds
+            if until is None or loss > until:  # stopped for patience, settling, the floor or the budget
+                return cfg, loss
 
     def _doubt_pairing(self, cfg: Config, loss: float, ev: Evaluator, pairing: Pairing, stages: list[StageReport]) -> Config:
         """Where the search cannot reach the floor, question the ``doubt`` least confident pairs.
@@ -257,7 +333,7 @@ class FastSolver(BaseSolver):
         (a, b), (trial, trial_loss) = best
         if floor < trial_loss < loss:  # search on only where the re-pairing already pays off
             patience = self._patience(len(cfg.ins))
-            trial, trial_loss = self._iterated_search(trial, ev, stages, patience, 3 * patience, f"re-paired({a},{b}) ")
+            trial, trial_loss = self._search(trial, ev, stages, patience, 3 * patience, f"re-paired({a},{b}) ")
         return trial if trial_loss < loss else cfg
 
     def _seed(self, stack: BlockStack, evs: list[Evaluator]) -> tuple[torch.Tensor, StageReport]:
@@ -296,7 +372,7 @@ class FastSolver(BaseSolver):
         full = Evaluator.for_puzzle(puzzle, stack)
         best = self._descend(Config(order.clone(), order.clone()), evs, full, stages, "screened-swaps")
         if best.certificate["kind"] != "zero-loss" and self.search_steps > 0:
-            cfg, loss = self._iterated_search(best.cfg, evs[0], stages)
+            cfg, loss = self._search(best.cfg, evs[0], stages)
             if loss > self._floor(evs[0]) and self.doubt > 1:
                 cfg = self._doubt_pairing(cfg, loss, evs[0], pairing, stages)
             best = self._descend(cfg, evs, full, stages, "after-iterated-search")

@@ -35,7 +35,7 @@ def predict_insertions(ev: Evaluator, cfg: Config) -> torch.Tensor:
         branch = s.blocks(cfg.ins[k].expand(D + 1), states, cfg.outs[k].expand(D + 1)).sub_(states)  # f_k(x_t) for every t
         added = torch.einsum("tnod,tnd->tno", J, branch)
         removed = torch.einsum("nod,nd->no", J[k + 1], branch[k])
-        loss = (resid + added - removed).pow(2).mean(dim=(1, 2))
+        loss = ev.weigh(resid + added - removed).pow(2).mean(dim=(1, 2))
         loss[k] = loss[k + 1] = float("inf")
         predicted[k] = loss
     return predicted

@@ -52,7 +52,7 @@ def predict_swaps(ev: Evaluator, states: torch.Tensor, J: torch.Tensor, delta: t
     the state change ``delta[p]`` carried to the output by the Jacobian ``J[p + 2]``."""
     dy = torch.einsum("pnod,pnd->pno", J[2:], delta)
     resid = ev.stack.head(states[-1]) - ev.target  # (n, o)
-    return (resid + dy).pow(2).mean(dim=(1, 2))
+    return ev.weigh(resid + dy).pow(2).mean(dim=(1, 2))
 
 
 def apply_swaps(cfg: Config, positions: list[int]) -> Config:
@@ -110,12 +110,10 @@ def neighbours(cfg: Config, max_shift: int, repair_candidates: list[tuple[int, i
     return torch.stack(ins), torch.stack(outs), torch.tensor(starts), kinds
 
 
-def exact_best(ev: Evaluator, cfg: Config, states: torch.Tensor, max_shift: int, repair_candidates: list[tuple[int, int]], chunk: int = 256) -> tuple[float, Config | None, str, int]:
+def exact_best(ev: Evaluator, cfg: Config, states: torch.Tensor, max_shift: int, repair_candidates: list[tuple[int, int]]) -> tuple[float, Config | None, str, int]:
     """Exactly evaluate the whole neighbourhood; the best move's loss, configuration, kind, and the count."""
     ins, outs, starts, kinds = neighbours(cfg, max_shift, repair_candidates)
-    losses = torch.cat(
-        [ev.suffix_losses(ins[i : i + chunk], starts[i : i + chunk], states, outs[i : i + chunk]) for i in range(0, len(ins), chunk)]
-    )
+    losses = ev.suffix_losses(ins, starts, states, outs)
     best = int(torch.argmin(losses))
     return float(losses[best]), Config(ins[best], outs[best]), kinds[best], len(ins)
 
