@@ -108,8 +108,7 @@ class FastSolver(BaseSolver):
         whiten: float = 1e-2,
         whiten_window: int = 10,
         alternations: int = 3,
-        whiten_steps: int = 60,
-        whiten_every: float = 10.0,
+        whiten_after: int = 10,
         floor: float = 1e-9,
         max_rounds: int = 1000,
         dtype: str = "float32",
@@ -131,8 +130,7 @@ class FastSolver(BaseSolver):
         self.whiten = whiten
         self.whiten_window = whiten_window
         self.alternations = alternations
-        self.whiten_steps = whiten_steps
-        self.whiten_every = whiten_every
+        self.whiten_after = whiten_after
         self.floor = floor
         self.max_rounds = max_rounds
         self.dtype = dtype
@@ -194,7 +192,7 @@ class FastSolver(BaseSolver):
     def _iterated_search(
         self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
         max_steps: int | None = None, label: str = "", insert_top: int | None = None,
-        rng: np.random.Generator | None = None, until: float | None = None,
+        rng: np.random.Generator | None = None,
     ) -> tuple[Config, float]:
         """Iterated local search on ``ev``'s rows. Each step starts a screened-swap descent from
         the best verified long-range insertion (screened on ``screen_rows`` rows) or, where none
@@ -202,7 +200,7 @@ class FastSolver(BaseSolver):
         after ``search_steps`` steps, after ``patience`` steps in a row without improvement, or
         once ``settle`` kicks since the last improvement have come back to the same order.
         ``insert_top`` overrides the solver's (0: kicks only); ``rng`` draws the kicks (default:
-        seeded with ``random_state``); ``until``: also stop once the loss is at most this."""
+        seeded with ``random_state``). The report's ``stop`` says which rule ended it."""
         t0, e0 = time.perf_counter(), ev.evaluations
         insert_top = self.insert_top if insert_top is None else insert_top
         floor = self._floor(ev)
@@ -215,8 +213,7 @@ class FastSolver(BaseSolver):
         max_steps = self.search_steps if max_steps is None else max_steps
         screened = insert_top <= 0  # whether the current cfg is known to have no improving insertion
         returns = 0  # kicks since the last improvement whose descent came back to the same cfg
-        target = floor if until is None else max(floor, until)
-        while steps < max_steps and stale < patience and returns < self.settle and loss > target:
+        while steps < max_steps and stale < patience and returns < self.settle and loss > floor:
             steps += 1
             found = None if screened else best_insertion(ev, screen, cfg, loss, insert_top)
             kind, start = ("insertion", found[0]) if found else ("kick", self._kick(cfg, rng))
@@ -234,43 +231,40 @@ class FastSolver(BaseSolver):
             StageReport(
                 "iterated-search", f"{label}insert-top{insert_top}+kicks@{ev.X.shape[0]}rows", mse=loss,
                 rounds=steps, swaps=len(history) - 1, evaluations=ev.evaluations - e0 + screen.evaluations,
-                seconds=time.perf_counter() - t0, details={"history": history, "accepted": accepted},
+                seconds=time.perf_counter() - t0,
+                details={"history": history, "accepted": accepted, "stop": self._stop(loss, floor, steps, max_steps, stale, patience, returns)},
             )
         )
         return cfg, loss
 
+    def _stop(self, loss: float, floor: float, steps: int, max_steps: int, stale: int, patience: int, returns: int) -> str:
+        """Which of the iterated search's stopping rules holds (the first, in this order)."""
+        rules = {"floor": loss <= floor, "settled": returns >= self.settle, "patience": stale >= patience, "steps": steps >= max_steps}
+        return next((name for name, hit in rules.items() if hit), "running")
+
     def _whitened_search(
-        self, cfg: Config, ev: Evaluator, stages: list[StageReport], rng: np.random.Generator, label: str = ""
+        self, cfg: Config, ev: Evaluator, stages: list[StageReport], label: str = ""
     ) -> Config:
         """One attempt on the whitened loss (:mod:`solvers.stages.whitening`), which shares the
-        MSE's global optimum but not its compensating local optima. The metric is recomputed at
-        the current order before each phase: ``alternations`` descents on the whitened loss, each
-        followed by one on the MSE, then iterated searches of random kicks on the whitened loss
-        (patience 10 each), ``whiten_steps`` kicks in all. Stops early once the MSE reaches the
-        floor or a phase leaves the order unchanged (typical of lossy pieces); the caller keeps
-        the result only where its MSE is lower."""
+        MSE's global optimum but not its compensating local optima: up to ``alternations`` times,
+        the metric is recomputed at the current order and a descent on the whitened loss is
+        followed by one on the MSE. Stops early once the MSE reaches the floor or a round leaves
+        the order unchanged; the caller keeps the result only where its MSE is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
-        history, inner = [], []
-        steps_left = self.whiten_steps
-        for r in itertools.count():
+        history = []
+        for _ in range(self.alternations):
             wev = ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten))
-            if r < self.alternations:
-                trial = self._local(ev, self._local(wev, cfg)[0])[0]
-            else:
-                trial = self._iterated_search(cfg, wev, inner, patience=10, max_steps=steps_left, insert_top=0, rng=rng)[0]
-                steps_left -= inner[-1].rounds
+            trial, loss, _, _ = self._local(ev, self._local(wev, cfg)[0])
             unchanged = torch.equal(trial.ins, cfg.ins) and torch.equal(trial.outs, cfg.outs)
             cfg = trial
-            history.append(float(ev.loss(forward_states(ev, cfg)[-1])))
-            if history[-1] <= floor or unchanged or (r >= self.alternations and steps_left <= 0):
+            history.append(loss)
+            if loss <= floor or unchanged:
                 break
         stages.append(
             StageReport("whitened-search", f"{label}lambda{self.whiten:g}-window{self.whiten_window}@{ev.X.shape[0]}rows",
-                        mse=history[-1], rounds=len(history),
-                        evaluations=ev.evaluations - e0 + sum(st.evaluations for st in inner),
-                        seconds=time.perf_counter() - t0,
-                        details={"mse_history": history, "kick_steps": self.whiten_steps - steps_left})
+                        mse=history[-1] if history else float("nan"), rounds=len(history),
+                        evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0, details={"mse_history": history})
         )
         return cfg
 
@@ -278,26 +272,35 @@ class FastSolver(BaseSolver):
         self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
         max_steps: int | None = None, label: str = "",
     ) -> tuple[Config, float]:
-        """Iterated search on the MSE, with an attempt on the whitened loss first and again each
-        time the MSE has fallen ``whiten_every``-fold since the last attempt (kept where it lowers
-        the MSE). At most ``max_steps`` (default ``search_steps``) iterated-search steps in all."""
+        """Iterated search on the MSE, interleaved with attempts on the whitened loss: after every
+        ``whiten_after`` iterated-search steps, one attempt, kept where it lowers the MSE (where the
+        order has not changed since the last attempt, which would then repeat, the attempt starts
+        from a random kick instead). Stops at
+        the floor, once the iterated search settles, after ``patience`` steps without improvement
+        (attempts included), or after ``max_steps`` (default ``search_steps``) steps in all."""
         floor = self._floor(ev)
         loss = float(ev.loss(forward_states(ev, cfg)[-1]))
         steps_left = self.search_steps if max_steps is None else max_steps
-        rng = np.random.default_rng(self.random_state + 1)  # the whitened kicks' own stream
+        patience = self._patience(len(cfg.ins)) if patience is None else patience
+        segment = self.whiten_after if self.whiten > 0 else steps_left
+        rng, whiten_rng = np.random.default_rng(self.random_state), np.random.default_rng(self.random_state + 1)
+        stale = 0  # steps since the last improvement, counted per segment
+        attempted = None  # where the last attempt started: an attempt from there again would repeat it
         while True:
-            if self.whiten > 0:
-                trial = self._whitened_search(cfg, ev, stages, rng, label)
-                trial_loss = float(ev.loss(forward_states(ev, trial)[-1]))
-                if trial_loss < loss:
-                    cfg, loss = trial, trial_loss
-            if loss <= floor or steps_left <= 0:
-                return cfg, loss
-            until = loss / self.whiten_every if self.whiten > 0 else None
-            cfg, loss = self._iterated_search(cfg, ev, stages, patience, steps_left, label, until=until)
+            found, found_loss = self._iterated_search(cfg, ev, stages, patience - stale, min(segment, steps_left), label, rng=rng)
             steps_left -= stages[-1].rounds
-            if until is None or loss > until:  # stopped for patience, settling, the floor or the budget
+            stale = 0 if found_loss < loss else stale + stages[-1].rounds
+            cfg, loss = found, found_loss
+            if stages[-1].details["stop"] != "steps" or steps_left <= 0 or self.whiten <= 0:
                 return cfg, loss
+            same = attempted is not None and torch.equal(attempted.ins, cfg.ins) and torch.equal(attempted.outs, cfg.outs)
+            attempted = cfg
+            trial = self._whitened_search(self._kick(cfg, whiten_rng) if same else cfg, ev, stages, label)
+            trial_loss = float(ev.loss(forward_states(ev, trial)[-1]))
+            if trial_loss < loss:
+                cfg, loss, stale = trial, trial_loss, 0
+                if loss <= floor:
+                    return cfg, loss
 
     def _doubt_pairing(self, cfg: Config, loss: float, ev: Evaluator, pairing: Pairing, stages: list[StageReport]) -> Config:
         """Where the search cannot reach the floor, question the ``doubt`` least confident pairs.
