@@ -6,9 +6,11 @@ permuting a block's hidden units). The search stops when the loss reaches the fl
 global optimum up to rounding) or no move of the exact neighbourhood improves it. Where the
 first descent ends above the floor, iterated local search restarts the descent from the best
 exactly verified long-range insertion (one block moved anywhere, screened to first order) or,
-where none helps, from a random kick, keeping what improves; if the floor is still out of reach,
-the least confident pairs are questioned by swapping their output projections. The solve returns
-the certificate and the final MSE on all rows.
+where none helps, from a random kick, keeping what improves. Every ``whiten_after`` steps it
+also tries descents on a whitened loss (:mod:`solvers.stages.whitening`), which has the same
+global optimum but not the MSE's local optima where misplacements compensate each other. If the
+floor is still out of reach, the least confident pairs are questioned by swapping their output
+projections. The solve returns the certificate and the final MSE on all rows.
 """
 from __future__ import annotations
 
@@ -83,7 +85,11 @@ class FastSolver(BaseSolver):
     exactly) or, where none improves, from a kick of ``kick_moves`` random insertions within
     ``kick_shift`` positions. The search stops after ``patience`` steps without improvement
     (``None``: half the depth, at least 10), or once ``settle`` kicks since the last improvement have
-    descended back to the same order (the optimum is stable: typical of lossy pieces). Where
+    descended back to the same order (the optimum is stable: typical of lossy pieces). After every
+    ``whiten_after`` steps, the metric whitening the output changes of all insertions within
+    ``whiten_window`` places (regularised by ``whiten``; 0 turns this off) is computed at the
+    current order and up to ``alternations`` pairs of descents (whitened, then MSE) are tried,
+    kept where the MSE falls. Where
     that still ends above the floor, the ``doubt`` least confident pairs (lowest DDR score) swap
     output projections two at a time; each candidate whose loss in place is within
     ``doubt_ratio`` times the current one gets a descent, and the best one, where it already

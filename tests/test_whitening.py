@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from helpers.synthetic import make_puzzle
+
 from reassembly.network import BlockStack, Evaluator
 from reassembly.permutation import Assembly
 from solvers.stages.insertion import insertion_order, predict_insertions
