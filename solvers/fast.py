@@ -115,6 +115,7 @@ class FastSolver(BaseSolver):
         whiten_window: int = 10,
         alternations: int = 3,
         whiten_after: int = 10,
+        whiten_kicks: int = 30,
         floor: float = 1e-9,
         max_rounds: int = 1000,
         dtype: str = "float32",
@@ -137,6 +138,7 @@ class FastSolver(BaseSolver):
         self.whiten_window = whiten_window
         self.alternations = alternations
         self.whiten_after = whiten_after
+        self.whiten_kicks = whiten_kicks
         self.floor = floor
         self.max_rounds = max_rounds
         self.dtype = dtype
@@ -249,13 +251,16 @@ class FastSolver(BaseSolver):
         return next((name for name, hit in rules.items() if hit), "running")
 
     def _whitened_search(
-        self, cfg: Config, ev: Evaluator, stages: list[StageReport], label: str = ""
+        self, cfg: Config, ev: Evaluator, stages: list[StageReport], label: str = "",
+        kicks: int = 0, rng: np.random.Generator | None = None,
     ) -> Config:
         """One attempt on the whitened loss (:mod:`solvers.stages.whitening`), which shares the
         MSE's global optimum but not its compensating local optima: up to ``alternations`` times,
         the metric is recomputed at the current order and a descent on the whitened loss is
         followed by one on the MSE. Stops early once the MSE reaches the floor or a round leaves
-        the order unchanged; the caller keeps the result only where its MSE is lower."""
+        the order unchanged. With ``kicks``, an iterated search of that many random kicks on the
+        whitened loss (metric recomputed, patience 10) follows. The caller keeps the result only
+        where its MSE is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
         history = []
@@ -267,6 +272,10 @@ class FastSolver(BaseSolver):
             history.append(loss)
             if loss <= floor or unchanged:
                 break
+        if kicks > 0 and history[-1] > floor:
+            wev = ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten))
+            cfg = self._iterated_search(cfg, wev, [], patience=10, max_steps=kicks, insert_top=0, rng=rng)[0]
+            history.append(float(ev.loss(forward_states(ev, cfg)[-1])))
         stages.append(
             StageReport("whitened-search", f"{label}lambda{self.whiten:g}-window{self.whiten_window}@{ev.X.shape[0]}rows",
                         mse=history[-1] if history else float("nan"), rounds=len(history),
@@ -280,8 +289,8 @@ class FastSolver(BaseSolver):
     ) -> tuple[Config, float]:
         """Iterated search on the MSE, interleaved with attempts on the whitened loss: after every
         ``whiten_after`` iterated-search steps, one attempt, kept where it lowers the MSE (where the
-        order has not changed since the last attempt, which would then repeat, the attempt starts
-        from a random kick instead). Stops at
+        order has not changed since the last attempt, which would then repeat, the attempt adds
+        ``whiten_kicks`` random kicks on the whitened loss). Stops at
         the floor, once the iterated search settles, after ``patience`` steps without improvement
         (attempts included), or after ``max_steps`` (default ``search_steps``) steps in all."""
         floor = self._floor(ev)
@@ -301,7 +310,7 @@ class FastSolver(BaseSolver):
                 return cfg, loss
             same = attempted is not None and torch.equal(attempted.ins, cfg.ins) and torch.equal(attempted.outs, cfg.outs)
             attempted = cfg
-            trial = self._whitened_search(self._kick(cfg, whiten_rng) if same else cfg, ev, stages, label)
+            trial = self._whitened_search(cfg, ev, stages, label, self.whiten_kicks if same else 0, whiten_rng)
             trial_loss = float(ev.loss(forward_states(ev, trial)[-1]))
             if trial_loss < loss:
                 cfg, loss, stale = trial, trial_loss, 0
