@@ -234,7 +234,7 @@ class FastSolver(BaseSolver):
             else:  # cfg unchanged; only a kick can fail (an improving insertion's descent improves)
                 stale += 1
                 screened = True
-                returns += bool(torch.equal(trial.ins, cfg.ins) and torch.equal(trial.outs, cfg.outs))
+                returns += trial.same_as(cfg)
         stages.append(
             StageReport(
                 "iterated-search", f"{label}insert-top{insert_top}+kicks@{ev.X.shape[0]}rows", mse=loss,
@@ -263,23 +263,24 @@ class FastSolver(BaseSolver):
         where its MSE is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
-        history = []
+        history, whitened = [], []  # MSE after each round; the whitened evaluators used
         for _ in range(self.alternations):
-            wev = ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten))
-            trial, loss, _, _ = self._local(ev, self._local(wev, cfg)[0])
-            unchanged = torch.equal(trial.ins, cfg.ins) and torch.equal(trial.outs, cfg.outs)
+            whitened.append(ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten)))
+            trial, loss, _, _ = self._local(ev, self._local(whitened[-1], cfg)[0])
+            unchanged = trial.same_as(cfg)
             cfg = trial
             history.append(loss)
             if loss <= floor or unchanged:
                 break
-        if kicks > 0 and history[-1] > floor:
-            wev = ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten))
-            cfg = self._iterated_search(cfg, wev, [], patience=10, max_steps=kicks, insert_top=0, rng=rng)[0]
+        if kicks > 0 and not (history and history[-1] <= floor):
+            whitened.append(ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten)))
+            cfg = self._iterated_search(cfg, whitened[-1], [], patience=10, max_steps=kicks, insert_top=0, rng=rng)[0]
             history.append(float(ev.loss(forward_states(ev, cfg)[-1])))
         stages.append(
             StageReport("whitened-search", f"{label}lambda{self.whiten:g}-window{self.whiten_window}@{ev.X.shape[0]}rows",
                         mse=history[-1] if history else float("nan"), rounds=len(history),
-                        evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0, details={"mse_history": history})
+                        evaluations=ev.evaluations - e0 + sum(w.evaluations for w in whitened),
+                        seconds=time.perf_counter() - t0, details={"mse_history": history})
         )
         return cfg
 
@@ -308,7 +309,7 @@ class FastSolver(BaseSolver):
             cfg, loss = found, found_loss
             if stages[-1].details["stop"] != "steps" or steps_left <= 0 or self.whiten <= 0:
                 return cfg, loss
-            same = attempted is not None and torch.equal(attempted.ins, cfg.ins) and torch.equal(attempted.outs, cfg.outs)
+            same = attempted is not None and attempted.same_as(cfg)
             attempted = cfg
             trial = self._whitened_search(cfg, ev, stages, label, self.whiten_kicks if same else 0, whiten_rng)
             trial_loss = float(ev.loss(forward_states(ev, trial)[-1]))

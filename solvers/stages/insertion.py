@@ -22,20 +22,30 @@ def insertion_order(D: int, k: int, t: int) -> list[int]:
     return order
 
 
+def insertion_effect(
+    ev: Evaluator, cfg: Config, states: torch.Tensor, J: torch.Tensor, k: int, ts: torch.Tensor | None = None
+) -> torch.Tensor:
+    """First-order output change ``(len(ts), n, o)`` of moving position ``k`` to just before each
+    position in ``ts`` (``None``: every position ``0..D``), from the prefix ``states`` and output
+    Jacobians ``J`` of ``cfg``: the branch added at the new place minus the one removed."""
+    s = ev.stack
+    at = states if ts is None else states[ts]
+    ks, outs = cfg.ins[k].expand(len(at)), cfg.outs[k].expand(len(at))
+    added = torch.einsum("tnod,tnd->tno", J if ts is None else J[ts], s.blocks(ks, at, outs).sub_(at))
+    own = s.blocks(cfg.ins[k : k + 1], states[k : k + 1], cfg.outs[k : k + 1]).sub_(states[k : k + 1])
+    return added.sub_(torch.einsum("nod,nd->no", J[k + 1], own[0]))
+
+
 def predict_insertions(ev: Evaluator, cfg: Config) -> torch.Tensor:
     """First-order predicted loss ``(D, D + 1)`` of moving position ``k`` before position ``t``;
     ``inf`` where the move changes nothing (``t`` in ``{k, k + 1}``)."""
-    s = ev.stack
     D = len(cfg.ins)
     states = forward_states(ev, cfg)
     J = output_jacobians(ev, cfg, states)  # (D + 1, n, o, d)
-    resid = s.head(states[-1]) - ev.target  # (n, o)
+    resid = ev.stack.head(states[-1]) - ev.target  # (n, o)
     predicted = torch.full((D, D + 1), float("inf"), dtype=states.dtype)
     for k in range(D):
-        branch = s.blocks(cfg.ins[k].expand(D + 1), states, cfg.outs[k].expand(D + 1)).sub_(states)  # f_k(x_t) for every t
-        added = torch.einsum("tnod,tnd->tno", J, branch)
-        removed = torch.einsum("nod,nd->no", J[k + 1], branch[k])
-        loss = ev.weigh(resid + added - removed).pow(2).mean(dim=(1, 2))
+        loss = ev.weigh(resid + insertion_effect(ev, cfg, states, J, k)).pow(2).mean(dim=(1, 2))
         loss[k] = loss[k + 1] = float("inf")
         predicted[k] = loss
     return predicted

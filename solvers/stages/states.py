@@ -19,6 +19,10 @@ class Config:
     def copy(self) -> Config:
         return Config(self.ins.clone(), self.outs.clone())
 
+    def same_as(self, other: Config) -> bool:
+        """Whether ``other`` is the same order with the same pairing."""
+        return torch.equal(self.ins, other.ins) and torch.equal(self.outs, other.outs)
+
 
 def forward_states(
     ev: Evaluator, cfg: Config, states: torch.Tensor | None = None, start: int = 0, out: torch.Tensor | None = None
@@ -45,7 +49,8 @@ def forward_states(
 
 
 def config_loss(ev: Evaluator, cfg: Config, chunk: int = 2048) -> float:
-    """Loss of ``cfg`` on all of ``ev``'s rows, streamed in row chunks without keeping states
+    """MSE of ``cfg`` on all of ``ev``'s rows (plain: ``ev``'s metric, if any, is not applied),
+    streamed in row chunks without keeping states
     (cache-friendly: the final all-rows check costs about two thirds of :func:`forward_states`)."""
     s = ev.stack
     ins, outs = cfg.ins.tolist(), cfg.outs.tolist()

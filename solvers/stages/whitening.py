@@ -15,25 +15,21 @@ from __future__ import annotations
 import torch
 
 from reassembly.network import Evaluator
+from solvers.stages.insertion import insertion_effect
 from solvers.stages.states import Config, forward_states, output_jacobians
 
 
 def insertion_effects(ev: Evaluator, cfg: Config, window: int) -> torch.Tensor:
     """First-order output changes ``(K, n * o)`` of every insertion that moves one block at most
-    ``window`` places: the branch added at its new place minus the one removed at its old place,
-    each carried to the output by the output Jacobian of the state it enters."""
-    s = ev.stack
+    ``window`` places (:func:`solvers.stages.insertion.insertion_effect`), in order of the block
+    moved, then of its new place."""
     D = len(cfg.ins)
     states = forward_states(ev, cfg)
     J = output_jacobians(ev, cfg, states)
     effects = []
     for k in range(D):
         ts = torch.tensor([t for t in range(max(0, k - window), min(D, k + 1 + window) + 1) if t not in (k, k + 1)])
-        ks, outs = cfg.ins[k].expand(len(ts)), cfg.outs[k].expand(len(ts))
-        added = torch.einsum("tnod,tnd->tno", J[ts], s.blocks(ks, states[ts], outs).sub_(states[ts]))
-        own = s.blocks(cfg.ins[k : k + 1], states[k : k + 1], cfg.outs[k : k + 1]).sub_(states[k : k + 1])
-        removed = torch.einsum("nod,nd->no", J[k + 1], own[0])
-        effects.append((added - removed).flatten(1))
+        effects.append(insertion_effect(ev, cfg, states, J, k, ts).flatten(1))
     return torch.cat(effects)
 
 
