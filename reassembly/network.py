@@ -6,6 +6,7 @@ Batched evaluation runs many candidate orders at once with ``baddbmm`` and prefi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import torch
@@ -41,6 +42,12 @@ class BlockStack:
             b_last=last.bias.to(dtype),
             pairs=tuple((int(i), int(o)) for i, o in pairs),
         )
+
+    @cached_property
+    def layers(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """Per-block ``w_in.T``, ``b_in``, ``w_out.T``, ``b_out`` as lists of views, for loops over
+        positions (indexing a list costs less than indexing a tensor)."""
+        return list(self.w_in.transpose(1, 2)), list(self.b_in), list(self.w_out.transpose(1, 2)), list(self.b_out)
 
     @property
     def depth(self) -> int:

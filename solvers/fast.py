@@ -6,7 +6,8 @@ permuting a block's hidden units). The search stops when the loss reaches the fl
 global optimum up to rounding) or no move of the exact neighbourhood improves it. Where the
 first descent ends above the floor, iterated local search restarts the descent from the best
 exactly verified long-range insertion (one block moved anywhere, screened to first order) or,
-where none helps, from a random kick, keeping what improves. Every ``whiten_after`` steps it
+where none helps, from a random kick (larger where the search stalls), keeping what improves.
+Every ``whiten_after`` steps it
 also tries descents on a whitened loss (:mod:`solvers.stages.whitening`), which has the same
 global optimum but not the MSE's local optima where misplacements compensate each other. If the
 floor is still out of reach, the least confident pairs are questioned by swapping their output
@@ -88,9 +89,11 @@ class FastSolver(BaseSolver):
     descended back to the same order (the optimum is stable: typical of lossy pieces). After every
     ``whiten_after`` steps, the metric whitening the output changes of all insertions within
     ``whiten_window`` places (regularised by ``whiten``; 0 turns this off) is computed at the
-    current order and up to ``alternations`` pairs of descents (whitened, then MSE) are tried,
-    kept where the MSE falls. Where
-    that still ends above the floor, the ``doubt`` least confident pairs (lowest DDR score) swap
+    current order and up to ``alternations`` pairs of descents (whitened, then MSE) are tried
+    (stopping after ``alternation_patience`` pairs in a row that do not lower the MSE), the best
+    kept where the MSE falls. Each such segment (steps and attempt) that lowers the MSE by less
+    than the fraction ``stall_gain`` doubles the next segment's kicks (at most half the depth in
+    moves); one that does resets them. Where that still ends above the floor, the ``doubt`` least confident pairs (lowest DDR score) swap
     output projections two at a time; each candidate whose loss in place is within
     ``doubt_ratio`` times the current one gets a descent, and the best one, where it already
     beats the order found, an iterated search.
@@ -113,9 +116,11 @@ class FastSolver(BaseSolver):
         doubt_ratio: float = 10.0,
         whiten: float = 1e-2,
         whiten_window: int = 10,
-        alternations: int = 3,
+        alternations: int = 10,
+        alternation_patience: int = 2,
         whiten_after: int = 10,
         whiten_kicks: int = 30,
+        stall_gain: float = 0.05,
         floor: float = 1e-9,
         max_rounds: int = 1000,
         dtype: str = "float32",
@@ -137,8 +142,10 @@ class FastSolver(BaseSolver):
         self.whiten = whiten
         self.whiten_window = whiten_window
         self.alternations = alternations
+        self.alternation_patience = alternation_patience
         self.whiten_after = whiten_after
         self.whiten_kicks = whiten_kicks
+        self.stall_gain = stall_gain
         self.floor = floor
         self.max_rounds = max_rounds
         self.dtype = dtype
@@ -146,9 +153,10 @@ class FastSolver(BaseSolver):
 
     def _descend(
         self, cfg: Config, evs: list[Evaluator], full: Evaluator, stages: list[StageReport], label: str,
-        candidates: list[tuple[int, int]] | None = None,
+        candidates: list[tuple[int, int]] | None = None, stop_on_stall: bool = False,
     ) -> Descent:
-        """Screened search on each row level in turn, stopping once all rows are at the floor.
+        """Screened search on each row level in turn, stopping once all rows are at the floor
+        (with ``stop_on_stall``, also after the first level that ends above it).
 
         With ``candidates`` (re-pairings) the last level also runs the exact neighbourhood, which
         is what the certificate speaks of; without, the descent stops when screening stalls.
@@ -171,6 +179,8 @@ class FastSolver(BaseSolver):
                 if final <= full_floor:
                     return Descent(cfg, loss, final, certificate)
                 certificate = {"kind": "subset-zero-loss", "loss": loss}
+            elif stop_on_stall:
+                break
         return Descent(cfg, loss, float("nan"), certificate)
 
     def _local(
@@ -179,11 +189,11 @@ class FastSolver(BaseSolver):
         """One descent on ``ev``'s rows with this solver's neighbourhood settings."""
         return local_search(ev, cfg, self._floor(ev), self.max_rounds, self.max_shift, candidates or [], exact_fallback)
 
-    def _kick(self, cfg: Config, rng: np.random.Generator) -> Config:
+    def _kick(self, cfg: Config, rng: np.random.Generator, moves: int | None = None) -> Config:
         """``kick_moves`` random insertions, each moving one block at most ``kick_shift`` positions."""
         D = len(cfg.ins)
         idx = list(range(D))
-        for _ in range(self.kick_moves):
+        for _ in range(self.kick_moves if moves is None else moves):
             a = int(rng.integers(D))
             b = min(max(a + int(rng.integers(-self.kick_shift, self.kick_shift + 1)), 0), D - 1)
             idx.insert(b, idx.pop(a))
@@ -200,7 +210,7 @@ class FastSolver(BaseSolver):
     def _iterated_search(
         self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
         max_steps: int | None = None, label: str = "", insert_top: int | None = None,
-        rng: np.random.Generator | None = None,
+        rng: np.random.Generator | None = None, kick_moves: int | None = None,
     ) -> tuple[Config, float]:
         """Iterated local search on ``ev``'s rows. Each step starts a screened-swap descent from
         the best verified long-range insertion (screened on ``screen_rows`` rows) or, where none
@@ -208,11 +218,15 @@ class FastSolver(BaseSolver):
         after ``search_steps`` steps, after ``patience`` steps in a row without improvement, or
         once ``settle`` kicks since the last improvement have come back to the same order.
         ``insert_top`` overrides the solver's (0: kicks only); ``rng`` draws the kicks (default:
-        seeded with ``random_state``). The report's ``stop`` says which rule ended it."""
+        seeded with ``random_state``), ``kick_moves`` overrides their size. On a whitened ``ev``
+        the screen is whitened too (its own metric on the screen rows). The report's ``stop``
+        says which rule ended it."""
         t0, e0 = time.perf_counter(), ev.evaluations
         insert_top = self.insert_top if insert_top is None else insert_top
         floor = self._floor(ev)
         screen = ev.first_rows(self.screen_rows)
+        if ev.metric is not None:
+            screen = screen.with_metric(whitening_metric(screen, cfg, self.whiten_window, self.whiten))
         loss = float(ev.loss(forward_states(ev, cfg)[-1]))
         rng = np.random.default_rng(self.random_state) if rng is None else rng
         history, steps, stale = [loss], 0, 0
@@ -224,7 +238,7 @@ class FastSolver(BaseSolver):
         while steps < max_steps and stale < patience and returns < self.settle and loss > floor:
             steps += 1
             found = None if screened else best_insertion(ev, screen, cfg, loss, insert_top)
-            kind, start = ("insertion", found[0]) if found else ("kick", self._kick(cfg, rng))
+            kind, start = ("insertion", found[0]) if found else ("kick", self._kick(cfg, rng, kick_moves))
             trial, trial_loss, _, _ = self._local(ev, start)
             if trial_loss < loss:
                 cfg, loss, stale = trial, trial_loss, 0
@@ -240,7 +254,8 @@ class FastSolver(BaseSolver):
                 "iterated-search", f"{label}insert-top{insert_top}+kicks@{ev.X.shape[0]}rows", mse=loss,
                 rounds=steps, swaps=len(history) - 1, evaluations=ev.evaluations - e0 + screen.evaluations,
                 seconds=time.perf_counter() - t0,
-                details={"history": history, "accepted": accepted, "stop": self._stop(loss, floor, steps, max_steps, stale, patience, returns)},
+                details={"history": history, "accepted": accepted, "kick_moves": kick_moves or self.kick_moves,
+                         "stop": self._stop(loss, floor, steps, max_steps, stale, patience, returns)},
             )
         )
         return cfg, loss
@@ -257,24 +272,29 @@ class FastSolver(BaseSolver):
         """One attempt on the whitened loss (:mod:`solvers.stages.whitening`), which shares the
         MSE's global optimum but not its compensating local optima: up to ``alternations`` times,
         the metric is recomputed at the current order and a descent on the whitened loss is
-        followed by one on the MSE. Stops early once the MSE reaches the floor or a round leaves
-        the order unchanged. With ``kicks``, an iterated search of that many random kicks on the
-        whitened loss (metric recomputed, patience 10) follows. The caller keeps the result only
-        where its MSE is lower."""
+        followed by one on the MSE. Stops once the MSE reaches the floor or after
+        ``alternation_patience`` rounds in a row that do not lower the best MSE so far, and returns
+        the best round (the start where none is better). With ``kicks``, an iterated search of at
+        most that many steps on the whitened loss (metric recomputed, screened insertions and
+        random kicks, patience 10) follows. The caller keeps the result only where its MSE is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
         history, whitened = [], []  # MSE after each round; the whitened evaluators used
+        best, best_loss, stale = cfg, float(ev.loss(forward_states(ev, cfg)[-1])), 0
         for _ in range(self.alternations):
             whitened.append(ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten)))
-            trial, loss, _, _ = self._local(ev, self._local(whitened[-1], cfg)[0])
-            unchanged = trial.same_as(cfg)
-            cfg = trial
+            cfg, loss, _, _ = self._local(ev, self._local(whitened[-1], cfg)[0])
             history.append(loss)
-            if loss <= floor or unchanged:
+            if loss < best_loss:
+                best, best_loss, stale = cfg, loss, 0
+            else:
+                stale += 1
+            if best_loss <= floor or stale >= self.alternation_patience:
                 break
-        if kicks > 0 and not (history and history[-1] <= floor):
+        cfg = best
+        if kicks > 0 and best_loss > floor:
             whitened.append(ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten)))
-            cfg = self._iterated_search(cfg, whitened[-1], [], patience=10, max_steps=kicks, insert_top=0, rng=rng)[0]
+            cfg = self._iterated_search(cfg, whitened[-1], [], patience=10, max_steps=kicks, rng=rng)[0]
             history.append(float(ev.loss(forward_states(ev, cfg)[-1])))
         stages.append(
             StageReport("whitened-search", f"{label}lambda{self.whiten:g}-window{self.whiten_window}@{ev.X.shape[0]}rows",
@@ -291,7 +311,9 @@ class FastSolver(BaseSolver):
         """Iterated search on the MSE, interleaved with attempts on the whitened loss: after every
         ``whiten_after`` iterated-search steps, one attempt, kept where it lowers the MSE (where the
         order has not changed since the last attempt, which would then repeat, the attempt adds
-        ``whiten_kicks`` random kicks on the whitened loss). Stops at
+        ``whiten_kicks`` steps of an iterated search on the whitened loss). A segment that lowers
+        the MSE by less than the fraction ``stall_gain`` doubles the kicks of the next (the search
+        sits in a funnel that small kicks do not leave). Stops at
         the floor, once the iterated search settles, after ``patience`` steps without improvement
         (attempts included), or after ``max_steps`` (default ``search_steps``) steps in all."""
         floor = self._floor(ev)
@@ -302,8 +324,11 @@ class FastSolver(BaseSolver):
         rng, whiten_rng = np.random.default_rng(self.random_state), np.random.default_rng(self.random_state + 1)
         stale = 0  # steps since the last improvement, counted per segment
         attempted = None  # where the last attempt started: an attempt from there again would repeat it
+        stalled = 0  # segments in a row that lowered the loss by less than ``stall_gain``
         while True:
-            found, found_loss = self._iterated_search(cfg, ev, stages, patience - stale, min(segment, steps_left), label, rng=rng)
+            start_loss = loss
+            moves = min(self.kick_moves << stalled, max(self.kick_moves, len(cfg.ins) // 2))
+            found, found_loss = self._iterated_search(cfg, ev, stages, patience - stale, min(segment, steps_left), label, rng=rng, kick_moves=moves)
             steps_left -= stages[-1].rounds
             stale = 0 if found_loss < loss else stale + stages[-1].rounds
             cfg, loss = found, found_loss
@@ -317,6 +342,7 @@ class FastSolver(BaseSolver):
                 cfg, loss, stale = trial, trial_loss, 0
                 if loss <= floor:
                     return cfg, loss
+            stalled = stalled + 1 if loss > (1 - self.stall_gain) * start_loss else 0
 
     def _doubt_pairing(self, cfg: Config, loss: float, ev: Evaluator, pairing: Pairing, stages: list[StageReport]) -> Config:
         """Where the search cannot reach the floor, question the ``doubt`` least confident pairs.
@@ -389,8 +415,9 @@ class FastSolver(BaseSolver):
         stages.append(seed_report)
 
         full = Evaluator.for_puzzle(puzzle, stack)
-        best = self._descend(Config(order.clone(), order.clone()), evs, full, stages, "screened-swaps")
-        if best.certificate["kind"] != "zero-loss" and self.search_steps > 0:
+        searching = self.search_steps > 0  # the iterated search (on the first level) takes over from a stall
+        best = self._descend(Config(order.clone(), order.clone()), evs, full, stages, "screened-swaps", stop_on_stall=searching)
+        if best.certificate["kind"] != "zero-loss" and searching:
             cfg, loss = self._search(best.cfg, evs[0], stages)
             if loss > self._floor(evs[0]) and self.doubt > 1:
                 cfg = self._doubt_pairing(cfg, loss, evs[0], pairing, stages)

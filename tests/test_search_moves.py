@@ -116,3 +116,21 @@ def test_doubting_the_weakest_pairs_repairs_a_wrong_pairing(truth, monkeypatch):
     assert score(puzzle, result.permutation, answer).exact
     assert any(s.method.startswith("re-paired") for s in result.stages)
     assert not score(puzzle, FastSolver(doubt=0).solve(puzzle).permutation, answer).exact
+
+
+@pytest.mark.parametrize("moves", [0, 1, 3, 12])
+def test_a_kick_displaces_at_most_its_number_of_blocks(moves):
+    """A kick of ``moves`` insertions is a permutation within which at most ``moves`` blocks are
+    out of their relative order (depth minus the longest increasing run)."""
+    D = 40
+    cfg = config(list(range(D)))
+    kicked = FastSolver(kick_shift=8)._kick(cfg, np.random.default_rng(moves), moves)
+    order = kicked.ins.tolist()
+    assert sorted(order) == list(range(D)) and torch.equal(kicked.ins, kicked.outs)
+    longest = []  # patience sorting: the longest increasing subsequence
+    for x in order:
+        i = int(np.searchsorted(longest, x))
+        longest[i:i + 1] = [x]
+    assert D - len(longest) <= moves
+    if moves == 0:
+        assert order == list(range(D))

@@ -9,6 +9,7 @@ from reassembly.network import BlockStack, Evaluator
 from reassembly.permutation import Assembly
 from solvers.stages.insertion import insertion_order, predict_insertions
 from solvers.stages.states import Config, forward_states
+from solvers.fast import FastSolver
 from solvers.stages.whitening import insertion_effects, whitening_metric
 
 
@@ -83,3 +84,24 @@ def test_insertion_effects_predict_the_output_change_to_first_order(truth):
     screened = predict_insertions(ev, cfg)
     for row, (k, t) in enumerate(moves):
         assert torch.isclose((resid + effects[row]).pow(2).mean(), screened[k, t])
+
+
+def test_a_whitened_attempt_returns_its_best_round_never_worse_than_its_start(truth):
+    stack, ev = truth
+    D = stack.depth
+    order = torch.tensor([3, 0, 5, 1, 2, 4, 9, 6, 8, 7][:D])
+    start = Config(order, order.clone())
+    start_mse = float(ev.loss(forward_states(ev, start)[-1]))
+    stages = []
+    solver = FastSolver(alternations=4, alternation_patience=1)
+    found = solver._whitened_search(start, ev, stages)
+    found_mse = float(ev.loss(forward_states(ev, found)[-1]))
+    history = stages[-1].details["mse_history"]
+    assert 1 <= len(history) <= 4
+    assert found_mse <= start_mse
+    assert found_mse == pytest.approx(min([start_mse, *history]))
+    # patience 1: every round but the last improved on the best before it
+    best = start_mse
+    for mse in history[:-1]:
+        assert mse < best
+        best = mse

@@ -40,10 +40,10 @@ def forward_states(
     elif out is not states:
         out[: start + 1] = states[: start + 1]
     act = torch.empty(ev.X.shape[0], s.w_in.shape[1], dtype=ev.X.dtype)
-    ins, outs = cfg.ins.tolist(), cfg.outs.tolist()
-    for t in range(start, D):
-        torch.addmm(s.b_in[ins[t]], out[t], s.w_in[ins[t]].T, out=act).relu_()
-        torch.addmm(out[t], act, s.w_out[outs[t]].T, out=out[t + 1]).add_(s.b_out[outs[t]])
+    w_in, b_in, w_out, b_out = s.layers
+    for t, (i, o) in enumerate(zip(cfg.ins.tolist()[start:], cfg.outs.tolist()[start:]), start):
+        torch.addmm(b_in[i], out[t], w_in[i], out=act).relu_()
+        torch.addmm(out[t], act, w_out[o], out=out[t + 1]).add_(b_out[o])
     ev.evaluations += 1
     return out
 
@@ -53,13 +53,14 @@ def config_loss(ev: Evaluator, cfg: Config, chunk: int = 2048) -> float:
     streamed in row chunks without keeping states
     (cache-friendly: the final all-rows check costs about two thirds of :func:`forward_states`)."""
     s = ev.stack
+    w_in, b_in, w_out, b_out = s.layers
     ins, outs = cfg.ins.tolist(), cfg.outs.tolist()
     total = 0.0
     for start in range(0, ev.X.shape[0], chunk):
         h = ev.X[start : start + chunk]
         for i, o in zip(ins, outs):
-            a = torch.addmm(s.b_in[i], h, s.w_in[i].T).relu_()
-            h = torch.addmm(h, a, s.w_out[o].T).add_(s.b_out[o])
+            a = torch.addmm(b_in[i], h, w_in[i]).relu_()
+            h = torch.addmm(h, a, w_out[o]).add_(b_out[o])
         total += float((s.head(h) - ev.target[start : start + chunk]).pow(2).sum())
     ev.evaluations += 1
     return total / ev.target.numel()
@@ -71,7 +72,9 @@ def output_jacobians(ev: Evaluator, cfg: Config, states: torch.Tensor) -> torch.
     D, n = len(cfg.ins), states.shape[1]
     o, d = s.w_last.shape
     masks = torch.baddbmm(s.b_in[cfg.ins].unsqueeze(1), states[:-1], s.w_in[cfg.ins].transpose(1, 2)) > 0
-    masks = masks.to(states.dtype).repeat_interleave(o, dim=1)  # (D, n*o, h), rows ordered (row, output)
+    masks = masks.to(states.dtype)
+    if o > 1:
+        masks = masks.repeat_interleave(o, dim=1)  # (D, n*o, h), rows ordered (row, output)
     J = torch.empty(D + 1, n * o, d, dtype=states.dtype)
     J[D] = s.w_last.repeat(n, 1)
     for t in range(D - 1, -1, -1):
