@@ -9,9 +9,9 @@ exactly verified long-range insertion (one block moved anywhere, screened to fir
 where none helps, from a random kick (larger where the search stalls), keeping what improves.
 Every ``whiten_after`` steps it
 also tries descents on a whitened loss (:mod:`solvers.stages.whitening`), which has the same
-global optimum but not the MSE's local optima where misplacements compensate each other. If the
-floor is still out of reach, the least confident pairs are questioned by swapping their output
-projections. The solve returns the certificate and the final MSE on all rows.
+global optimum but not the MSE's local optima where misplacements compensate each other. The
+least confident pairs are questioned by swapping their output projections: once cheaply before
+the iterated search, in full where the floor is still out of reach. The solve returns the certificate and the final MSE on all rows.
 """
 from __future__ import annotations
 
@@ -93,10 +93,12 @@ class FastSolver(BaseSolver):
     (stopping after ``alternation_patience`` pairs in a row that do not lower the MSE), the best
     kept where the MSE falls. Each such segment (steps and attempt) that lowers the MSE by less
     than the fraction ``stall_gain`` doubles the next segment's kicks (at most half the depth in
-    moves); one that does resets them. Where that still ends above the floor, the ``doubt`` least confident pairs (lowest DDR score) swap
-    output projections two at a time; each candidate whose loss in place is within
-    ``doubt_ratio`` times the current one gets a descent, and the best one, where it already
-    beats the order found, an iterated search.
+    moves); one that does resets them. The ``doubt`` least confident pairs (lowest DDR score) swap
+    output projections two at a time: before the iterated search, the swap with the lowest loss
+    in place gets one descent, kept only where it reaches the floor; where the search still ends
+    above the floor, each candidate whose loss in place is within ``doubt_ratio`` times the
+    current one gets a descent, and the best one, where it already beats the order found, an
+    iterated search.
     """
 
     def __init__(
@@ -344,13 +346,18 @@ class FastSolver(BaseSolver):
                     return cfg, loss
             stalled = stalled + 1 if loss > (1 - self.stall_gain) * start_loss else 0
 
-    def _doubt_pairing(self, cfg: Config, loss: float, ev: Evaluator, pairing: Pairing, stages: list[StageReport]) -> Config:
-        """Where the search cannot reach the floor, question the ``doubt`` least confident pairs.
+    def _doubt_pairing(
+        self, cfg: Config, loss: float, ev: Evaluator, pairing: Pairing, stages: list[StageReport], quick: bool = False,
+    ) -> Config:
+        """Question the ``doubt`` least confident pairs.
 
         Every swap of output projections among them is evaluated in place (one batched pass);
         those within ``doubt_ratio`` times ``loss`` get a screened-swap descent, and the best of
         those, where it already beats ``loss``, an iterated search (at most three times the
-        patience in steps). The result replaces ``cfg`` only where its loss is lower.
+        patience in steps). The result replaces ``cfg`` only where its loss is lower. ``quick`` (before
+        the main search, while the order is still rough and a wrong re-pairing can fit it better):
+        only the candidate with the lowest loss in place gets a descent, and replaces ``cfg`` only
+        where that reaches the floor (a global optimum: the re-pairing is right).
         """
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
@@ -363,19 +370,22 @@ class FastSolver(BaseSolver):
             outs[row, [pos[a], pos[b]]] = outs[row, [pos[b], pos[a]]]
         starts = torch.tensor([min(pos[a], pos[b]) for a, b in swaps])
         raw = ev.suffix_losses(cfg.ins.repeat(len(swaps), 1), starts, forward_states(ev, cfg), outs).tolist()
+        plausible = [row for row in np.argsort(raw).tolist() if raw[row] < self.doubt_ratio * loss]
         tried = {
-            swap: self._local(ev, Config(cfg.ins.clone(), outs[row].clone()))[:2]
-            for row, swap in enumerate(swaps) if raw[row] < self.doubt_ratio * loss
+            swaps[row]: self._local(ev, Config(cfg.ins.clone(), outs[row].clone()))[:2]
+            for row in plausible[: 1 if quick else None]
         }
         details = {"in_place": {f"{a},{b}": r for (a, b), r in zip(swaps, raw)},
                    "descended": {f"{a},{b}": v[1] for (a, b), v in tried.items()}}
         best = min(tried.items(), key=lambda item: item[1][1]) if tried else None
-        stages.append(StageReport("doubt", f"{len(swaps)}-re-pairings@{ev.X.shape[0]}rows",
+        stages.append(StageReport("doubt", f"{'quick-' if quick else ''}{len(swaps)}-re-pairings@{ev.X.shape[0]}rows",
                                   mse=best[1][1] if best else min(raw), rounds=len(tried),
                                   evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0, details=details))
         if best is None:
             return cfg
         (a, b), (trial, trial_loss) = best
+        if quick:
+            return trial if trial_loss <= floor else cfg
         if floor < trial_loss < loss:  # search on only where the re-pairing already pays off
             patience = self._patience(len(cfg.ins))
             trial, trial_loss = self._search(trial, ev, stages, patience, 3 * patience, f"re-paired({a},{b}) ")
@@ -418,7 +428,10 @@ class FastSolver(BaseSolver):
         searching = self.search_steps > 0  # the iterated search (on the first level) takes over from a stall
         best = self._descend(Config(order.clone(), order.clone()), evs, full, stages, "screened-swaps", stop_on_stall=searching)
         if best.certificate["kind"] != "zero-loss" and searching:
-            cfg, loss = self._search(best.cfg, evs[0], stages)
+            cfg = best.cfg
+            if self.doubt > 1:  # a pairing error the first descent can already expose (depth 32)
+                cfg = self._doubt_pairing(cfg, best.loss, evs[0], pairing, stages, quick=True)
+            cfg, loss = self._search(cfg, evs[0], stages)
             if loss > self._floor(evs[0]) and self.doubt > 1:
                 cfg = self._doubt_pairing(cfg, loss, evs[0], pairing, stages)
             best = self._descend(cfg, evs, full, stages, "after-iterated-search")

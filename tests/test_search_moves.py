@@ -115,6 +115,9 @@ def test_doubting_the_weakest_pairs_repairs_a_wrong_pairing(truth, monkeypatch):
     result = FastSolver().solve(puzzle)
     assert score(puzzle, result.permutation, answer).exact
     assert any(s.method.startswith("re-paired") for s in result.stages)
+    # Before the search, the quick doubt descends from at most one re-pairing (the best in place).
+    quick = [s for s in result.stages if s.stage == "doubt" and s.method.startswith("quick-")]
+    assert len(quick) == 1 and quick[0].rounds <= 1 and len(quick[0].details["in_place"]) == 6
     assert not score(puzzle, FastSolver(doubt=0).solve(puzzle).permutation, answer).exact
 
 
