@@ -293,14 +293,15 @@ class FastSolver(BaseSolver):
                 stale += 1
             if best_loss <= floor or stale >= self.alternation_patience:
                 break
-        cfg = best
+        cfg, final = best, best_loss
         if kicks > 0 and best_loss > floor:
             whitened.append(ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten)))
             cfg = self._iterated_search(cfg, whitened[-1], [], patience=10, max_steps=kicks, rng=rng)[0]
-            history.append(float(ev.loss(forward_states(ev, cfg)[-1])))
+            final = float(ev.loss(forward_states(ev, cfg)[-1]))
+            history.append(final)
         stages.append(
             StageReport("whitened-search", f"{label}lambda{self.whiten:g}-window{self.whiten_window}@{ev.X.shape[0]}rows",
-                        mse=history[-1] if history else float("nan"), rounds=len(history),
+                        mse=final, rounds=len(history),
                         evaluations=ev.evaluations - e0 + sum(w.evaluations for w in whitened),
                         seconds=time.perf_counter() - t0, details={"mse_history": history})
         )
