@@ -7,11 +7,11 @@ global optimum up to rounding) or no move of the exact neighbourhood improves it
 first descent ends above the floor, iterated local search restarts the descent from the best
 exactly verified long-range insertion (one block moved anywhere, screened to first order) or,
 where none helps, from a random kick (larger where the search stalls), keeping what improves.
-Every ``whiten_after`` steps it
-also tries descents on a whitened loss (:mod:`solvers.stages.whitening`), which has the same
-global optimum but not the MSE's local optima where misplacements compensate each other. The
-least confident pairs are questioned by swapping their output projections: once cheaply before
-the iterated search, in full where the floor is still out of reach. The solve returns the certificate and the final MSE on all rows.
+Every ``whiten_after`` steps it also tries descents on a whitened loss
+(:mod:`solvers.stages.whitening`), which has the same global optimum but not the MSE's local
+optima where misplacements compensate each other. The least confident pairs are questioned by
+swapping their output projections: once cheaply before the iterated search, in full where the
+floor is still out of reach. The solve returns the certificate and the final MSE on all rows.
 """
 from __future__ import annotations
 
@@ -256,7 +256,7 @@ class FastSolver(BaseSolver):
                 "iterated-search", f"{label}insert-top{insert_top}+kicks@{ev.X.shape[0]}rows", mse=loss,
                 rounds=steps, swaps=len(history) - 1, evaluations=ev.evaluations - e0 + screen.evaluations,
                 seconds=time.perf_counter() - t0,
-                details={"history": history, "accepted": accepted, "kick_moves": kick_moves or self.kick_moves,
+                details={"history": history, "accepted": accepted, "kick_moves": self.kick_moves if kick_moves is None else kick_moves,
                          "stop": self._stop(loss, floor, steps, max_steps, stale, patience, returns)},
             )
         )
@@ -268,9 +268,9 @@ class FastSolver(BaseSolver):
         return next((name for name, hit in rules.items() if hit), "running")
 
     def _whitened_search(
-        self, cfg: Config, ev: Evaluator, stages: list[StageReport], label: str = "",
+        self, cfg: Config, loss: float, ev: Evaluator, stages: list[StageReport], label: str = "",
         kicks: int = 0, rng: np.random.Generator | None = None,
-    ) -> Config:
+    ) -> tuple[Config, float]:
         """One attempt on the whitened loss (:mod:`solvers.stages.whitening`), which shares the
         MSE's global optimum but not its compensating local optima: up to ``alternations`` times,
         the metric is recomputed at the current order and a descent on the whitened loss is
@@ -278,11 +278,12 @@ class FastSolver(BaseSolver):
         ``alternation_patience`` rounds in a row that do not lower the best MSE so far, and returns
         the best round (the start where none is better). With ``kicks``, an iterated search of at
         most that many steps on the whitened loss (metric recomputed, screened insertions and
-        random kicks, patience 10) follows. The caller keeps the result only where its MSE is lower."""
+        random kicks, patience 10) follows. ``loss`` is the MSE of ``cfg`` on ``ev``'s rows; returns
+        the order and its MSE. The caller keeps the result only where its MSE is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
         history, whitened = [], []  # MSE after each round; the whitened evaluators used
-        best, best_loss, stale = cfg, float(ev.loss(forward_states(ev, cfg)[-1])), 0
+        best, best_loss, stale = cfg, loss, 0
         for _ in range(self.alternations):
             whitened.append(ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten)))
             cfg, loss, _, _ = self._local(ev, self._local(whitened[-1], cfg)[0])
@@ -305,7 +306,7 @@ class FastSolver(BaseSolver):
                         evaluations=ev.evaluations - e0 + sum(w.evaluations for w in whitened),
                         seconds=time.perf_counter() - t0, details={"mse_history": history})
         )
-        return cfg
+        return cfg, final
 
     def _search(
         self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
@@ -339,8 +340,7 @@ class FastSolver(BaseSolver):
                 return cfg, loss
             same = attempted is not None and attempted.same_as(cfg)
             attempted = cfg
-            trial = self._whitened_search(cfg, ev, stages, label, self.whiten_kicks if same else 0, whiten_rng)
-            trial_loss = float(ev.loss(forward_states(ev, trial)[-1]))
+            trial, trial_loss = self._whitened_search(cfg, loss, ev, stages, label, self.whiten_kicks if same else 0, whiten_rng)
             if trial_loss < loss:
                 cfg, loss, stale = trial, trial_loss, 0
                 if loss <= floor:

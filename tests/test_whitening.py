@@ -7,9 +7,9 @@ from helpers.synthetic import make_puzzle
 
 from reassembly.network import BlockStack, Evaluator
 from reassembly.permutation import Assembly
+from solvers.fast import FastSolver
 from solvers.stages.insertion import insertion_order, predict_insertions
 from solvers.stages.states import Config, forward_states
-from solvers.fast import FastSolver
 from solvers.stages.whitening import insertion_effects, whitening_metric
 
 
@@ -94,8 +94,9 @@ def test_a_whitened_attempt_returns_its_best_round_never_worse_than_its_start(tr
     start_mse = float(ev.loss(forward_states(ev, start)[-1]))
     stages = []
     solver = FastSolver(alternations=4, alternation_patience=1)
-    found = solver._whitened_search(start, ev, stages)
+    found, reported = solver._whitened_search(start, start_mse, ev, stages)
     found_mse = float(ev.loss(forward_states(ev, found)[-1]))
+    assert reported == pytest.approx(found_mse)
     history = stages[-1].details["mse_history"]
     assert 1 <= len(history) <= 4
     assert found_mse <= start_mse
