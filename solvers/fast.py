@@ -5,9 +5,10 @@ Every signal after pairing is a function of the network's outputs (invariant to 
 permuting a block's hidden units). The search stops when the loss reaches the float floor (a
 global optimum up to rounding) or no move of the exact neighbourhood improves it. Where the
 first descent ends above the floor, iterated local search restarts the descent from the best
-exactly verified long-range insertion (one block moved anywhere, screened to first order) or,
-where none helps, from a random kick (larger where the search stalls), keeping what improves.
-Every ``whiten_after`` steps it also tries descents on a whitened loss
+exactly verified long-range insertion (one block moved anywhere, screened to first order), then
+from the best screened insertions of blocks far from their place whether or not they pay at
+once, and otherwise from a random kick (larger where the search stalls), keeping what improves.
+Every ``whiten_after`` steps it also runs an iterated search on a whitened loss
 (:mod:`solvers.stages.whitening`), which has the same global optimum but not the MSE's local
 optima where misplacements compensate each other. The least confident pairs are questioned by
 swapping their output projections: once cheaply before the iterated search, in full where the
@@ -28,7 +29,7 @@ from reassembly.permutation import Assembly
 from reassembly.puzzle import Puzzle
 from reassembly.solver import BaseSolver, SolveResult, StageReport
 from solvers.pipeline import DTYPES, check_choices
-from solvers.stages.insertion import best_insertion
+from solvers.stages.insertion import best_insertion, long_insertions, predict_insertions
 from solvers.stages.local_search import SearchLog, local_search
 from solvers.stages.pairing import Pairing, pair_pieces
 from solvers.stages.seeds import SEEDS, delta_norm, seed_order
@@ -83,15 +84,17 @@ class FastSolver(BaseSolver):
     whichever direction of the delta-norm seed has the lower loss. Where the first descent ends
     above the floor, up to ``search_steps`` iterated-search steps each descend from the best of
     the ``insert_top`` best screened insertions (screened on ``screen_rows`` rows, verified
-    exactly) or, where none improves, from a kick of ``kick_moves`` random insertions within
-    ``kick_shift`` positions. The search stops after ``patience`` steps without improvement
+    exactly) or, where none improves, from each of the ``long_moves`` best screened moves of more
+    than ``kick_shift`` places (one per block, one per step), then from kicks of ``kick_moves``
+    random insertions within ``kick_shift`` positions. The search stops after ``patience`` steps without improvement
     (``None``: half the depth, at least 10), or once ``settle`` kicks since the last improvement have
     descended back to the same order (the optimum is stable: typical of lossy pieces). After every
     ``whiten_after`` steps, the metric whitening the output changes of all insertions within
     ``whiten_window`` places (regularised by ``whiten``; 0 turns this off) is computed at the
     current order and up to ``alternations`` pairs of descents (whitened, then MSE) are tried
-    (stopping after ``alternation_patience`` pairs in a row that do not lower the MSE), the best
-    kept where the MSE falls. Each such segment (steps and attempt) that lowers the MSE by less
+    (stopping after ``alternation_patience`` pairs in a row that do not lower the MSE), followed by
+    up to ``whiten_kicks`` steps of an iterated search on the whitened loss; the result is kept
+    where the MSE falls. Each such segment (steps and attempt) that lowers the MSE by less
     than the fraction ``stall_gain`` doubles the next segment's kicks (at most half the depth in
     moves); one that does resets them. The ``doubt`` least confident pairs (lowest DDR score) swap
     output projections two at a time: before the iterated search, the swap with the lowest loss
@@ -113,12 +116,13 @@ class FastSolver(BaseSolver):
         kick_moves: int = 3,
         kick_shift: int = 8,
         insert_top: int = 16,
+        long_moves: int = 4,
         screen_rows: int = 128,
         doubt: int = 4,
         doubt_ratio: float = 10.0,
         whiten: float = 1e-2,
         whiten_window: int = 10,
-        alternations: int = 10,
+        alternations: int = 1,
         alternation_patience: int = 2,
         whiten_after: int = 10,
         whiten_kicks: int = 30,
@@ -138,6 +142,7 @@ class FastSolver(BaseSolver):
         self.kick_moves = kick_moves
         self.kick_shift = kick_shift
         self.insert_top = insert_top
+        self.long_moves = long_moves
         self.screen_rows = screen_rows
         self.doubt = doubt
         self.doubt_ratio = doubt_ratio
@@ -216,7 +221,8 @@ class FastSolver(BaseSolver):
     ) -> tuple[Config, float]:
         """Iterated local search on ``ev``'s rows. Each step starts a screened-swap descent from
         the best verified long-range insertion (screened on ``screen_rows`` rows) or, where none
-        improves, from a random kick; the result is kept where it is better. Stops at the floor,
+        improves, from the next of the ``long_moves`` best screened far moves
+        (:func:`solvers.stages.insertion.long_insertions`), and once those are spent from a random kick; the result is kept where it is better. Stops at the floor,
         after ``search_steps`` steps, after ``patience`` steps in a row without improvement, or
         once ``settle`` kicks since the last improvement have come back to the same order.
         ``insert_top`` overrides the solver's (0: kicks only); ``rng`` draws the kicks (default:
@@ -235,19 +241,30 @@ class FastSolver(BaseSolver):
         accepted = {"insertion": 0, "kick": 0}
         patience = self._patience(len(cfg.ins)) if patience is None else patience
         max_steps = self.search_steps if max_steps is None else max_steps
+        accepted["long"] = 0
         screened = insert_top <= 0  # whether the current cfg is known to have no improving insertion
-        returns = 0  # kicks since the last improvement whose descent came back to the same cfg
+        returns = 0  # failed steps since the last improvement whose descent came back to the same cfg
+        starts: list[Config] = []  # long-range insertions of the current cfg still to descend from
         while steps < max_steps and stale < patience and returns < self.settle and loss > floor:
             steps += 1
-            found = None if screened else best_insertion(ev, screen, cfg, loss, insert_top)
-            kind, start = ("insertion", found[0]) if found else ("kick", self._kick(cfg, rng, kick_moves))
+            found = None
+            if not screened:
+                predicted = predict_insertions(screen, cfg)
+                found = best_insertion(ev, screen, cfg, loss, insert_top, predicted)
+                starts = long_insertions(predicted, cfg, self.kick_shift, self.long_moves) if not found else []
+            if found:
+                kind, start = "insertion", found[0]
+            elif starts:
+                kind, start = "long", starts.pop(0)
+            else:
+                kind, start = "kick", self._kick(cfg, rng, kick_moves)
             trial, trial_loss, _, _ = self._local(ev, start)
             if trial_loss < loss:
                 cfg, loss, stale = trial, trial_loss, 0
                 accepted[kind] += 1
                 history.append(loss)
                 screened = insert_top <= 0
-            else:  # cfg unchanged; only a kick can fail (an improving insertion's descent improves)
+            else:  # cfg unchanged; an improving insertion's descent always improves
                 stale += 1
                 screened = True
                 returns += trial.same_as(cfg)
@@ -313,9 +330,8 @@ class FastSolver(BaseSolver):
         max_steps: int | None = None, label: str = "",
     ) -> tuple[Config, float]:
         """Iterated search on the MSE, interleaved with attempts on the whitened loss: after every
-        ``whiten_after`` iterated-search steps, one attempt, kept where it lowers the MSE (where the
-        order has not changed since the last attempt, which would then repeat, the attempt adds
-        ``whiten_kicks`` steps of an iterated search on the whitened loss). A segment that lowers
+        ``whiten_after`` iterated-search steps, one attempt (with ``whiten_kicks`` steps of an
+        iterated search on the whitened loss), kept where it lowers the MSE. A segment that lowers
         the MSE by less than the fraction ``stall_gain`` doubles the kicks of the next (the search
         sits in a funnel that small kicks do not leave). Stops at
         the floor, once the iterated search settles, after ``patience`` steps without improvement
@@ -327,7 +343,6 @@ class FastSolver(BaseSolver):
         segment = self.whiten_after if self.whiten > 0 else steps_left
         rng, whiten_rng = np.random.default_rng(self.random_state), np.random.default_rng(self.random_state + 1)
         stale = 0  # steps since the last improvement, counted per segment
-        attempted = None  # where the last attempt started: an attempt from there again would repeat it
         stalled = 0  # segments in a row that lowered the loss by less than ``stall_gain``
         while True:
             start_loss = loss
@@ -338,9 +353,7 @@ class FastSolver(BaseSolver):
             cfg, loss = found, found_loss
             if stages[-1].details["stop"] != "steps" or steps_left <= 0 or self.whiten <= 0:
                 return cfg, loss
-            same = attempted is not None and attempted.same_as(cfg)
-            attempted = cfg
-            trial, trial_loss = self._whitened_search(cfg, loss, ev, stages, label, self.whiten_kicks if same else 0, whiten_rng)
+            trial, trial_loss = self._whitened_search(cfg, loss, ev, stages, label, self.whiten_kicks, whiten_rng)
             if trial_loss < loss:
                 cfg, loss, stale = trial, trial_loss, 0
                 if loss <= floor:

@@ -12,7 +12,7 @@ from reassembly.network import BlockStack, Evaluator
 from reassembly.permutation import Assembly
 from reassembly.scoring import score
 from solvers.fast import FastSolver
-from solvers.stages.insertion import best_insertion, insertion_order, predict_insertions
+from solvers.stages.insertion import best_insertion, insertion_order, long_insertions, predict_insertions
 from solvers.stages.states import Config, forward_states
 from solvers.stages.seeds import SEEDS, seed_order
 
@@ -82,6 +82,28 @@ def test_best_insertion_undoes_a_long_displacement(truth):
     assert cfg.ins.tolist() == list(range(D))
     assert new_loss < 1e-20 < loss
     assert best_insertion(ev, ev, cfg, new_loss, top=8) is None  # nothing beats the exact order
+
+
+def test_long_insertions_move_distinct_blocks_far_best_first(truth):
+    """Long-range starts: one move per block, each more than ``min_shift`` places, ranked by the screen."""
+    _, stack, ev = truth
+    D = stack.depth
+    start = config(insertion_order(D, 1, 9))  # block 1 sits 7 places too late
+    predicted = predict_insertions(ev, start)
+    starts = long_insertions(predicted, start, min_shift=3, count=4)
+    assert 0 < len(starts) <= 4
+    moved, last = set(), -float("inf")
+    for cfg in starts:
+        old = {b: t for t, b in enumerate(start.ins.tolist())}
+        new = {b: t for t, b in enumerate(cfg.ins.tolist())}
+        shifted = [b for b in old if abs(new[b] - old[b]) > 1]  # the block moved (others shift by one)
+        assert len(shifted) == 1 and abs(new[shifted[0]] - old[shifted[0]]) > 3
+        k = old[shifted[0]]
+        t = new[shifted[0]] if new[shifted[0]] < k else new[shifted[0]] + 1
+        assert shifted[0] not in moved and float(predicted[k, t]) >= last
+        moved.add(shifted[0])
+        last = float(predicted[k, t])
+    assert starts[0].ins.tolist() == list(range(D))  # the best far move puts block 1 back
 
 
 def test_iterated_search_repairs_what_the_descent_cannot(truth):

@@ -51,11 +51,14 @@ def predict_insertions(ev: Evaluator, cfg: Config) -> torch.Tensor:
     return predicted
 
 
-def best_insertion(ev: Evaluator, screen: Evaluator, cfg: Config, loss: float, top: int) -> tuple[Config, float] | None:
-    """Screen every insertion on ``screen``'s rows, verify the ``top`` best exactly on ``ev``'s
-    rows, and return the best verified configuration if it beats ``loss``."""
+def best_insertion(
+    ev: Evaluator, screen: Evaluator, cfg: Config, loss: float, top: int, predicted: torch.Tensor | None = None
+) -> tuple[Config, float] | None:
+    """Screen every insertion on ``screen``'s rows (or take the screen's ``predicted`` losses),
+    verify the ``top`` best exactly on ``ev``'s rows, and return the best verified configuration
+    if it beats ``loss``."""
     D = len(cfg.ins)
-    predicted = predict_insertions(screen, cfg).flatten()
+    predicted = (predict_insertions(screen, cfg) if predicted is None else predicted).flatten()
     ranked = torch.argsort(predicted)[:top].tolist()
     moves = [divmod(m, D + 1) for m in ranked if torch.isfinite(predicted[m])]
     if not moves:
@@ -67,3 +70,18 @@ def best_insertion(ev: Evaluator, screen: Evaluator, cfg: Config, loss: float, t
     if float(losses[best]) >= loss:
         return None
     return Config(cfg.ins[idx[best]], cfg.outs[idx[best]]), float(losses[best])
+
+
+def long_insertions(predicted: torch.Tensor, cfg: Config, min_shift: int, count: int) -> list[Config]:
+    """The configurations after the ``count`` best screened long-range insertions, best first:
+    each block's best predicted move of more than ``min_shift`` places, one move per block, ranked
+    by predicted loss (``predicted``: :func:`predict_insertions`). Starts for descents: a block far
+    from its place may only pay once its neighbourhood has re-settled around it."""
+    D = len(cfg.ins)
+    gap = torch.arange(D + 1) - torch.arange(D).unsqueeze(1)  # t - k
+    shift = torch.where(gap > 0, gap - 1, -gap)  # places the block moves: to t - 1 when later
+    far = predicted.masked_fill(shift <= min_shift, float("inf"))
+    best, target = far.min(dim=1)
+    ranked = [k for k in torch.argsort(best).tolist()[:count] if torch.isfinite(best[k])]
+    idx = [torch.tensor(insertion_order(D, k, int(target[k]))) for k in ranked]
+    return [Config(cfg.ins[i], cfg.outs[i]) for i in idx]
