@@ -86,9 +86,9 @@ class FastSolver(BaseSolver):
     the ``insert_top`` best screened insertions (screened on ``screen_rows`` rows, verified
     exactly) or, where none improves, from each of the ``long_moves`` best screened moves of more
     than ``kick_shift`` places (one per block, one per step), then from kicks of ``kick_moves``
-    random insertions within ``kick_shift`` positions. The search stops after ``patience`` steps without improvement
-    (``None``: half the depth, at least 10), or once ``settle`` kicks since the last improvement have
-    descended back to the same order (the optimum is stable: typical of lossy pieces). After every
+    random insertions within ``kick_shift`` positions. The search stops after ``patience`` steps
+    without improvement (``None``: half the depth, at least 10), or once ``settle`` failed steps
+    since the last improvement have descended back to the same order (the optimum is stable: typical of lossy pieces). After every
     ``whiten_after`` steps, the metric whitening the output changes of all insertions within
     ``whiten_window`` places (regularised by ``whiten``; 0 turns this off) is computed at the
     current order and up to ``alternations`` pairs of descents (whitened, then MSE) are tried
@@ -222,9 +222,10 @@ class FastSolver(BaseSolver):
         """Iterated local search on ``ev``'s rows. Each step starts a screened-swap descent from
         the best verified long-range insertion (screened on ``screen_rows`` rows) or, where none
         improves, from the next of the ``long_moves`` best screened far moves
-        (:func:`solvers.stages.insertion.long_insertions`), and once those are spent from a random kick; the result is kept where it is better. Stops at the floor,
+        (:func:`solvers.stages.insertion.long_insertions`), and once those are spent from a random
+        kick; the result is kept where it is better. Stops at the floor,
         after ``search_steps`` steps, after ``patience`` steps in a row without improvement, or
-        once ``settle`` kicks since the last improvement have come back to the same order.
+        once ``settle`` failed steps since the last improvement have come back to the same order.
         ``insert_top`` overrides the solver's (0: kicks only); ``rng`` draws the kicks (default:
         seeded with ``random_state``), ``kick_moves`` overrides their size. On a whitened ``ev``
         the screen is whitened too (its own metric on the screen rows). The report's ``stop``
