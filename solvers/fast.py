@@ -88,8 +88,8 @@ class FastSolver(BaseSolver):
     than ``kick_shift`` places (one per block, one per step), then from kicks of ``kick_moves``
     random insertions within ``kick_shift`` positions. The search stops after ``patience`` steps
     without improvement (``None``: half the depth, at least 10), or once ``settle`` failed steps
-    since the last improvement have descended back to the same order (the optimum is stable: typical of lossy pieces). After every
-    ``whiten_after`` steps, the metric whitening the output changes of all insertions within
+    since the last improvement have descended back to the same order (the optimum is stable:
+    typical of lossy pieces). After every ``whiten_after`` steps, the metric whitening the output changes of all insertions within
     ``whiten_window`` places (regularised by ``whiten``; 0 turns this off) is computed at the
     current order and up to ``alternations`` pairs of descents (whitened, then MSE) are tried
     (stopping after ``alternation_patience`` pairs in a row that do not lower the MSE), followed by
@@ -239,10 +239,9 @@ class FastSolver(BaseSolver):
         loss = float(ev.loss(forward_states(ev, cfg)[-1]))
         rng = np.random.default_rng(self.random_state) if rng is None else rng
         history, steps, stale = [loss], 0, 0
-        accepted = {"insertion": 0, "kick": 0}
+        accepted = {"insertion": 0, "long": 0, "kick": 0}
         patience = self._patience(len(cfg.ins)) if patience is None else patience
         max_steps = self.search_steps if max_steps is None else max_steps
-        accepted["long"] = 0
         screened = insert_top <= 0  # whether the current cfg is known to have no improving insertion
         returns = 0  # failed steps since the last improvement whose descent came back to the same cfg
         starts: list[Config] = []  # long-range insertions of the current cfg still to descend from
@@ -300,11 +299,11 @@ class FastSolver(BaseSolver):
         the order and its MSE. The caller keeps the result only where its MSE is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
-        history, whitened = [], []  # MSE after each round; the whitened evaluators used
+        history, whitened = [], []  # MSE after each round; (order, whitened evaluator) of each metric
         best, best_loss, stale = cfg, loss, 0
         for _ in range(self.alternations):
-            whitened.append(ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten)))
-            cfg, loss, _, _ = self._local(ev, self._local(whitened[-1], cfg)[0])
+            whitened.append((cfg, ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten))))
+            cfg, loss, _, _ = self._local(ev, self._local(whitened[-1][1], cfg)[0])
             history.append(loss)
             if loss < best_loss:
                 best, best_loss, stale = cfg, loss, 0
@@ -314,14 +313,17 @@ class FastSolver(BaseSolver):
                 break
         cfg, final = best, best_loss
         if kicks > 0 and best_loss > floor:
-            whitened.append(ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten)))
-            cfg = self._iterated_search(cfg, whitened[-1], [], patience=10, max_steps=kicks, rng=rng)[0]
+            metric = next((w for at, w in whitened if at is cfg), None)  # a round started here: reuse its metric
+            if metric is None:
+                whitened.append((cfg, ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten))))
+                metric = whitened[-1][1]
+            cfg = self._iterated_search(cfg, metric, [], patience=10, max_steps=kicks, rng=rng)[0]
             final = float(ev.loss(forward_states(ev, cfg)[-1]))
             history.append(final)
         stages.append(
             StageReport("whitened-search", f"{label}lambda{self.whiten:g}-window{self.whiten_window}@{ev.X.shape[0]}rows",
                         mse=final, rounds=len(history),
-                        evaluations=ev.evaluations - e0 + sum(w.evaluations for w in whitened),
+                        evaluations=ev.evaluations - e0 + sum(w.evaluations for _, w in whitened),
                         seconds=time.perf_counter() - t0, details={"mse_history": history})
         )
         return cfg, final
@@ -334,9 +336,9 @@ class FastSolver(BaseSolver):
         ``whiten_after`` iterated-search steps, one attempt (with ``whiten_kicks`` steps of an
         iterated search on the whitened loss), kept where it lowers the MSE. A segment that lowers
         the MSE by less than the fraction ``stall_gain`` doubles the kicks of the next (the search
-        sits in a funnel that small kicks do not leave). Stops at
-        the floor, once the iterated search settles, after ``patience`` steps without improvement
-        (attempts included), or after ``max_steps`` (default ``search_steps``) steps in all."""
+        sits in a funnel that small kicks do not leave). Stops at the floor, once the iterated
+        search settles, after ``patience`` steps without improvement (attempts included), or after
+        ``max_steps`` (default ``search_steps``) steps in all."""
         floor = self._floor(ev)
         loss = float(ev.loss(forward_states(ev, cfg)[-1]))
         steps_left = self.search_steps if max_steps is None else max_steps

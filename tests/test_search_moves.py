@@ -92,9 +92,9 @@ def test_long_insertions_move_distinct_blocks_far_best_first(truth):
     predicted = predict_insertions(ev, start)
     starts = long_insertions(predicted, start, min_shift=3, count=4)
     assert 0 < len(starts) <= 4
+    old = {b: t for t, b in enumerate(start.ins.tolist())}
     moved, last = set(), -float("inf")
     for cfg in starts:
-        old = {b: t for t, b in enumerate(start.ins.tolist())}
         new = {b: t for t, b in enumerate(cfg.ins.tolist())}
         shifted = [b for b in old if abs(new[b] - old[b]) > 1]  # the block moved (others shift by one)
         assert len(shifted) == 1 and abs(new[shifted[0]] - old[shifted[0]]) > 3
