@@ -8,9 +8,9 @@ first descent ends above the floor, iterated local search restarts the descent f
 exactly verified long-range insertion (one block moved anywhere, screened to first order), then
 from the best screened insertions of blocks far from their place whether or not they pay at
 once, and otherwise from a random kick (larger where the search stalls), keeping what improves.
-Every ``whiten_after`` steps it also runs an iterated search on a whitened loss
-(:mod:`solvers.stages.whitening`), which has the same global optimum but not the MSE's local
-optima where misplacements compensate each other. The least confident pairs are questioned by
+Every ``whiten_after`` steps (sooner while every step still pays) it also runs a short iterated
+search on a whitened loss (:mod:`solvers.stages.whitening`), which has the same global optimum but
+not the MSE's local optima where misplacements compensate each other, and repeats it while it pays. The least confident pairs are questioned by
 swapping their output projections: once cheaply before the iterated search, in full where the
 floor is still out of reach. The solve returns the certificate and the final MSE on all rows.
 """
@@ -89,19 +89,22 @@ class FastSolver(BaseSolver):
     random insertions within ``kick_shift`` positions. The search stops after ``patience`` steps
     without improvement (``None``: half the depth, at least 10), or once ``settle`` failed steps
     since the last improvement have descended back to the same order (the optimum is stable:
-    typical of lossy pieces). After every ``whiten_after`` steps, the metric whitening the output changes of all insertions within
-    ``whiten_window`` places (regularised by ``whiten``; 0 turns this off) is computed at the
-    current order and up to ``alternations`` pairs of descents (whitened, then MSE) are tried
-    (stopping after ``alternation_patience`` pairs in a row that do not lower the MSE), followed by
-    up to ``whiten_kicks`` steps of an iterated search on the whitened loss; the result is kept
-    where the MSE falls. Each such segment (steps and attempt) that lowers the MSE by less
-    than the fraction ``stall_gain`` doubles the next segment's kicks (at most half the depth in
-    moves); one that does resets them. The ``doubt`` least confident pairs (lowest DDR score) swap
-    output projections two at a time: before the iterated search, the swap with the lowest loss
-    in place gets one descent, kept only where it reaches the floor; where the search still ends
-    above the floor, each candidate whose loss in place is within ``doubt_ratio`` times the
-    current one gets a descent, and the best one, where it already beats the order found, an
-    iterated search.
+    typical of lossy pieces). After every ``whiten_after`` steps, or after the first
+    ``whiten_early`` steps of a segment where each of them lowered the MSE (a long descent still
+    under way, which the whitened loss covers faster), one attempt: the metric whitening the output
+    changes of all insertions within ``whiten_window`` places (regularised by ``whiten``; 0 turns
+    this off) is computed at the current order, ``alternations`` pairs of descents (whitened, then
+    MSE; stopping after ``alternation_patience`` pairs in a row that do not lower the MSE) are
+    tried, then up to ``whiten_kicks`` steps of an iterated search on the whitened loss and an MSE
+    descent from where it ends; the result is kept where the MSE falls, and attempts follow one
+    another while each lowers the MSE by more than the fraction ``stall_gain``. Each segment (steps
+    and attempts) that lowers the MSE by less than that fraction doubles the next segment's kicks
+    (at most half the depth in moves); one that does resets them. The ``doubt`` least confident
+    pairs (lowest DDR score) swap output projections two at a time: before the iterated search,
+    the swap with the lowest loss in place gets one descent, kept only where it reaches the floor;
+    where the search still ends above the floor, each candidate whose loss in place is within
+    ``doubt_ratio`` times the current one gets a descent, and the best one, where it already beats
+    the order found, an iterated search.
     """
 
     def __init__(
@@ -122,10 +125,11 @@ class FastSolver(BaseSolver):
         doubt_ratio: float = 10.0,
         whiten: float = 1e-2,
         whiten_window: int = 10,
-        alternations: int = 1,
+        alternations: int = 0,
         alternation_patience: int = 2,
         whiten_after: int = 10,
-        whiten_kicks: int = 30,
+        whiten_early: int = 3,
+        whiten_kicks: int = 5,
         stall_gain: float = 0.05,
         floor: float = 1e-9,
         max_rounds: int = 1000,
@@ -151,6 +155,7 @@ class FastSolver(BaseSolver):
         self.alternations = alternations
         self.alternation_patience = alternation_patience
         self.whiten_after = whiten_after
+        self.whiten_early = whiten_early
         self.whiten_kicks = whiten_kicks
         self.stall_gain = stall_gain
         self.floor = floor
@@ -217,7 +222,7 @@ class FastSolver(BaseSolver):
     def _iterated_search(
         self, cfg: Config, ev: Evaluator, stages: list[StageReport], patience: int | None = None,
         max_steps: int | None = None, label: str = "", insert_top: int | None = None,
-        rng: np.random.Generator | None = None, kick_moves: int | None = None,
+        rng: np.random.Generator | None = None, kick_moves: int | None = None, early: int = 0,
     ) -> tuple[Config, float]:
         """Iterated local search on ``ev``'s rows. Each step starts a screened-swap descent from
         the best verified long-range insertion (screened on ``screen_rows`` rows) or, where none
@@ -225,8 +230,8 @@ class FastSolver(BaseSolver):
         (:func:`solvers.stages.insertion.long_insertions`), and once those are spent from a random
         kick; the result is kept where it is better. Stops at the floor,
         after ``search_steps`` steps, after ``patience`` steps in a row without improvement, or
-        once ``settle`` failed steps since the last improvement have come back to the same order.
-        ``insert_top`` overrides the solver's (0: kicks only); ``rng`` draws the kicks (default:
+        once ``settle`` failed steps since the last improvement have come back to the same order,
+        or (``early`` > 0) once its first ``early`` steps have each improved. ``insert_top`` overrides the solver's (0: kicks only); ``rng`` draws the kicks (default:
         seeded with ``random_state``), ``kick_moves`` overrides their size. On a whitened ``ev``
         the screen is whitened too (its own metric on the screen rows). The report's ``stop``
         says which rule ended it."""
@@ -245,7 +250,8 @@ class FastSolver(BaseSolver):
         screened = insert_top <= 0  # whether the current cfg is known to have no improving insertion
         returns = 0  # failed steps since the last improvement whose descent came back to the same cfg
         starts: list[Config] = []  # long-range insertions of the current cfg still to descend from
-        while steps < max_steps and stale < patience and returns < self.settle and loss > floor:
+        while (steps < max_steps and stale < patience and returns < self.settle and loss > floor
+               and not self._improving(early, steps, history)):
             steps += 1
             found = None
             if not screened:
@@ -274,14 +280,23 @@ class FastSolver(BaseSolver):
                 rounds=steps, swaps=len(history) - 1, evaluations=ev.evaluations - e0 + screen.evaluations,
                 seconds=time.perf_counter() - t0,
                 details={"history": history, "accepted": accepted, "kick_moves": self.kick_moves if kick_moves is None else kick_moves,
-                         "stop": self._stop(loss, floor, steps, max_steps, stale, patience, returns)},
+                         "stop": self._stop(loss, floor, steps, max_steps, stale, patience, returns, self._improving(early, steps, history))},
             )
         )
         return cfg, loss
 
-    def _stop(self, loss: float, floor: float, steps: int, max_steps: int, stale: int, patience: int, returns: int) -> str:
+    @staticmethod
+    def _improving(early: int, steps: int, history: list[float]) -> bool:
+        """Whether the first ``early`` (> 0) steps of an iterated search have all lowered the loss
+        (``history``: the start's loss and each improvement's)."""
+        return 0 < early == steps == len(history) - 1
+
+    def _stop(
+        self, loss: float, floor: float, steps: int, max_steps: int, stale: int, patience: int, returns: int, improving: bool = False,
+    ) -> str:
         """Which of the iterated search's stopping rules holds (the first, in this order)."""
-        rules = {"floor": loss <= floor, "settled": returns >= self.settle, "patience": stale >= patience, "steps": steps >= max_steps}
+        rules = {"floor": loss <= floor, "settled": returns >= self.settle, "patience": stale >= patience,
+                 "improving": improving, "steps": steps >= max_steps}
         return next((name for name, hit in rules.items() if hit), "running")
 
     def _whitened_search(
@@ -294,8 +309,9 @@ class FastSolver(BaseSolver):
         followed by one on the MSE. Stops once the MSE reaches the floor or after
         ``alternation_patience`` rounds in a row that do not lower the best MSE so far, and returns
         the best round (the start where none is better). With ``kicks``, an iterated search of at
-        most that many steps on the whitened loss (metric recomputed, screened insertions and
-        random kicks, patience 10) follows. ``loss`` is the MSE of ``cfg`` on ``ev``'s rows; returns
+        most that many steps on the whitened loss (screened insertions and random kicks, patience
+        10; the metric of the best round, recomputed where that is not a round's start) follows,
+        then a descent on the MSE from where it ends. ``loss`` is the MSE of ``cfg`` on ``ev``'s rows; returns
         the order and its MSE. The caller keeps the result only where its MSE is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
@@ -318,7 +334,7 @@ class FastSolver(BaseSolver):
                 whitened.append((cfg, ev.with_metric(whitening_metric(ev, cfg, self.whiten_window, self.whiten))))
                 metric = whitened[-1][1]
             cfg = self._iterated_search(cfg, metric, [], patience=10, max_steps=kicks, rng=rng)[0]
-            final = float(ev.loss(forward_states(ev, cfg)[-1]))
+            cfg, final, _, _ = self._local(ev, cfg)  # settle on the MSE before comparing
             history.append(final)
         stages.append(
             StageReport("whitened-search", f"{label}lambda{self.whiten:g}-window{self.whiten_window}@{ev.X.shape[0]}rows",
@@ -333,8 +349,10 @@ class FastSolver(BaseSolver):
         max_steps: int | None = None, label: str = "",
     ) -> tuple[Config, float]:
         """Iterated search on the MSE, interleaved with attempts on the whitened loss: after every
-        ``whiten_after`` iterated-search steps, one attempt (with ``whiten_kicks`` steps of an
-        iterated search on the whitened loss), kept where it lowers the MSE. A segment that lowers
+        ``whiten_after`` iterated-search steps, or after ``whiten_early`` where each of them lowered
+        the MSE, one attempt (with ``whiten_kicks`` steps of an iterated search on the whitened
+        loss), kept where it lowers the MSE, and another at once while each lowers it by more than
+        the fraction ``stall_gain``. A segment that lowers
         the MSE by less than the fraction ``stall_gain`` doubles the kicks of the next (the search
         sits in a funnel that small kicks do not leave). Stops at the floor, once the iterated
         search settles, after ``patience`` steps without improvement (attempts included), or after
@@ -350,17 +368,22 @@ class FastSolver(BaseSolver):
         while True:
             start_loss = loss
             moves = min(self.kick_moves << stalled, max(self.kick_moves, len(cfg.ins) // 2))
-            found, found_loss = self._iterated_search(cfg, ev, stages, patience - stale, min(segment, steps_left), label, rng=rng, kick_moves=moves)
+            found, found_loss = self._iterated_search(cfg, ev, stages, patience - stale, min(segment, steps_left), label, rng=rng,
+                                                      kick_moves=moves, early=self.whiten_early if self.whiten > 0 else 0)
             steps_left -= stages[-1].rounds
             stale = 0 if found_loss < loss else stale + stages[-1].rounds
             cfg, loss = found, found_loss
-            if stages[-1].details["stop"] != "steps" or steps_left <= 0 or self.whiten <= 0:
+            if stages[-1].details["stop"] not in ("steps", "improving") or steps_left <= 0 or self.whiten <= 0:
                 return cfg, loss
-            trial, trial_loss = self._whitened_search(cfg, loss, ev, stages, label, self.whiten_kicks, whiten_rng)
-            if trial_loss < loss:
-                cfg, loss, stale = trial, trial_loss, 0
-                if loss <= floor:
-                    return cfg, loss
+            while True:  # attempts in a row while each lowers the MSE by more than ``stall_gain``
+                trial, trial_loss = self._whitened_search(cfg, loss, ev, stages, label, self.whiten_kicks, whiten_rng)
+                gained = trial_loss < (1 - self.stall_gain) * loss
+                if trial_loss < loss:
+                    cfg, loss, stale = trial, trial_loss, 0
+                    if loss <= floor:
+                        return cfg, loss
+                if not gained:
+                    break
             stalled = stalled + 1 if loss > (1 - self.stall_gain) * start_loss else 0
 
     def _doubt_pairing(

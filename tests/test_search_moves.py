@@ -159,3 +159,20 @@ def test_a_kick_displaces_at_most_its_number_of_blocks(moves):
     assert D - len(longest) <= moves
     if moves == 0:
         assert order == list(range(D))
+
+
+def test_an_iterated_search_hands_over_early_only_while_every_step_pays(truth):
+    """``early``: stop after that many steps where each lowered the loss, never after a failed one."""
+    _, stack, ev = truth
+    scrambled = config(np.random.default_rng(1).permutation(stack.depth).tolist())
+    solver = FastSolver(insert_top=8, screen_rows=128, search_steps=200, patience=60)
+    stages = []
+    solver._iterated_search(scrambled, ev, stages, early=2)
+    early = stages[-1]
+    assert early.details["stop"] == "improving" and early.rounds == 2 == sum(early.details["accepted"].values())
+    solver._iterated_search(scrambled, ev, stages)  # the same search without the rule goes on
+    assert stages[-1].rounds > 2 and stages[-1].details["stop"] != "improving"
+    # At the floor no step runs, and the floor, not the early rule, is reported.
+    solved = config(list(range(stack.depth)))
+    solver._iterated_search(solved, ev, stages, early=2)
+    assert stages[-1].details["stop"] == "floor" and stages[-1].rounds == 0

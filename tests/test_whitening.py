@@ -1,6 +1,7 @@
 """The whitened loss: a row-mixing metric that keeps the MSE's global optimum."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from helpers.synthetic import make_puzzle
@@ -106,3 +107,17 @@ def test_a_whitened_attempt_returns_its_best_round_never_worse_than_its_start(tr
     for mse in history[:-1]:
         assert mse < best
         best = mse
+
+
+def test_an_attempt_with_kicks_ends_on_a_settled_mse_order(truth):
+    """After its whitened iterated search, an attempt descends on the MSE before it reports: the
+    order it returns is one the MSE descent leaves in place, with the MSE it reports."""
+    stack, ev = truth
+    order = torch.tensor([1, 0, 7, 2, 9, 8, 6, 4, 3, 5])  # one whitened step does not settle it on the MSE
+    start = Config(order, order.clone())
+    start_mse = float(ev.loss(forward_states(ev, start)[-1]))
+    solver = FastSolver(alternations=0)
+    found, reported = solver._whitened_search(start, start_mse, ev, [], kicks=1, rng=np.random.default_rng(0))
+    assert reported == pytest.approx(float(ev.loss(forward_states(ev, found)[-1])))
+    again, again_mse, _, _ = solver._local(ev, found)
+    assert again.same_as(found) and again_mse == pytest.approx(reported)
