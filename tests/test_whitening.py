@@ -112,7 +112,7 @@ def test_a_whitened_attempt_returns_its_best_round_never_worse_than_its_start(tr
 def test_an_attempt_with_kicks_ends_on_a_settled_mse_order(truth):
     """After its whitened iterated search, an attempt descends on the MSE before it reports: the
     order it returns is one the MSE descent leaves in place, with the MSE it reports."""
-    stack, ev = truth
+    _, ev = truth
     order = torch.tensor([1, 0, 7, 2, 9, 8, 6, 4, 3, 5])  # one whitened step does not settle it on the MSE
     start = Config(order, order.clone())
     start_mse = float(ev.loss(forward_states(ev, start)[-1]))
