@@ -115,7 +115,7 @@ class FastSolver(BaseSolver):
         repair_top: int = 0,
         search_steps: int = 500,
         patience: int | None = None,
-        settle: int = 5,
+        settle: int = 3,
         kick_moves: int = 3,
         kick_shift: int = 8,
         insert_top: int = 16,
