@@ -9,10 +9,10 @@ exactly verified long-range insertion (one block moved anywhere, screened to fir
 from the best screened insertions of blocks far from their place whether or not they pay at
 once, and otherwise from a random kick (larger where the search stalls), keeping what improves.
 Every ``whiten_after`` steps (sooner while every step still pays) it also runs a short iterated
-search on a whitened loss (:mod:`solvers.stages.whitening`), which has the same global optimum but
-not the MSE's local optima where misplacements compensate each other, and repeats it while it pays. The least confident pairs are questioned by
-swapping their output projections: once cheaply before the iterated search, in full where the
-floor is still out of reach. The solve returns the certificate and the final MSE on all rows.
+search on a whitened loss (:mod:`solvers.stages.whitening`), which has the same global optimum
+but not the MSE's local optima where misplacements compensate each other, and repeats it while
+it pays. The least confident pairs are questioned by swapping their output projections: once
+cheaply before the iterated search, in full where the floor is still out of reach. The solve returns the certificate and the final MSE on all rows.
 """
 from __future__ import annotations
 
@@ -231,8 +231,9 @@ class FastSolver(BaseSolver):
         kick; the result is kept where it is better. Stops at the floor,
         after ``search_steps`` steps, after ``patience`` steps in a row without improvement, or
         once ``settle`` failed steps since the last improvement have come back to the same order,
-        or (``early`` > 0) once its first ``early`` steps have each improved. ``insert_top`` overrides the solver's (0: kicks only); ``rng`` draws the kicks (default:
-        seeded with ``random_state``), ``kick_moves`` overrides their size. On a whitened ``ev``
+        or (``early`` > 0) once its first ``early`` steps have each improved. ``insert_top``
+        overrides the solver's (0: kicks only); ``rng`` draws the kicks (default: seeded with
+        ``random_state``), ``kick_moves`` overrides their size. On a whitened ``ev``
         the screen is whitened too (its own metric on the screen rows). The report's ``stop``
         says which rule ended it."""
         t0, e0 = time.perf_counter(), ev.evaluations
@@ -311,8 +312,8 @@ class FastSolver(BaseSolver):
         the best round (the start where none is better). With ``kicks``, an iterated search of at
         most that many steps on the whitened loss (screened insertions and random kicks, patience
         10; the metric of the best round, recomputed where that is not a round's start) follows,
-        then a descent on the MSE from where it ends. ``loss`` is the MSE of ``cfg`` on ``ev``'s rows; returns
-        the order and its MSE. The caller keeps the result only where its MSE is lower."""
+        then a descent on the MSE from where it ends. ``loss`` is the MSE of ``cfg`` on ``ev``'s
+        rows; returns the order and its MSE. The caller keeps the result only where its MSE is lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
         history, whitened = [], []  # MSE after each round; (order, whitened evaluator) of each metric
@@ -352,9 +353,8 @@ class FastSolver(BaseSolver):
         ``whiten_after`` iterated-search steps, or after ``whiten_early`` where each of them lowered
         the MSE, one attempt (with ``whiten_kicks`` steps of an iterated search on the whitened
         loss), kept where it lowers the MSE, and another at once while each lowers it by more than
-        the fraction ``stall_gain``. A segment that lowers
-        the MSE by less than the fraction ``stall_gain`` doubles the kicks of the next (the search
-        sits in a funnel that small kicks do not leave). Stops at the floor, once the iterated
+        the fraction ``stall_gain``. A segment that lowers the MSE by less than that fraction
+        doubles the kicks of the next (the search sits in a funnel that small kicks do not leave). Stops at the floor, once the iterated
         search settles, after ``patience`` steps without improvement (attempts included), or after
         ``max_steps`` (default ``search_steps``) steps in all."""
         floor = self._floor(ev)
