@@ -12,7 +12,8 @@ Every ``whiten_after`` steps (sooner while every step still pays) it also runs a
 search on a whitened loss (:mod:`solvers.stages.whitening`), which has the same global optimum
 but not the MSE's local optima where misplacements compensate each other, and repeats it while
 it pays. The least confident pairs are questioned by swapping their output projections: once
-cheaply before the iterated search, in full where the floor is still out of reach. The solve returns the certificate and the final MSE on all rows.
+cheaply before the iterated search, in full where the floor is still out of reach. The solve
+returns the certificate and the final MSE on all rows.
 """
 from __future__ import annotations
 
@@ -281,7 +282,8 @@ class FastSolver(BaseSolver):
                 rounds=steps, swaps=len(history) - 1, evaluations=ev.evaluations - e0 + screen.evaluations,
                 seconds=time.perf_counter() - t0,
                 details={"history": history, "accepted": accepted, "kick_moves": self.kick_moves if kick_moves is None else kick_moves,
-                         "stop": self._stop(loss, floor, steps, max_steps, stale, patience, returns, self._improving(early, steps, history))},
+                         "stop": self._stop(loss, floor, steps, max_steps, stale, patience, returns,
+                                            self._improving(early, steps, history))},
             )
         )
         return cfg, loss
@@ -313,7 +315,8 @@ class FastSolver(BaseSolver):
         most that many steps on the whitened loss (screened insertions and random kicks, patience
         10; the metric of the best round, recomputed where that is not a round's start) follows,
         then a descent on the MSE from where it ends. ``loss`` is the MSE of ``cfg`` on ``ev``'s
-        rows; returns the order and its MSE. The caller keeps the result only where its MSE is lower."""
+        rows; returns the order and its MSE. The caller keeps the result only where its MSE is
+        lower."""
         t0, e0 = time.perf_counter(), ev.evaluations
         floor = self._floor(ev)
         history, whitened = [], []  # MSE after each round; (order, whitened evaluator) of each metric
@@ -354,9 +357,10 @@ class FastSolver(BaseSolver):
         the MSE, one attempt (with ``whiten_kicks`` steps of an iterated search on the whitened
         loss), kept where it lowers the MSE, and another at once while each lowers it by more than
         the fraction ``stall_gain``. A segment that lowers the MSE by less than that fraction
-        doubles the kicks of the next (the search sits in a funnel that small kicks do not leave). Stops at the floor, once the iterated
-        search settles, after ``patience`` steps without improvement (attempts included), or after
-        ``max_steps`` (default ``search_steps``) steps in all."""
+        doubles the kicks of the next (the search sits in a funnel that small kicks do not leave).
+        Stops at the floor, once the iterated search settles, after ``patience`` steps without
+        improvement (attempts included), or after ``max_steps`` (default ``search_steps``) steps
+        in all."""
         floor = self._floor(ev)
         loss = float(ev.loss(forward_states(ev, cfg)[-1]))
         steps_left = self.search_steps if max_steps is None else max_steps
