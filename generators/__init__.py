@@ -15,6 +15,8 @@ _EXPORTS = {
     "PuzzleConfig": "generators.config",
     "TrainingRecipe": "generators.config",
     "parse_perturbation": "generators.config",
+    "FamilyNet": "generators.model",
+    "build_model": "generators.model",
     "build_puzzle": "generators.build",
     "generate": "generators.build",
     "trained_model": "generators.build",

@@ -1,5 +1,4 @@
-"""Content-addressed caches: trained models (keyed by the training options) and written puzzles
-(keyed by every option).
+"""Content-addressed cache of trained models (keyed by the training options).
 
 An entry is ``models/<key>.pt`` (the state dict, read with ``torch.load(weights_only=True)``) plus
 ``models/<key>.json`` (the SHA-256 of the ``.pt`` bytes, the configuration and the loss curve).
@@ -14,7 +13,6 @@ import io
 import json
 import logging
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,50 +87,8 @@ class ModelCache:
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu().contiguous() for k, v in state.items()}, buf)
         data = buf.getvalue()
-        atomic_write(weights, data)
-        atomic_write(sidecar, (json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=1) + "\n").encode())
-
-
-class PuzzleFileCache:
-    """Written puzzle files (pieces, CSV, answer) under ``root / "puzzles" / <key>``, checked by a manifest
-    of SHA-256s written last; a copy that does not match its manifest is ignored and rebuilt."""
-
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_cache_dir()
-        self.dir = self.root / "puzzles"
-
-    def restore(self, key: str, out_dir: Path) -> dict | None:
-        """Copy the cached files of ``key`` into ``out_dir``; return the manifest's metadata, or ``None``."""
-        entry = self.dir / key
         try:
-            manifest = json.loads((entry / "manifest.json").read_text())
-            files = {rel: (entry / rel).read_bytes() for rel in manifest["files"]}
-            if any(hashlib.sha256(data).hexdigest() != manifest["files"][rel] for rel, data in files.items()):
-                raise ValueError("checksum mismatch")
-        except FileNotFoundError:
-            return None
-        except Exception as exc:
-            log.warning("cached puzzle %s is corrupt (%s); it will be rebuilt", entry, exc)
-            return None
-        for rel, data in files.items():
-            atomic_write(out_dir / rel, data)
-        return manifest["meta"]
-
-    def store(self, key: str, src_dir: Path, rels: list[str], meta: dict) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.dir, prefix=f".{key}."))
-        try:
-            digests = {}
-            for rel in rels:
-                data = (src_dir / rel).read_bytes()
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_bytes(data)
-                digests[rel] = hashlib.sha256(data).hexdigest()
-            (tmp / "manifest.json").write_text(json.dumps({"files": digests, "meta": meta}) + "\n")
-            final = self.dir / key
-            if final.exists():
-                shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-        except OSError as exc:  # another process stored it first, or the disk is full: the cache is optional
-            log.warning("could not store cached puzzle %s (%s)", key, exc)
-            shutil.rmtree(tmp, ignore_errors=True)
+            atomic_write(weights, data)
+            atomic_write(sidecar, (json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=1) + "\n").encode())
+        except OSError as exc:  # a read-only or full cache directory: the cache is optional
+            log.warning("could not store the trained model in the cache %s (%s); going on without it", self.dir, exc.strerror)

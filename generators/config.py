@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from reassembly.errors import ConfigError
+from reassembly.families import DEFAULT_FAMILY, FAMILY_NAMES
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -16,7 +17,7 @@ TEACHER_SEES = ("clean", "noisy")
 PRED_FROM = ("original", "perturbed")
 PERTURBATIONS = ("noise", "quantize", "prune", "finetune", "reparam")
 # Bump when training, data or model code changes what a configuration produces.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def _require(ok: bool, message: str) -> None:
@@ -120,10 +121,12 @@ class PuzzleConfig:
     Data: ``rows`` inputs of dimension ``width`` (``binary``: ±1 plus ``input_noise`` Gaussian noise,
     or ``gaussian``), targets from a random ``tanh`` teacher with ``teacher_hidden`` units reading the
     clean ±1 states (``teacher_sees="clean"``: the noise is measurement noise) or the observed inputs,
-    scaled to unit variance, plus ``label_noise`` Gaussian noise. Model: ``depth`` blocks
-    ``x + out(relu(inp(x)))`` of hidden size ``hidden`` and a last layer with ``output`` outputs.
+    scaled to unit variance, plus ``label_noise`` Gaussian noise. Model: ``depth`` blocks of the
+    family ``block`` (default ``relu``: ``x + out(relu(inp(x)))``) of hidden size ``hidden`` and a
+    last layer with ``output`` outputs.
     """
 
+    block: str = DEFAULT_FAMILY
     depth: int = 48
     width: int = 48
     hidden: int = 96
@@ -142,12 +145,11 @@ class PuzzleConfig:
     def __post_init__(self) -> None:
         for name in ("depth", "width", "hidden", "output", "rows", "teacher_hidden", "seed"):
             _require(isinstance(getattr(self, name), int), f"config: {name} must be an integer, got {getattr(self, name)!r}")
-        _require(self.depth >= 2, f"config: depth must be >= 2 blocks (shapes cannot identify the pieces of fewer), got {self.depth}")
+        _require(self.block in FAMILY_NAMES, f"config: unknown block family {self.block!r}; choose from {', '.join(FAMILY_NAMES)}")
+        _require(self.depth >= 2, f"config: depth must be >= 2 blocks, got {self.depth}")
         _require(self.width >= 1, f"config: width must be >= 1, got {self.width}")
         _require(self.hidden >= 1, f"config: hidden must be >= 1, got {self.hidden}")
         _require(self.output >= 1, f"config: output must be >= 1, got {self.output}")
-        _require(self.hidden != self.width, f"config: hidden ({self.hidden}) must differ from width, else input and output projections have the same shape")
-        _require(self.output != self.hidden, f"config: output ({self.output}) must differ from hidden, else the last layer looks like an input projection")
         _require(self.rows >= 10, f"config: rows must be >= 10, got {self.rows}")
         _require(self.inputs in INPUTS, f"config: unknown inputs {self.inputs!r}; choose from {', '.join(INPUTS)}")
         _require(_finite(self.input_noise) and self.input_noise >= 0, f"config: input_noise must be >= 0, got {self.input_noise}")

@@ -9,13 +9,13 @@ from torch import nn
 
 from generators.config import Perturbation, PuzzleConfig
 from generators.data import Teacher, fresh_batch
-from generators.model import ResNet
+from generators.model import FamilyNet
 from generators.seeding import generator
 from generators.train import make_optimizer
 
 
 @torch.no_grad()
-def add_noise(model: ResNet, sigma: float, gen: torch.Generator) -> None:
+def add_noise(model: nn.Module, sigma: float, gen: torch.Generator) -> None:
     """Add Gaussian noise of ``sigma`` times each tensor's RMS: ``||ΔW||_F ≈ sigma ||W||_F``."""
     for p in model.parameters():
         rms = p.pow(2).mean().sqrt()
@@ -23,7 +23,7 @@ def add_noise(model: ResNet, sigma: float, gen: torch.Generator) -> None:
 
 
 @torch.no_grad()
-def quantize(model: ResNet, bits: int) -> None:
+def quantize(model: nn.Module, bits: int) -> None:
     """Uniform quantisation of every tensor to at most ``2**bits`` levels spanning its [min, max]."""
     levels = 2 ** int(bits)
     for p in model.parameters():
@@ -35,17 +35,17 @@ def quantize(model: ResNet, bits: int) -> None:
 
 
 @torch.no_grad()
-def prune(model: ResNet, fraction: float) -> None:
-    """Zero the ``round(fraction * n)`` smallest-magnitude entries of each weight matrix (biases kept)."""
-    for layer in model.layers():
-        w = layer.weight
-        k = round(fraction * w.numel())
-        if k:
-            idx = torch.argsort(w.abs().flatten(), stable=True)[:k]
-            w.view(-1)[idx] = 0.0
+def prune(model: FamilyNet, fraction: float) -> None:
+    """Zero the ``round(fraction * n)`` smallest-magnitude entries of each weight matrix (biases and norm gains kept)."""
+    for group in model.groups():
+        for w in group.weight.values():
+            k = round(fraction * w.numel())
+            if w.ndim == 2 and k:
+                idx = torch.argsort(w.abs().flatten(), stable=True)[:k]
+                w.view(-1)[idx] = 0.0
 
 
-def finetune(model: ResNet, steps: int, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator) -> None:
+def finetune(model: nn.Module, steps: int, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator) -> None:
     """``steps`` optimiser steps of the training recipe on fresh batches from the same distribution."""
     opt = make_optimizer(config.recipe, model.parameters())
     model.train()
@@ -59,20 +59,28 @@ def finetune(model: ResNet, steps: int, config: PuzzleConfig, teacher: Teacher, 
 
 
 @torch.no_grad()
-def reparametrise(model: ResNet, gen: torch.Generator, max_scale: float = 2.0) -> None:
-    """Permute each block's hidden units and rescale each by a factor in [1/max_scale, max_scale]:
-    ``relu(s z) = s relu(z)`` for ``s > 0``, so the network computes the same function."""
+def reparametrise(model: FamilyNet, gen: torch.Generator, max_scale: float = 2.0) -> None:
+    """Permute each block's hidden units and, where the family allows it (``family.rescaling``),
+    rescale each by a factor in [1/max_scale, max_scale]: the network computes the same function."""
+    family = model.family
     for block in model.blocks:
-        h = block.inp.out_features
+        h = model.sizes["h"]
         perm = torch.randperm(h, generator=gen)
         log_s = (torch.rand(h, generator=gen, dtype=torch.float64) * 2 - 1) * math.log(max_scale)
-        s = log_s.exp().to(block.inp.weight.dtype)
-        block.inp.weight.copy_(block.inp.weight[perm] * s[:, None])
-        block.inp.bias.copy_(block.inp.bias[perm] * s)
-        block.out.weight.copy_(block.out.weight[:, perm] / s[None, :])
+        for slot in family.slots:
+            if slot.hidden_axis is None:
+                continue
+            w = block.weight[slot.name]
+            power = family.rescaling.get(slot.name, 0)
+            s = (power * log_s).exp().to(w.dtype)
+            shape = [1] * w.ndim
+            shape[slot.hidden_axis] = h
+            w.copy_(w.index_select(slot.hidden_axis, perm) * s.view(shape))
+            if slot.name in block.bias and slot.hidden_axis == 0:
+                block.bias[slot.name].copy_(block.bias[slot.name][perm] * s)
 
 
-def apply_perturbations(model: ResNet, config: PuzzleConfig, teacher: Teacher) -> ResNet:
+def apply_perturbations(model: FamilyNet, config: PuzzleConfig, teacher: Teacher) -> FamilyNet:
     """A perturbed copy of ``model``: ``config.perturbations`` in order, each with its own random stream."""
     model = copy.deepcopy(model)
     for i, p in enumerate(config.perturbations):
@@ -80,7 +88,7 @@ def apply_perturbations(model: ResNet, config: PuzzleConfig, teacher: Teacher) -
     return model
 
 
-def apply_one(model: ResNet, p: Perturbation, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator) -> None:
+def apply_one(model: FamilyNet, p: Perturbation, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator) -> None:
     if p.kind == "noise":
         add_noise(model, float(p.value), gen)
     elif p.kind == "quantize":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 
@@ -11,6 +12,7 @@ from torch import nn
 from generators.config import TrainingRecipe
 from generators.data import Dataset
 from generators.seeding import generator
+from reassembly.errors import ConfigError
 
 EpochCallback = Callable[[int, nn.Module], None]
 
@@ -23,7 +25,7 @@ def make_optimizer(recipe: TrainingRecipe, params) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
 
 
-def _progress(enabled: bool, description: str):
+def _progress(enabled: bool):
     if not enabled:
         return nullcontext(None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -58,12 +60,15 @@ def train(
     seed: int,
     progress: bool = True,
     on_epoch: EpochCallback | None = None,
+    label: str = "training",
 ) -> list[dict]:
     """Train ``model`` in float32 with MSE; return the loss curve ``[{epoch, train_loss, val_loss}]``.
 
     Epoch 0 is the initial model. With early stopping the best-validation weights are restored.
     ``on_epoch(epoch, model)`` is called after every epoch (and for epoch 0). Runs on one CPU
     thread (faster for these small matrices, and the result does not depend on the core count).
+    ``label`` names the run on the progress bar. A loss that stops being finite (the recipe
+    diverges) raises :class:`ConfigError` at once: no puzzle is written from such a model.
     """
     X = data.X.to(torch.float32)
     y = data.true.to(torch.float32)
@@ -80,8 +85,8 @@ def train(
         on_epoch(0, model)
     best, best_state, stale = curve[0]["val_loss"], None, 0
     n = len(Xtr)
-    with _progress(progress, "training") as bar:
-        task = bar.add_task("training", total=recipe.epochs, status="") if bar else None
+    with _progress(progress) as bar:
+        task = bar.add_task(label, total=recipe.epochs, status="") if bar else None
         for epoch in range(1, recipe.epochs + 1):
             model.train()
             total = 0.0
@@ -93,6 +98,11 @@ def train(
                 if sched:
                     sched.step()
                 total += float(loss.detach()) * len(idx)
+            if not math.isfinite(total):
+                raise ConfigError(
+                    f"training diverged in epoch {epoch} (loss {total / n}): lower the learning rate "
+                    f"(lr {recipe.lr:g} with {recipe.optimizer}) or change the recipe"
+                )
             model.eval()
             val = _loss(model, Xva, yva)
             curve.append({"epoch": epoch, "train_loss": total / n, "val_loss": val})

@@ -1,51 +1,155 @@
-"""Ground truth, kept apart from the :class:`~reassembly.puzzle.Puzzle` that solvers receive."""
+"""The one answer type, :class:`Assembly`, its text format, and the ground truth kept apart from puzzles.
+
+An assembly names, block by block in network order, the piece in each of the family's slots, then
+the head's pieces. Its text is those ids comma-joined without spaces: for the ``relu`` family
+``inp_1,out_1,...,inp_D,out_D,last``, exactly the string whose SHA-256 Jane Street published.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Sequence
 
-from reassembly.errors import PuzzleError
-from reassembly.permutation import permutation_sha256
+from reassembly.errors import PermutationError, PuzzleError
+from reassembly.puzzle import Layout
 
 ANSWER_NAME = "answer.json"
 
 
-@dataclass(frozen=True)
-class Answer:
-    """The true permutation where known, else only its SHA-256 (as for the Jane Street puzzle)."""
+def _ids(values: Sequence[Any], what: str) -> tuple[int, ...]:
+    """Strict integers: a float, bool or string that merely looks like one is refused."""
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            if hasattr(v, "dtype") and getattr(v, "ndim", 1) == 0 and "int" in str(v.dtype):
+                v = int(v)
+            else:
+                raise PermutationError(f"{what} holds {v!r}, which is not an integer piece id")
+        out.append(int(v))
+    return tuple(out)
 
-    sha256: str
-    permutation: tuple[int, ...] | None = None
+
+@dataclass(frozen=True)
+class Assembly:
+    """Per block, the piece ids in slot order (network order of blocks), then the head's ids."""
+
+    blocks: tuple[tuple[int, ...], ...]
+    head: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "blocks", tuple(_ids(b, "a block") for b in self.blocks))
+        object.__setattr__(self, "head", _ids(self.head, "the head"))
+
+    def ids(self) -> list[int]:
+        """The flat id list: blocks in order, each in slot order, then the head."""
+        return [i for block in self.blocks for i in block] + list(self.head)
+
+    def text(self) -> str:
+        """Comma-joined ids without spaces (the string that is hashed)."""
+        return ",".join(map(str, self.ids()))
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text().encode()).hexdigest()
+
+    def __str__(self) -> str:
+        return self.text()
 
     @classmethod
-    def from_permutation(cls, permutation: list[int] | tuple[int, ...]) -> "Answer":
-        perm = tuple(int(i) for i in permutation)
-        return cls(sha256=permutation_sha256(perm), permutation=perm)
+    def from_ids(cls, ids: Sequence[int], layout: Layout) -> "Assembly":
+        """Split a flat id list by the layout (no checks beyond the length; see :func:`validate`)."""
+        ids = _ids(ids, "the answer")
+        S, D = len(layout.block_slots), layout.depth
+        if len(ids) != layout.n_pieces:
+            raise PermutationError(f"the answer has {len(ids)} ids, the puzzle has {layout.n_pieces} pieces")
+        return cls(tuple(ids[S * k : S * (k + 1)] for k in range(D)), ids[S * D :])
+
+    @classmethod
+    def parse(cls, text: str, layout: Layout) -> "Assembly":
+        """Read ``"3,17,..."`` (spaces and brackets tolerated) and validate it against ``layout``."""
+        return validate(cls.from_ids(parse_ids(text), layout), layout)
+
+
+def parse_ids(text: str) -> list[int]:
+    cleaned = text.strip().strip("[]")
+    try:
+        return [int(tok) for tok in cleaned.replace(" ", "").split(",") if tok != ""]
+    except ValueError:
+        raise PermutationError(f"answer {text[:60]!r} is not a comma-separated list of integers") from None
+
+
+def validate(assembly: Assembly, layout: Layout) -> Assembly:
+    """Check that ``assembly`` uses every piece once, each in a slot its shape fits."""
+    if not isinstance(assembly, Assembly):
+        raise PermutationError(f"expected an Assembly, got {type(assembly).__name__}")
+    S, D = len(layout.block_slots), layout.depth
+    if len(assembly.blocks) != D or any(len(b) != S for b in assembly.blocks) or len(assembly.head) != len(layout.head_slots):
+        raise PermutationError(
+            f"the answer must have {D} blocks of {S} pieces ({', '.join(layout.block_slots)}) and "
+            f"{len(layout.head_slots)} head piece(s)"
+        )
+    ids = assembly.ids()
+    n = layout.n_pieces
+    if sorted(ids) != list(range(n)):
+        missing = sorted(set(range(n)) - set(ids))
+        seen: set[int] = set()
+        dupes = sorted({i for i in ids if i in seen or seen.add(i)})
+        raise PermutationError(f"the answer must use each piece 0..{n - 1} once (missing {missing[:8]}, repeated {dupes[:8]})")
+    for k, block in enumerate(assembly.blocks):
+        for slot, piece in zip(layout.block_slots, block):
+            if piece not in layout.pools[slot]:
+                raise PermutationError(f"block {k + 1} slot {slot!r} holds piece {piece}, whose shape does not fit that slot")
+    for slot, piece in zip(layout.head_slots, assembly.head):
+        if piece not in layout.pools[slot]:
+            raise PermutationError(f"the head slot {slot!r} holds piece {piece}, whose shape does not fit that slot")
+    return assembly
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The true assembly where known, else only the SHA-256 of its text (as for the Jane Street puzzle)."""
+
+    sha256: str
+    ids: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, assembly: Assembly) -> "Answer":
+        return cls(sha256=assembly.sha256(), ids=tuple(assembly.ids()))
+
+    def assembly(self, layout: Layout) -> Assembly | None:
+        return None if self.ids is None else Assembly.from_ids(self.ids, layout)
 
     def to_json(self) -> dict:
-        return {"sha256": self.sha256, "permutation": list(self.permutation) if self.permutation else None}
+        return {"sha256": self.sha256, "ids": list(self.ids) if self.ids is not None else None}
 
 
-def save_answer(answer: Answer, directory: str | Path) -> Path:
-    path = Path(directory) / ANSWER_NAME
+def save_answer(answer: Answer, path: str | Path) -> Path:
+    """Write ``answer`` as JSON to the file ``path``."""
+    path = Path(path)
     path.write_text(json.dumps(answer.to_json()) + "\n")
     return path
 
 
-def load_answer(directory: str | Path) -> Answer | None:
-    """Read ``DIR/answer.json`` (``None`` where absent). Harness and scoring only: never solvers."""
-    path = Path(directory) / ANSWER_NAME
+def load_answer(path: str | Path) -> Answer | None:
+    """Read an answer file (``None`` where absent). The referee's only: never solvers."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / ANSWER_NAME
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text())
-        perm = data.get("permutation")
-        if perm is not None:
-            answer = Answer.from_permutation(perm)
+        ids = data.get("ids", data.get("permutation"))
+        if ids is not None:
+            answer = Answer(hashlib.sha256(",".join(str(int(i)) for i in ids).encode()).hexdigest(), tuple(int(i) for i in ids))
             if data.get("sha256") not in (None, answer.sha256):
-                raise PuzzleError(f"{path}: sha256 does not match the permutation")
+                raise ValueError("sha256 does not match the ids")
             return answer
-        return Answer(sha256=str(data["sha256"]))
-    except (ValueError, KeyError, TypeError) as exc:
+        sha = str(data["sha256"])
+        if len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+            raise ValueError("sha256 is not 64 hex digits")
+        return Answer(sha256=sha)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PuzzleError(f"{path}: not a valid answer file ({exc})") from exc

@@ -20,3 +20,8 @@ class SolverError(ReassemblyError):
 
 class ConfigError(ReassemblyError):
     """A generator, recipe or bench option is out of range."""
+
+
+class UnsupportedPuzzle(SolverError):
+    """A solver does not apply to this kind of puzzle (its signals do not exist there); the
+    harness records the run as ``unsupported`` with this message."""

@@ -1,50 +1,68 @@
-"""Read and write puzzles in the Jane Street layout: ``DIR/pieces/piece_N.pth`` + ``DIR/historical_data.csv``.
+"""Read and write puzzle directories: ``pieces/piece_N.pth``, ``historical_data.csv`` and an
+optional ``puzzle.json`` naming the block family (without it, the Jane Street ``relu`` family).
 
-Pieces are untrusted files: they are loaded with ``torch.load(weights_only=True)`` only.
+Pieces are untrusted files (:mod:`reassembly.safeio`): ``torch.load(weights_only=True)`` only.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from reassembly.errors import PuzzleError
-from reassembly.puzzle import Piece, Puzzle, infer_architecture
+from reassembly.families import DEFAULT_FAMILY, get_family
+from reassembly.families.base import BlockFamily
+from reassembly.puzzle import Piece, Puzzle, infer_layout
+from reassembly.safeio import csv_header, load_state, regular_file
 
 CSV_NAME = "historical_data.csv"
 PIECES_DIR = "pieces"
+SPEC_NAME = "puzzle.json"
+SPEC_FORMAT = 1
 _PIECE_RE = re.compile(r"^piece_(0|[1-9][0-9]*)\.pth$")
 
 
-def load_piece(path: Path, index: int) -> Piece:
-    """Load one ``{weight, bias}`` state dict, checking types, ranks and finiteness."""
+def read_spec(root: Path) -> BlockFamily:
+    """The family named by ``ROOT/puzzle.json``, or ``relu`` where there is none."""
+    path = root / SPEC_NAME
+    if not path.exists():
+        return get_family(DEFAULT_FAMILY)
+    regular_file(path, "puzzle spec")
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # torch raises many types for corrupt or unsafe files
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise PuzzleError(f"{path}: cannot be read as a weights-only PyTorch file ({reason})") from exc
-    if not isinstance(state, Mapping) or set(state.keys()) != {"weight", "bias"}:
-        keys = sorted(map(str, state.keys())) if isinstance(state, Mapping) else type(state).__name__
-        raise PuzzleError(f"{path}: expected a state dict with exactly 'weight' and 'bias', found {keys}")
-    weight, bias = state["weight"], state["bias"]
-    if not isinstance(weight, torch.Tensor) or not isinstance(bias, torch.Tensor):
-        raise PuzzleError(f"{path}: 'weight' and 'bias' must be tensors")
-    if weight.ndim != 2 or bias.ndim != 1:
-        raise PuzzleError(
-            f"{path}: weight must be 2-D and bias 1-D, got shapes {tuple(weight.shape)} and {tuple(bias.shape)}"
-        )
-    if not weight.is_floating_point() or not bias.is_floating_point():
-        raise PuzzleError(f"{path}: weight and bias must be floating point, got {weight.dtype} and {bias.dtype}")
-    for name, t in (("weight", weight), ("bias", bias)):
-        if not torch.isfinite(t).all():
-            raise PuzzleError(f"{path}: {name} contains NaN or inf")
-    return Piece(index=index, weight=weight.detach().clone(), bias=bias.detach().clone())
+        spec = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PuzzleError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(spec, dict):
+        raise PuzzleError(f"{path}: expected a JSON object with 'family' and 'format'")
+    unknown = sorted(set(spec) - {"family", "format"})
+    if unknown:
+        raise PuzzleError(f"{path}: unknown key(s) {unknown}; expected 'family' and 'format'")
+    if spec.get("format", SPEC_FORMAT) != SPEC_FORMAT:
+        raise PuzzleError(f"{path}: format {spec.get('format')!r} is not supported (this version reads format {SPEC_FORMAT})")
+    try:
+        return get_family(spec.get("family", DEFAULT_FAMILY))
+    except PuzzleError as exc:
+        raise PuzzleError(f"{path}: {exc}") from None
 
 
-def _piece_paths(pieces_dir: Path) -> dict[int, Path]:
+def load_piece(path: Path, index: int) -> Piece:
+    """One piece: ``weight`` (1-D or 2-D) and, where the family has one, a 1-D ``bias``."""
+    state = load_state(path)
+    if set(state) not in ({"weight"}, {"weight", "bias"}):
+        raise PuzzleError(f"{path}: expected a state dict with 'weight' (and 'bias'), found {sorted(state)}")
+    weight, bias = state["weight"], state.get("bias")
+    if weight.ndim not in (1, 2) or (bias is not None and bias.ndim != 1):
+        shapes = f"{tuple(weight.shape)}" + (f" and {tuple(bias.shape)}" if bias is not None else "")
+        raise PuzzleError(f"{path}: weight must be 1-D or 2-D and bias 1-D, got shapes {shapes}")
+    return Piece(index=index, weight=weight, bias=bias)
+
+
+def piece_paths(pieces_dir: Path) -> dict[int, Path]:
+    """``piece_N.pth`` files of a directory by ``N``, refusing gaps and stray ``.pth`` names."""
     if not pieces_dir.is_dir():
         raise PuzzleError(f"{pieces_dir}: pieces directory not found")
     found: dict[int, Path] = {}
@@ -62,50 +80,44 @@ def _piece_paths(pieces_dir: Path) -> dict[int, Path]:
     n = max(found) + 1
     gaps = [i for i in range(n) if i not in found]
     if gaps:
-        raise PuzzleError(
-            f"{pieces_dir}: piece numbers must run 0..{n - 1} without gaps; missing {gaps[:10]}"
-            + (f" and {len(gaps) - 10} more" if len(gaps) > 10 else "")
-        )
+        raise PuzzleError(f"{pieces_dir}: piece numbers must run 0..{n - 1} without gaps; missing {gaps[:10]}"
+                          + (f" and {len(gaps) - 10} more" if len(gaps) > 10 else ""))
     return found
 
 
-def _column(df: pd.DataFrame, prefix: str) -> list[str]:
-    if prefix in df.columns:
+def _columns(header: list[str], prefix: str) -> list[str]:
+    if prefix in header:
         return [prefix]
-    cols = [c for c in df.columns if re.fullmatch(rf"{prefix}_\d+", str(c))]
-    return sorted(cols, key=lambda c: int(str(c).rsplit("_", 1)[1]))
+    cols = [c for c in header if re.fullmatch(rf"{prefix}_\d+", c)]
+    return sorted(cols, key=lambda c: int(c.rsplit("_", 1)[1]))
 
 
 def load_data(csv: Path, input_dim: int, output_dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Read ``X`` (``measurement_i``), ``pred`` and optional ``true`` as float64 tensors."""
-    if not csv.is_file():
-        raise PuzzleError(f"{csv}: data file not found")
-    try:
-        df = pd.read_csv(csv)
-    except Exception as exc:
-        raise PuzzleError(f"{csv}: cannot be parsed as CSV ({exc})") from exc
-    meas = [c for c in df.columns if re.fullmatch(r"measurement_\d+", str(c))]
-    meas.sort(key=lambda c: int(str(c).rsplit("_", 1)[1]))
+    """``X`` (``measurement_i``), ``pred`` and optional ``true`` as float64 tensors."""
+    header = csv_header(csv)
+    meas = _columns(header, "measurement")
     if not meas:
         raise PuzzleError(f"{csv}: no measurement_i columns")
-    if len(meas) != input_dim or meas != [f"measurement_{i}" for i in range(input_dim)]:
-        raise PuzzleError(
-            f"{csv}: has {len(meas)} measurement columns but the pieces need measurement_0..measurement_{input_dim - 1}"
-        )
-    pred_cols = _column(df, "pred")
+    if meas != [f"measurement_{i}" for i in range(input_dim)]:
+        raise PuzzleError(f"{csv}: has {len(meas)} measurement columns but the pieces need measurement_0..measurement_{input_dim - 1}")
+    pred_cols = _columns(header, "pred")
     if not pred_cols:
         raise PuzzleError(f"{csv}: no 'pred' column (the original model's outputs)")
     if len(pred_cols) != output_dim:
-        raise PuzzleError(f"{csv}: {len(pred_cols)} pred columns but the last layer has {output_dim} outputs")
-    true_cols = _column(df, "true")
+        raise PuzzleError(f"{csv}: {len(pred_cols)} pred columns but the head has {output_dim} outputs")
+    true_cols = _columns(header, "true")
+    try:
+        df = pd.read_csv(csv, usecols=meas + pred_cols + true_cols)
+    except Exception as exc:
+        raise PuzzleError(f"{csv}: cannot be parsed as CSV ({str(exc).splitlines()[0][:200]})") from None
     if len(df) == 0:
         raise PuzzleError(f"{csv}: no data rows")
 
     def tensor(cols: list[str], what: str) -> torch.Tensor:
         try:
             values = df[cols].to_numpy(dtype="float64")
-        except (TypeError, ValueError) as exc:
-            raise PuzzleError(f"{csv}: {what} columns hold non-numeric values") from exc
+        except (TypeError, ValueError):
+            raise PuzzleError(f"{csv}: {what} columns hold non-numeric values") from None
         t = torch.from_numpy(values.copy())
         bad = (~torch.isfinite(t)).nonzero()
         if len(bad):
@@ -113,44 +125,51 @@ def load_data(csv: Path, input_dim: int, output_dim: int) -> tuple[torch.Tensor,
             raise PuzzleError(f"{csv}: {what} has NaN, inf or empty values (first at row {row + 1}, column {cols[col]})")
         return t
 
-    X = tensor(meas, "measurement")
-    pred = tensor(pred_cols, "pred")
     true = tensor(true_cols, "true") if len(true_cols) == output_dim else None
-    return X, pred, true
+    return tensor(meas, "measurement"), tensor(pred_cols, "pred"), true
 
 
 def load_puzzle(directory: str | Path) -> Puzzle:
-    """Load a puzzle in the Jane Street layout, raising :class:`PuzzleError` on any fault."""
+    """Load a puzzle directory, raising :class:`PuzzleError` (one line) on any fault."""
     root = Path(directory)
     if not root.is_dir():
         raise PuzzleError(f"{root}: puzzle directory not found")
+    family = read_spec(root)
     csv = root / CSV_NAME
-    if not csv.is_file():
-        raise PuzzleError(f"{csv}: data file not found")
-    paths = _piece_paths(root / PIECES_DIR)
+    regular_file(csv, "data file")
+    paths = piece_paths(root / PIECES_DIR)
     pieces = [load_piece(paths[i], i) for i in range(len(paths))]
-    arch, _ = infer_architecture(pieces, source=str(root / PIECES_DIR))
-    X, pred, true = load_data(csv, arch.input_dim, arch.output_dim)
-    return Puzzle(pieces=tuple(pieces), X=X, pred=pred, true=true, name=root.name or str(root))
+    layout = infer_layout(family, pieces, source=str(root / PIECES_DIR))
+    X, pred, true = load_data(csv, layout.sizes["d"], layout.sizes["o"])
+    return Puzzle(pieces=tuple(pieces), X=X, pred=pred, true=true, name=root.resolve().name or str(root), family=family)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write a new file readable by everyone the directory allows (mode 0o644 before the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
 
 
 def save_puzzle(puzzle: Puzzle, directory: str | Path) -> Path:
-    """Write ``puzzle`` in the Jane Street layout (float32 pieces, CSV with full float precision)."""
+    """Write ``puzzle`` (float32 pieces, CSV at full float precision, ``puzzle.json``) into ``directory``."""
+    import io
+
     root = Path(directory)
     (root / PIECES_DIR).mkdir(parents=True, exist_ok=True)
     for p in puzzle.pieces:
-        torch.save(
-            {"weight": p.weight.detach().to(torch.float32).contiguous(), "bias": p.bias.detach().to(torch.float32).contiguous()},
-            root / PIECES_DIR / f"piece_{p.index}.pth",
-        )
+        state = {"weight": p.weight.detach().to(torch.float32).contiguous()}
+        if p.bias is not None:
+            state["bias"] = p.bias.detach().to(torch.float32).contiguous()
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        _write(root / PIECES_DIR / f"piece_{p.index}.pth", buf.getvalue())
     cols = {f"measurement_{i}": puzzle.X[:, i].numpy() for i in range(puzzle.X.shape[1])}
     o = puzzle.pred.shape[1]
-    names = ["pred"] if o == 1 else [f"pred_{i}" for i in range(o)]
-    cols.update({n: puzzle.pred[:, i].numpy() for i, n in enumerate(names)})
-    if puzzle.true is not None:
-        tnames = ["true"] if o == 1 else [f"true_{i}" for i in range(o)]
-        cols.update({n: puzzle.true[:, i].numpy() for i, n in enumerate(tnames)})
-    pd.DataFrame(cols).to_csv(root / CSV_NAME, index=False, float_format="%.17g")
+    for what, values in (("pred", puzzle.pred), ("true", puzzle.true)):
+        if values is not None:
+            names = [what] if o == 1 else [f"{what}_{i}" for i in range(o)]
+            cols.update({n: values[:, i].numpy() for i, n in enumerate(names)})
+    _write(root / CSV_NAME, pd.DataFrame(cols).to_csv(index=False, float_format="%.17g").encode())
+    _write(root / SPEC_NAME, (json.dumps({"format": SPEC_FORMAT, "family": puzzle.family.name}) + "\n").encode())
     return root
-
-

@@ -1,120 +1,134 @@
-"""Core types: pieces, the architecture they imply, and the puzzle a solver receives.
+"""Core types: pieces, the layout their shapes imply under a block family, and the puzzle a solver sees.
 
-A :class:`Puzzle` holds only what a solver may see (pieces and data). Ground truth lives
+A :class:`Puzzle` holds only what a solver may see (family, pieces and data). Ground truth lives
 apart in :class:`reassembly.answer.Answer`.
 """
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
 
 from reassembly.errors import PuzzleError
+from reassembly.families import DEFAULT_FAMILY, get_family
+from reassembly.families.base import BlockFamily, Slot
 
 
 @dataclass(frozen=True)
 class Piece:
-    """One linear layer: ``y = x @ weight.T + bias``, numbered as in the shuffled puzzle."""
+    """One shuffled tensor group (a linear layer's ``weight`` and ``bias``, or a norm's gain)."""
 
     index: int
     weight: torch.Tensor
-    bias: torch.Tensor
+    bias: torch.Tensor | None = None
 
     @property
-    def shape(self) -> tuple[int, int]:
-        return (int(self.weight.shape[0]), int(self.weight.shape[1]))
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.weight.shape)
+
+    @property
+    def signature(self) -> tuple[tuple[int, ...], bool]:
+        """What shape inference sees: the weight's shape and whether there is a bias."""
+        return self.shape, self.bias is not None
 
 
 @dataclass(frozen=True)
-class Architecture:
-    """Residual network ``x + out(relu(inp(x)))`` repeated ``depth`` times, then a last linear layer."""
+class Layout:
+    """What the pieces' shapes say under a family.
 
-    input_dim: int
-    hidden_dim: int
-    output_dim: int
+    ``sizes`` maps ``d``, ``h`` and ``o`` to numbers, ``depth`` is the number of blocks, and
+    ``pools[slot]`` lists the ids of the pieces that fit ``slot`` (slots of equal shape share one
+    pool, e.g. ``gate`` and ``up``, or ``inp`` and ``out`` when ``h == d``).
+    """
+
+    family: BlockFamily
+    sizes: dict[str, int]
     depth: int
+    pools: dict[str, tuple[int, ...]]
+
+    @property
+    def block_slots(self) -> tuple[str, ...]:
+        return self.family.slot_names
+
+    @property
+    def head_slots(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.family.head_slots)
 
     @property
     def n_pieces(self) -> int:
-        return 2 * self.depth + 1
+        return self.depth * len(self.block_slots) + len(self.head_slots)
+
+    def shared(self, slot: str) -> tuple[str, ...]:
+        """Slots (block and head) drawing from the same pool as ``slot``, itself included."""
+        return tuple(s for s in (*self.block_slots, *self.head_slots) if self.pools[s] == self.pools[slot])
+
+    @property
+    def ambiguous(self) -> bool:
+        """Whether shapes leave slot assignment open (two slots share a pool)."""
+        names = (*self.block_slots, *self.head_slots)
+        return len({self.pools[s] for s in names}) < len(names)
 
 
-@dataclass(frozen=True)
-class PieceRoles:
-    """Which piece ids are input projections, output projections and the last layer."""
-
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-    last: int
+def _signature(slot: Slot, sizes: dict[str, int]) -> tuple[tuple[int, ...], bool]:
+    return slot.dims(sizes), slot.bias
 
 
-def infer_architecture(pieces: list[Piece] | tuple[Piece, ...], source: str = "pieces") -> tuple[Architecture, PieceRoles]:
-    """Infer the architecture and each piece's role from the weight shapes alone.
+def infer_layout(family: BlockFamily, pieces: list[Piece] | tuple[Piece, ...], source: str = "pieces") -> Layout:
+    """Depth, sizes and pools of ``pieces`` under ``family``, from shapes alone.
 
-    Input projections are ``(hidden, d)``, output projections ``(d, hidden)``, the last layer
-    ``(out, d)``. Raises :class:`PuzzleError` where shapes cannot form that architecture.
+    Raises :class:`PuzzleError` where the shapes cannot form the family's network, or could form
+    it in more than one way.
     """
-    if len(pieces) < 3 or len(pieces) % 2 == 0:
+    slots, head = family.slots, family.head_slots
+    n = len(pieces)
+    depth, rest = divmod(n - len(head), len(slots))
+    if n < len(head) + len(slots) or rest:
         raise PuzzleError(
-            f"{source}: {len(pieces)} pieces cannot form the architecture "
-            "(need 2 per block plus 1 last layer: an odd number >= 3)"
+            f"{source}: {n} pieces cannot form {family.name!r} blocks ({len(slots)} pieces per block "
+            f"plus {len(head)} for the head)"
         )
-    groups: dict[tuple[int, int], list[int]] = {}
     for p in pieces:
-        groups.setdefault(p.shape, []).append(p.index)
-    singles = [s for s, ids in groups.items() if len(ids) == 1]
-    pairs = {s: ids for s, ids in groups.items() if len(ids) > 1}
-    if len(pairs) == 1:
-        (shape, ids), = pairs.items()
-        if shape[0] == shape[1]:
+        if p.bias is not None and p.bias.shape != (p.shape[0],):
             raise PuzzleError(
-                f"{source}: all block pieces are square {shape[0]}x{shape[1]}, so shapes cannot tell "
-                "input projections from output projections (hidden dim equals input dim)"
+                f"{source}: piece {p.index} has weight {'x'.join(map(str, p.shape))} but bias of shape "
+                f"{tuple(p.bias.shape)} (expected ({p.shape[0]},))"
             )
-    depth = (len(pieces) - 1) // 2
-    candidates = [
-        (s_in, s_out)
-        for s_in, ids_in in pairs.items()
-        for s_out, ids_out in pairs.items()
-        if s_in == (s_out[1], s_out[0]) and s_in != s_out and len(ids_in) == depth and len(ids_out) == depth
-    ]
-    if not candidates or len(singles) != 1:
-        summary = ", ".join(f"{len(ids)} x {s[0]}x{s[1]}" for s, ids in sorted(groups.items()))
-        raise PuzzleError(
-            f"{source}: shapes cannot form the architecture: found {summary}; expected {depth} x (hidden, d), "
-            f"{depth} x (d, hidden) and 1 x (out, d)"
-        )
-    last_shape = singles[0]
-    # (hidden, d) and (d, hidden): the last layer's second dimension names d.
-    d = last_shape[1]
-    match = [(a, b) for a, b in candidates if a[1] == d]
-    if not match:
-        raise PuzzleError(
-            f"{source}: the last layer {last_shape[0]}x{last_shape[1]} does not read the residual width of any "
-            "block pieces"
-        )
-    s_in, s_out = match[0]
-    arch = Architecture(input_dim=d, hidden_dim=s_in[0], output_dim=last_shape[0], depth=depth)
+    found = Counter(p.signature for p in pieces)
+    symbols = sorted({s for slot in (*slots, *head) for s in slot.shape})
+    values = sorted({dim for p in pieces for dim in p.shape})
+    solutions = []
+    for combo in itertools.product(values, repeat=len(symbols)):
+        sizes = dict(zip(symbols, combo))
+        expected = Counter({})
+        for s in slots:
+            expected[_signature(s, sizes)] += depth
+        for s in head:
+            expected[_signature(s, sizes)] += 1
+        if expected == found:
+            solutions.append(sizes)
+    if not solutions:
+        summary = ", ".join(f"{k} x {'x'.join(map(str, shape))}{'+bias' if bias else ''}" for (shape, bias), k in sorted(found.items()))
+        want = ", ".join(f"{depth} x {s.name} {'x'.join(s.shape)}" for s in slots) + ", " + ", ".join(
+            f"1 x {s.name} {'x'.join(s.shape)}" for s in head)
+        raise PuzzleError(f"{source}: shapes cannot form {family.name!r} blocks: found {summary}; expected {want}")
+    if len(solutions) > 1:
+        raise PuzzleError(f"{source}: shapes fit {family.name!r} blocks in several ways ({solutions[:3]}); cannot tell d, h and o")
+    sizes = solutions[0]
+    by_signature: dict[tuple, list[int]] = {}
     for p in pieces:
-        expected_bias = p.shape[0]
-        if p.bias.shape != (expected_bias,):
-            raise PuzzleError(
-                f"{source}: piece {p.index} has weight {p.shape[0]}x{p.shape[1]} but bias of shape "
-                f"{tuple(p.bias.shape)} (expected ({expected_bias},))"
-            )
-    roles = PieceRoles(
-        inputs=tuple(sorted(pairs[s_in])),
-        outputs=tuple(sorted(pairs[s_out])),
-        last=groups[last_shape][0],
-    )
-    return arch, roles
+        by_signature.setdefault(p.signature, []).append(p.index)
+    pools = {s.name: tuple(sorted(by_signature[_signature(s, sizes)])) for s in (*slots, *head)}
+    return Layout(family=family, sizes=sizes, depth=depth, pools=pools)
 
 
 @dataclass
 class Puzzle:
-    """Everything a solver may see: numbered pieces and a data set (``X``, ``pred``, optional ``true``).
+    """Everything a solver may see: a block family, numbered pieces and a data set.
 
-    ``X`` is ``(N, d)`` and ``pred`` is ``(N, out)``, both float64.
+    ``X`` is ``(N, d)`` and ``pred`` ``(N, o)`` (the original model's outputs), both float64;
+    ``true`` (optional) are the targets it was trained on.
     """
 
     pieces: tuple[Piece, ...]
@@ -122,31 +136,30 @@ class Puzzle:
     pred: torch.Tensor
     true: torch.Tensor | None = None
     name: str = "puzzle"
-    architecture: Architecture = field(init=False)
-    roles: PieceRoles = field(init=False)
+    family: BlockFamily = field(default_factory=lambda: get_family(DEFAULT_FAMILY))
+    layout: Layout = field(init=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.family, str):
+            self.family = get_family(self.family)
         self.pieces = tuple(sorted(self.pieces, key=lambda p: p.index))
         ids = [p.index for p in self.pieces]
         if ids != list(range(len(ids))):
             raise PuzzleError(f"{self.name}: piece numbers must be 0..{len(ids) - 1} without gaps, got {ids[:10]}...")
-        self.architecture, self.roles = infer_architecture(self.pieces, source=self.name)
+        self.layout = infer_layout(self.family, self.pieces, source=self.name)
         if self.pred.ndim == 1:
             self.pred = self.pred[:, None]
         if self.true is not None and self.true.ndim == 1:
             self.true = self.true[:, None]
-        arch = self.architecture
-        if self.X.ndim != 2 or self.X.shape[1] != arch.input_dim:
-            raise PuzzleError(
-                f"{self.name}: data has {tuple(self.X.shape)} inputs but the pieces need {arch.input_dim} columns"
-            )
-        if self.pred.shape != (self.X.shape[0], arch.output_dim):
-            raise PuzzleError(
-                f"{self.name}: pred has shape {tuple(self.pred.shape)}, expected ({self.X.shape[0]}, {arch.output_dim})"
-            )
+        d, o = self.layout.sizes["d"], self.layout.sizes.get("o")
+        if self.X.ndim != 2 or self.X.shape[1] != d:
+            raise PuzzleError(f"{self.name}: data has {tuple(self.X.shape)} inputs but the pieces need {d} columns")
+        if self.pred.shape != (self.X.shape[0], o):
+            raise PuzzleError(f"{self.name}: pred has shape {tuple(self.pred.shape)}, expected ({self.X.shape[0]}, {o})")
 
-    def piece(self, index: int) -> Piece:
-        return self.pieces[index]
+    @property
+    def depth(self) -> int:
+        return self.layout.depth
 
     @property
     def n_rows(self) -> int:

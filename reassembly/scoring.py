@@ -1,26 +1,34 @@
-"""Scores of a proposed permutation: MSE, SHA-256, and, where the answer is known, accuracies."""
+"""The referee's measures of an assembly: MSE, SHA-256 and, where the answer is known, how right it is.
+
+Exactness judges the assembled *function*: an assembly that differs from the answer piece for
+piece (two interchangeable slots swapped, two identical pieces exchanged) is still exact when it
+computes the same outputs, in float64, on the puzzle's rows and on random probe rows.
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
+import torch
 from scipy.stats import kendalltau
 
-from reassembly.answer import Answer
-from reassembly.network import mse
-from reassembly.permutation import Assembly, permutation_sha256
+from reassembly.answer import Answer, Assembly, validate
+from reassembly.kernel import Evaluator, PieceStack
 from reassembly.puzzle import Puzzle
+
+PROBE_ROWS = 256
+SAME_FUNCTION_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
 class Score:
-    """How good a permutation is. Accuracies are NaN where only the answer's hash is known."""
+    """How good an assembly is. Accuracies are NaN (and ``exact`` ``None``) where the answer is unknown;
+    where only its hash is known, they are 1 for an exact answer and NaN otherwise."""
 
     mse: float
     sha256: str
     exact: bool | None
-    pairing_accuracy: float
+    grouping_accuracy: float
     order_exact: bool | None
     kendall_tau: float
 
@@ -28,43 +36,69 @@ class Score:
         return asdict(self)
 
 
-def pairing_accuracy(predicted: Assembly, truth: Assembly) -> float:
-    """Fraction of true ``(inp, out)`` pairs the prediction contains."""
-    return len(predicted.pairs & truth.pairs) / len(truth.blocks)
+def outputs(puzzle: Puzzle, assembly: Assembly, X: torch.Tensor | None = None) -> torch.Tensor:
+    """Outputs ``(N, o)`` in float64 of the network ``assembly`` builds, on ``X`` (default: the puzzle's rows)."""
+    stack = PieceStack(puzzle, torch.float64)
+    X = puzzle.X if X is None else X
+    ev = Evaluator(stack, assembly.head, X, torch.zeros(X.shape[0], puzzle.pred.shape[1]))
+    return ev.output(ev.states(stack.arrangement(assembly))[-1])
 
 
-def block_order_tau(predicted: Assembly, truth: Assembly) -> float:
-    """Kendall τ between predicted and true positions of blocks, each block named by its input projection."""
-    pos = {inp: k for k, (inp, _) in enumerate(predicted.blocks)}
-    true_positions = list(range(len(truth.blocks)))
-    predicted_positions = [pos[inp] for inp, _ in truth.blocks]
-    if len(true_positions) < 2:
+def network_mse(puzzle: Puzzle, assembly: Assembly) -> float:
+    """Mean squared error (float64) of the assembled network against ``pred``."""
+    stack = PieceStack(puzzle, torch.float64)
+    return Evaluator(stack, assembly.head, puzzle.X, puzzle.pred).mse(stack.arrangement(assembly))
+
+
+def same_function(puzzle: Puzzle, a: Assembly, b: Assembly, seed: int = 0) -> bool:
+    """Whether ``a`` and ``b`` compute the same outputs on the puzzle's rows and on random probes
+    (Gaussian rows with the data's mean and spread), to ``SAME_FUNCTION_RTOL``."""
+    if a == b:
+        return True
+    gen = torch.Generator().manual_seed(seed)
+    X = puzzle.X
+    probes = X.mean(0) + X.std(0) * torch.randn(PROBE_ROWS, X.shape[1], generator=gen, dtype=X.dtype)
+    rows = torch.cat([X, probes])
+    ya, yb = outputs(puzzle, a, rows), outputs(puzzle, b, rows)
+    return bool((ya - yb).abs().max() <= SAME_FUNCTION_RTOL * (1 + yb.abs().max()))
+
+
+def grouping_accuracy(predicted: Assembly, truth: Assembly) -> float:
+    """Share of the true blocks (pieces in slot order) that the prediction contains."""
+    return len(set(predicted.blocks) & set(truth.blocks)) / len(truth.blocks)
+
+
+def _anchor_order(assembly: Assembly, anchor: int) -> list[int]:
+    return [block[anchor] for block in assembly.blocks]
+
+
+def block_order_tau(predicted: Assembly, truth: Assembly, anchor: int = 0) -> float:
+    """Kendall τ between predicted and true block positions, each block named by its anchor piece."""
+    pos = {piece: k for k, piece in enumerate(_anchor_order(predicted, anchor))}
+    true_order = _anchor_order(truth, anchor)
+    if len(true_order) < 2:
         return 1.0
-    return float(kendalltau(true_positions, predicted_positions).statistic)
+    return float(kendalltau(range(len(true_order)), [pos[p] for p in true_order]).statistic)
 
 
-def order_exact(predicted: Assembly, truth: Assembly) -> bool:
-    """Whether the input projections stand in the true order (pairing aside)."""
-    return [i for i, _ in predicted.blocks] == [i for i, _ in truth.blocks]
-
-
-def score(puzzle: Puzzle, permutation: Sequence[int], answer: Answer | None = None) -> Score:
-    """Score ``permutation`` on ``puzzle``; accuracies need ``answer`` (its permutation, or its hash)."""
-    predicted = Assembly.from_permutation(permutation, puzzle.roles)
-    sha = permutation_sha256(permutation)
-    value = mse(puzzle, permutation)
+def score(puzzle: Puzzle, assembly: Assembly, answer: Answer | None = None) -> Score:
+    """Validate ``assembly`` against ``puzzle`` and measure it; accuracies need ``answer``."""
+    validate(assembly, puzzle.layout)
+    sha = assembly.sha256()
+    value = network_mse(puzzle, assembly)
     if answer is None:
         return Score(value, sha, None, math.nan, None, math.nan)
-    exact = sha == answer.sha256
-    if answer.permutation is None:
+    truth = answer.assembly(puzzle.layout)
+    if truth is None:
+        exact = sha == answer.sha256
         ones = 1.0 if exact else math.nan
         return Score(value, sha, exact, ones, True if exact else None, ones)
-    truth = Assembly.from_permutation(answer.permutation, puzzle.roles)
+    anchor = puzzle.layout.block_slots.index(puzzle.family.anchor)
     return Score(
         mse=value,
         sha256=sha,
-        exact=exact,
-        pairing_accuracy=pairing_accuracy(predicted, truth),
-        order_exact=order_exact(predicted, truth),
-        kendall_tau=block_order_tau(predicted, truth),
+        exact=sha == answer.sha256 or same_function(puzzle, assembly, truth),
+        grouping_accuracy=grouping_accuracy(assembly, truth),
+        order_exact=_anchor_order(assembly, anchor) == _anchor_order(truth, anchor),
+        kendall_tau=block_order_tau(assembly, truth, anchor),
     )

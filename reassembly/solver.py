@@ -1,16 +1,18 @@
-"""The solver protocol: configuration in ``__init__``, all work in ``solve(puzzle)``."""
+"""The solver protocol: configuration in ``__init__``, all work in ``solve(puzzle)``, an
+:class:`~reassembly.answer.Assembly` out."""
 from __future__ import annotations
 
-import inspect
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from reassembly.answer import Assembly
+from reassembly.params import Configurable
 from reassembly.puzzle import Puzzle
 
 
 @dataclass
 class StageReport:
-    """What one stage (pairing, seed, ranking, repair, ...) did."""
+    """What one stage (grouping, seed, descent, search, ...) did."""
 
     stage: str
     method: str
@@ -24,11 +26,11 @@ class StageReport:
 
 @dataclass
 class SolveResult:
-    """A solver's answer (Jane Street permutation format) and how it got there."""
+    """A solver's answer and how it got there (what the solver *claims*; the referee recomputes
+    everything it scores from ``assembly`` alone)."""
 
-    permutation: list[int]
+    assembly: Assembly
     stages: list[StageReport] = field(default_factory=list)
-    seconds: float = 0.0
     certificate: dict[str, Any] | None = None
 
     @property
@@ -37,8 +39,7 @@ class SolveResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "permutation": list(self.permutation),
-            "seconds": self.seconds,
+            "answer": self.assembly.text(),
             "evaluations": self.evaluations,
             "stages": [asdict(s) for s in self.stages],
             "certificate": self.certificate,
@@ -54,22 +55,8 @@ class Solver(Protocol):
     def get_params(self) -> dict[str, Any]: ...
 
 
-class BaseSolver:
-    """scikit-learn-style base: ``__init__`` stores options only, ``get_params`` reads them back."""
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor options of this class and its bases (a subclass may pass ``**kwargs`` on)."""
-        names: dict[str, None] = {}
-        for cls in type(self).__mro__:
-            if "__init__" in cls.__dict__ and cls is not object:
-                for n, p in inspect.signature(cls.__init__).parameters.items():
-                    if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                        names.setdefault(n)
-        return {n: getattr(self, n) for n in names if hasattr(self, n)}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+class BaseSolver(Configurable):
+    """Base of the built-in solvers: scikit-learn-style options (:class:`~reassembly.params.Configurable`)."""
 
     def solve(self, puzzle: Puzzle) -> SolveResult:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -1,0 +1,147 @@
+"""The evaluation kernel: every forward pass of an assembled network in the framework runs here.
+
+An :class:`Evaluator` holds a :class:`~reassembly.kernel.stack.PieceStack`, the head, a row set
+``X`` and the target. It computes prefix states, losses of single arrangements and of batches of
+candidate arrangements that share a prefix with a cached one, and output Jacobians; every candidate
+network whose loss it computes counts as one forward evaluation (``evaluations``).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from reassembly.families.base import Params
+from reassembly.kernel.stack import PieceStack
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Evaluator:
+    """Losses of arrangements of ``stack`` on rows ``X`` against ``target``.
+
+    Parameters
+    ----------
+    stack
+        The pieces, stacked by pool in the dtype of evaluation.
+    head
+        Piece ids of the head (in the family's head-slot order).
+    X, target
+        Rows ``(n, d)`` and the outputs to match ``(n, o)``; cast to the stack's dtype.
+    transform
+        Optional map of output errors ``(..., n, o)`` applied before squaring (a solver's metric);
+        the loss is then ``mean(transform(err)²)``. ``None``: the mean squared error.
+    """
+
+    def __init__(self, stack: PieceStack, head: tuple[int, ...], X: torch.Tensor, target: torch.Tensor,
+                 transform: Transform | None = None) -> None:
+        self.stack = stack
+        self.family = stack.family
+        self.head = tuple(head)
+        self.head_params: Params = stack.head(self.head)
+        self.X = X.to(stack.dtype)
+        self.target = target.to(stack.dtype)
+        self.transform = transform
+        self.evaluations = 0
+
+    def with_rows(self, X: torch.Tensor, target: torch.Tensor, transform: Transform | None = None) -> "Evaluator":
+        """An evaluator of the same pieces and head on other rows (its own evaluation count)."""
+        return Evaluator(self.stack, self.head, X, target, transform)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    def output(self, h: torch.Tensor) -> torch.Tensor:
+        """The head applied to final states ``(..., n, d)``."""
+        return self.family.head(self.head_params, h)
+
+    def weigh(self, err: torch.Tensor) -> torch.Tensor:
+        return err if self.transform is None else self.transform(err)
+
+    def loss(self, h: torch.Tensor) -> torch.Tensor:
+        """Loss of final states ``(n, d)`` or ``(B, n, d)``: one value per leading batch entry."""
+        return self.weigh(self.output(h) - self.target).pow(2).mean(dim=(-2, -1))
+
+    def states(self, arr: torch.Tensor, states: torch.Tensor | None = None, start: int = 0,
+               out: torch.Tensor | None = None) -> torch.Tensor:
+        """Prefix states ``(D + 1, n, d)`` of ``arr``: ``states[t]`` enters position ``t``.
+
+        With ``states`` of an arrangement that agrees with ``arr`` before ``start``, only positions
+        from ``start`` on are recomputed. ``out`` is a buffer to reuse (it may be ``states`` itself
+        only where those may be overwritten).
+        """
+        D = arr.shape[0]
+        if out is None:
+            out = torch.empty(D + 1, *self.X.shape, dtype=self.X.dtype)
+        if states is None or start == 0:
+            out[0] = self.X
+            start = 0
+        elif out is not states:
+            out[: start + 1] = states[: start + 1]
+        compiled = self.stack.compiled
+        for t, row in enumerate(arr.tolist()[start:], start):
+            compiled(row)(out[t], out=out[t + 1])
+        self.evaluations += 1
+        return out
+
+    def mse(self, arr: torch.Tensor, chunk: int = 2048) -> float:
+        """Mean squared error of ``arr`` on all rows (no transform), streamed in row chunks
+        without keeping states."""
+        blocks = [self.stack.compiled(row) for row in arr.tolist()]
+        total = 0.0
+        for start in range(0, self.n_rows, chunk):
+            h = self.X[start : start + chunk]
+            for block in blocks:
+                h = block(h)
+            total += float((self.output(h) - self.target[start : start + chunk]).pow(2).sum())
+        self.evaluations += 1
+        return total / self.target.numel()
+
+    def suffix_losses(self, arrs: torch.Tensor, starts: torch.Tensor, states: torch.Tensor,
+                      chunk_rows: int = 8192) -> torch.Tensor:
+        """Losses of candidate arrangements ``arrs`` ``(B, D, S)`` that agree with a cached one
+        before ``starts[b]``; ``states`` are the cached one's prefix states.
+
+        Candidates sorted by start run as a leading slice from each position on (no gathers of
+        states); chunks of about ``chunk_rows`` state rows keep the working set in cache.
+        """
+        arrs = torch.as_tensor(arrs, dtype=torch.long)
+        starts = torch.as_tensor(starts, dtype=torch.long)
+        if arrs.shape[0] == 0:
+            return torch.empty(0, dtype=self.X.dtype)
+        rank = torch.argsort(starts, stable=True)
+        arrs, starts = arrs[rank], starts[rank]
+        step = max(1, chunk_rows // self.n_rows)
+        losses = torch.cat([self._sorted_suffix_losses(arrs[i : i + step], starts[i : i + step], states)
+                            for i in range(0, len(arrs), step)])
+        self.evaluations += int(arrs.shape[0])
+        return losses[torch.argsort(rank)]
+
+    def _sorted_suffix_losses(self, arrs: torch.Tensor, starts: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        D = arrs.shape[1]
+        active = torch.searchsorted(starts, torch.arange(D), right=True).tolist()
+        h = states[starts]
+        gather, block = self.stack.gather, self.family.block
+        for t in range(int(starts[0]), D):
+            m = active[t]
+            h[:m] = block(gather(arrs[:m, t]), h[:m])
+        return self.loss(h)
+
+    def run(self, arrs: torch.Tensor) -> torch.Tensor:
+        """Losses of whole candidate arrangements ``(B, D, S)`` from the input rows."""
+        states = self.X.unsqueeze(0)
+        return self.suffix_losses(arrs, torch.zeros(len(arrs), dtype=torch.long), states)
+
+    def jacobians(self, arr: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """``J[t]`` ``(D + 1, n, o, d)``: Jacobian of the output with respect to the state entering
+        position ``t`` (``J[D]``: the head's)."""
+        D, n = arr.shape[0], self.n_rows
+        last = self.family.head_vjp(self.head_params, n)
+        J = torch.empty(D + 1, *last.shape, dtype=states.dtype)
+        J[D] = last
+        ctx = self.family.vjp_context(self.stack.gather(arr), states[:-1])
+        compiled = self.stack.compiled
+        for t, row in zip(range(D - 1, -1, -1), reversed(arr.tolist())):
+            compiled(row).vjp(ctx[t], J[t + 1], out=J[t])
+        return J

@@ -1,0 +1,168 @@
+"""``fast``: grouping, a seed in whichever direction fits better, screened parallel descents over
+nested row samples, and where they stall an iterated search interleaved with whitened attempts
+and a doubt on the weakest groups; then certification on the largest sample."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from reassembly.answer import Assembly
+from reassembly.kernel import Evaluator, PieceStack
+from reassembly.params import Interval, OneOf
+from reassembly.puzzle import Puzzle
+from reassembly.solver import BaseSolver, SolveResult, StageReport
+from solvers.fast.context import Context
+from solvers.fast.descent import Descent
+from solvers.fast.regroup import Regroup
+from solvers.fast.search import IteratedSearch
+from solvers.fast.whitening import Whitening
+from solvers.grouping import SCORES, group_pieces, unplaced_exchanges
+from solvers.rows import evaluator, single_head
+from solvers.seeds import REVERSED, SEEDS, delta_norm, seed_order
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class Reached:
+    """Where a descent over the row levels ended: arrangement, loss on its last level, MSE on all
+    rows (NaN where not measured) and certificate."""
+
+    arr: torch.Tensor
+    loss: float
+    full: float
+    certificate: dict
+
+
+class FastSolver(BaseSolver):
+    """Exact and fast: screened parallel local search over grouped blocks, iterated where it stalls.
+
+    Parameters
+    ----------
+    grouping
+        Weight score that groups pieces into blocks: ``units`` (hidden-unit statistics, every
+        family), ``ddr`` or ``cosine``.
+    seed
+        Seed order: ``auto`` (delta-norm in whichever direction has the lower loss) or a fixed key.
+    rows
+        Nested row samples searched in turn (a larger one only where a smaller one stalls).
+    descent
+        The screened parallel descent (:class:`~solvers.fast.descent.Descent`).
+    search
+        The iterated search where descents stall (:class:`~solvers.fast.search.IteratedSearch`).
+    whitening
+        Attempts on the whitened loss inside the search (:class:`~solvers.fast.whitening.Whitening`).
+    regroup
+        Doubt on the least confident groups (:class:`~solvers.fast.regroup.Regroup`).
+    floor
+        Loss counted as zero, relative to the mean squared target (float rounding).
+    dtype
+        Floating type of the search (the certificate's final MSE is on all rows).
+    random_state
+        Seed of row samples, kicks and attempts.
+    """
+
+    constraints = {"grouping": OneOf(tuple(SCORES)), "seed": OneOf(("auto", *SEEDS)), "rows": Interval(2, None),
+                   "floor": Interval(0, None), "dtype": OneOf(tuple(DTYPES)), "random_state": Interval(0, None)}
+
+    def __init__(self, grouping: str = "units", seed: str = "auto", rows: tuple[int, ...] | int = (512, 1024),
+                 descent: Descent | None = None, search: IteratedSearch | None = None,
+                 whitening: Whitening | None = None, regroup: Regroup | None = None, floor: float = 1e-9,
+                 dtype: str = "float32", random_state: int = 0) -> None:
+        self.grouping = grouping
+        self.seed = seed
+        self.rows = rows
+        self.descent = Descent() if descent is None else descent
+        self.search = IteratedSearch() if search is None else search
+        self.whitening = Whitening() if whitening is None else whitening
+        self.regroup = Regroup() if regroup is None else regroup
+        self.floor = floor
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def _seed(self, ctx: Context, arr: torch.Tensor, evs: list[Evaluator]) -> torch.Tensor:
+        """The seed order, ranked on the largest row level; ``auto`` takes whichever direction of
+        the delta-norm seed has the lower loss on the screen rows."""
+        t0 = time.perf_counter()
+        if self.seed == "auto":
+            ascending = arr[torch.argsort(delta_norm(evs[-1], arr), stable=True)]
+            orders = {"delta-norm": ascending, "delta-norm" + REVERSED: ascending.flip(0)}
+        else:
+            orders = {self.seed: seed_order(evs[-1], arr, self.seed)}
+        n = self.search.screen_rows
+        probe = evs[0].with_rows(evs[0].X[:n], evs[0].target[:n])
+        losses = dict(zip(orders, probe.run(torch.stack(list(orders.values()))).tolist()))
+        chosen = min(losses, key=losses.get)
+        ctx.stages.append(StageReport("seed", chosen, mse=losses[chosen], seconds=time.perf_counter() - t0,
+                                      details={"candidates": losses, "loss_rows": probe.n_rows}))
+        return orders[chosen]
+
+    def _descend(self, ctx: Context, arr: torch.Tensor, evs: list[Evaluator], full: Evaluator, label: str,
+                 exact: bool = False, stop_on_stall: bool = False) -> Reached:
+        """Descents on each row level in turn, stopping once all rows are at the floor (with
+        ``stop_on_stall``, also after the first level that ends above it). With ``exact`` the
+        last level also runs the exact neighbourhood, which is what the certificate speaks of."""
+        for level, ev in enumerate(evs):
+            t0, e0 = time.perf_counter(), ev.evaluations
+            arr, loss, log, certificate = ctx.descent.run(ev, arr, ctx.floor_of(ev), ctx.exchanges,
+                                                          exact and level == len(evs) - 1)
+            ctx.stages.append(StageReport(
+                "descent", f"{label}@{ev.n_rows}rows", mse=loss, rounds=log.rounds, swaps=log.swaps + log.exact_moves,
+                evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
+                details={"exchanges": log.exchanges, "exact_moves": log.exact_moves, "history": log.history,
+                         "stop": certificate["kind"]}))
+            if certificate["kind"] == "zero-loss":
+                final = full.mse(arr)
+                if final <= ctx.floor_of(full):
+                    return Reached(arr, loss, final, certificate)
+                certificate = {"kind": "subset-zero-loss", "loss": loss}
+            elif stop_on_stall:
+                break
+        return Reached(arr, loss, math.nan, certificate)
+
+    def solve(self, puzzle: Puzzle) -> SolveResult:
+        self.validate()
+        ctx = Context(self.descent, self.floor, unplaced_exchanges(puzzle), self.random_state)
+        t0 = time.perf_counter()
+        grouping = group_pieces(puzzle, self.grouping)
+        head = single_head(puzzle)
+        stack = PieceStack(puzzle, DTYPES[self.dtype])
+        arr = stack.arrangement(Assembly(grouping.blocks, head))
+        ctx.stages.append(StageReport("grouping", self.grouping, seconds=time.perf_counter() - t0,
+                                      details={"gap": grouping.gap}))
+        levels = [self.rows] if isinstance(self.rows, int) else list(self.rows)
+        evs = [evaluator(puzzle, stack, head, n, self.random_state) for n in levels]  # nested row sets
+        full = evaluator(puzzle, stack, head)
+        arr = self._seed(ctx, arr, evs)
+
+        searching = self.search.steps > 0  # the iterated search (on the first level) takes over from a stall
+        best = self._descend(ctx, arr, evs, full, "screened-swaps", stop_on_stall=searching)
+        if best.certificate["kind"] != "zero-loss" and searching:
+            slots = list(stack.slots)
+            anchor = slots.index(puzzle.family.anchor)
+            write = next(i for i, s in enumerate(puzzle.family.slots) if s.role == "write")
+            weakest = stack.arrangement(Assembly(grouping.blocks, head))[torch.argsort(torch.as_tensor(grouping.confidence),
+                                                                                     stable=True), anchor].tolist()
+            ev = evs[0]
+            patience = self.search.patience_for(arr.shape[0])
+
+            def search(start: torch.Tensor, label: str = "", max_steps: int | None = None) -> tuple[torch.Tensor, float]:
+                return self.whitening.search(ctx, self.search, ev, start, patience, max_steps, label)
+
+            arr = best.arr
+            if self.regroup.weakest > 1:  # a grouping error the first descent can already expose
+                arr = self.regroup.run(ctx, ev, arr, best.loss, weakest, anchor, write)
+            arr, loss = search(arr)
+            if loss > ctx.floor_of(ev) and self.regroup.weakest > 1:
+                arr = self.regroup.run(ctx, ev, arr, loss, weakest, anchor, write,
+                                       lambda a, label: search(a, label, 3 * patience))
+            best = self._descend(ctx, arr, evs, full, "after-iterated-search")
+        if best.certificate["kind"] != "zero-loss":  # polish and certify with the exact neighbourhood
+            best = self._descend(ctx, best.arr, evs[-1:], full, "certify", exact=True)
+            if math.isnan(best.full):
+                best.full = full.mse(best.arr)
+        certificate = {**best.certificate, "rows": evs[-1].n_rows, "final_mse_all_rows": best.full, "all_rows": puzzle.n_rows}
+        return SolveResult(stack.assembly(best.arr, head), ctx.stages, certificate)

@@ -1,1 +1,0 @@
-"""Solver stages as small functions over plain tensors: pairing, seed, ranking, repair."""
