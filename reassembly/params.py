@@ -118,6 +118,11 @@ class Configurable:
                 out.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
         return out
 
+    def flat_params(self) -> dict[str, Any]:
+        """Every option, parts' as ``part__option``, without the part objects themselves (what a
+        results row records)."""
+        return {k: v for k, v in self.get_params(deep=True).items() if not isinstance(v, Configurable)}
+
     def set_params(self, **params: Any) -> "Configurable":
         """Set options, ``part__option`` reaching into parts; unknown names raise :class:`SolverError`."""
         valid = self._signature()

@@ -1,8 +1,8 @@
 """Solver registry in the style of Gymnasium's: named specs resolved lazily.
 
 Solvers come from the entry-point group ``reassembly.solvers`` (this package's own and any
-installed third-party package's) and from :func:`register` at run time. Listing names
-imports nothing; a broken plugin fails loudly with its own name in the message.
+installed third-party package's) and from :func:`register` at run time. Listing names imports
+nothing; a broken plugin fails loudly with its own name in the message, and only when it is used.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from reassembly.errors import SolverError
+from reassembly.params import Configurable
 from reassembly.solver import Solver
 
 ENTRY_POINT_GROUP = "reassembly.solvers"
@@ -35,23 +36,42 @@ class SolverSpec:
             for part in attr.split(".") if attr else []:
                 obj = getattr(obj, part)
         except Exception as exc:
-            raise SolverError(
-                f"solver {self.name!r} (from {self.source}: {self.entry_point}) failed to load: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+            raise SolverError(f"solver {self.name!r} (from {self.source}: {self.entry_point}) failed to load: "
+                              f"{type(exc).__name__}: {exc}") from None
         if not callable(obj):
             raise SolverError(f"solver {self.name!r} ({self.entry_point}) is not a class or factory")
         return obj
 
     def make(self, **overrides: Any) -> Solver:
+        """Build the solver with its default options updated by ``overrides`` (``part__option``
+        reaches into parts); every option is validated by the solver's own declared types and ranges."""
         factory = self.load()
+        own = {k: v for k, v in {**self.kwargs, **overrides}.items() if "__" not in k}
+        nested = {k: v for k, v in overrides.items() if "__" in k}
         try:
-            solver = factory(**{**self.kwargs, **overrides})
+            solver = factory(**own)
         except TypeError as exc:
-            raise SolverError(f"solver {self.name!r}: bad options {overrides}: {exc}") from exc
+            raise SolverError(f"solver {self.name!r}: bad options {sorted(overrides)}: {exc}") from None
         if not isinstance(solver, Solver):
-            raise SolverError(f"solver {self.name!r} ({self.entry_point}) made {type(solver).__name__}, which has no solve()/get_params()")
+            raise SolverError(f"solver {self.name!r} ({self.entry_point}) made {type(solver).__name__}, "
+                              "which has no solve()/get_params()")
+        if isinstance(solver, Configurable):
+            if nested:
+                solver.set_params(**nested)
+            try:
+                solver.validate()
+            except SolverError as exc:
+                raise SolverError(f"solver {self.name!r}: {exc}") from None
+        elif nested:
+            raise SolverError(f"solver {self.name!r} has no nested options ({', '.join(nested)})")
         return solver
+
+    def tuple_options(self) -> set[str]:
+        """Options declared as tuples (a list value on the command line is then one value, not a grid)."""
+        factory = self.load()
+        if not (isinstance(factory, type) and issubclass(factory, Configurable)):
+            return set()
+        return {k for k, hint in factory._hints().items() if "tuple" in str(hint)}
 
 
 _runtime: dict[str, SolverSpec] = {}
@@ -84,10 +104,13 @@ def list_solvers() -> list[str]:
     return list(specs())
 
 
-def get_solver(name: str, **overrides: Any) -> Solver:
-    """Build solver ``name`` with its default options updated by ``overrides``."""
+def get_spec(name: str) -> SolverSpec:
     available = specs()
     if name not in available:
         raise SolverError(f"unknown solver {name!r}; available: {', '.join(available) or 'none'}")
-    return available[name].make(**overrides)
+    return available[name]
 
+
+def get_solver(name: str, **overrides: Any) -> Solver:
+    """Build solver ``name`` with its default options updated by ``overrides``."""
+    return get_spec(name).make(**overrides)

@@ -1,4 +1,4 @@
-"""What a bench runs: puzzles × solvers, each run named by a stable key for resuming."""
+"""What a bench runs: puzzles × solver variants, each run named by a stable key for resuming."""
 from __future__ import annotations
 
 import hashlib
@@ -8,39 +8,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reassembly.errors import ConfigError, PuzzleError
+from reassembly.answer import Answer
+from reassembly.errors import ConfigError, SolverError
+from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, content_hash, store_directory
+from reassembly.harness.variants import Variant, expand, parse_spec
 
-PUZZLES_DIR = "puzzles"
 
-
-def _digest(payload: Any, n: int = 10) -> str:
+def digest(payload: Any, n: int = 10) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
 @dataclass(frozen=True)
 class PuzzleEntry:
-    """A puzzle directory to solve and how it is scored.
+    """A stored puzzle (solver-visible files at ``path``; its answer, if any, at ``answer``).
 
-    ``answer_sha256`` is the published hash where only that is known (Jane Street); otherwise
-    the worker reads ``DIR/answer.json`` after the solver has returned.
+    ``suite`` names what the puzzle's configuration has that others in the bench do not (depth,
+    family, recipe, perturbation); ``content`` is the hash of what a solver sees.
     """
 
     id: str
     path: str
     kind: str  # "synthetic", "janestreet" or "directory"
-    suite: str  # puzzles that are summarised together
+    suite: str
+    content: str
+    answer: str | None = None
     seed: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
-    answer_sha256: str | None = None
+    task: str = "reassembly"
 
 
 @dataclass(frozen=True)
 class SolverEntry:
-    """A solver name, the options it is built with, and its resulting ``get_params()``."""
+    """A solver variant: name, the options it is built with, its ``get_params()`` and its label."""
 
     name: str
     options: dict[str, Any]
     params: dict[str, Any]
+    label: str
+    task: str = "reassembly"
 
 
 @dataclass(frozen=True)
@@ -50,80 +55,122 @@ class Run:
 
     @property
     def key(self) -> str:
-        """Puzzle id + solver + solver params + seed: equal keys are the same run."""
-        return _digest([self.puzzle.id, self.solver.name, self.solver.params, self.puzzle.seed], 16)
+        """Puzzle (id and content) + solver + all its parameters: equal keys are the same run."""
+        return digest([self.puzzle.id, self.puzzle.content, self.solver.name, self.solver.params], 16)
 
 
 def plan_runs(puzzles: list[PuzzleEntry], solvers: list[SolverEntry]) -> list[Run]:
-    """Every solver on every puzzle, puzzle-major (all solvers finish a puzzle before the next)."""
-    return [Run(p, s) for p in puzzles for s in solvers]
+    """Every solver variant on every puzzle of its task, puzzle-major."""
+    return [Run(p, s) for p in puzzles for s in solvers if s.task == p.task]
 
 
-def resolve_solvers(names: list[str] | None, options: dict[str, Any] | None = None) -> list[SolverEntry]:
-    """Solvers ``names`` (all registered ones where empty), each built once here to read its params."""
-    from reassembly.registry import get_solver, list_solvers
+def resolve_solvers(specs: list[str] | None, common: dict[str, Any] | None = None) -> list[SolverEntry]:
+    """Solver variants from ``NAME[opt=value]`` specs (grids expanded; every registered solver
+    where none is given, skipping plugins that fail to load), each built once to read its params.
+    ``common`` options go to every variant whose solver has them."""
+    from reassembly.params import Configurable
+    from reassembly.registry import get_spec, specs as all_specs
 
-    chosen = list(dict.fromkeys(names)) if names else list_solvers()
+    chosen = list(dict.fromkeys(specs)) if specs else list(all_specs())
     if not chosen:
         raise ConfigError("no solvers registered (see `reassembly solvers`)")
-    out = []
-    for name in chosen:
-        solver = get_solver(name, **(options or {}))
-        out.append(SolverEntry(name=name, options=dict(options or {}), params=dict(solver.get_params())))
-    return out
+    out: list[SolverEntry] = []
+    for text in chosen:
+        name, options = parse_spec(text)
+        spec = get_spec(name)
+        try:
+            factory = spec.load()
+        except SolverError:
+            if specs:
+                raise
+            continue  # an unselected plugin that cannot load does not stop the bench
+        known = set(factory._signature()) if isinstance(factory, type) and issubclass(factory, Configurable) else None
+        for key, value in (common or {}).items():
+            if known is None or key.split("__")[0] in known:
+                options.setdefault(key, value)
+        for variant in expand(name, options, spec.tuple_options()):
+            solver = spec.make(**variant.options)
+            params = solver.flat_params() if isinstance(solver, Configurable) else dict(solver.get_params())
+            out.append(SolverEntry(name, variant.options, params, variant.label, getattr(solver, "task", "reassembly")))
+    if common and not any(all(k in e.options for k in common) for e in out):
+        raise SolverError(f"no selected solver has the option(s) {', '.join(common)}")
+    seen: set[str] = set()
+    unique = []
+    for e in out:  # two specs with the same parameters are the same variant (the first label stays)
+        ident = digest([e.name, e.params])
+        if ident not in seen:
+            seen.add(ident)
+            unique.append(e)
+    return unique
 
 
-def config_id(config: dict[str, Any]) -> str:
-    """Short hash of a puzzle configuration without its seed (one id per suite of seeds)."""
-    return _digest({k: v for k, v in config.items() if k != "seed"})
+def suite_labels(configs: list[dict[str, Any]]) -> list[str]:
+    """Per configuration, ``key=value`` for each option (seed aside) whose value differs across
+    ``configs``; a single configuration is named by its family and depth."""
+    keys = sorted({k for c in configs for k in c} - {"seed"})
+    varying = [k for k in keys if len({json.dumps(c.get(k), default=str) for c in configs}) > 1]
+    if not varying:
+        varying = [k for k in ("block", "depth") if k in keys]
+    return [" ".join(f"{k.removeprefix('recipe_')}={c.get(k)}" for k in varying) or "synthetic" for c in configs]
 
 
-def synthetic_puzzles(
-    configs: list[Any], out_dir: Path, cache_dir: Path | None = None, progress: bool = True
-) -> list[PuzzleEntry]:
-    """Generated puzzles for ``configs`` (``generators.PuzzleConfig``) under ``OUT/puzzles/<config-id>-seed<k>``.
+def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = None, progress: Any = None) -> list[PuzzleEntry]:
+    """Generated puzzles for ``configs`` (``generators.PuzzleConfig``), stored under ``OUT``.
 
-    An existing complete directory is reused; a new one is written to a temporary directory first,
-    so an interrupted generation leaves nothing that looks complete. The trained model comes from
-    the generators' cache.
+    A complete stored puzzle is reused; a new one is generated into a temporary directory first,
+    so an interrupted generation leaves nothing that looks complete. ``progress(k, n, label)`` is
+    called before each.
     """
-    from generators import generate
+    from generators.build import generate
+    from generators.output import METADATA_NAME
+    from reassembly.answer import ANSWER_NAME, load_answer
 
+    flat = [c.to_dict() for c in configs]
+    labels = suite_labels(flat)
     entries = []
-    for config in configs:
-        flat = config.to_dict()
-        cid = config_id(flat)
-        pid = f"{cid}-seed{config.seed}"
-        final = out_dir / PUZZLES_DIR / pid
-        if not (final / "answer.json").is_file():
-            tmp = final.with_name(f".tmp-{pid}")
+    for k, (config, d, label) in enumerate(zip(configs, flat, labels)):
+        pid = f"{config.block}-d{config.depth}-{digest({x: v for x, v in d.items() if x != 'seed'})}-seed{config.seed}"
+        stored, known = out / PUZZLES_DIR / pid, answer_path(out, pid)
+        if not (stored.is_dir() and known.is_file()):
+            tmp = out / f".tmp-generate-{pid}"
             shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            generate(config, tmp, cache_dir=cache_dir, progress=progress)
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
-        suite = f"d{config.depth}-w{config.width}-h{config.hidden}-{cid[:6]}"
-        entries.append(PuzzleEntry(pid, str(final), "synthetic", suite, config.seed, flat))
+            if progress:
+                progress(k, len(configs), f"{label} seed {config.seed}")
+            generate(config, tmp, cache_dir=cache_dir, progress=progress is not None, force=True,
+                     label=f"training {k + 1}/{len(configs)}: {label} seed {config.seed}")
+            answer = load_answer(tmp / ANSWER_NAME)
+            stored, _ = store_directory(tmp, out, pid, answer)
+            shutil.move(str(tmp / METADATA_NAME), str(out / "answers" / f"{pid}.generation.json"))
+            shutil.rmtree(tmp, ignore_errors=True)
+        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, content_hash(stored), str(known), config.seed, d))
     return entries
 
 
-def _check_directory(path: Path, what: str) -> Path:
-    if not path.is_dir():
-        raise PuzzleError(f"{what} {path}: directory not found")
-    if not (path / "historical_data.csv").is_file() or not (path / "pieces").is_dir():
-        raise PuzzleError(f"{what} {path}: not a puzzle directory (needs pieces/ and historical_data.csv)")
-    return path.resolve()
-
-
-def janestreet_entry(path: Path) -> PuzzleEntry:
-    """The real puzzle, scored by its published SHA-256."""
+def janestreet_entry(path: Path, out: Path) -> PuzzleEntry:
+    """The real puzzle, stored under ``OUT`` and scored by its published SHA-256."""
     from reassembly.janestreet import janestreet_answer
 
-    root = _check_directory(path, "--janestreet")
-    return PuzzleEntry("janestreet", str(root), "janestreet", "janestreet", None, {}, janestreet_answer().sha256)
+    _exists(path, "--janestreet")
+    stored, content = store_directory(path, out, "janestreet", janestreet_answer())
+    return PuzzleEntry("janestreet", str(stored), "janestreet", "janestreet", content, str(answer_path(out, "janestreet")))
 
 
-def directory_entry(path: Path) -> PuzzleEntry:
-    """Any puzzle directory; scored with its ``answer.json`` where present (MSE only otherwise)."""
-    root = _check_directory(path, "--puzzle")
-    return PuzzleEntry(f"{root.name}-{_digest(str(root), 6)}", str(root), "directory", root.name)
+def directory_entry(path: Path, out: Path) -> PuzzleEntry:
+    """Any puzzle directory, stored under ``OUT``; scored with its ``answer.json`` where present."""
+    root = _exists(path, "--puzzle").resolve()
+    pid = f"{root.name}-{digest(str(root), 6)}"
+    stored, content = store_directory(root, out, pid)
+    known = answer_path(out, pid)
+    return PuzzleEntry(pid, str(stored), "directory", root.name, content, str(known) if known.is_file() else None)
+
+
+def _exists(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise ConfigError(f"{what} {path}: directory not found")
+    return path
+
+
+def load_entry_answer(entry: PuzzleEntry) -> Answer | None:
+    from reassembly.answer import load_answer
+
+    return load_answer(Path(entry.answer)) if entry.answer else None

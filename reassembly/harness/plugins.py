@@ -1,14 +1,14 @@
 """``--imports``: modules or ``.py`` files imported for their side effects (solver registrations).
 
-They are imported in the bench's own process and again in every worker, so a solver registered at
-run time with :func:`reassembly.registry.register` exists wherever it runs (as nevergrad's
-``--imports``).
+They are imported in the command's own process and again in every worker, so a solver registered
+at run time with :func:`reassembly.registry.register` exists wherever it runs (as nevergrad's
+``--imports``). A module name is looked up from the current folder too; a file's folder goes on
+``sys.path`` and the file is imported under its own name, so ``register("x", "mymod:X")`` inside
+``mymod.py`` resolves in every process.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -16,35 +16,51 @@ from types import ModuleType
 from reassembly.errors import ConfigError
 
 
-def import_plugin(target: str) -> ModuleType:
-    """Import ``target``: a dotted module name, or the path of a ``.py`` file."""
-    path = Path(target)
-    if target.endswith(".py") or path.is_file():
-        if not path.is_file():
-            raise ConfigError(f"--imports {target}: file not found")
-        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
-        name = f"reassembly_plugin_{path.stem}_{digest}"
-        if name in sys.modules:
-            return sys.modules[name]
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ConfigError(f"--imports {target}: cannot be imported as a Python file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            del sys.modules[name]
-            raise ConfigError(f"--imports {target}: failed: {type(exc).__name__}: {exc}") from exc
-        return module
-    try:
-        return importlib.import_module(target)
-    except ImportError as exc:
-        raise ConfigError(f"--imports {target}: no such module ({exc})") from exc
-    except Exception as exc:
-        raise ConfigError(f"--imports {target}: failed: {type(exc).__name__}: {exc}") from exc
-
-
-def import_plugins(targets: tuple[str, ...] | list[str]) -> None:
+def resolve(targets: list[str] | tuple[str, ...], cwd: str | Path | None = None) -> tuple[str, ...]:
+    """Targets as the workers need them: files as absolute paths, module names prefixed with the
+    folder they are looked up from (``folder::module``)."""
+    base = Path(cwd or Path.cwd()).resolve()
+    out = []
     for target in targets:
+        path = Path(target)
+        if target.endswith(".py") or path.is_file():
+            full = path if path.is_absolute() else base / path
+            if not full.is_file():
+                raise ConfigError(f"--imports {target}: file not found")
+            out.append(str(full.resolve()))
+        else:
+            out.append(f"{base}::{target}")
+    return tuple(out)
+
+
+def _front(folder: str) -> None:
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def import_plugin(target: str) -> ModuleType:
+    """Import one resolved target (see :func:`resolve`)."""
+    if "::" in target:
+        folder, _, name = target.rpartition("::")
+        _front(folder)
+    else:
+        path = Path(target)
+        _front(str(path.parent))
+        name = path.stem
+        loaded = sys.modules.get(name)
+        if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != path:
+            raise ConfigError(f"--imports {target}: a different module named {name!r} is already imported; rename the file")
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigError(f"--imports {name}: no such module ({exc})") from None
+    except Exception as exc:
+        raise ConfigError(f"--imports {name}: failed: {type(exc).__name__}: {exc}") from None
+
+
+def import_plugins(targets: list[str] | tuple[str, ...], resolved: bool = False) -> tuple[str, ...]:
+    """Import every target (resolving them first unless ``resolved``); returns the resolved targets."""
+    done = tuple(targets) if resolved else resolve(targets)
+    for target in done:
         import_plugin(target)
+    return done

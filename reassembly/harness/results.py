@@ -1,22 +1,30 @@
-"""Results on disk: one flat row per run in ``results.jsonl`` (appended and flushed as each run
-finishes) and ``results.csv`` (rewritten from it), both read by pandas. Resuming skips keys
-already stored; where a key was run again (``--force``) the last row wins.
+"""Results on disk: one flat row per run in ``results.jsonl`` (the record) and ``results.csv``
+(always rebuilt from it), both read by pandas.
+
+Writers take a lock (several benches may share an output directory); a torn last line (a bench
+killed mid-write) is ended before the next row is appended and skipped with a warning when read;
+where a run is redone, its old row is removed from the record, so each key has one row.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
 import math
 import os
+import tempfile
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reassembly.harness.plan import Run
-from reassembly.harness.runner import Outcome
+from reassembly.errors import ConfigError
 
 JSONL_NAME = "results.jsonl"
 CSV_NAME = "results.csv"
-METRICS = ("exact", "pairing_accuracy", "order_exact", "kendall_tau", "mse", "sha256", "seconds", "evaluations")
+LOCK_NAME = ".results.lock"
+log = logging.getLogger(__name__)
 
 
 def flatten(data: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -33,88 +41,139 @@ def flatten(data: dict[str, Any], prefix: str) -> dict[str, Any]:
     return out
 
 
-def make_row(run: Run, outcome: Outcome, timeout: float | None, env: dict[str, Any]) -> dict[str, Any]:
+def clean(row: dict[str, Any]) -> dict[str, Any]:
+    """NaN and infinities as ``None`` (strict JSON)."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+
+
+def parse_lines(text: str, source: str = JSONL_NAME) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines text, last per key; lines that do not parse are skipped with a warning."""
+    rows: dict[str, dict[str, Any]] = {}
+    bad = 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(row, dict) and isinstance(row.get("key"), str):
+            rows.pop(row["key"], None)
+            rows[row["key"]] = row
+        else:
+            bad += 1
+    if bad:
+        log.warning("%s: skipped %d line(s) that are not result rows (torn or edited)", source, bad)
+    return list(rows.values())
+
+
+def read_rows(directory: str | Path) -> list[dict[str, Any]]:
+    path = Path(directory) / JSONL_NAME
+    return parse_lines(path.read_text(errors="replace"), str(path)) if path.is_file() else []
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """An exclusive lock on the output directory's results, across processes."""
+    with open(directory / LOCK_NAME, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+class ResultStore:
+    """The rows of one output directory."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.jsonl = self.directory / JSONL_NAME
+        self.csv = self.directory / CSV_NAME
+
+    def rows(self) -> list[dict[str, Any]]:
+        return read_rows(self.directory)
+
+    def statuses(self) -> dict[str, str]:
+        """Stored keys and their status."""
+        return {r["key"]: str(r.get("status")) for r in self.rows()}
+
+    def remove(self, keys: set[str]) -> None:
+        """Drop the rows of ``keys`` from the record (they are about to be redone)."""
+        if not keys:
+            return
+        with locked(self.directory):
+            kept = [r for r in self.rows() if r["key"] not in keys]
+            _atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in kept))
+            self._write_csv(kept)
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Store ``row`` durably now (a torn last line is ended first), then rebuild the CSV."""
+        line = json.dumps(clean(row), default=str, allow_nan=False) + "\n"
+        with locked(self.directory):
+            rows = self.rows()
+            if any(r["key"] == row["key"] for r in rows):  # one row per key in the record
+                _atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows if r["key"] != row["key"]))
+            with self.jsonl.open("a+b") as fh:
+                fh.seek(0, os.SEEK_END)
+                if fh.tell():
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":
+                        fh.write(b"\n")
+                fh.write(line.encode())
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._write_csv(self.rows())
+
+    def rebuild_csv(self) -> None:
+        with locked(self.directory):
+            self._write_csv(self.rows())
+
+    def _write_csv(self, rows: list[dict[str, Any]]) -> None:
+        import pandas as pd
+
+        _atomic(self.csv, pd.DataFrame(rows).to_csv(index=False))
+
+
+def make_row(run: Any, status: str, fields: dict[str, Any], error: str | None, wall: float, timeout: float | None,
+             env: dict[str, Any]) -> dict[str, Any]:
     """The flat row of one finished run: identity, status, metrics, facts, configuration, environment."""
-    f = outcome.fields
+    from reassembly.harness.plan import Run
+
+    assert isinstance(run, Run)
+    trace = fields.get("trace")
     row: dict[str, Any] = {
-        "key": run.key,
-        "puzzle": run.puzzle.id,
-        "suite": run.puzzle.suite,
-        "kind": run.puzzle.kind,
-        "seed": run.puzzle.seed,
-        "solver": run.solver.name,
-        "status": outcome.status,
-        "error": outcome.error,
-        **{m: f.get(m) for m in METRICS},
-        "wall_seconds": outcome.wall_seconds,
-        "timeout": timeout,
-        **{k: f.get(k) for k in ("depth", "width", "hidden", "rows", "torch_threads")},
-        "permutation": f.get("permutation"),
-        "puzzle_path": run.puzzle.path,
+        "key": run.key, "task": run.puzzle.task, "puzzle": run.puzzle.id, "suite": run.puzzle.suite, "kind": run.puzzle.kind,
+        "content": run.puzzle.content, "seed": run.puzzle.seed, "solver": run.solver.name, "variant": run.solver.label,
+        "status": status, "error": error, "failure": fields.get("failure"),
+        **{m: fields.get(m) for m in ("exact", "grouping_accuracy", "order_exact", "kendall_tau", "mse", "true_mse",
+                                      "sha256", "seconds", "evaluations")},
+        "wall_seconds": wall, "timeout": timeout,
+        **{k: fields.get(k) for k in ("family", "depth", "d", "h", "o", "rows", "torch_threads")},
+        "certificate": (fields.get("certificate") or {}).get("kind") if isinstance(fields.get("certificate"), dict) else None,
+        "trace": json.dumps(trace) if trace else None, "answer": fields.get("answer"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     row.update(flatten(run.solver.params, "params"))
     row.update(flatten(run.puzzle.config, "config"))
     row.update(flatten(env, "env"))
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-
-
-def read_rows(directory: str | Path) -> list[dict[str, Any]]:
-    """Rows stored in ``DIR/results.jsonl``, last per key (a torn last line is ignored)."""
-    path = Path(directory) / JSONL_NAME
-    if not path.is_file():
-        return []
-    rows: dict[str, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and "key" in row:
-            rows.pop(row["key"], None)
-            rows[row["key"]] = row
-    return list(rows.values())
-
-
-class ResultStore:
-    """Append-only row log with a CSV view, in one output directory."""
-
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.jsonl = self.directory / JSONL_NAME
-        self.csv = self.directory / CSV_NAME
-        self._rows = {r["key"]: r for r in read_rows(self.directory)}
-
-    def done(self) -> set[str]:
-        return set(self._rows)
-
-    def rows(self) -> list[dict[str, Any]]:
-        return list(self._rows.values())
-
-    def append(self, row: dict[str, Any]) -> None:
-        """Store ``row`` durably now (JSON line flushed and synced), then refresh the CSV."""
-        with self.jsonl.open("a") as fh:
-            fh.write(json.dumps(row, default=str) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        self._rows.pop(row["key"], None)
-        self._rows[row["key"]] = row
-        self.write_csv()
-
-    def write_csv(self) -> None:
-        import pandas as pd
-
-        tmp = self.csv.with_suffix(".csv.tmp")
-        pd.DataFrame(self.rows()).to_csv(tmp, index=False)
-        os.replace(tmp, self.csv)
+    return clean(row)
 
 
 def load_results(directory: str | Path) -> "pd.DataFrame":  # noqa: F821
     """Saved rows of ``DIR`` as a DataFrame (from ``results.jsonl``, else ``results.csv``)."""
     import pandas as pd
-
-    from reassembly.errors import ConfigError
 
     root = Path(directory)
     if not root.is_dir():
@@ -123,5 +182,8 @@ def load_results(directory: str | Path) -> "pd.DataFrame":  # noqa: F821
     if rows:
         return pd.DataFrame(rows)
     if (root / CSV_NAME).is_file():
-        return pd.read_csv(root / CSV_NAME)
+        try:
+            return pd.read_csv(root / CSV_NAME)
+        except Exception as exc:
+            raise ConfigError(f"{root / CSV_NAME}: cannot be read ({str(exc).splitlines()[0][:120]})") from None
     raise ConfigError(f"{root}: no {JSONL_NAME} or {CSV_NAME} (run `reassembly bench --out {root}` first)")

@@ -1,40 +1,47 @@
-"""One solve in its own process (multiprocessing "spawn"): the parent enforces the timeout and
-survives the worker's crash; many runs go through a small pool of such workers.
+"""One solve in its own process, many through a small pool of them.
 
-Forking after torch has started its thread pools can deadlock, so workers are spawned. A worker
-loads the puzzle, builds the solver, reports "ready" (the timeout starts then), solves, and only
-after the solver has returned reads the answer and scores the permutation.
+Each solve gets a fresh process forked from a server that has already imported torch (the
+multiprocessing "forkserver" method: no import cost per run, and no fork of a process whose
+thread pools are running), a private copy of the solver-visible files and an empty working
+directory. The parent enforces the timeout (which covers the solve only, not loading), survives
+the worker's crash or garbage on the pipe, and ends the worker's whole process group afterwards.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from reassembly.harness.plan import Run
+from reassembly.harness.puzzles import copy_visible
 
-STARTUP_TIMEOUT = 300.0  # seconds to import, load the puzzle and build the solver (and to score)
+STARTUP_TIMEOUT = 300.0  # seconds to import, load the puzzle and build the solver
+KINDS = ("ready", "solved", "error", "unsupported")
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How every run of a bench is executed."""
+    """How every run of a bench is executed. ``imports`` are resolved (:func:`reassembly.harness.plugins.resolve`)."""
 
     timeout: float | None = 600.0
     imports: tuple[str, ...] = ()
-    threads: int | None = None  # torch threads per worker (None: torch's default)
+    threads: int | None = None
     startup_timeout: float = STARTUP_TIMEOUT
 
 
 @dataclass
 class Outcome:
-    """What came back from one run: status ``ok``, ``timeout`` or ``error`` and the worker's fields."""
+    """What came back from one run: status ``solved``, ``timeout``, ``error`` or ``unsupported``,
+    the worker's fields (facts and the solver's claims), an error message, wall seconds."""
 
     status: str
     fields: dict[str, Any] = field(default_factory=dict)
@@ -42,66 +49,37 @@ class Outcome:
     wall_seconds: float = 0.0
 
 
-def _error_text(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+class Cancelled(Exception):
+    """The bench was interrupted while this run was going; nothing is recorded for it."""
 
 
-def _worker(conn: Any, payload: dict[str, Any]) -> None:
-    """Worker process body; sends ``("ready", facts)``, ``("solved", result)``, ``("ok", metrics)``,
-    or ``("error", fields)`` at any point."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
-    t_solve: float | None = None
-    try:
-        import torch
+_lock = threading.Lock()
+_ctx: Any = None
 
-        if payload["threads"]:
-            torch.set_num_threads(int(payload["threads"]))
-        from reassembly.answer import Answer, load_answer
-        from reassembly.harness.plugins import import_plugins
-        from reassembly.loader import load_puzzle
-        from reassembly.permutation import format_permutation
-        from reassembly.registry import get_solver
-        from reassembly.scoring import score  # imported before the clock starts (scipy is slow to import)
 
-        import_plugins(payload["imports"])
-        puzzle = load_puzzle(payload["path"])
-        solver = get_solver(payload["solver"], **payload["options"])
-        arch = puzzle.architecture
-        conn.send(("ready", {"depth": arch.depth, "width": arch.input_dim, "hidden": arch.hidden_dim,
-                             "rows": puzzle.n_rows, "torch_threads": torch.get_num_threads()}))
-        t_solve = time.perf_counter()
-        result = solver.solve(puzzle)
-        seconds = time.perf_counter() - t_solve
-        t_solve = None
-        conn.send(("solved", {"seconds": seconds, "evaluations": result.evaluations,
-                              "permutation": format_permutation(result.permutation)}))
-        answer = Answer(sha256=payload["answer_sha256"]) if payload["answer_sha256"] else load_answer(payload["path"])
-        conn.send(("ok", score(puzzle, result.permutation, answer).as_dict()))
-    except BaseException as exc:  # report everything, even SystemExit from a plugin
-        fields = {"seconds": time.perf_counter() - t_solve} if t_solve is not None else {}
+def context() -> Any:
+    """The fork-server context, its server preloading the worker's imports (created once)."""
+    global _ctx
+    with _lock:
+        if _ctx is None:
+            _ctx = mp.get_context("forkserver")
+            _ctx.set_forkserver_preload(["reassembly.harness.worker"])
+        return _ctx
+
+
+def _kill_group(pid: int | None) -> None:
+    if pid:
         try:
-            conn.send(("error", {**fields, "error": _error_text(exc)}))
-        except Exception:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
-    finally:
-        conn.close()
 
 
 def _stop(proc: Any, grace: float) -> None:
-    """Let the worker exit by itself for ``grace`` seconds, then terminate, then kill."""
+    """Let the worker exit by itself for ``grace`` seconds, then kill its whole process group."""
     proc.join(grace)
-    if proc.is_alive():
-        proc.terminate()
-        proc.join(5)
-    if proc.is_alive():
-        proc.kill()
-        proc.join(5)
-
-
-class Cancelled(Exception):
-    """The bench was interrupted while this run was going; nothing is recorded for it."""
+    _kill_group(proc.pid)
+    proc.join(5)
 
 
 def _wait(conn: Any, limit: float | None, cancel: threading.Event | None) -> bool:
@@ -117,58 +95,70 @@ def _wait(conn: Any, limit: float | None, cancel: threading.Event | None) -> boo
             return True
 
 
+def _receive(conn: Any) -> tuple[str, dict[str, Any]]:
+    """One message; anything that is not ``(kind, dict)`` raises ``ValueError``."""
+    message = conn.recv()
+    if not (isinstance(message, tuple) and len(message) == 2 and message[0] in KINDS and isinstance(message[1], dict)):
+        raise ValueError(f"unexpected message {str(message)[:80]!r}")
+    return message
+
+
 def run_isolated(run: Run, options: RunOptions, cancel: threading.Event | None = None) -> Outcome:
-    """Solve ``run`` in a fresh spawned process; never raises for the solver's faults
-    (only :class:`Cancelled` when ``cancel`` is set, after stopping the worker)."""
-    ctx = mp.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    payload = {
-        "path": run.puzzle.path, "solver": run.solver.name, "options": run.solver.options,
-        "answer_sha256": run.puzzle.answer_sha256, "imports": tuple(options.imports), "threads": options.threads,
-    }
+    """Solve ``run`` in a fresh process; never raises for the solver's faults (only
+    :class:`Cancelled` when ``cancel`` is set, after stopping the worker)."""
+    from reassembly.harness import worker
+
     t0 = time.perf_counter()
-    proc = ctx.Process(target=_worker, args=(send, payload), name=f"reassembly-{run.solver.name}")
-    proc.start()
-    send.close()
-    facts: dict[str, Any] = {}
+    scratch = Path(tempfile.mkdtemp(prefix="reassembly-run-"))
+    proc = None
     finished = False
+    receive = send = None
     try:
-        phase, limit = "startup", options.startup_timeout
-        t_phase = time.perf_counter()
+        copy_visible(Path(run.puzzle.path), scratch / "puzzle")
+        (scratch / "work").mkdir()
+        payload = {"path": str(scratch / "puzzle"), "cwd": str(scratch / "work"), "solver": run.solver.name,
+                   "options": run.solver.options, "imports": tuple(options.imports), "threads": options.threads,
+                   "bench_pid": os.getpid()}
+        ctx = context()
+        receive, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=worker.main, args=(send, payload), name=f"reassembly-{run.solver.name}")
+        proc.start()
+        send.close()
+        facts: dict[str, Any] = {}
+        phase, limit, t_phase = "startup", options.startup_timeout, time.perf_counter()
         while True:
             if not _wait(receive, limit, cancel):
-                elapsed = time.perf_counter() - t_phase
                 if phase != "solve":
                     return Outcome("error", facts, f"worker did not finish {phase} within {limit:g} s", time.perf_counter() - t0)
-                return Outcome("timeout", {**facts, "seconds": elapsed},
+                return Outcome("timeout", {**facts, "seconds": time.perf_counter() - t_phase},
                                f"no answer within the {limit:g} s timeout", time.perf_counter() - t0)
             try:
-                kind, fields = receive.recv()
+                kind, fields = _receive(receive)
             except EOFError:
                 proc.join(5)
                 code = proc.exitcode
                 why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                 return Outcome("error", facts, f"worker died without an answer ({why})", time.perf_counter() - t0)
-            if kind in ("ready", "solved"):  # the timeout covers the solve only, not loading or scoring
+            except Exception as exc:  # garbage on the pipe: the run fails, the bench goes on
+                return Outcome("error", facts, f"malformed message from the solver's process ({type(exc).__name__}: "
+                               f"{str(exc)[:120]})", time.perf_counter() - t0)
+            if kind == "ready":  # the timeout covers the solve only
                 facts = {**facts, **fields}
-                phase, limit = ("solve", options.timeout) if kind == "ready" else ("score", options.startup_timeout)
-                t_phase = time.perf_counter()
+                phase, limit, t_phase = "solve", options.timeout, time.perf_counter()
                 continue
-            error = fields.pop("error", None)
             finished = True
-            return Outcome(kind, {**facts, **fields}, error, time.perf_counter() - t0)
+            error = fields.pop("error", None)
+            return Outcome(kind, {**facts, **fields}, None if error is None else str(error), time.perf_counter() - t0)
     finally:
-        receive.close()
-        _stop(proc, grace=2.0 if finished else 0.0)
+        if receive is not None:
+            receive.close()
+        if proc is not None:
+            _stop(proc, grace=2.0 if finished else 0.0)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def run_many(
-    runs: Iterable[Run],
-    options: RunOptions,
-    jobs: int = 1,
-    on_start: Callable[[Run], None] | None = None,
-    on_done: Callable[[Run, Outcome], None] | None = None,
-) -> None:
+def run_many(runs: Iterable[Run], options: RunOptions, jobs: int = 1, on_start: Callable[[Run], None] | None = None,
+             on_done: Callable[[Run, Outcome], None] | None = None) -> None:
     """Run ``runs`` with at most ``jobs`` workers at a time; ``on_done`` is called in this thread."""
     runs = list(runs)
     cancel = threading.Event()

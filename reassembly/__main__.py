@@ -1,0 +1,4 @@
+"""``python -m reassembly``: the command line."""
+from reassembly.cli import main
+
+main()

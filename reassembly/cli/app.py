@@ -1,0 +1,35 @@
+"""The ``reassembly`` command line (typer). Heavy imports happen inside commands."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from reassembly import __version__
+from reassembly.cli import benching, generating, solving
+from reassembly.cli.common import friendly
+
+app = typer.Typer(name="reassembly", help="Benchmark algorithms that put a dropped residual network back together.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reassembly {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                         help="Print the version and exit.")] = None) -> None:
+    """Benchmark algorithms that put a dropped residual network back together."""
+
+
+for name, command in (("solve", solving.solve), ("verify", solving.verify), ("solvers", solving.solvers),
+                      ("generate", generating.generate), ("bench", benching.bench), ("report", benching.report)):
+    app.command(name)(friendly(command))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,95 @@
+"""What every command shares: consoles, the one-line error contract, strict JSON, option parsing."""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import sys
+from typing import Any, Callable
+
+import typer
+
+from reassembly.errors import ReassemblyError, SolverError
+
+err_console_kwargs = {"stderr": True, "highlight": False, "soft_wrap": True}
+
+
+def console(stderr: bool = False) -> "Console":  # noqa: F821
+    """A rich console; when output is not a terminal and ``COLUMNS`` is unset, wide enough that
+    tables do not wrap (a terminal's, or ``COLUMNS``, width is honoured)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=160 if wide else None, highlight=False)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    console(stderr=True).print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    raise typer.Exit(code)
+
+
+def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a :class:`ReassemblyError` into a one-line message and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ReassemblyError as exc:
+            fail(str(exc).replace("[", "\\["))
+
+    return wrapper
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def strict_json(payload: Any) -> str:
+    """JSON that strict parsers accept: NaN and infinities become ``null``."""
+    return json.dumps(_finite(payload), default=str, allow_nan=False)
+
+
+def parse_value(text: str) -> Any:
+    """A command-line option value: JSON where it parses (numbers, lists, true/false/null), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``["rows=500", "search__patience=20"]`` → ``{"rows": 500, "search__patience": 20}``."""
+    out: dict[str, Any] = {}
+    for item in pairs or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SolverError(f"solver option {item!r} must look like NAME=VALUE")
+        out[key.strip().replace("-", "_")] = parse_value(value.strip())
+    return out
+
+
+def set_threads(threads: int | None) -> None:
+    """Torch threads for this process (``None``: one per core, at most the cores not already busy)."""
+    import torch
+
+    if threads is not None:
+        if threads < 1:
+            raise SolverError(f"--threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+        return
+    cores = os.cpu_count() or 1
+    try:
+        busy = int(os.getloadavg()[0])
+    except OSError:
+        busy = 0
+    torch.set_num_threads(max(1, cores - busy))

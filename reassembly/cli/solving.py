@@ -1,0 +1,135 @@
+"""``reassembly solve``, ``verify`` and ``solvers``."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from reassembly.cli.common import console, fail, parse_options, set_threads, strict_json
+
+SOLVER_HELP = "Solver: NAME or NAME[option=value, ...] (see `reassembly solvers --load`)."
+IMPORTS_HELP = "Module (from the current folder) or .py file to import first, e.g. to register a solver (repeatable)."
+
+
+def solve(
+    directory: Annotated[Path, typer.Argument(help="Puzzle directory (pieces/ and historical_data.csv).")],
+    solver: Annotated[str, typer.Option("--solver", "-s", help=SOLVER_HELP)] = "fast",
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Solver option NAME=VALUE (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the answer line.")] = False,
+    threads: Annotated[Optional[int], typer.Option(help="Torch threads (default: the cores not already busy).")] = None,
+    imports: Annotated[Optional[list[str]], typer.Option("--imports", help=IMPORTS_HELP)] = None,
+) -> None:
+    """Solve a puzzle and print its answer: piece ids block by block in slot order, then the head."""
+    from reassembly.answer import validate
+    from reassembly.errors import PermutationError
+    from reassembly.harness.plugins import import_plugins
+    from reassembly.harness.variants import expand, parse_spec
+    from reassembly.loader import load_puzzle
+    from reassembly.params import Configurable
+    from reassembly.registry import get_spec
+    from reassembly.scoring import score
+    from reassembly.solver import SolveResult
+
+    import_plugins(imports or [])
+    set_threads(threads)
+    puzzle = load_puzzle(directory)
+    name, options = parse_spec(solver)
+    options.update(parse_options(option))
+    spec = get_spec(name)
+    if len(expand(name, options, spec.tuple_options())) > 1:
+        fail(f"solver {solver!r} is a grid of several variants; `reassembly bench` runs grids, `solve` runs one")
+    instance = spec.make(**options)
+    t0 = time.perf_counter()
+    result = instance.solve(puzzle)
+    seconds = time.perf_counter() - t0
+    if not isinstance(result, SolveResult):
+        fail(f"solver {name!r} returned a {type(result).__name__}, not a SolveResult")
+    try:
+        validate(result.assembly, puzzle.layout)
+    except PermutationError as exc:
+        fail(f"solver {name!r} returned an invalid answer: {exc}")
+    if not as_json:
+        typer.echo(result.assembly.text())
+        return
+    s = score(puzzle, result.assembly)
+    params = instance.flat_params() if isinstance(instance, Configurable) else instance.get_params()
+    typer.echo(strict_json({"solver": name, "params": params, "sha256": s.sha256, "mse": s.mse,
+                            "seconds": seconds, **result.to_json()}))
+
+
+def verify(
+    directory: Annotated[Path, typer.Argument(help="Puzzle directory.")],
+    answer: Annotated[str, typer.Argument(help="Comma-joined piece ids, e.g. 43,34,...,85.")],
+) -> None:
+    """Print an answer's MSE and SHA-256, and whether it matches the known answer.
+
+    The known answer is the puzzle's answer.json where there is one, else the published Jane
+    Street hash. Exit status 1 where a known answer is not matched.
+    """
+    from reassembly.answer import Assembly, load_answer
+    from reassembly.janestreet import JANESTREET_SHA256, janestreet_answer
+    from reassembly.loader import load_puzzle
+    from reassembly.scoring import score
+
+    puzzle = load_puzzle(directory)
+    assembly = Assembly.parse(answer, puzzle.layout)
+    known = load_answer(Path(directory))
+    source = "answer.json"
+    if known is None and assembly.sha256() == JANESTREET_SHA256:
+        known, source = janestreet_answer(), "the published Jane Street SHA-256"
+    s = score(puzzle, assembly, known)
+    typer.echo(f"mse {s.mse:.6e}")
+    typer.echo(f"sha256 {s.sha256}")
+    if known is None:
+        typer.echo("no known answer to compare with (no answer.json; not the Jane Street hash)")
+    elif s.exact:
+        typer.echo(f"matches {source}")
+    else:
+        detail = "" if s.kendall_tau != s.kendall_tau else f" (grouping {s.grouping_accuracy:.0%}, Kendall τ {s.kendall_tau:.3f})"
+        typer.echo(f"does not match {source}{detail}")
+        raise typer.Exit(1)
+
+
+def solvers(
+    load: Annotated[bool, typer.Option("--load", help="Import each solver and list its options with their help.")] = False,
+    imports: Annotated[Optional[list[str]], typer.Option("--imports", help=IMPORTS_HELP)] = None,
+) -> None:
+    """List the registered solvers (built-in and plugins)."""
+    from rich.table import Table
+
+    from reassembly.errors import SolverError
+    from reassembly.harness.plugins import import_plugins
+    from reassembly.params import Configurable
+    from reassembly.registry import specs
+
+    import_plugins(imports or [])
+    out = console()
+    table = Table("solver", "task", "source", "entry point", *(["about"] if load else []), title="Solvers", title_justify="left")
+    options: list[tuple[str, str, str, str]] = []
+    for name, spec in specs().items():
+        row = [name, "?", spec.source, str(spec.entry_point)]
+        if load:
+            try:
+                factory = spec.load()
+                instance = spec.make()
+            except SolverError as exc:
+                table.add_row(name, "?", spec.source, str(spec.entry_point), f"[red]{exc}[/]")
+                continue
+            row[1] = getattr(instance, "task", "reassembly")
+            row.append(((factory.__doc__ or "").strip().splitlines() or [""])[0])
+            helps = factory.param_help() if isinstance(factory, type) and issubclass(factory, Configurable) else {}
+            for key, value in instance.get_params(deep=False).items() if isinstance(instance, Configurable) else instance.get_params().items():
+                options.append((name, key, repr(value) if not isinstance(value, Configurable) else type(value).__name__ + "(...)",
+                                helps.get(key, "")))
+        else:
+            row[1] = "–"
+        table.add_row(*row)
+    out.print(table)
+    if load:
+        opts = Table("solver", "option", "default", "help", title="Options (set with -o NAME=VALUE or NAME[option=value]; "
+                     "parts' options as part__option)", title_justify="left")
+        for row in options:
+            opts.add_row(*row)
+        out.print(opts)

@@ -1,0 +1,96 @@
+"""Puzzles as the harness keeps them: the solver-visible files under ``OUT/puzzles/<id>/`` and the
+answer apart under ``OUT/answers/<id>.json``; a content hash names exactly what a solver sees."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from reassembly.answer import ANSWER_NAME, Answer, save_answer
+from reassembly.errors import ConfigError, PuzzleError
+from reassembly.loader import CSV_NAME, PIECES_DIR, SPEC_NAME, piece_paths
+from reassembly.safeio import regular_file
+
+PUZZLES_DIR = "puzzles"
+ANSWERS_DIR = "answers"
+
+
+def visible_files(root: Path) -> list[str]:
+    """Relative paths of what a solver may see in a puzzle directory: pieces, data and spec."""
+    if not (root / CSV_NAME).is_file() or not (root / PIECES_DIR).is_dir():
+        raise PuzzleError(f"{root}: not a puzzle directory (needs {PIECES_DIR}/ and {CSV_NAME})")
+    files = [f"{PIECES_DIR}/{p.name}" for p in piece_paths(root / PIECES_DIR).values()] + [CSV_NAME]
+    if (root / SPEC_NAME).exists():
+        files.append(SPEC_NAME)
+    for rel in files:
+        regular_file(root / rel)
+    return sorted(files)
+
+
+def content_hash(root: Path) -> str:
+    """SHA-256 over the solver-visible files (names and bytes): equal hashes, the same puzzle."""
+    digest = hashlib.sha256()
+    for rel in visible_files(root):
+        digest.update(rel.encode() + b"\0" + hashlib.sha256((root / rel).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def copy_visible(src: Path, dst: Path, link: bool = False) -> Path:
+    """Copy (or hard-link, where ``link`` and possible) the solver-visible files of ``src`` into ``dst``."""
+    for rel in visible_files(src):
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if link:
+            try:
+                os.link(src / rel, target)
+                continue
+            except OSError:
+                pass
+        shutil.copyfile(src / rel, target)
+    return dst
+
+
+def answer_path(out: Path, pid: str) -> Path:
+    return out / ANSWERS_DIR / f"{pid}.json"
+
+
+def store_directory(src: Path, out: Path, pid: str, answer: Answer | None = None) -> tuple[Path, str]:
+    """Keep puzzle directory ``src`` as ``OUT/puzzles/<pid>`` (hard links where possible) with its
+    answer (``answer``, else ``src/answer.json`` where present) under ``OUT/answers``. A stored copy
+    with the same content is reused. Returns the stored path and the content hash."""
+    from reassembly.answer import load_answer
+
+    digest = content_hash(src)
+    final = out / PUZZLES_DIR / pid
+    if not (final.is_dir() and content_hash(final) == digest):
+        tmp = final.with_name(f".tmp-{pid}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        copy_visible(src, tmp, link=True)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    known = answer if answer is not None else load_answer(src / ANSWER_NAME)
+    if known is not None:
+        (out / ANSWERS_DIR).mkdir(parents=True, exist_ok=True)
+        save_answer(known, answer_path(out, pid))
+    return final, digest
+
+
+def check_out(out: Path) -> Path:
+    """``--out``: a directory that is new, empty, or holds this harness's results (never a file,
+    never someone else's ``results.csv``)."""
+    from reassembly.harness.results import CSV_NAME as RESULTS_CSV
+    from reassembly.harness.results import JSONL_NAME
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    if (out / RESULTS_CSV).exists() and not (out / JSONL_NAME).exists():
+        raise ConfigError(f"--out {out}: holds a {RESULTS_CSV} that this harness did not write (no {JSONL_NAME}); "
+                          "choose another directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create it ({exc.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise ConfigError(f"--out {out}: not writable")
+    return out
