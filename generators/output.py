@@ -28,7 +28,7 @@ def claim_directory(root: Path, force: bool = False) -> Path:
     if root.exists() and not root.is_dir():
         raise ConfigError(f"--out {root}: exists and is not a directory")
     if root.is_dir() and any(root.iterdir()) and not _ours(root) and not force:
-        raise ConfigError(f"--out {root}: not empty and not a puzzle written by `reassembly generate`; "
+        raise ConfigError(f"--out {root}: not empty and not a puzzle written by 'reassembly generate'; "
                           "choose a new directory, or pass --force to replace its puzzle files")
     try:
         root.mkdir(parents=True, exist_ok=True)

@@ -68,17 +68,22 @@ def grouping_accuracy(predicted: Assembly, truth: Assembly) -> float:
     return len(set(predicted.blocks) & set(truth.blocks)) / len(truth.blocks)
 
 
-def _anchor_order(assembly: Assembly, anchor: int) -> list[int]:
-    return [block[anchor] for block in assembly.blocks]
+def _positions(predicted: Assembly, truth: Assembly, anchor: int) -> list[int]:
+    """Where the prediction puts each true block, the block named by its anchor piece."""
+    pos = {piece: k for k, block in enumerate(predicted.blocks) for piece in block}
+    return [pos[block[anchor]] for block in truth.blocks]
+
+
+def order_exact(predicted: Assembly, truth: Assembly, anchor: int = 0) -> bool:
+    """Whether every true block's anchor piece stands in the block of its true position."""
+    return _positions(predicted, truth, anchor) == list(range(len(truth.blocks)))
 
 
 def block_order_tau(predicted: Assembly, truth: Assembly, anchor: int = 0) -> float:
-    """Kendall τ between predicted and true block positions, each block named by its anchor piece."""
-    pos = {piece: k for k, piece in enumerate(_anchor_order(predicted, anchor))}
-    true_order = _anchor_order(truth, anchor)
-    if len(true_order) < 2:
+    """Kendall τ between true and predicted block positions, each block named by its anchor piece."""
+    if len(truth.blocks) < 2:
         return 1.0
-    return float(kendalltau(range(len(true_order)), [pos[p] for p in true_order]).statistic)
+    return float(kendalltau(range(len(truth.blocks)), _positions(predicted, truth, anchor)).statistic)
 
 
 def score(puzzle: Puzzle, assembly: Assembly, answer: Answer | None = None) -> Score:
@@ -99,6 +104,6 @@ def score(puzzle: Puzzle, assembly: Assembly, answer: Answer | None = None) -> S
         sha256=sha,
         exact=sha == answer.sha256 or same_function(puzzle, assembly, truth),
         grouping_accuracy=grouping_accuracy(assembly, truth),
-        order_exact=_anchor_order(assembly, anchor) == _anchor_order(truth, anchor),
+        order_exact=order_exact(assembly, truth, anchor),
         kendall_tau=block_order_tau(assembly, truth, anchor),
     )

@@ -6,14 +6,16 @@ each write piece gets its read pieces by the Hungarian algorithm on a score matr
 - ``ddr`` (the paper): diagonal dominance ratio of ``W_write W_read``;
 - ``cosine`` ("Find the Lady"): ``|mean_k cos|`` of each hidden unit's read and write vectors;
 - ``units``: hidden-unit statistics shared by all pieces of a block, which co-adapt in training:
-  the correlation, across hidden units, of the pieces' per-unit norms, plus the unit cosine (each
-  z-scored). The only score that also groups gated blocks (``swiglu``, where the gate's read
-  vectors are not aligned with the write's).
+  the correlation, across hidden units, of the pieces' per-unit norms, and the unit cosine. Each
+  (z-scored) is weighted by how far its optimal assignment stands above that of the same scores
+  shuffled (a permutation null): a signal that is absent weighs nothing. The only score that also
+  groups gated blocks (``swiglu``, where the gate's read vectors are not aligned with the write's).
 
-All three are invariant to a function-preserving permutation and rescaling of hidden units. A norm
-gain (``scale`` slot) is placed by the correlation of its entries with the per-column norms of its
-block's read pieces (``units``; otherwise in id order). Which of two same-shaped read pieces of a
-block is which is left to data-driven search.
+DDR and the cosine are invariant to a function-preserving permutation and rescaling of hidden
+units; per-unit norms are not (a rescaled net loses that signal, and the null weighting then
+drops it). A norm gain (``scale`` slot) is placed by the correlation of its entries with the
+per-column norms of its block's read pieces (``units``; otherwise in id order). Which of two
+same-shaped read pieces of a block is which is left to data-driven search.
 """
 from __future__ import annotations
 
@@ -63,9 +65,30 @@ def _z(s: torch.Tensor) -> torch.Tensor:
     return (s - s.mean()) / s.std().clamp_min(1e-12)
 
 
-def unit_scores(w_read: torch.Tensor, w_write: torch.Tensor) -> torch.Tensor:
-    """``units`` score ``(A, B)``: z-scored per-unit norm correlation plus z-scored unit cosine."""
-    return _z(profile_scores(unit_norms(w_read, 0), unit_norms(w_write, 1))) + _z(cosine_scores(w_read, w_write))
+NULL_DRAWS = 8
+
+
+def sharpness(z: np.ndarray, rows: np.ndarray) -> float:
+    """Mean score of the optimal assignment of ``rows`` (indices into ``z``'s rows) to columns."""
+    r, c = linear_sum_assignment(z[rows], maximize=True)
+    return float(z[rows[r], c].mean())
+
+
+def signal_weight(z: np.ndarray, rows: np.ndarray) -> float:
+    """How far ``z``'s optimal assignment stands above that of ``z`` shuffled (0 where it does not)."""
+    rng = np.random.default_rng(0)
+    null = np.mean([sharpness(rng.permutation(z.flatten()).reshape(z.shape), rows) for _ in range(NULL_DRAWS)])
+    return max(0.0, sharpness(z, rows) - float(null))
+
+
+def unit_scores(w_read: torch.Tensor, w_write: torch.Tensor, per_write: int = 1) -> torch.Tensor:
+    """``units`` score ``(A, B)`` (see the module docstring); ``per_write`` read pieces go to each write piece."""
+    signals = [_z(profile_scores(unit_norms(w_read, 0), unit_norms(w_write, 1))), _z(cosine_scores(w_read, w_write))]
+    rows = np.repeat(np.arange(w_write.shape[0]), per_write)
+    weights = [signal_weight(s.numpy().T, rows) for s in signals]
+    if not any(weights):
+        weights = [1.0] * len(signals)
+    return sum(w * s for w, s in zip(weights, signals))
 
 
 SCORES = {"ddr": ddr_scores, "cosine": cosine_scores, "units": unit_scores}
@@ -118,7 +141,9 @@ def group_pieces(puzzle: Puzzle, method: str = "ddr") -> Grouping:
     floor, assigned_min, unassigned_max = np.full(len(writers), np.inf), np.inf, -np.inf
     for pool in dict.fromkeys(layout.pools[r] for r in reads):  # read slots sharing a pool are matched together
         names = [r for r in reads if layout.pools[r] == pool]
-        scores = SCORES[method](torch.stack([P[i].weight for i in pool]), w_write).numpy().T  # (writers, pool)
+        stacked = torch.stack([P[i].weight for i in pool])
+        raw = unit_scores(stacked, w_write, len(names)) if method == "units" else SCORES[method](stacked, w_write)
+        scores = raw.numpy().T  # (writers, pool)
         rows = np.repeat(np.arange(len(writers)), len(names))
         r, c = linear_sum_assignment(scores[rows], maximize=True)
         mask = np.zeros_like(scores, dtype=bool)

@@ -15,8 +15,13 @@ from generators.data import make_dataset
 from generators.perturb import apply_perturbations
 from reassembly.answer import load_answer
 from reassembly.errors import ConfigError
+from reassembly.families import FAMILY_NAMES
 from reassembly.loader import load_puzzle
-from reassembly.network import mse
+from reassembly.scoring import network_mse
+
+
+def mse(puzzle, answer) -> float:
+    return network_mse(puzzle, answer.assembly(puzzle.layout))
 
 SMALL = PuzzleConfig(depth=3, width=6, hidden=12, rows=256, recipe=TrainingRecipe(epochs=2, batch_size=64))
 
@@ -37,7 +42,8 @@ def params(model) -> list[torch.Tensor]:
     [
         ({"depth": 0}, "depth must be >= 2"),
         ({"hidden": 0}, "hidden must be >= 1"),
-        ({"hidden": 6}, "must differ from width"),
+        ({"block": "transformer"}, "unknown block family 'transformer'"),
+        ({"depth": 4.0}, "depth must be an integer"),
         ({"label_noise": -0.1}, "label_noise must be >= 0"),
         ({"input_noise": -1.0}, "input_noise must be >= 0"),
         ({"inputs": "uniform"}, "unknown inputs 'uniform'"),
@@ -60,6 +66,7 @@ def test_bad_config_options_raise_config_error(change, fragment):
         ({"batch_size": 0}, "batch_size must be"),
         ({"weight_decay": -1e-3}, "weight_decay must be >= 0"),
         ({"early_stopping": 0}, "early_stopping"),
+        ({"momentum": 1.0}, "momentum must be in"),
         ({"schedule": "step"}, "unknown schedule 'step'"),
         ({"init": "xavier"}, "unknown init 'xavier'"),
     ],
@@ -105,14 +112,21 @@ def test_reparametrisation_keeps_outputs_and_changes_weights(trained):
     changed = [not torch.equal(a, b) for a, b in zip(params(model), params(trained.model))]
     assert sum(changed) >= 2 * SMALL.depth  # every block's input weights and output weights
     for a, b in zip(model.blocks, trained.model.blocks):  # permutation and scales cancel in W_out W_in
-        assert not torch.allclose(a.inp.weight, b.inp.weight)
-        assert torch.allclose(a.out.weight @ a.inp.weight, b.out.weight @ b.inp.weight, atol=1e-5)
+        assert not torch.allclose(a.weight["inp"], b.weight["inp"])
+        assert torch.allclose(a.weight["out"] @ a.weight["inp"], b.weight["out"] @ b.weight["inp"], atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["gelu", "swiglu", "prenorm"])
+def test_reparametrisation_keeps_the_function_of_every_family(tmp_path, family):
+    config = dataclasses.replace(SMALL, block=family, perturbations=(parse_perturbation("reparam"),))
+    puzzle, answer, _ = build_puzzle(config, cache_dir=tmp_path, progress=False)
+    assert mse(puzzle, answer) < 1e-10
 
 
 def test_pruning_zeroes_the_asked_fraction(trained):
     model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("prune=0.3"),)), trained.teacher)
-    for layer, orig in zip(model.layers(), trained.model.layers()):
-        w = layer.weight
+    for new, orig in zip(model.pieces(), trained.model.pieces()):
+        w = new.weight
         assert int((w == 0).sum()) == round(0.3 * w.numel())
         kept = w != 0
         assert torch.equal(w[kept], orig.weight[kept])
@@ -152,26 +166,63 @@ def digest(directory: Path) -> dict[str, str]:
     return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
-def test_generated_puzzle_loads_and_answer_reproduces_pred(tmp_path):
-    out = generate(SMALL, tmp_path / "p", cache_dir=tmp_path / "cache", progress=False)
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_generated_puzzle_loads_and_answer_reproduces_pred(tmp_path, family):
+    config = dataclasses.replace(SMALL, block=family)
+    out = tmp_path / "p"
+    generate(config, out, cache_dir=tmp_path / "cache", progress=False)
     puzzle, answer = load_puzzle(out), load_answer(out)
-    assert puzzle.architecture.depth == SMALL.depth and puzzle.n_rows == SMALL.rows
-    assert answer is not None and sorted(answer.permutation) == list(range(2 * SMALL.depth + 1))
-    assert answer.permutation != list(range(2 * SMALL.depth + 1))
-    assert mse(puzzle, answer.permutation) < 1e-12
+    assert puzzle.family.name == family and puzzle.depth == SMALL.depth and puzzle.n_rows == SMALL.rows
+    n = puzzle.layout.n_pieces
+    assert answer is not None and sorted(answer.ids) == list(range(n)) and list(answer.ids) != list(range(n))
+    assert mse(puzzle, answer) < 1e-12
     assert float(((puzzle.pred - puzzle.true) ** 2).mean()) > 0  # pred is the model's, not the labels
 
 
 def test_same_config_gives_identical_bytes_and_reuses_the_cache(tmp_path):
     cache = tmp_path / "cache"
-    a = generate(SMALL, tmp_path / "a", cache_dir=cache, progress=False)
-    b = generate(SMALL, tmp_path / "b", cache_dir=cache, progress=False)
-    c = generate(SMALL, tmp_path / "c", progress=False, use_cache=False)
-    assert digest(a) == digest(b) == digest(c)
-    meta = [json.loads((d / "generation.json").read_text()) for d in (a, b, c)]
-    assert [m["from_cache"] for m in meta] == [False, True, False]
-    other = generate(dataclasses.replace(SMALL, seed=1), tmp_path / "d", cache_dir=cache, progress=False)
-    assert digest(other) != digest(a)
+    runs = [generate(SMALL, tmp_path / "a", cache_dir=cache, progress=False),
+            generate(SMALL, tmp_path / "b", cache_dir=cache, progress=False),
+            generate(SMALL, tmp_path / "c", progress=False, use_cache=False)]
+    assert [r.cached for r in runs] == [False, True, False]
+    files = ("generation.json", "puzzle.json", "answer.json")
+    for d in ("b", "c"):  # every file that defines the puzzle, generation.json included, is byte-identical
+        assert digest(tmp_path / d) == digest(tmp_path / "a")
+        assert all((tmp_path / d / f).read_bytes() == (tmp_path / "a" / f).read_bytes() for f in files)
+    generate(dataclasses.replace(SMALL, seed=1), tmp_path / "d", cache_dir=cache, progress=False)
+    assert digest(tmp_path / "d") != digest(tmp_path / "a")
+
+
+def test_generate_never_overwrites_a_directory_it_did_not_write(tmp_path):
+    theirs = tmp_path / "theirs"
+    (theirs / "pieces").mkdir(parents=True)
+    (theirs / "pieces" / "piece_0.pth").write_bytes(b"precious")
+    (theirs / "historical_data.csv").write_text("precious")
+    (theirs / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty and not a puzzle written by"):
+        generate(SMALL, theirs, progress=False)
+    assert (theirs / "pieces" / "piece_0.pth").read_bytes() == b"precious"
+    generate(SMALL, tmp_path / "ours", progress=False)
+    generate(dataclasses.replace(SMALL, seed=1), tmp_path / "ours", progress=False)  # its own puzzle: replaced
+    generate(SMALL, theirs, progress=False, force=True)  # asked: the puzzle files go, the rest stays
+    assert (theirs / "notes.txt").read_text() == "mine" and load_puzzle(theirs).depth == SMALL.depth
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="exists and is not a directory"):
+        generate(SMALL, tmp_path / "file", progress=False)
+
+
+def test_a_diverging_recipe_is_an_error_and_writes_nothing(tmp_path):
+    config = dataclasses.replace(SMALL, depth=8, recipe=TrainingRecipe(optimizer="sgd", lr=50.0, epochs=2, batch_size=64))
+    with pytest.raises(ConfigError, match="training diverged in epoch 1"):
+        generate(config, tmp_path / "p", progress=False, use_cache=False)
+    assert not (tmp_path / "p" / "historical_data.csv").exists()
+
+
+def test_an_unwritable_cache_is_skipped_with_a_warning(tmp_path, caplog):
+    cache = tmp_path / "not-a-directory"
+    cache.write_text("a file where the cache should be")  # unwritable even for root, unlike chmod
+    result = trained_model(SMALL, cache_dir=cache, progress=False)
+    assert not result.cached and "could not store the trained model" in caplog.text
 
 
 @pytest.mark.parametrize("damage", ["flip-byte", "truncate", "drop-sidecar", "garbage-sidecar"])
@@ -204,10 +255,10 @@ def test_cache_dir_defaults_to_environment_variable(tmp_path, monkeypatch):
 def test_pred_from_perturbed_matches_the_perturbed_pieces(tmp_path):
     pert = (parse_perturbation("noise=0.05"),)
     orig_cfg = dataclasses.replace(SMALL, perturbations=pert)
-    puzzle, answer = build_puzzle(orig_cfg, cache_dir=tmp_path, progress=False)
-    assert mse(puzzle, answer.permutation) > 1e-8
-    puzzle2, answer2 = build_puzzle(dataclasses.replace(orig_cfg, pred_from="perturbed"), cache_dir=tmp_path, progress=False)
-    assert answer2 == answer and mse(puzzle2, answer2.permutation) < 1e-12
+    puzzle, answer, _ = build_puzzle(orig_cfg, cache_dir=tmp_path, progress=False)
+    assert mse(puzzle, answer) > 1e-8
+    puzzle2, answer2, _ = build_puzzle(dataclasses.replace(orig_cfg, pred_from="perturbed"), cache_dir=tmp_path, progress=False)
+    assert answer2 == answer and mse(puzzle2, answer2) < 1e-12
 
 
 def test_gaussian_and_binary_inputs_differ_in_distribution():
@@ -219,16 +270,20 @@ def test_gaussian_and_binary_inputs_differ_in_distribution():
     assert set(binary.train.tolist()).isdisjoint(binary.val.tolist())
 
 
-def test_zero_residual_init_starts_every_block_as_the_identity():
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_zero_residual_init_starts_every_block_as_the_identity(family):
     from generators.model import build_model
+    from reassembly.families import get_family
 
-    model = build_model(3, 6, 12, 1, seed=0, init="zero-residual")
-    assert all(not b.out.weight.any() and not b.out.bias.any() for b in model.blocks)
-    assert all(b.inp.weight.any() for b in model.blocks)
+    fam = get_family(family)
+    sizes = {"d": 6, "h": 12, "o": 1}
+    model = build_model(fam, 3, sizes, seed=0, init="zero-residual")
+    write = next(s.name for s in fam.slots if s.role == "write")
+    assert all(not b.weight[write].any() for b in model.blocks)
     X = torch.randn(5, 6)
-    assert torch.equal(model.blocks[0](X), X)
-    default = build_model(3, 6, 12, 1, seed=0, init="default")
-    assert all(b.out.weight.any() for b in default.blocks)
+    assert torch.equal(X + fam.branch(model.blocks[0].params(), X), X)
+    default = build_model(fam, 3, sizes, seed=0, init="default")
+    assert all(b.weight[write].any() for b in default.blocks)
 
 
 def test_recipe_variants_train_and_record_a_loss_curve():
@@ -238,15 +293,3 @@ def test_recipe_variants_train_and_record_a_loss_curve():
         result = trained_model(config, progress=False, use_cache=False)
         assert result.loss_curve[0]["epoch"] == 0 and 2 <= len(result.loss_curve) <= recipe.epochs + 1
         assert result.loss_curve[-1]["train_loss"] < result.loss_curve[0]["train_loss"]
-
-
-def test_corrupt_cached_puzzle_files_are_rebuilt(tmp_path):
-    cache = tmp_path / "cache"
-    first = digest(generate(SMALL, tmp_path / "a", cache_dir=cache, progress=False))
-    entry = cache / "puzzles" / SMALL.puzzle_key()
-    csv = entry / "historical_data.csv"
-    csv.write_bytes(csv.read_bytes().replace(b"1", b"2", 1))
-    assert digest(generate(SMALL, tmp_path / "b", cache_dir=cache, progress=False)) == first
-    assert digest(generate(SMALL, tmp_path / "c", cache_dir=cache, progress=False)) == first
-    assert json.loads((tmp_path / "c" / "generation.json").read_text())["from_cache"]
-    assert load_answer(tmp_path / "c") == load_answer(tmp_path / "a")

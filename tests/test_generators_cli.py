@@ -1,50 +1,49 @@
-"""``reassembly generate`` as a typer command (registered here the way reassembly.cli registers it)."""
+"""``reassembly generate`` on the command line: options from the one generator table, and errors."""
 from __future__ import annotations
 
 import json
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
+from helpers.cli import assert_clean_error, invoke
 from reassembly.answer import load_answer
-from reassembly.cli_generate import generate
-from reassembly.errors import ReassemblyError
 from reassembly.loader import load_puzzle
-from reassembly.network import mse
+from reassembly.scoring import network_mse
 
 SMALL = ["--depth", "3", "--width", "6", "--hidden", "12", "--rows", "256", "--epochs", "2", "--batch-size", "64", "--quiet"]
 
 
-def app() -> typer.Typer:
-    a = typer.Typer()
-    a.command("generate")(generate)
-
-    @a.command("noop")
-    def _noop() -> None:  # a second command keeps "generate" a subcommand
-        pass
-
-    return a
-
-
 def test_generate_command_writes_a_loadable_puzzle(tmp_path):
     out = tmp_path / "p"
-    result = CliRunner().invoke(app(), ["generate", *SMALL, "--perturb", "reparam", "--cache-dir", str(tmp_path / "c"), "--out", str(out)])
+    result = invoke("generate", *SMALL, "--block", "swiglu", "--perturb", "reparam", "--cache-dir", tmp_path / "c", "--out", out)
     assert result.exit_code == 0, result.output
+    assert "model trained in" in result.output and "from trained" not in result.output
     puzzle, answer = load_puzzle(out), load_answer(out)
-    assert puzzle.architecture.depth == 3
-    assert mse(puzzle, answer.permutation) < 1e-10  # reparametrisation keeps the function
+    assert puzzle.depth == 3 and puzzle.family.name == "swiglu"
+    assert network_mse(puzzle, answer.assembly(puzzle.layout)) < 1e-10  # reparametrisation keeps the function
     meta = json.loads((out / "generation.json").read_text())
     assert meta["config"]["perturbations"] == "reparam" and meta["config"]["depth"] == 3
+    assert set(meta) == {"config", "loss_curve"}  # no facts of this run (cache hit, seconds) in a puzzle's files
+
+
+def test_bench_offers_every_generator_option():
+    import re
+
+    def options(command: str) -> set[str]:
+        return set(re.findall(r"--[a-z][a-z-]+", invoke(command, "--help").output))
+
+    generate, bench = options("generate"), options("bench")
+    own = {"--out", "--force", "--cache-dir", "--no-cache", "--quiet", "--seed"}
+    assert {"--init", "--inputs", "--momentum", "--block"} <= generate
+    assert generate - own <= bench, sorted(generate - own - bench)
 
 
 @pytest.mark.parametrize(
     "args, fragment",
     [(["--depth", "0"], "depth"), (["--hidden", "0"], "hidden"), (["--optimizer", "lion"], "optimizer"),
-     (["--label-noise", "-1"], "label_noise"), (["--perturb", "noise=-0.5"], "noise")],
+     (["--label-noise", "-1"], "label_noise"), (["--perturb", "noise=-0.5"], "noise"),
+     (["--block", "transformer"], "unknown block family")],
 )
-def test_generate_command_rejects_bad_options_with_config_error(tmp_path, args, fragment):
-    result = CliRunner().invoke(app(), ["generate", *SMALL, *args, "--no-cache", "--out", str(tmp_path / "p")])
-    assert result.exit_code != 0
-    assert isinstance(result.exception, ReassemblyError) and fragment in str(result.exception)
+def test_generate_command_rejects_bad_options_with_a_clean_error(tmp_path, args, fragment):
+    assert_clean_error(invoke("generate", *SMALL, *args, "--no-cache", "--out", tmp_path / "p"), fragment)
     assert not (tmp_path / "p").exists()

@@ -1,28 +1,40 @@
-"""The bench harness end to end on tiny puzzles, with test solvers loaded through ``--imports``:
-crashes and timeouts are recorded without stopping the bench, resume skips finished rows, and
-``report`` rebuilds the table and a plot from the saved rows alone."""
+"""The bench end to end on tiny puzzles, with test solvers loaded through ``--imports``: crashes,
+timeouts, garbage and cheats become honest rows without stopping the bench; resume, --force and
+--retry-failed; variants kept apart; report, plots and HTML from the saved rows alone."""
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer
-from typer.testing import CliRunner
 
+from helpers.cli import invoke
 from helpers.synthetic import write_puzzle
 from reassembly import registry
-from reassembly.cli import friendly
-from reassembly.cli_bench import bench, report
 
 PLUGIN = '''
-import itertools, os, time
-from reassembly.network import mse
+import gc, glob, itertools, os, time
+import multiprocessing.connection as mc
+import torch
+from reassembly.answer import Assembly
 from reassembly.registry import register
 from reassembly.solver import BaseSolver, SolveResult
+
+
+def brute(puzzle):
+    from reassembly.scoring import network_mse
+    pools = puzzle.layout.pools
+    head = (pools["last"][0],)
+    best = None
+    for outs in itertools.permutations(pools["out"]):
+        for order in itertools.permutations(range(len(pools["inp"]))):
+            a = Assembly(tuple((pools["inp"][k], outs[k]) for k in order), head)
+            loss = network_mse(puzzle, a)
+            if best is None or loss < best[0]:
+                best = (loss, a)
+    return best[1]
 
 
 class BruteForce(BaseSolver):
@@ -33,15 +45,7 @@ class BruteForce(BaseSolver):
         if log:
             with open(log, "a") as fh:
                 fh.write(puzzle.name + "\\n")
-        r = puzzle.roles
-        best = None
-        for outs in itertools.permutations(r.outputs):
-            for order in itertools.permutations(range(len(r.inputs))):
-                p = [i for k in order for i in (r.inputs[k], outs[k])] + [r.last]
-                loss = mse(puzzle, p)
-                if best is None or loss < best[0]:
-                    best = (loss, p)
-        return SolveResult(best[1])
+        return SolveResult(brute(puzzle))
 
 
 class Crash(BaseSolver):
@@ -59,12 +63,73 @@ class Sleep(BaseSolver):
         time.sleep(120)
 
 
+class Garbage(BaseSolver):
+    """Writes bytes that are no message on the result pipe, then answers."""
+
+    def solve(self, puzzle):
+        for obj in gc.get_objects():
+            if isinstance(obj, mc.Connection) and obj.writable:
+                obj.send_bytes(b"\\x80garbage")
+        return SolveResult(brute(puzzle))
+
+
+class Floaty(BaseSolver):
+    """The right ids as floats, nudged: must not be truncated into a right answer."""
+
+    def solve(self, puzzle):
+        right = brute(puzzle)
+        return SolveResult(Assembly.__new__(Assembly)) if False else _floats(right)
+
+
+def _floats(a):
+    result = SolveResult(a)
+    object.__setattr__(a, "blocks", tuple(tuple(i + 0.9 for i in b) for b in a.blocks))
+    return result
+
+
+class Cheat(BaseSolver):
+    """Looks for any answer file, patches scoring, rewrites pred and pieces, then answers in id order."""
+
+    def solve(self, puzzle):
+        import reassembly.scoring as scoring
+        seen = []
+        for root in {os.path.dirname(os.path.abspath(os.getcwd())), os.path.abspath(os.path.join(puzzle.name, "..")), os.getcwd()}:
+            seen += glob.glob(os.path.join(root, "**", "*answer*"), recursive=True)
+        with open(os.environ["HARNESS_CHEAT_LOG"], "a") as fh:
+            fh.write(repr(seen) + "\\n")
+        scoring.score = lambda *a, **k: None
+        scoring.network_mse = lambda *a, **k: 0.0
+        right = brute(puzzle)
+        guess = Assembly(tuple(reversed(right.blocks)), right.head)  # a wrong answer it makes look perfect
+        puzzle.pred = scoring.outputs(puzzle, guess)
+        for p in puzzle.pieces:
+            p.weight.zero_()
+        for f in glob.glob(os.path.join(os.getcwd(), "..", "puzzle", "pieces", "*.pth")):
+            torch.save({"weight": torch.zeros(1, 1), "bias": torch.zeros(1)}, f)
+        return SolveResult(guess)
+
+
+class Spawner(BaseSolver):
+    """Starts a long-lived child, records both pids, then sleeps."""
+
+    def solve(self, puzzle):
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        with open(os.environ["HARNESS_PID_LOG"], "w") as fh:
+            fh.write(f"{os.getpid()} {child.pid}\\n")
+        time.sleep(300)
+
+
 register("t-brute", BruteForce)
 register("t-crash", Crash)
 register("t-die", Crash, hard=True)
 register("t-sleep", Sleep)
+register("t-garbage", Garbage)
+register("t-floaty", Floaty)
+register("t-cheat", Cheat)
+register("t-spawner", Spawner)
 '''
-TEST_SOLVERS = ("t-brute", "t-crash", "t-die", "t-sleep")
+TEST_SOLVERS = ("t-brute", "t-crash", "t-die", "t-sleep", "t-garbage", "t-floaty", "t-cheat", "t-spawner")
 
 
 @pytest.fixture
@@ -75,74 +140,77 @@ def plugin(tmp_path: Path):
     yield path
     for name in TEST_SOLVERS:
         registry.unregister(name)
-    for mod in [m for m in sys.modules if m.startswith("reassembly_plugin_harness_test_plugin")]:
-        del sys.modules[mod]
-
-
-@pytest.fixture
-def cli():
-    app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
-    app.command("bench")(friendly(bench))
-    app.command("report")(friendly(report))
-    runner = CliRunner()
-
-    def invoke(*args: object, env: dict | None = None):
-        return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200", **(env or {})})
-
-    return invoke
+    sys.modules.pop("harness_test_plugin", None)
 
 
 def puzzles(root: Path, n: int) -> list[Path]:
     return [write_puzzle(root / f"p{k}", with_answer=True, depth=3, width=4, rows=30, seed=k) for k in range(n)]
 
 
-def bench_args(out: Path, plugin: Path, dirs: list[Path], *solvers: str) -> list[object]:
-    args: list[object] = ["bench", "--seeds", "0", "--out", out, "--imports", plugin, "--jobs", "2"]
+def bench(out: Path, plugin: Path, dirs: list[Path], *solvers: str, extra: tuple = (), env: dict | None = None):
+    args: list[object] = ["bench", "--seeds", "0", "--out", out, "--imports", plugin, "--jobs", "2", *extra]
     for d in dirs:
         args += ["--puzzle", d]
     for s in solvers:
         args += ["--solver", s]
-    return args
+    from typer.testing import CliRunner
+
+    from reassembly.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200", **(env or {})})
 
 
 def results(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "results.csv")
 
 
-def test_crash_and_timeout_are_recorded_and_the_bench_goes_on(tmp_path, plugin, cli) -> None:
+def test_crash_timeout_garbage_and_bad_answers_are_rows_and_the_bench_goes_on(tmp_path, plugin) -> None:
     out = tmp_path / "out"
     (p,) = puzzles(tmp_path, 1)
-    result = cli(*bench_args(out, plugin, [p], *TEST_SOLVERS), "--timeout", "2")
+    result = bench(out, plugin, [p], "t-brute", "t-crash", "t-die", "t-sleep", "t-garbage", "t-floaty",
+                   extra=("--timeout", "2"))
     assert result.exit_code == 0, result.output
     df = results(out).set_index("solver")
-    assert df.loc["t-crash", "status"] == "error"
-    assert "RuntimeError: boom from the crash solver" in df.loc["t-crash", "error"]
-    assert df.loc["t-die", "status"] == "error"
-    assert "worker died without an answer (exit code 3)" in df.loc["t-die", "error"]
-    assert df.loc["t-sleep", "status"] == "timeout"
-    assert 2.0 <= df.loc["t-sleep", "seconds"] < 60
+    assert df.loc["t-crash", "status"] == "error" and "RuntimeError: boom from the crash solver" in df.loc["t-crash", "error"]
+    assert df.loc["t-die", "status"] == "error" and "worker died without an answer (exit code 3)" in df.loc["t-die", "error"]
+    assert df.loc["t-sleep", "status"] == "timeout" and 2.0 <= df.loc["t-sleep", "seconds"] < 60
+    assert df.loc["t-garbage", "status"] == "error" and "malformed message" in df.loc["t-garbage", "error"]
+    assert df.loc["t-floaty", "status"] == "error" and "not an integer piece id" in df.loc["t-floaty", "error"]
     brute = df.loc["t-brute"]
-    assert brute.status == "ok" and bool(brute.exact) and brute.pairing_accuracy == 1.0 and brute.kendall_tau == 1.0
-    assert brute.mse < 1e-20 and (brute.depth, brute.width, brute.hidden) == (3, 4, 8)
-    # Configuration and environment travel with every row; the JSON lines hold the same rows.
-    assert {"params.hard", "env.torch", "env.cpu", "env.git_commit", "torch_threads", "key"} <= set(df.columns)
-    assert bool(df.loc["t-die", "params.hard"]) and not bool(df.loc["t-crash", "params.hard"])
+    assert brute.status == "ok" and bool(brute.exact) and brute.grouping_accuracy == 1.0 and brute.kendall_tau == 1.0
+    assert brute.mse < 1e-20 and (brute.depth, brute.d, brute.h) == (3, 4, 8) and brute.family == "relu"
+    assert {"env.torch", "env.cpu", "env.git_commit", "torch_threads", "key", "variant", "true_mse", "trace"} <= set(df.columns)
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert sorted(r["status"] for r in lines) == ["error", "error", "ok", "timeout"]
-    # The table names every solver with its failures.
+    assert sorted(r["status"] for r in lines) == ["error"] * 4 + ["ok", "timeout"]
     for text in ("t-brute", "t-crash", "t-sleep", "1 error", "1 timeout", "1/1"):
         assert text in result.output
+    # The answer was kept apart from what the solver got: OUT/answers, never OUT/puzzles.
+    assert (out / "answers").is_dir() and not list((out / "puzzles").rglob("answer*"))
 
-    # `report` rebuilds the same table from the saved rows alone, and a plot.
-    png = tmp_path / "plot.png"
-    shown = cli("report", out, "--plot", png)
+    shown = invoke("report", out, "--plot", tmp_path / "plot.png", "--html", tmp_path / "report.html")
     assert shown.exit_code == 0, shown.output
-    for text in ("t-brute", "t-die", "1 error", "1 timeout", "4 runs"):
+    for text in ("t-brute", "t-die", "1 error", "1 timeout", "6 runs", "Runs without a scored answer (5)"):
         assert text in shown.output
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    for png in (tmp_path / "plot.png", tmp_path / "plot-profiles.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "t-garbage" in page and "malformed message" in page
 
 
-def test_resume_skips_finished_rows(tmp_path, plugin, cli) -> None:
+def test_a_cheating_solver_is_scored_on_what_it_returned(tmp_path, plugin) -> None:
+    out, log = tmp_path / "out", tmp_path / "cheat.log"
+    dirs = puzzles(tmp_path, 2)
+    result = bench(out, plugin, dirs, "t-cheat", "t-brute", env={"HARNESS_CHEAT_LOG": str(log)})
+    assert result.exit_code == 0, result.output
+    assert all(line == "[]" for line in log.read_text().splitlines())  # no answer within its reach
+    df = results(out).set_index(["puzzle", "solver"]).sort_index()
+    for p in df.index.get_level_values(0).unique():
+        cheat, honest = df.loc[(p, "t-cheat")], df.loc[(p, "t-brute")]
+        assert cheat.status == "ok" and not bool(cheat.exact) and cheat.mse > 1e-6  # pred, pieces, scoring untouched
+        assert honest.status == "ok" and bool(honest.exact)  # the next solver saw the puzzle as it was
+
+
+def test_resume_force_and_retry_failed(tmp_path, plugin) -> None:
     out, log = tmp_path / "out", tmp_path / "calls.log"
     env = {"HARNESS_TEST_LOG": str(log)}
     dirs = puzzles(tmp_path, 2)
@@ -150,62 +218,88 @@ def test_resume_skips_finished_rows(tmp_path, plugin, cli) -> None:
     def calls() -> int:
         return len(log.read_text().splitlines()) if log.exists() else 0
 
-    assert cli(*bench_args(out, plugin, dirs[:1], "t-brute"), env=env).exit_code == 0
-    assert calls() == 1
-    again = cli(*bench_args(out, plugin, dirs[:1], "t-brute"), env=env)
+    assert bench(out, plugin, dirs[:1], "t-brute", env=env).exit_code == 0 and calls() == 1
+    again = bench(out, plugin, dirs[:1], "t-brute", env=env)
     assert again.exit_code == 0 and calls() == 1
-    assert "1 already in" in again.output and "1/1" in again.output  # the table still shows the row
-    assert cli(*bench_args(out, plugin, dirs, "t-brute"), env=env).exit_code == 0
-    assert calls() == 2  # only the new puzzle ran
-    assert cli(*bench_args(out, plugin, dirs, "t-brute"), "--force", env=env).exit_code == 0
-    assert calls() == 4
+    assert "1 already in" in again.output and "1/1" in again.output
+    assert bench(out, plugin, dirs, "t-brute", env=env).exit_code == 0 and calls() == 2  # only the new puzzle
+    assert bench(out, plugin, dirs, "t-brute", extra=("--force",), env=env).exit_code == 0 and calls() == 4
     df = results(out)
     assert len(df) == 2 and df["exact"].all() and df["key"].is_unique
-    assert len((out / "results.jsonl").read_text().splitlines()) == 4  # the log keeps every run; the last wins
+    assert len((out / "results.jsonl").read_text().splitlines()) == 2  # --force replaced the rows
+    assert len(pd.read_json(out / "results.jsonl", lines=True)) == 2
+    bench(out, plugin, dirs[:1], "t-crash")
+    bench(out, plugin, dirs[:1], "t-crash")  # an error row counts as done ...
+    assert (results(out)["status"] == "error").sum() == 1
+    retried = bench(out, plugin, dirs[:1], "t-crash", extra=("--retry-failed",))
+    assert "0 already in" not in retried.output and (results(out)["status"] == "error").sum() == 1  # ... until retried
 
 
-def test_plot_against_depth(tmp_path) -> None:
-    from reassembly.harness.report import plot
+def test_variants_are_kept_apart_and_grids_expand(tmp_path) -> None:
+    out = tmp_path / "out"
+    (p,) = puzzles(tmp_path, 1)
+    args = ["bench", "--seeds", "0", "--puzzle", p, "--out", out, "--jobs", "2",
+            "-s", "fast[search__kick_moves=[2,4]]", "-s", "paper", "-s", "fast[search__kick_moves=4]"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    df = results(out)
+    assert sorted(df["variant"]) == ["fast[search__kick_moves=2]", "fast[search__kick_moves=4]", "paper"]
+    shown = invoke("report", out)
+    assert shown.output.count("fast[search__kick_moves=") == 2
 
-    rows = [{"suite": f"d{d}", "kind": "synthetic", "depth": d, "solver": s, "status": st,
-             "exact": st == "ok" and d < 32, "seconds": d / 10 * (1 + k), "order_exact": None}
-            for d in (16, 32, 48) for k, s in enumerate(("paper", "cosine")) for st in ("ok", "ok", "timeout")]
-    rows.append({"suite": "janestreet", "kind": "janestreet", "depth": 48, "solver": "paper", "status": "ok",
-                 "exact": True, "seconds": 5.0, "order_exact": True})
-    path = plot(pd.DataFrame(rows), tmp_path / "depth.png")
-    assert path.read_bytes()[:4] == b"\x89PNG"
+
+def test_narrow_terminals_still_show_every_failed_run(tmp_path, plugin) -> None:
+    out = tmp_path / "out"
+    (p,) = puzzles(tmp_path, 1)
+    assert bench(out, plugin, [p], "t-brute", "t-crash", "t-die").exit_code == 0
+    from typer.testing import CliRunner
+
+    from reassembly.cli import app
+
+    narrow = CliRunner().invoke(app, ["report", str(out)], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0
+    assert all(len(line) <= 80 for line in narrow.output.splitlines())
+    for text in ("t-crash", "t-die", "error", "failed", "boom from the crash solver"):
+        assert text in narrow.output, text
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["report", "{tmp}/nowhere"], "results directory not found"),
     (["report", "{tmp}"], "no results.jsonl or results.csv"),
     (["bench", "--seeds", "0", "--solver", "no-such-solver"], "unknown solver 'no-such-solver'"),
-    (["bench", "--seeds", "0", "--janestreet", "{tmp}/missing"], "--janestreet {tmp}/missing: directory not found"),
-    (["bench", "--seeds", "0"], "nothing to run"),
+    (["bench", "--seeds", "0", "--janestreet", "{tmp}/missing", "--out", "{tmp}/o"], "--janestreet {tmp}/missing: directory not found"),
+    (["bench", "--seeds", "0", "--out", "{tmp}/o"], "nothing to run"),
     (["bench", "--timeout", "0"], "--timeout must be a positive number"),
     (["bench", "--jobs", "0"], "--jobs must be >= 1"),
     (["bench", "--imports", "{tmp}/absent.py"], "--imports {tmp}/absent.py: file not found"),
+    (["bench", "--seeds", "0", "--out", "{tmp}/file"], "exists and is not a directory"),
+    (["bench", "--seeds", "0", "--out", "{tmp}/theirs"], "holds a results.csv that this harness did not write"),
+    (["bench", "-s", "paper", "-o", "rows=-5", "--seeds", "0"], "option rows: must be [2, inf]"),
 ])
-def test_bad_input_is_a_clean_error(tmp_path, cli, args, message) -> None:
-    result = cli(*[a.format(tmp=tmp_path) for a in args])
+def test_bad_input_is_a_clean_error(tmp_path, args, message) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "results.csv").write_text("precious")
+    result = invoke(*[a.format(tmp=tmp_path) if isinstance(a, str) else a for a in args])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert message.format(tmp=tmp_path) in result.output.replace("\n", "")
+    assert (tmp_path / "theirs" / "results.csv").read_text() == "precious"
 
 
-def test_hash_only_answer_scores_exactness(tmp_path, plugin) -> None:
+def test_hash_only_answers_score_exactness(tmp_path, plugin) -> None:
     """As for the Jane Street puzzle: no answer.json, only the published hash of the answer."""
     from helpers.synthetic import make_puzzle
-    from reassembly.harness.plan import SolverEntry, janestreet_entry, plan_runs
-    from reassembly.harness.runner import RunOptions, run_isolated
-    from reassembly.janestreet import JANESTREET_SHA256
+    from reassembly.answer import Answer
+    from reassembly.harness.plan import directory_entry
+    from reassembly.harness.puzzles import store_directory
 
     d = write_puzzle(tmp_path / "js", depth=3, width=4, rows=30, seed=5)  # no answer.json
-    entry = janestreet_entry(d)
-    assert (entry.kind, entry.answer_sha256, entry.id) == ("janestreet", JANESTREET_SHA256, "janestreet")
     _, answer = make_puzzle(depth=3, width=4, rows=30, seed=5)
-    (run,) = plan_runs([replace(entry, answer_sha256=answer.sha256)], [SolverEntry("t-brute", {}, {})])
-    outcome = run_isolated(run, RunOptions(timeout=60, imports=(str(plugin),), threads=1))
-    assert outcome.status == "ok", outcome.error
-    assert outcome.fields["exact"] is True and outcome.fields["sha256"] == answer.sha256
-    assert outcome.fields["pairing_accuracy"] == 1.0  # known only because the hash matched
+    out = tmp_path / "out"
+    entry = directory_entry(d, out)
+    store_directory(d, out, entry.id, Answer(sha256=answer.sha256))  # only the hash is known
+    result = bench(out, plugin, [d], "t-brute")
+    assert result.exit_code == 0, result.output
+    row = results(out).iloc[0]
+    assert bool(row.exact) and row.grouping_accuracy == 1.0  # known only because the hash matched

@@ -1,4 +1,4 @@
-"""The real Jane Street puzzle: architecture, and each built-in solver's exact answer via the CLI.
+"""The real Jane Street puzzle: layout, and each built-in solver's exact answer via the CLI.
 
 Skipped (with the reason) where the puzzle is absent: see ``janestreet_dir`` in conftest.py.
 One full solve per solver; the ``paper`` solve runs with ``--json`` and feeds the JSON and
@@ -6,6 +6,7 @@ One full solve per solver; the ``paper`` solve runs with ``--json`` and feeds th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -14,8 +15,6 @@ import pytest
 
 from helpers.cli import invoke
 from reassembly.janestreet import JANESTREET_SHA256
-from reassembly.permutation import parse_permutation, permutation_sha256
-from reassembly.puzzle import Architecture
 
 pytestmark = pytest.mark.janestreet
 
@@ -23,23 +22,24 @@ pytestmark = pytest.mark.janestreet
 @pytest.fixture(scope="module")
 def paper_json(janestreet_dir: Path) -> dict:
     """``reassembly solve DIR --solver paper --json``, run once."""
-    result = invoke("solve", janestreet_dir, "--solver", "paper", "--json")
+    result = invoke("solve", janestreet_dir, "--solver", "paper", "--json", "--threads", "2")
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
 
-def test_architecture(janestreet) -> None:
-    assert janestreet.architecture == Architecture(input_dim=48, hidden_dim=96, output_dim=1, depth=48)
-    assert janestreet.roles.last == 85
-    assert len(janestreet.roles.inputs) == len(janestreet.roles.outputs) == 48
+def test_layout(janestreet) -> None:
+    layout = janestreet.layout
+    assert janestreet.family.name == "relu" and layout.sizes == {"d": 48, "h": 96, "o": 1} and layout.depth == 48
+    assert layout.pools["last"] == (85,)
+    assert len(layout.pools["inp"]) == len(layout.pools["out"]) == 48
     assert janestreet.n_rows == 10_000 and janestreet.true is not None
 
 
 def test_paper_solver_json(paper_json: dict) -> None:
     assert paper_json["solver"] == "paper"
-    perm = paper_json["permutation"]
-    assert all(isinstance(i, int) for i in perm) and len(perm) == 97
-    assert paper_json["sha256"] == permutation_sha256(perm) == JANESTREET_SHA256
+    ids = [int(i) for i in paper_json["answer"].split(",")]
+    assert len(ids) == 97 and sorted(ids) == list(range(97))
+    assert paper_json["sha256"] == hashlib.sha256(paper_json["answer"].encode()).hexdigest() == JANESTREET_SHA256
     assert paper_json["mse"] < 1e-10 and paper_json["seconds"] > 0
     stages = {s["stage"]: s for s in paper_json["stages"]}
     assert list(stages) == ["pairing", "seed", "ranking", "repair"]
@@ -50,18 +50,18 @@ def test_paper_solver_json(paper_json: dict) -> None:
 
 @pytest.mark.parametrize("solver", ["paper-hillclimb", "cosine"])
 def test_solver_line(janestreet_dir: Path, solver: str) -> None:
-    result = invoke("solve", janestreet_dir, "--solver", solver)
+    result = invoke("solve", janestreet_dir, "--solver", solver, "--threads", "2")
     assert result.exit_code == 0, result.output
     line = result.output.strip()
     assert re.fullmatch(r"\d+(,\d+)*", line), line
-    assert permutation_sha256(parse_permutation(line)) == JANESTREET_SHA256
+    assert hashlib.sha256(line.encode()).hexdigest() == JANESTREET_SHA256
 
 
-def test_verify(janestreet_dir: Path, paper_json: dict) -> None:
-    result = invoke("verify", janestreet_dir, ",".join(map(str, paper_json["permutation"])))
+def test_verify_says_it_matches_the_published_hash(janestreet_dir: Path, paper_json: dict) -> None:
+    result = invoke("verify", janestreet_dir, paper_json["answer"])
     assert result.exit_code == 0, result.output
-    mse_line, sha_line = result.output.strip().splitlines()
-    assert sha_line == f"sha256 {JANESTREET_SHA256}"
+    mse_line, sha_line, verdict = result.output.strip().splitlines()
+    assert sha_line == f"sha256 {JANESTREET_SHA256}" and verdict == "matches the published Jane Street SHA-256"
     assert float(mse_line.split()[1]) < 1e-10
 
 
@@ -74,3 +74,12 @@ def test_default_solver_is_fast_exact_and_certified(janestreet_dir: Path) -> Non
     cert = payload["certificate"]
     assert cert["kind"] == "zero-loss" and cert["all_rows"] == 10_000
     assert cert["final_mse_all_rows"] < 1e-10
+
+
+def test_an_unset_or_wrong_environment_variable_is_said_not_silently_ignored(monkeypatch, tmp_path) -> None:
+    from reassembly.errors import PuzzleError
+    from reassembly.janestreet import JANESTREET_ENV, find_janestreet
+
+    monkeypatch.setenv(JANESTREET_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(PuzzleError, match=f"{JANESTREET_ENV}=.*nowhere: not a puzzle directory"):
+        find_janestreet()

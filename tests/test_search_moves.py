@@ -1,46 +1,50 @@
-"""Seeds in both directions, the long-range insertion screen, and iterated local search."""
+"""Seeds in both directions, the long-range insertion screen, iterated local search and the doubt on
+the weakest groups, on arrangements of a small puzzle stacked in its true order."""
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
 from helpers.synthetic import make_puzzle
-from reassembly.network import BlockStack, Evaluator
-from reassembly.permutation import Assembly
+from reassembly.answer import Assembly
+from reassembly.kernel import PieceStack
+from reassembly.kernel.screens import predict_insertions
 from reassembly.scoring import score
-from solvers.fast import FastSolver
-from solvers.stages.insertion import best_insertion, insertion_order, long_insertions, predict_insertions
-from solvers.stages.states import Config, forward_states
-from solvers.stages.seeds import SEEDS, seed_order
+from solvers.fast import Descent, FastSolver, IteratedSearch
+from solvers.fast.context import Context
+from solvers.fast.moves import insertion_order, kick
+from solvers.fast.search import best_insertion, long_insertions
+from solvers.rows import evaluator, first_rows
+from solvers.seeds import SEEDS, seed_order
 
 
 @pytest.fixture(scope="module")
 def truth():
-    """A small puzzle stacked in its true block order (stack index = depth) and a 256-row evaluator."""
+    """A small puzzle, its pieces stacked (the true arrangement ``arr``) and a 256-row evaluator."""
     puzzle, answer = make_puzzle(depth=10, width=12, rows=400, seed=3)
-    stack = BlockStack.from_pairs(puzzle, Assembly.from_permutation(answer.permutation, puzzle.roles).blocks, torch.float64)
-    return puzzle, stack, Evaluator.for_puzzle(puzzle, stack, 256, seed=0)
+    stack = PieceStack(puzzle, torch.float64)
+    t = answer.assembly(puzzle.layout)
+    return puzzle, answer, stack.arrangement(t), evaluator(puzzle, stack, t.head, 256)
 
 
-def config(order: list[int]) -> Config:
-    t = torch.tensor(order)
-    return Config(t.clone(), t.clone())
+def order(arr: torch.Tensor, positions: list[int]) -> torch.Tensor:
+    return arr[torch.tensor(positions)]
+
+
+def ctx() -> Context:
+    return Context(Descent(), 1e-9, [], 0)
 
 
 def test_reversed_seeds_sort_descending(truth):
-    _, stack, ev = truth
+    _, _, arr, ev = truth
     for key in ("delta-norm", "wout-norm"):
         assert key in SEEDS and f"{key}-reversed" in SEEDS
-        assert seed_order(stack, ev.X, f"{key}-reversed") == seed_order(stack, ev.X, key)[::-1]
-    with pytest.raises(ValueError, match="unknown seed"):
-        seed_order(stack, ev.X, "bogus")
+        assert torch.equal(seed_order(ev, arr, f"{key}-reversed"), seed_order(ev, arr, key).flip(0))
 
 
 def test_auto_seed_picks_the_direction_with_lower_loss(truth):
-    puzzle, _, _ = truth
+    puzzle, _, _, _ = truth
     result = FastSolver().solve(puzzle)
     seed = next(s for s in result.stages if s.stage == "seed")
     candidates = seed.details["candidates"]
@@ -56,46 +60,45 @@ def test_insertion_order(k, t, expected):
 
 def test_insertion_screen_tracks_exact_losses(truth):
     """From an order with one block displaced, the first-order screen ranks moves like the exact losses."""
-    _, stack, ev = truth
-    D = stack.depth
-    start = config(insertion_order(D, 2, 7))  # block 2 moved 4 places too late
+    _, _, arr, ev = truth
+    D = arr.shape[0]
+    start = order(arr, insertion_order(D, 2, 7))  # block 2 moved 4 places too late
     predicted = predict_insertions(ev, start)
     assert predicted.shape == (D, D + 1)
-    states = forward_states(ev, start)
     moves = [(k, t) for k in range(D) for t in range(D + 1) if t not in (k, k + 1)]
     assert all(torch.isinf(predicted[k, k]) for k in range(D))
-    orders = torch.tensor([insertion_order(D, k, t) for k, t in moves])
-    exact = ev.suffix_losses(start.ins[orders], torch.tensor([min(m) for m in moves]), states)
+    cands = torch.stack([order(start, insertion_order(D, k, t)) for k, t in moves])
+    exact = ev.suffix_losses(cands, torch.tensor([min(m) for m in moves]), ev.states(start))
     guess = torch.stack([predicted[k, t] for k, t in moves])
     rho = np.corrcoef(np.argsort(np.argsort(guess.numpy())), np.argsort(np.argsort(exact.numpy())))[0, 1]
     assert rho > 0.8, f"screen and exact losses disagree (Spearman {rho:.2f})"
 
 
 def test_best_insertion_undoes_a_long_displacement(truth):
-    _, stack, ev = truth
-    D = stack.depth
-    start = config(insertion_order(D, 1, 9))  # block 1 moved 7 places away: no adjacent swap undoes it
-    loss = float(ev.loss(forward_states(ev, start)[-1]))
-    found = best_insertion(ev, ev, start, loss, top=8)
+    _, _, arr, ev = truth
+    D = arr.shape[0]
+    start = order(arr, insertion_order(D, 1, 9))  # block 1 moved 7 places away: no adjacent swap undoes it
+    loss = float(ev.loss(ev.states(start)[-1]))
+    found = best_insertion(ev, start, loss, 8, predict_insertions(ev, start))
     assert found is not None
-    cfg, new_loss = found
-    assert cfg.ins.tolist() == list(range(D))
-    assert new_loss < 1e-20 < loss
-    assert best_insertion(ev, ev, cfg, new_loss, top=8) is None  # nothing beats the exact order
+    best, new_loss = found
+    assert torch.equal(best, arr) and new_loss < 1e-20 < loss
+    assert best_insertion(ev, best, new_loss, 8, predict_insertions(ev, best)) is None  # nothing beats the truth
 
 
 def test_long_insertions_move_distinct_blocks_far_best_first(truth):
     """Long-range starts: one move per block, each more than ``min_shift`` places, ranked by the screen."""
-    _, stack, ev = truth
-    D = stack.depth
-    start = config(insertion_order(D, 1, 9))  # block 1 sits 7 places too late
+    _, _, arr, ev = truth
+    D = arr.shape[0]
+    start = order(arr, insertion_order(D, 2, 10))  # block 2 moved to the end
     predicted = predict_insertions(ev, start)
     starts = long_insertions(predicted, start, min_shift=3, count=4)
     assert 0 < len(starts) <= 4
-    old = {b: t for t, b in enumerate(start.ins.tolist())}
+    name = {tuple(r): b for b, r in enumerate(arr.tolist())}
+    old = {name[tuple(r)]: t for t, r in enumerate(start.tolist())}
     moved, last = set(), -float("inf")
-    for cfg in starts:
-        new = {b: t for t, b in enumerate(cfg.ins.tolist())}
+    for cand in starts:
+        new = {name[tuple(r)]: t for t, r in enumerate(cand.tolist())}
         shifted = [b for b in old if abs(new[b] - old[b]) > 1]  # the block moved (others shift by one)
         assert len(shifted) == 1 and abs(new[shifted[0]] - old[shifted[0]]) > 3
         k = old[shifted[0]]
@@ -103,76 +106,76 @@ def test_long_insertions_move_distinct_blocks_far_best_first(truth):
         assert shifted[0] not in moved and float(predicted[k, t]) >= last
         moved.add(shifted[0])
         last = float(predicted[k, t])
-    assert starts[0].ins.tolist() == list(range(D))  # the best far move puts block 1 back
+    assert torch.equal(starts[0], arr)  # the best far move puts block 2 back
 
 
 def test_iterated_search_repairs_what_the_descent_cannot(truth):
     """Scrambled far beyond the reach of adjacent swaps, iterated search still reaches the floor."""
-    _, stack, ev = truth
-    rng = np.random.default_rng(1)
-    scrambled = config(rng.permutation(stack.depth).tolist())
-    solver = FastSolver(insert_top=8, screen_rows=128, search_steps=200, patience=60)
-    stages = []
-    cfg, loss = solver._iterated_search(scrambled, ev, stages)
-    assert cfg.ins.tolist() == list(range(stack.depth))
-    report = stages[-1]
+    _, _, arr, ev = truth
+    scrambled = order(arr, np.random.default_rng(1).permutation(arr.shape[0]).tolist())
+    c = ctx()
+    search = IteratedSearch(insert_top=8, screen_rows=128)
+    found, loss, stop = search.run(c, ev, scrambled, first_rows(ev, 128), 200, 60, np.random.default_rng(0))
+    assert torch.equal(found, arr) and stop == "floor"
+    report = c.stages[-1]
     assert report.stage == "iterated-search" and report.mse == loss <= 1e-9 * float(ev.target.pow(2).mean())
     assert sum(report.details["accepted"].values()) == len(report.details["history"]) - 1 >= 1
 
 
-def test_doubting_the_weakest_pairs_repairs_a_wrong_pairing(truth, monkeypatch):
-    """DDR is made to swap the outputs of its two least confident pairs; the data must undo it."""
-    import solvers.fast as fast
+def test_an_iterated_search_hands_over_early_only_while_every_step_pays(truth):
+    """``early``: stop after that many steps where each lowered the loss, never after a failed one."""
+    _, _, arr, ev = truth
+    scrambled = order(arr, np.random.default_rng(2).permutation(arr.shape[0]).tolist())
+    c, search = ctx(), IteratedSearch(insert_top=8)
+    screen = first_rows(ev, 128)
+    _, _, stop = search.run(c, ev, scrambled, screen, 200, 60, np.random.default_rng(0), early=2)
+    assert stop == "improving" and c.stages[-1].rounds == 2 == sum(c.stages[-1].details["accepted"].values())
+    search.run(c, ev, scrambled, screen, 200, 60, np.random.default_rng(0))  # without the rule it goes on
+    assert c.stages[-1].rounds > 2 and c.stages[-1].details["stop"] != "improving"
+    _, _, stop = search.run(c, ev, arr, screen, 200, 60, np.random.default_rng(0), early=2)  # at the floor
+    assert stop == "floor" and c.stages[-1].rounds == 0
 
-    puzzle, _, _ = truth
-    right = fast.pair_pieces(puzzle, "ddr")
-    a, b = fast.weakest_pairs(right, 2)
-    pairs = list(right.pairs)
-    pairs[a], pairs[b] = (pairs[a][0], pairs[b][1]), (pairs[b][0], pairs[a][1])
-    wrong = dataclasses.replace(right, pairs=tuple(pairs))
-    assert sorted(fast.weakest_pairs(wrong, 2)) == sorted([a, b])  # the scores still name them the weakest
-    monkeypatch.setattr(fast, "pair_pieces", lambda *args, **kwargs: wrong)
-    _, answer = make_puzzle(depth=10, width=12, rows=400, seed=3)
 
+def test_doubting_the_weakest_groups_repairs_a_wrong_grouping(truth, monkeypatch):
+    """The grouping is made to exchange the write pieces of its two least confident groups; the data must undo it."""
+    import dataclasses
+
+    import solvers.fast.solver as fast
+
+    puzzle, answer, _, _ = truth
+    right = fast.group_pieces(puzzle, "units")
+    a, b = np.argsort(right.confidence, kind="stable")[:2].tolist()
+    blocks = [list(x) for x in right.blocks]
+    blocks[a][1], blocks[b][1] = blocks[b][1], blocks[a][1]
+    wrong = dataclasses.replace(right, blocks=tuple(map(tuple, blocks)))
+    monkeypatch.setattr(fast, "group_pieces", lambda *args, **kwargs: wrong)
     result = FastSolver().solve(puzzle)
-    assert score(puzzle, result.permutation, answer).exact
-    assert any(s.method.startswith("re-paired") for s in result.stages)
-    # Before the search, the quick doubt descends from at most one re-pairing (the best in place).
-    quick = [s for s in result.stages if s.stage == "doubt" and s.method.startswith("quick-")]
+    assert score(puzzle, result.assembly, answer).exact
+    quick = [s for s in result.stages if s.stage == "regroup" and s.method.startswith("quick-")]
     assert len(quick) == 1 and quick[0].rounds <= 1 and len(quick[0].details["in_place"]) == 6
-    assert not score(puzzle, FastSolver(doubt=0).solve(puzzle).permutation, answer).exact
+    assert not score(puzzle, FastSolver(regroup=fast.Regroup(weakest=0)).solve(puzzle).assembly, answer).exact
 
 
 @pytest.mark.parametrize("moves", [0, 1, 3, 12])
 def test_a_kick_displaces_at_most_its_number_of_blocks(moves):
-    """A kick of ``moves`` insertions is a permutation within which at most ``moves`` blocks are
-    out of their relative order (depth minus the longest increasing run)."""
+    """A kick of ``moves`` insertions is a permutation within which at most ``moves`` blocks are out
+    of their relative order (depth minus the longest increasing run)."""
     D = 40
-    cfg = config(list(range(D)))
-    kicked = FastSolver(kick_shift=8)._kick(cfg, np.random.default_rng(moves), moves)
-    order = kicked.ins.tolist()
-    assert sorted(order) == list(range(D)) and torch.equal(kicked.ins, kicked.outs)
-    longest = []  # patience sorting: the longest increasing subsequence
-    for x in order:
+    arr = torch.arange(D).unsqueeze(1).repeat(1, 2)
+    kicked = kick(arr, np.random.default_rng(moves), moves, 8)
+    positions = kicked[:, 0].tolist()
+    assert sorted(positions) == list(range(D)) and torch.equal(kicked[:, 0], kicked[:, 1])
+    longest: list[int] = []  # patience sorting: the longest increasing subsequence
+    for x in positions:
         i = int(np.searchsorted(longest, x))
         longest[i:i + 1] = [x]
     assert D - len(longest) <= moves
     if moves == 0:
-        assert order == list(range(D))
+        assert positions == list(range(D))
 
 
-def test_an_iterated_search_hands_over_early_only_while_every_step_pays(truth):
-    """``early``: stop after that many steps where each lowered the loss, never after a failed one."""
-    _, stack, ev = truth
-    scrambled = config(np.random.default_rng(1).permutation(stack.depth).tolist())
-    solver = FastSolver(insert_top=8, screen_rows=128, search_steps=200, patience=60)
-    stages = []
-    solver._iterated_search(scrambled, ev, stages, early=2)
-    early = stages[-1]
-    assert early.details["stop"] == "improving" and early.rounds == 2 == sum(early.details["accepted"].values())
-    solver._iterated_search(scrambled, ev, stages)  # the same search without the rule goes on
-    assert stages[-1].rounds > 2 and stages[-1].details["stop"] != "improving"
-    # At the floor no step runs, and the floor, not the early rule, is reported.
-    solved = config(list(range(stack.depth)))
-    solver._iterated_search(solved, ev, stages, early=2)
-    assert stages[-1].details["stop"] == "floor" and stages[-1].rounds == 0
+def test_assemblies_round_trip_through_arrangements(truth):
+    puzzle, answer, arr, ev = truth
+    stack = ev.stack
+    back = stack.assembly(arr, answer.assembly(puzzle.layout).head)
+    assert back == answer.assembly(puzzle.layout) and isinstance(back, Assembly)

@@ -53,7 +53,7 @@ def bench(
     solver: Annotated[Optional[list[str]], typer.Option("--solver", "-s", help="Solver variant NAME or NAME[opt=value] "
                       "(a list value is a grid: NAME[opt=[1,2]]); repeatable; every registered solver when not given.")] = None,
     solver_option: Annotated[Optional[list[str]], typer.Option("--solver-option", "-o", help="NAME=VALUE for every selected solver that has the option (repeatable).")] = None,
-    perturb: Annotated[Optional[list[str]], typer.Option("--perturb", help="Change after training (repeatable), as for `generate`.")] = None,
+    perturb: Annotated[Optional[list[str]], typer.Option("--perturb", help="Change after training (repeatable), as for 'reassembly generate'.")] = None,
     janestreet: Annotated[Optional[Path], typer.Option("--janestreet", help="Also run the real Jane Street puzzle in DIR (scored by its published SHA-256).")] = None,
     puzzle: Annotated[Optional[list[Path]], typer.Option("--puzzle", help="Also run this puzzle directory (scored by its answer.json where present; repeatable).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds each solve may take before it is stopped and recorded as a timeout.")] = 600.0,
@@ -136,7 +136,7 @@ def bench(
             raise typer.Exit(130) from None
     keys = {r.key for r in runs}
     show(con, [r for r in store.rows() if r["key"] in keys], f"Exact recovery by solver ({len(keys)} runs)")
-    con.print(f"Results: {store.csv} and {store.jsonl}; `reassembly report {out}` shows them again.")
+    con.print(f"Results: {store.csv} and {store.jsonl}; 'reassembly report {out}' shows them again.")
 
 
 def show(con: Any, rows: list[dict[str, Any]] | Any, title: str) -> None:

@@ -12,19 +12,19 @@ from reassembly.cli.generator_options import RECIPE_PANEL, with_generator_option
 
 @with_generator_options()
 def generate(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the puzzle to (new or empty, or one `generate` wrote).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the puzzle to (new or empty, or a puzzle this command wrote).")],
     generator: dict[str, Any],
     perturb: Annotated[Optional[list[str]], typer.Option("--perturb", rich_help_panel=RECIPE_PANEL,
                        help="Change after training: noise=σ, quantize=bits, prune=fraction, finetune=steps or reparam "
                             "(repeatable, applied in order).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace the puzzle files of a directory `generate` did not write.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace the puzzle files of a directory this command did not write.")] = False,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Trained-model cache (default: $REASSEMBLY_CACHE or the user cache folder).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the model cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate a synthetic dropped network with a known answer.
 
-    Writes pieces/, historical_data.csv, puzzle.json, answer.json (for the referee and `verify`)
+    Writes pieces/, historical_data.csv, puzzle.json, answer.json (for the referee and for verify)
     and generation.json (options and loss curve).
     """
     from generators.build import generate as run

@@ -9,7 +9,7 @@ import typer
 
 from reassembly.cli.common import console, fail, parse_options, set_threads, strict_json
 
-SOLVER_HELP = "Solver: NAME or NAME[option=value, ...] (see `reassembly solvers --load`)."
+SOLVER_HELP = "Solver: NAME or NAME[option=value, ...] (see 'reassembly solvers --load')."
 IMPORTS_HELP = "Module (from the current folder) or .py file to import first, e.g. to register a solver (repeatable)."
 
 
@@ -39,7 +39,7 @@ def solve(
     options.update(parse_options(option))
     spec = get_spec(name)
     if len(expand(name, options, spec.tuple_options())) > 1:
-        fail(f"solver {solver!r} is a grid of several variants; `reassembly bench` runs grids, `solve` runs one")
+        fail(f"solver {solver!r} is a grid of several variants; 'reassembly bench' runs grids, 'solve' runs one")
     instance = spec.make(**options)
     t0 = time.perf_counter()
     result = instance.solve(puzzle)

@@ -35,7 +35,7 @@ def run_many_dask(runs: list[Run], options: RunOptions, scheduler: str, jobs: in
         else:
             cluster = None
             try:
-                client = Client(scheduler, timeout="20s")
+                client = Client(scheduler, timeout="5s")
             except OSError as exc:
                 raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         try:

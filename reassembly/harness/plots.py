@@ -105,20 +105,22 @@ def profiles(df: "pd.DataFrame") -> "Figure":
     fig = Figure(figsize=(13, 4.2), layout="constrained")
     axes = fig.subplots(1, 3)
     for ax, measure, label in ((axes[0], "seconds", "seconds"), (axes[1], "evaluations", "forward evaluations")):
-        for variant, (x, y) in ecdf(costs(df, measure)).items():
+        for variant, (x, y) in ecdf(costs(df, measure).clip(lower=1e-3)).items():
             if len(x):
                 ax.step(np.r_[x[0], x], np.r_[0, y], where="post", color=colour[variant], label=variant)
         ax.set(title=f"ECDF of {label} to an exact answer", xlabel=label, ylabel="share of puzzles solved", ylim=(-0.02, 1.02))
-        ax.set_xscale("log")
+        if ax.lines:
+            ax.set_xscale("log")
         ax.grid(alpha=0.3)
     for variant, (x, y) in performance_profile(costs(df, "seconds")).items():
         if len(x):
             axes[2].step(np.r_[1, x], np.r_[0, y], where="post", color=colour[variant], label=variant)
     axes[2].set(title="Performance profile (seconds)", xlabel="τ: within this factor of the fastest",
                 ylabel="share of puzzles", ylim=(-0.02, 1.02))
-    axes[2].set_xscale("log")
+    if axes[2].lines:
+        axes[2].set_xscale("log")
+        axes[2].legend(fontsize=8)
     axes[2].grid(alpha=0.3)
-    axes[2].legend(fontsize=8)
     return fig
 
 

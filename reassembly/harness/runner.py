@@ -118,7 +118,7 @@ def run_isolated(run: Run, options: RunOptions, cancel: threading.Event | None =
         (scratch / "work").mkdir()
         payload = {"path": str(scratch / "puzzle"), "cwd": str(scratch / "work"), "solver": run.solver.name,
                    "options": run.solver.options, "imports": tuple(options.imports), "threads": options.threads,
-                   "bench_pid": os.getpid()}
+                   "bench_pid": os.getpid(), "environ": dict(os.environ)}
         ctx = context()
         receive, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=worker.main, args=(send, payload), name=f"reassembly-{run.solver.name}")

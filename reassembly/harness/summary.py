@@ -23,6 +23,8 @@ def normalise(df: "pd.DataFrame") -> "pd.DataFrame":
     import pandas as pd
 
     df = df.reindex(columns=list(dict.fromkeys([*df.columns, *COLUMNS])))
+    for col in ("task", "suite", "puzzle", "solver", "variant", "status", "error", "failure"):
+        df[col] = df[col].astype(object)
     df["variant"] = df["variant"].fillna(df["solver"]).fillna("?")
     df["suite"] = df["suite"].fillna(df["puzzle"]).fillna("?")
     df["task"] = df["task"].fillna("reassembly")

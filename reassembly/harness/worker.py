@@ -79,6 +79,8 @@ def main(conn: Any, payload: dict[str, Any]) -> None:
     threading.Thread(target=_watchdog, args=(payload["bench_pid"],), daemon=True).start()
     t_solve: float | None = None
     try:
+        os.environ.clear()  # the bench's environment now, not the fork server's when it started
+        os.environ.update(payload["environ"])
         os.chdir(payload["cwd"])
         if payload["threads"]:
             torch.set_num_threads(int(payload["threads"]))
