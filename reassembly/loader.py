@@ -85,6 +85,19 @@ def piece_paths(pieces_dir: Path) -> dict[int, Path]:
     return found
 
 
+def visible_files(root: Path) -> list[str]:
+    """Relative paths of what a solver may see in a puzzle directory: pieces, data and spec
+    (each a regular file; never an answer)."""
+    if not (root / CSV_NAME).is_file() or not (root / PIECES_DIR).is_dir():
+        raise PuzzleError(f"{root}: not a puzzle directory (needs {PIECES_DIR}/ and {CSV_NAME})")
+    files = [f"{PIECES_DIR}/{p.name}" for p in piece_paths(root / PIECES_DIR).values()] + [CSV_NAME]
+    if (root / SPEC_NAME).exists():
+        files.append(SPEC_NAME)
+    for rel in files:
+        regular_file(root / rel)
+    return sorted(files)
+
+
 def _columns(header: list[str], prefix: str) -> list[str]:
     if prefix in header:
         return [prefix]

@@ -1,8 +1,9 @@
 """Solver registry in the style of Gymnasium's: named specs resolved lazily.
 
-Solvers come from the entry-point group ``reassembly.solvers`` (this package's own and any
-installed third-party package's) and from :func:`register` at run time. Listing names imports
-nothing; a broken plugin fails loudly with its own name in the message, and only when it is used.
+Solvers come from the entry-point group ``reassembly.solvers`` (layer reassembly) or
+``reassembly.solvers.<task>`` (another task family), from this package and any installed
+third-party package, and from :func:`register` at run time. Listing names imports nothing; a
+broken plugin fails loudly with its own name in the message, and only when it is used.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class SolverSpec:
     entry_point: str | Callable[..., Solver]
     kwargs: dict[str, Any] = field(default_factory=dict)
     source: str = "runtime"
+    task: str = "reassembly"
 
     def load(self) -> Callable[..., Solver]:
         if callable(self.entry_point):
@@ -77,9 +79,9 @@ class SolverSpec:
 _runtime: dict[str, SolverSpec] = {}
 
 
-def register(name: str, entry_point: str | Callable[..., Solver], **kwargs: Any) -> SolverSpec:
-    """Register a solver for this process (entry points are the way for installed packages)."""
-    spec = SolverSpec(name=name, entry_point=entry_point, kwargs=kwargs)
+def register(name: str, entry_point: str | Callable[..., Solver], task: str = "reassembly", **kwargs: Any) -> SolverSpec:
+    """Register a solver of ``task`` for this process (entry points are the way for installed packages)."""
+    spec = SolverSpec(name=name, entry_point=entry_point, kwargs=kwargs, task=task)
     _runtime[name] = spec
     return spec
 
@@ -91,11 +93,15 @@ def unregister(name: str) -> None:
 def specs() -> dict[str, SolverSpec]:
     """All solver specs by name: entry points first, run-time registrations override."""
     found: dict[str, SolverSpec] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    everything = entry_points()
+    groups = everything.groups if hasattr(everything, "groups") else set(everything)  # type: ignore[attr-defined]
+    ours = sorted(g for g in groups if g == ENTRY_POINT_GROUP or g.startswith(ENTRY_POINT_GROUP + "."))
+    for ep in (ep for g in ours for ep in entry_points(group=g)):
         dist = getattr(ep, "dist", None)
         dist_name = dist.name if dist is not None else "?"
         source = "built-in" if dist_name == "reassembly" else f"plugin {dist_name}"
-        found[ep.name] = SolverSpec(name=ep.name, entry_point=ep.value, source=source)
+        task = ep.group.removeprefix(ENTRY_POINT_GROUP).lstrip(".") or "reassembly"
+        found[ep.name] = SolverSpec(name=ep.name, entry_point=ep.value, source=source, task=task)
     found.update(_runtime)
     return dict(sorted(found.items()))
 

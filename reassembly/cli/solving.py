@@ -97,6 +97,7 @@ def solvers(
     imports: Annotated[Optional[list[str]], typer.Option("--imports", help=IMPORTS_HELP)] = None,
 ) -> None:
     """List the registered solvers (built-in and plugins)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from reassembly.errors import SolverError
@@ -109,27 +110,24 @@ def solvers(
     table = Table("solver", "task", "source", "entry point", *(["about"] if load else []), title="Solvers", title_justify="left")
     options: list[tuple[str, str, str, str]] = []
     for name, spec in specs().items():
-        row = [name, "?", spec.source, str(spec.entry_point)]
+        row = [name, spec.task, spec.source, str(spec.entry_point)]
         if load:
             try:
                 factory = spec.load()
                 instance = spec.make()
             except SolverError as exc:
-                table.add_row(name, "?", spec.source, str(spec.entry_point), f"[red]{exc}[/]")
+                table.add_row(name, spec.task, spec.source, str(spec.entry_point), f"[red]{escape(str(exc))}[/]")
                 continue
-            row[1] = getattr(instance, "task", "reassembly")
             row.append(((factory.__doc__ or "").strip().splitlines() or [""])[0])
             helps = factory.param_help() if isinstance(factory, type) and issubclass(factory, Configurable) else {}
             for key, value in instance.get_params(deep=False).items() if isinstance(instance, Configurable) else instance.get_params().items():
                 options.append((name, key, repr(value) if not isinstance(value, Configurable) else type(value).__name__ + "(...)",
                                 helps.get(key, "")))
-        else:
-            row[1] = "–"
-        table.add_row(*row)
+        table.add_row(*(escape(c) for c in row))
     out.print(table)
     if load:
         opts = Table("solver", "option", "default", "help", title="Options (set with -o NAME=VALUE or NAME[option=value]; "
                      "parts' options as part__option)", title_justify="left")
         for row in options:
-            opts.add_row(*row)
+            opts.add_row(*(escape(c) for c in row))
         out.print(opts)

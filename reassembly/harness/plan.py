@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reassembly.answer import Answer
 from reassembly.errors import ConfigError, SolverError
 from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, content_hash, store_directory
 from reassembly.harness.variants import Variant, expand, parse_spec
@@ -91,7 +90,7 @@ def resolve_solvers(specs: list[str] | None, common: dict[str, Any] | None = Non
         for variant in expand(name, options, spec.tuple_options()):
             solver = spec.make(**variant.options)
             params = solver.flat_params() if isinstance(solver, Configurable) else dict(solver.get_params())
-            out.append(SolverEntry(name, variant.options, params, variant.label, getattr(solver, "task", "reassembly")))
+            out.append(SolverEntry(name, variant.options, params, variant.label, spec.task))
     if common and not any(all(k in e.options for k in common) for e in out):
         raise SolverError(f"no selected solver has the option(s) {', '.join(common)}")
     seen: set[str] = set()
@@ -170,7 +169,3 @@ def _exists(path: Path, what: str) -> Path:
     return path
 
 
-def load_entry_answer(entry: PuzzleEntry) -> Answer | None:
-    from reassembly.answer import load_answer
-
-    return load_answer(Path(entry.answer)) if entry.answer else None

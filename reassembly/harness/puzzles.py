@@ -8,37 +8,24 @@ import shutil
 from pathlib import Path
 
 from reassembly.answer import ANSWER_NAME, Answer, save_answer
-from reassembly.errors import ConfigError, PuzzleError
-from reassembly.loader import CSV_NAME, PIECES_DIR, SPEC_NAME, piece_paths
-from reassembly.safeio import regular_file
+from reassembly.errors import ConfigError
+from reassembly.tasks import DEFAULT_TASK, get_task
 
 PUZZLES_DIR = "puzzles"
 ANSWERS_DIR = "answers"
 
 
-def visible_files(root: Path) -> list[str]:
-    """Relative paths of what a solver may see in a puzzle directory: pieces, data and spec."""
-    if not (root / CSV_NAME).is_file() or not (root / PIECES_DIR).is_dir():
-        raise PuzzleError(f"{root}: not a puzzle directory (needs {PIECES_DIR}/ and {CSV_NAME})")
-    files = [f"{PIECES_DIR}/{p.name}" for p in piece_paths(root / PIECES_DIR).values()] + [CSV_NAME]
-    if (root / SPEC_NAME).exists():
-        files.append(SPEC_NAME)
-    for rel in files:
-        regular_file(root / rel)
-    return sorted(files)
-
-
-def content_hash(root: Path) -> str:
+def content_hash(root: Path, task: str = DEFAULT_TASK) -> str:
     """SHA-256 over the solver-visible files (names and bytes): equal hashes, the same puzzle."""
     digest = hashlib.sha256()
-    for rel in visible_files(root):
+    for rel in get_task(task).visible_files(root):
         digest.update(rel.encode() + b"\0" + hashlib.sha256((root / rel).read_bytes()).digest())
     return digest.hexdigest()
 
 
-def copy_visible(src: Path, dst: Path, link: bool = False) -> Path:
+def copy_visible(src: Path, dst: Path, link: bool = False, task: str = DEFAULT_TASK) -> Path:
     """Copy (or hard-link, where ``link`` and possible) the solver-visible files of ``src`` into ``dst``."""
-    for rel in visible_files(src):
+    for rel in get_task(task).visible_files(src):
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if link:

@@ -114,9 +114,9 @@ def run_isolated(run: Run, options: RunOptions, cancel: threading.Event | None =
     finished = False
     receive = send = None
     try:
-        copy_visible(Path(run.puzzle.path), scratch / "puzzle")
+        copy_visible(Path(run.puzzle.path), scratch / "puzzle", task=run.puzzle.task)
         (scratch / "work").mkdir()
-        payload = {"path": str(scratch / "puzzle"), "cwd": str(scratch / "work"), "solver": run.solver.name,
+        payload = {"path": str(scratch / "puzzle"), "cwd": str(scratch / "work"), "task": run.puzzle.task, "solver": run.solver.name,
                    "options": run.solver.options, "imports": tuple(options.imports), "threads": options.threads,
                    "bench_pid": os.getpid(), "environ": dict(os.environ)}
         ctx = context()

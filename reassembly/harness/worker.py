@@ -2,9 +2,9 @@
 
 The process leads a process group of its own, so that a timeout, a crash or the end of the bench
 (even ``kill -9`` of it: a watchdog notices the parent is gone) ends the solver and everything it
-started. It works in an empty temporary directory, loads the puzzle afresh from a private copy
-of the solver-visible files, builds the solver, solves, and sends back what the solver returned
-(piece ids, and what it claims about its work). It never sees an answer and never scores.
+started. It works in an empty temporary directory, loads the problem afresh from a private copy
+of the solver-visible files (through its task), builds the solver, solves, and sends back what
+the solver returned, as plain data. It never sees an answer and never scores.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import torch  # noqa: F401  (preloaded in the fork server: each solve starts wit
 import reassembly.loader  # noqa: F401
 import reassembly.registry  # noqa: F401
 import reassembly.solver  # noqa: F401
+import reassembly.tasks.reassembly  # noqa: F401
 
 WATCH_SECONDS = 0.5
 
@@ -59,19 +60,6 @@ def _watchdog(bench_pid: int) -> None:
             os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
-def _claims(result: Any) -> dict[str, Any]:
-    """What the solver returned, as plain data (ids as given: the referee checks them)."""
-    from reassembly.solver import SolveResult
-
-    if not isinstance(result, SolveResult):
-        raise TypeError(f"the solver returned a {type(result).__name__}, not a SolveResult")
-    assembly = result.assembly
-    stages = [{"stage": str(s.stage), "method": str(s.method), "mse": float(s.mse), "evaluations": int(s.evaluations),
-               "seconds": float(s.seconds)} for s in result.stages]
-    return {"blocks": [list(b) for b in assembly.blocks], "head": list(assembly.head), "evaluations": result.evaluations,
-            "trace": stages, "certificate": dict(result.certificate) if result.certificate else None}
-
-
 def main(conn: Any, payload: dict[str, Any]) -> None:
     """Send ``("ready", facts)``, then ``("solved", claims)``, or ``("error", fields)`` at any point."""
     os.setsid()
@@ -84,20 +72,22 @@ def main(conn: Any, payload: dict[str, Any]) -> None:
         os.chdir(payload["cwd"])
         if payload["threads"]:
             torch.set_num_threads(int(payload["threads"]))
+        from pathlib import Path
+
         from reassembly.harness.plugins import import_plugins
-        from reassembly.loader import load_puzzle
         from reassembly.registry import get_spec
+        from reassembly.tasks import get_task
 
         import_plugins(payload["imports"], resolved=True)
-        puzzle = load_puzzle(payload["path"])
+        task = get_task(payload["task"])
+        problem = task.load(Path(payload["path"]))
         solver = get_spec(payload["solver"]).make(**payload["options"])
-        conn.send(("ready", {"depth": puzzle.depth, "rows": puzzle.n_rows, "torch_threads": torch.get_num_threads(),
-                             "family": puzzle.family.name, **{k: v for k, v in puzzle.layout.sizes.items()}}))
+        conn.send(("ready", {"torch_threads": torch.get_num_threads(), **task.facts(problem)}))
         t_solve = time.perf_counter()
-        result = solver.solve(puzzle)
+        result = solver.solve(problem)
         seconds = time.perf_counter() - t_solve
         t_solve = None
-        conn.send(("solved", {"seconds": seconds, **_claims(result)}))
+        conn.send(("solved", {"seconds": seconds, **task.claims(result)}))
     except BaseException as exc:  # report everything, even SystemExit from a plugin
         fields = {"seconds": time.perf_counter() - t_solve} if t_solve is not None else {}
         kind = "unsupported" if type(exc).__name__ == "UnsupportedPuzzle" else "error"

@@ -1,0 +1,44 @@
+"""Task families: what a solver is given, what it returns, and how the referee judges it.
+
+A task ties together the files of one problem (what a solver may see, and the answer kept apart),
+the object a solver's ``solve`` receives, the plain data sent back from the solver's process (its
+*claims*: only what it returned), and the referee's judgement of those claims on the referee's own
+copy of the problem. The harness runs every task the same way (isolation, timeouts, rows,
+resume, reports); layer reassembly is the first task.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class Task:
+    """The interface every task implements (see :class:`reassembly.tasks.reassembly.ReassemblyTask`)."""
+
+    name: str = ""
+    description: str = ""
+
+    def visible_files(self, root: Path) -> list[str]:
+        """Relative paths, under a problem directory, of everything a solver may see."""
+        raise NotImplementedError
+
+    def load(self, root: Path) -> Any:
+        """The object a solver's ``solve`` receives, loaded from the solver-visible files only."""
+        raise NotImplementedError
+
+    def facts(self, problem: Any) -> dict[str, Any]:
+        """Plain facts of a loaded problem for its results row (sizes, depth, rows, ...)."""
+        return {}
+
+    def claims(self, result: Any) -> dict[str, Any]:
+        """What a solver returned, as plain data (checked by the referee, never trusted)."""
+        raise NotImplementedError
+
+    def prepare(self, root: Path, answer: Path | None) -> Any:
+        """The referee's own copy of a problem and its answer (loaded before any solver runs)."""
+        raise NotImplementedError
+
+    def judge(self, prepared: Any, claims: dict[str, Any]) -> dict[str, Any]:
+        """Metrics of the claimed answer; raises :class:`~reassembly.errors.PermutationError` where
+        it is not a valid answer. Must include ``exact`` (the task's notion of a full success)."""
+        raise NotImplementedError
