@@ -6,9 +6,11 @@ from pathlib import Path
 from reassembly.answer import ANSWER_NAME
 from reassembly.errors import ConfigError
 from reassembly.loader import CSV_NAME, PIECES_DIR, SPEC_NAME
+from reassembly.sequences import FIXED_NAME, SEQUENCES_NAME
 
 METADATA_NAME = "generation.json"
-GENERATED = {CSV_NAME, SPEC_NAME, ANSWER_NAME, METADATA_NAME, PIECES_DIR}
+FILES = (CSV_NAME, SEQUENCES_NAME, FIXED_NAME, SPEC_NAME, ANSWER_NAME, METADATA_NAME)
+GENERATED = {*FILES, PIECES_DIR}
 
 
 def _ours(root: Path) -> bool:
@@ -36,7 +38,7 @@ def claim_directory(root: Path, force: bool = False) -> Path:
         if pieces.is_dir():
             for stale in pieces.glob("piece_*.pth"):
                 stale.unlink()
-        for name in (CSV_NAME, SPEC_NAME, ANSWER_NAME, METADATA_NAME):
+        for name in FILES:
             (root / name).unlink(missing_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out {root}: cannot write there ({exc.strerror})") from None

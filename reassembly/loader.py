@@ -1,10 +1,13 @@
 """Read and write puzzle directories: ``pieces/piece_N.pth``, ``historical_data.csv`` and an
-optional ``puzzle.json`` naming the block family (without it, the Jane Street ``relu`` family).
+optional ``puzzle.json`` naming the block family and its options (without it, the Jane Street
+``relu`` family). Families of token sequences read ``sequences.pth`` and ``fixed.pth`` instead of
+the CSV (:mod:`reassembly.sequences`).
 
 Pieces are untrusted files (:mod:`reassembly.safeio`): ``torch.load(weights_only=True)`` only.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -18,6 +21,7 @@ from reassembly.families import DEFAULT_FAMILY, get_family
 from reassembly.families.base import BlockFamily
 from reassembly.puzzle import Piece, Puzzle, infer_layout
 from reassembly.safeio import csv_header, load_state, regular_file
+from reassembly.sequences import FIXED_NAME, SEQUENCES_NAME, load_sequence_puzzle, sequence_files
 
 CSV_NAME = "historical_data.csv"
 PIECES_DIR = "pieces"
@@ -27,7 +31,7 @@ _PIECE_RE = re.compile(r"^piece_(0|[1-9][0-9]*)\.pth$")
 
 
 def read_spec(root: Path) -> BlockFamily:
-    """The family named by ``ROOT/puzzle.json``, or ``relu`` where there is none."""
+    """The family named by ``ROOT/puzzle.json`` (with its ``options``), or ``relu`` where there is none."""
     path = root / SPEC_NAME
     if not path.exists():
         return get_family(DEFAULT_FAMILY)
@@ -38,13 +42,16 @@ def read_spec(root: Path) -> BlockFamily:
         raise PuzzleError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(spec, dict):
         raise PuzzleError(f"{path}: expected a JSON object with 'family' and 'format'")
-    unknown = sorted(set(spec) - {"family", "format"})
+    unknown = sorted(set(spec) - {"family", "format", "options"})
     if unknown:
-        raise PuzzleError(f"{path}: unknown key(s) {unknown}; expected 'family' and 'format'")
+        raise PuzzleError(f"{path}: unknown key(s) {unknown}; expected 'family', 'format' and 'options'")
+    options = spec.get("options", {})
+    if not isinstance(options, dict):
+        raise PuzzleError(f"{path}: 'options' must be a JSON object of family options")
     if spec.get("format", SPEC_FORMAT) != SPEC_FORMAT:
         raise PuzzleError(f"{path}: format {spec.get('format')!r} is not supported (this version reads format {SPEC_FORMAT})")
     try:
-        return get_family(spec.get("family", DEFAULT_FAMILY))
+        return get_family(spec.get("family", DEFAULT_FAMILY), options)
     except PuzzleError as exc:
         raise PuzzleError(f"{path}: {exc}") from None
 
@@ -85,12 +92,18 @@ def piece_paths(pieces_dir: Path) -> dict[int, Path]:
     return found
 
 
+def data_files(family: BlockFamily) -> list[str]:
+    """The files that hold a puzzle's data besides its pieces, for ``family``."""
+    return [SEQUENCES_NAME, FIXED_NAME] if family.data_format == "sequences" else [CSV_NAME]
+
+
 def visible_files(root: Path) -> list[str]:
     """Relative paths of what a solver may see in a puzzle directory: pieces, data and spec
     (each a regular file; never an answer)."""
-    if not (root / CSV_NAME).is_file() or not (root / PIECES_DIR).is_dir():
-        raise PuzzleError(f"{root}: not a puzzle directory (needs {PIECES_DIR}/ and {CSV_NAME})")
-    files = [f"{PIECES_DIR}/{p.name}" for p in piece_paths(root / PIECES_DIR).values()] + [CSV_NAME]
+    data = data_files(read_spec(root)) if (root / SPEC_NAME).is_file() else [CSV_NAME]
+    if not all((root / f).is_file() for f in data) or not (root / PIECES_DIR).is_dir():
+        raise PuzzleError(f"{root}: not a puzzle directory (needs {PIECES_DIR}/ and {' and '.join(data)})")
+    files = [f"{PIECES_DIR}/{p.name}" for p in piece_paths(root / PIECES_DIR).values()] + data
     if (root / SPEC_NAME).exists():
         files.append(SPEC_NAME)
     for rel in files:
@@ -148,13 +161,16 @@ def load_puzzle(directory: str | Path) -> Puzzle:
     if not root.is_dir():
         raise PuzzleError(f"{root}: puzzle directory not found")
     family = read_spec(root)
-    csv = root / CSV_NAME
-    regular_file(csv, "data file")
+    name = root.resolve().name or str(root)
+    for data in data_files(family):
+        regular_file(root / data, "data file")
     paths = piece_paths(root / PIECES_DIR)
     pieces = [load_piece(paths[i], i) for i in range(len(paths))]
     layout = infer_layout(family, pieces, source=str(root / PIECES_DIR))
-    X, pred, true = load_data(csv, layout.sizes["d"], layout.sizes["o"])
-    return Puzzle(pieces=tuple(pieces), X=X, pred=pred, true=true, name=root.resolve().name or str(root), family=family)
+    if family.data_format == "sequences":
+        return load_sequence_puzzle(root, family, pieces, layout.sizes["d"], name)
+    X, pred, true = load_data(root / CSV_NAME, layout.sizes["d"], layout.sizes["o"])
+    return Puzzle(pieces=tuple(pieces), X=X, pred=pred, true=true, name=name, family=family)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -164,19 +180,30 @@ def _write(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def save_puzzle(puzzle: Puzzle, directory: str | Path) -> Path:
-    """Write ``puzzle`` (float32 pieces, CSV at full float precision, ``puzzle.json``) into ``directory``."""
-    import io
+def _save_state(path: Path, state: dict[str, torch.Tensor]) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    _write(path, buf.getvalue())
 
+
+def save_puzzle(puzzle: Puzzle, directory: str | Path) -> Path:
+    """Write ``puzzle`` (float32 pieces, CSV at full float precision or the sequence files,
+    ``puzzle.json``) into ``directory``."""
     root = Path(directory)
     (root / PIECES_DIR).mkdir(parents=True, exist_ok=True)
     for p in puzzle.pieces:
         state = {"weight": p.weight.detach().to(torch.float32).contiguous()}
         if p.bias is not None:
             state["bias"] = p.bias.detach().to(torch.float32).contiguous()
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        _write(root / PIECES_DIR / f"piece_{p.index}.pth", buf.getvalue())
+        _save_state(root / PIECES_DIR / f"piece_{p.index}.pth", state)
+    spec = {"format": SPEC_FORMAT, "family": puzzle.family.name}
+    if puzzle.family.options:
+        spec["options"] = puzzle.family.options
+    _write(root / SPEC_NAME, (json.dumps(spec) + "\n").encode())
+    if puzzle.family.data_format == "sequences":
+        for name, state in sequence_files(puzzle).items():
+            _save_state(root / name, state)
+        return root
     cols = {f"measurement_{i}": puzzle.X[:, i].numpy() for i in range(puzzle.X.shape[1])}
     o = puzzle.pred.shape[1]
     for what, values in (("pred", puzzle.pred), ("true", puzzle.true)):
@@ -184,5 +211,4 @@ def save_puzzle(puzzle: Puzzle, directory: str | Path) -> Path:
             names = [what] if o == 1 else [f"{what}_{i}" for i in range(o)]
             cols.update({n: values[:, i].numpy() for i, n in enumerate(names)})
     _write(root / CSV_NAME, pd.DataFrame(cols).to_csv(index=False, float_format="%.17g").encode())
-    _write(root / SPEC_NAME, (json.dumps({"format": SPEC_FORMAT, "family": puzzle.family.name}) + "\n").encode())
     return root

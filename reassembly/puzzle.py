@@ -116,6 +116,9 @@ def infer_layout(family: BlockFamily, pieces: list[Piece] | tuple[Piece, ...], s
     if len(solutions) > 1:
         raise PuzzleError(f"{source}: shapes fit {family.name!r} blocks in several ways ({solutions[:3]}); cannot tell d, h and o")
     sizes = solutions[0]
+    fault = family.check_sizes(sizes)
+    if fault:
+        raise PuzzleError(f"{source}: the pieces' shapes do not fit the {family.name!r} family's options: {fault}")
     by_signature: dict[tuple, list[int]] = {}
     for p in pieces:
         by_signature.setdefault(p.signature, []).append(p.index)
@@ -128,7 +131,10 @@ class Puzzle:
     """Everything a solver may see: a block family, numbered pieces and a data set.
 
     ``X`` is ``(N, d)`` and ``pred`` ``(N, o)`` (the original model's outputs), both float64;
-    ``true`` (optional) are the targets it was trained on.
+    ``true`` (optional) are the targets it was trained on. For a family of token sequences
+    (``family.data_format == "sequences"``), ``tokens`` ``(N, T)`` index the rows of the fixed
+    embedding table, ``X`` ``(N, T, d)`` is the fixed stem's output and ``pred`` ``(N, T, d)`` the
+    network's; ``fixed`` holds the known tensors that are not pieces (stem, final norm).
     """
 
     pieces: tuple[Piece, ...]
@@ -137,6 +143,8 @@ class Puzzle:
     true: torch.Tensor | None = None
     name: str = "puzzle"
     family: BlockFamily = field(default_factory=lambda: get_family(DEFAULT_FAMILY))
+    fixed: dict[str, torch.Tensor] = field(default_factory=dict)
+    tokens: torch.Tensor | None = None
     layout: Layout = field(init=False)
 
     def __post_init__(self) -> None:
@@ -147,6 +155,9 @@ class Puzzle:
         if ids != list(range(len(ids))):
             raise PuzzleError(f"{self.name}: piece numbers must be 0..{len(ids) - 1} without gaps, got {ids[:10]}...")
         self.layout = infer_layout(self.family, self.pieces, source=self.name)
+        if self.family.data_format == "sequences":
+            self._check_sequences()
+            return
         if self.pred.ndim == 1:
             self.pred = self.pred[:, None]
         if self.true is not None and self.true.ndim == 1:
@@ -157,6 +168,14 @@ class Puzzle:
         if self.pred.shape != (self.X.shape[0], o):
             raise PuzzleError(f"{self.name}: pred has shape {tuple(self.pred.shape)}, expected ({self.X.shape[0]}, {o})")
 
+    def _check_sequences(self) -> None:
+        d, fam = self.layout.sizes["d"], self.family
+        if self.X.ndim != 3 or self.X.shape[-1] != d:
+            raise PuzzleError(f"{self.name}: states have shape {tuple(self.X.shape)}; the {fam.name!r} pieces need (N, T, {d})")
+        if self.pred.shape != self.X.shape:
+            raise PuzzleError(f"{self.name}: pred has shape {tuple(self.pred.shape)}, expected {tuple(self.X.shape)}")
+        check_fixed(fam, self.fixed, d, self.name)
+
     @property
     def depth(self) -> int:
         return self.layout.depth
@@ -164,3 +183,15 @@ class Puzzle:
     @property
     def n_rows(self) -> int:
         return int(self.X.shape[0])
+
+
+def check_fixed(family: BlockFamily, fixed: dict[str, torch.Tensor], d: int, source: str) -> None:
+    """Check that ``fixed`` holds exactly the family's fixed tensors, each of its shape's rank with
+    width ``d`` where the shape says ``d``."""
+    want = family.fixed_shapes
+    if set(fixed) != set(want):
+        raise PuzzleError(f"{source}: fixed tensors {sorted(fixed)} do not match the {family.name!r} family's {sorted(want)}")
+    for name, shape in want.items():
+        got = tuple(fixed[name].shape)
+        if len(got) != len(shape) or any(s == "d" and g != d for s, g in zip(shape, got)) or 0 in got:
+            raise PuzzleError(f"{source}: fixed tensor {name!r} has shape {got}, expected ({', '.join(shape)}) with d = {d}")

@@ -39,16 +39,20 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-def check_tensor(t: Any, path: Path, name: str) -> torch.Tensor:
-    """A dense, CPU-storable floating tensor that owns at least the bytes its shape needs (no
-    stride-0 or overlapping views that would blow up when copied), finite everywhere."""
+def check_tensor(t: Any, path: Path, name: str, integer: bool = False) -> torch.Tensor:
+    """A dense, CPU-storable floating tensor (an integer one with ``integer``) that owns at least the
+    bytes its shape needs (no stride-0 or overlapping views that would blow up when copied), finite
+    everywhere."""
     if not isinstance(t, torch.Tensor):
         raise PuzzleError(f"{path}: {name!r} is a {type(t).__name__}, not a tensor")
     if t.layout != torch.strided:
         raise PuzzleError(f"{path}: {name!r} is a {str(t.layout).removeprefix('torch.')} tensor; only dense tensors are accepted")
     if t.device.type != "cpu":
         raise PuzzleError(f"{path}: {name!r} lives on {t.device.type!r}, not in memory; only CPU-storable tensors are accepted")
-    if t.is_quantized or not t.is_floating_point() or t.is_complex():
+    if integer:
+        if t.is_quantized or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise PuzzleError(f"{path}: {name!r} must be an integer tensor, got {t.dtype}")
+    elif t.is_quantized or not t.is_floating_point() or t.is_complex():
         raise PuzzleError(f"{path}: {name!r} must be a floating-point tensor, got {t.dtype}")
     need = t.numel() * t.element_size()
     held = t.untyped_storage().nbytes()
@@ -57,16 +61,17 @@ def check_tensor(t: Any, path: Path, name: str) -> torch.Tensor:
             f"{path}: {name!r} of shape {tuple(t.shape)} would need {need:,} bytes but the file stores {held:,} "
             "(a repeating view); refusing it"
         )
-    if not bool(torch.isfinite(t).all()):
+    if not integer and not bool(torch.isfinite(t).all()):
         raise PuzzleError(f"{path}: {name!r} contains NaN or inf")
     return t.detach().clone()
 
 
-def load_state(path: Path) -> dict[str, torch.Tensor]:
-    """A weights-only ``torch.load`` of a regular file of bounded size into a ``{name: tensor}`` dict."""
-    info = regular_file(path, "piece file")
+def load_state(path: Path, what: str = "piece file", integers: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """A weights-only ``torch.load`` of a regular file of bounded size into a ``{name: tensor}`` dict
+    (floating tensors, except the names in ``integers``)."""
+    info = regular_file(path, what)
     if info.st_size > MAX_PIECE_BYTES:
-        raise PuzzleError(f"{path}: {info.st_size:,} bytes is larger than the {MAX_PIECE_BYTES:,}-byte limit for a piece")
+        raise PuzzleError(f"{path}: {info.st_size:,} bytes is larger than the {MAX_PIECE_BYTES:,}-byte limit for a {what}")
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:  # torch raises many types for corrupt or unsafe files
@@ -74,7 +79,7 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
         raise PuzzleError(f"{path}: cannot be read as a weights-only PyTorch file ({reason})") from None
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
         raise PuzzleError(f"{path}: expected a state dict of named tensors, found {type(state).__name__}")
-    return {k: check_tensor(v, path, k) for k, v in state.items()}
+    return {k: check_tensor(v, path, k, k in integers) for k, v in state.items()}
 
 
 def csv_header(path: Path) -> list[str]:

@@ -40,7 +40,7 @@ def outputs(puzzle: Puzzle, assembly: Assembly, X: torch.Tensor | None = None) -
     """Outputs ``(N, o)`` in float64 of the network ``assembly`` builds, on ``X`` (default: the puzzle's rows)."""
     stack = PieceStack(puzzle, torch.float64)
     X = puzzle.X if X is None else X
-    ev = Evaluator(stack, assembly.head, X, torch.zeros(X.shape[0], puzzle.pred.shape[1]))
+    ev = Evaluator(stack, assembly.head, X, torch.zeros(X.shape[0], *puzzle.pred.shape[1:]))
     return ev.output(ev.states(stack.arrangement(assembly))[-1])
 
 
@@ -52,12 +52,14 @@ def network_mse(puzzle: Puzzle, assembly: Assembly) -> float:
 
 def same_function(puzzle: Puzzle, a: Assembly, b: Assembly, seed: int = 0) -> bool:
     """Whether ``a`` and ``b`` compute the same outputs on the puzzle's rows and on random probes
-    (Gaussian rows with the data's mean and spread), to ``SAME_FUNCTION_RTOL``."""
+    (Gaussian rows with the data's mean and spread; about ``PROBE_ROWS`` state vectors, so whole
+    sequences where rows are sequences), to ``SAME_FUNCTION_RTOL``."""
     if a == b:
         return True
     gen = torch.Generator().manual_seed(seed)
     X = puzzle.X
-    probes = X.mean(0) + X.std(0) * torch.randn(PROBE_ROWS, X.shape[1], generator=gen, dtype=X.dtype)
+    n = max(1, PROBE_ROWS // math.prod(X.shape[1:-1]))
+    probes = X.mean(0) + X.std(0) * torch.randn(n, *X.shape[1:], generator=gen, dtype=X.dtype)
     rows = torch.cat([X, probes])
     ya, yb = outputs(puzzle, a, rows), outputs(puzzle, b, rows)
     return bool((ya - yb).abs().max() <= SAME_FUNCTION_RTOL * (1 + yb.abs().max()))

@@ -1,10 +1,12 @@
 """Built-in block families, selectable by name (``relu`` is the Jane Street block and the default).
 
-Names are known without importing torch (``FAMILY_NAMES``); the family objects load on first use.
+Names are known without importing torch (``FAMILY_NAMES``: the families of tables of input vectors,
+which the generators train; ``SEQUENCE_FAMILY_NAMES``: layers of real transformers, with per-puzzle
+options); the family objects load on first use.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from reassembly.errors import PuzzleError
 
@@ -13,26 +15,40 @@ if TYPE_CHECKING:
 
 DEFAULT_FAMILY = "relu"
 FAMILY_NAMES = ("relu", "gelu", "silu", "prenorm", "swiglu")
+SEQUENCE_FAMILY_NAMES = ("bert", "llama")
+ALL_FAMILY_NAMES = FAMILY_NAMES + SEQUENCE_FAMILY_NAMES
 _FAMILIES: dict[str, "BlockFamily"] = {}
 
 
-def families() -> dict[str, "BlockFamily"]:
-    """Every built-in family by name."""
-    if not _FAMILIES:
-        from reassembly.families.mlp import MLPFamily, PreNormFamily
-        from reassembly.families.swiglu import SwiGLUFamily
+def _factories() -> dict[str, Callable[..., "BlockFamily"]]:
+    from reassembly.families.bert import BertFamily
+    from reassembly.families.llama import LlamaFamily
+    from reassembly.families.mlp import MLPFamily, PreNormFamily
+    from reassembly.families.swiglu import SwiGLUFamily
 
-        for f in (MLPFamily("relu"), MLPFamily("gelu"), MLPFamily("silu"), PreNormFamily(), SwiGLUFamily()):
-            _FAMILIES[f.name] = f
+    return {"relu": lambda: MLPFamily("relu"), "gelu": lambda: MLPFamily("gelu"), "silu": lambda: MLPFamily("silu"),
+            "prenorm": PreNormFamily, "swiglu": SwiGLUFamily, "bert": BertFamily, "llama": LlamaFamily}
+
+
+def families() -> dict[str, "BlockFamily"]:
+    """Every built-in family by name (with default options)."""
+    if not _FAMILIES:
+        for name, make in _factories().items():
+            _FAMILIES[name] = make()
     return _FAMILIES
 
 
-def get_family(name: str) -> "BlockFamily":
-    """The family called ``name``, or a :class:`PuzzleError` listing the known ones."""
+def get_family(name: str, options: dict[str, Any] | None = None) -> "BlockFamily":
+    """The family called ``name`` (configured with ``options`` where given), or a
+    :class:`PuzzleError` listing the known ones or naming the bad option."""
     found = families().get(name) if isinstance(name, str) else None
     if found is None:
-        raise PuzzleError(f"unknown block family {name!r}; choose from {', '.join(FAMILY_NAMES)}")
-    return found
+        raise PuzzleError(f"unknown block family {name!r}; choose from {', '.join(ALL_FAMILY_NAMES)}")
+    if not options:
+        return found
+    if not found.options:
+        raise PuzzleError(f"family {name!r} takes no options, got {sorted(options)}")
+    return type(found)(**options)
 
 
-__all__ = ["DEFAULT_FAMILY", "FAMILY_NAMES", "families", "get_family"]
+__all__ = ["ALL_FAMILY_NAMES", "DEFAULT_FAMILY", "FAMILY_NAMES", "SEQUENCE_FAMILY_NAMES", "families", "get_family"]

@@ -117,6 +117,18 @@ class CompiledBlock:
         return torch.add(c, self.family.branch_vjp(self.p, ctx, c), out=out)
 
 
+@dataclass(frozen=True)
+class Circuit:
+    """Two slots whose pieces meet unit by unit in a block: ``a``'s and ``b``'s hidden units (split
+    into heads) are the same units, so the pieces of one block score high together. ``kind``:
+    ``trace`` (per-head ``|tr(A_h^T B_h)| / ||A_h^T B_h||_F``, the paper's DDR for ``out·inp``) or
+    ``align`` (mean squared cosine of the two pieces' unit vectors: sign-free, for two read pieces)."""
+
+    a: str
+    b: str
+    kind: str = "trace"
+
+
 class BlockFamily:
     """A residual-block family: ``x + branch(x)`` per block, then a head.
 
@@ -124,6 +136,10 @@ class BlockFamily:
     block when orders are compared) and ``description``, and implement :meth:`branch`. They may
     implement :meth:`branch_vjp` analytically (the evaluation kernel's first-order screens call it
     in their inner loop); the default differentiates :meth:`branch` with autograd.
+
+    Families of real networks (:mod:`reassembly.families.sequence`) also have per-puzzle
+    ``options`` (stored in ``puzzle.json``), ``fixed`` tensors that are known and not pieces (the
+    stem and the final norm), sequence data, and no first-order screens.
     """
 
     name: str = ""
@@ -134,6 +150,34 @@ class BlockFamily:
     #: Exponent of a positive per-hidden-unit factor ``s`` that may multiply each slot's hidden axis
     #: without changing the function (ReLU: ``inp`` by ``s``, ``out`` by ``1/s``); empty where none.
     rescaling: dict[str, int] = {}
+    #: ``table``: rows of a CSV are the input states ``(n, d)``; ``sequences``: token sequences
+    #: through the fixed stem give states ``(n, T, d)``.
+    data_format: str = "table"
+    #: Known tensors that are not pieces, by name, with shapes in symbols (``d`` must match the pieces).
+    fixed_shapes: dict[str, tuple[str, ...]] = {}
+    #: Whether the kernel's first-order screens (output Jacobians) apply to this family.
+    screens: bool = True
+    #: The solver ``reassembly solve`` runs when none is named.
+    solver: str = "fast"
+    #: Slot pairs whose pieces meet unit by unit (grouping signals; see :class:`Circuit`).
+    circuits: tuple[Circuit, ...] = ()
+
+    @property
+    def options(self) -> dict:
+        """Per-puzzle options (``puzzle.json``); none for the built-in MLP families."""
+        return {}
+
+    def check_sizes(self, sizes: Mapping[str, int]) -> str | None:
+        """Why ``sizes`` do not fit this family's options (``None``: they do)."""
+        return None
+
+    def heads(self, slot: str) -> int:
+        """Groups (attention heads) of ``slot``'s hidden units; 1 where the units are not split."""
+        return 1
+
+    def stem(self, fixed: Mapping[str, Tensor], tokens: Tensor) -> Tensor:
+        """Initial states of token sequences (sequence families only)."""
+        raise NotImplementedError(f"the {self.name!r} family reads tables of input states, not token sequences")
 
     @property
     def slot_names(self) -> tuple[str, ...]:

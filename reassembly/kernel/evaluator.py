@@ -4,13 +4,20 @@ An :class:`Evaluator` holds a :class:`~reassembly.kernel.stack.PieceStack`, the 
 ``X`` and the target. It computes prefix states, losses of single arrangements and of batches of
 candidate arrangements that share a prefix with a cached one, and output Jacobians; every candidate
 network whose loss it computes counts as one forward evaluation (``evaluations``).
+
+A row is an input vector (states ``(n, d)``) or, for sequence families, a token sequence (states
+``(n, T, d)``); losses average over every dimension of a row's output. Output Jacobians exist only
+where the family supports first-order screens (``family.screens``).
 """
 from __future__ import annotations
 
 from typing import Callable
 
+import math
+
 import torch
 
+from reassembly.errors import UnsupportedPuzzle
 from reassembly.families.base import Params
 from reassembly.kernel.stack import PieceStack
 
@@ -27,7 +34,8 @@ class Evaluator:
     head
         Piece ids of the head (in the family's head-slot order).
     X, target
-        Rows ``(n, d)`` and the outputs to match ``(n, o)``; cast to the stack's dtype.
+        Rows ``(n, d)`` and the outputs to match ``(n, o)`` (sequence families: ``(n, T, d)`` both);
+        cast to the stack's dtype.
     transform
         Optional map of output errors ``(..., n, o)`` applied before squaring (a solver's metric);
         the loss is then ``mean(transform(err)²)``. ``None``: the mean squared error.
@@ -43,6 +51,8 @@ class Evaluator:
         self.target = target.to(stack.dtype)
         self.transform = transform
         self.evaluations = 0
+        self._row_dims = tuple(range(-self.X.ndim, 0))  # a row's output: (n, o) or (n, T, d)
+        self._row_size = math.prod(self.X.shape[1:-1])  # state vectors per row (1, or T tokens)
 
     def with_rows(self, X: torch.Tensor, target: torch.Tensor, transform: Transform | None = None) -> "Evaluator":
         """An evaluator of the same pieces and head on other rows (its own evaluation count)."""
@@ -61,7 +71,7 @@ class Evaluator:
 
     def loss(self, h: torch.Tensor) -> torch.Tensor:
         """Loss of final states ``(n, d)`` or ``(B, n, d)``: one value per leading batch entry."""
-        return self.weigh(self.output(h) - self.target).pow(2).mean(dim=(-2, -1))
+        return self.weigh(self.output(h) - self.target).pow(2).mean(dim=self._row_dims)
 
     def states(self, arr: torch.Tensor, states: torch.Tensor | None = None, start: int = 0,
                out: torch.Tensor | None = None) -> torch.Tensor:
@@ -90,6 +100,7 @@ class Evaluator:
         without keeping states."""
         blocks = [self.stack.compiled(row) for row in arr.tolist()]
         total = 0.0
+        chunk = max(1, chunk // self._row_size)
         for start in range(0, self.n_rows, chunk):
             h = self.X[start : start + chunk]
             for block in blocks:
@@ -112,7 +123,7 @@ class Evaluator:
             return torch.empty(0, dtype=self.X.dtype)
         rank = torch.argsort(starts, stable=True)
         arrs, starts = arrs[rank], starts[rank]
-        step = max(1, chunk_rows // self.n_rows)
+        step = max(1, chunk_rows // (self.n_rows * self._row_size))
         losses = torch.cat([self._sorted_suffix_losses(arrs[i : i + step], starts[i : i + step], states)
                             for i in range(0, len(arrs), step)])
         self.evaluations += int(arrs.shape[0])
@@ -135,7 +146,12 @@ class Evaluator:
 
     def jacobians(self, arr: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """``J[t]`` ``(D + 1, n, o, d)``: Jacobian of the output with respect to the state entering
-        position ``t`` (``J[D]``: the head's)."""
+        position ``t`` (``J[D]``: the head's). Raises :class:`UnsupportedPuzzle` for families
+        without first-order screens (a sequence's Jacobian is ``(T d) x (T d)`` per row)."""
+        if not self.family.screens:
+            raise UnsupportedPuzzle(f"first-order screens (output Jacobians) do not apply to the {self.family.name!r} "
+                                    f"family: its rows are token sequences; use exact evaluations (solver "
+                                    f"{self.family.solver!r})")
         D, n = arr.shape[0], self.n_rows
         last = self.family.head_vjp(self.head_params, n)
         J = torch.empty(D + 1, *last.shape, dtype=states.dtype)

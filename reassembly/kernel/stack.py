@@ -35,6 +35,7 @@ class PieceStack:
                 b = torch.stack([p.bias for p in pieces]).to(dtype) if pieces[0].bias is not None else None
                 stacks[ids] = SlotParams(w, b)
         self.tensors: dict[str, SlotParams] = {s: stacks[ids] for s, ids in self.pool_ids.items()}
+        self.fixed: Params = {k: SlotParams(v.to(dtype)) for k, v in puzzle.fixed.items()}  # known, not pieces
         self._compiled: dict[tuple[int, ...], CompiledBlock] = {}
 
     @cached_property
@@ -68,9 +69,9 @@ class PieceStack:
         return out
 
     def head(self, assembly_head: tuple[int, ...]) -> Params:
-        """Tensors of the head's pieces (by piece id)."""
+        """Tensors of the head's pieces (by piece id), with the puzzle's fixed tensors."""
         names = self.layout.head_slots
-        return {s: self.rows[s][self._row[s][pid]] for s, pid in zip(names, assembly_head)}
+        return {**self.fixed, **{s: self.rows[s][self._row[s][pid]] for s, pid in zip(names, assembly_head)}}
 
     def arrangement(self, assembly: Assembly) -> torch.Tensor:
         """The ``(D, S)`` arrangement of ``assembly``'s blocks."""
