@@ -54,5 +54,5 @@ def sequence_files(puzzle: Puzzle) -> dict[str, dict[str, torch.Tensor]]:
     """What :func:`reassembly.loader.save_puzzle` writes for a sequence puzzle: file name -> state."""
     if puzzle.tokens is None:
         raise PuzzleError(f"{puzzle.name}: a {puzzle.family.name!r} puzzle needs its token sequences to be saved")
-    return {SEQUENCES_NAME: {"tokens": puzzle.tokens.to(torch.int64).contiguous(), "pred": puzzle.pred.double().contiguous()},
-            FIXED_NAME: {k: v.to(torch.float32).contiguous() for k, v in puzzle.fixed.items()}}
+    return {SEQUENCES_NAME: {"tokens": puzzle.tokens.to(torch.int64).clone(), "pred": puzzle.pred.double().clone()},
+            FIXED_NAME: {k: v.to(torch.float32).clone() for k, v in puzzle.fixed.items()}}

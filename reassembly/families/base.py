@@ -121,12 +121,13 @@ class CompiledBlock:
 class Circuit:
     """Two slots whose pieces meet unit by unit in a block: ``a``'s and ``b``'s hidden units (split
     into heads) are the same units, so the pieces of one block score high together. ``kind``:
-    ``trace`` (per-head ``|tr(A_h^T B_h)| / ||A_h^T B_h||_F``, the paper's DDR for ``out·inp``) or
-    ``align`` (mean squared cosine of the two pieces' unit vectors: sign-free, for two read pieces)."""
+    ``cosine`` (per head, ``|mean_k cos(a_k, b_k)|`` over the head's units: the sign of the trace of
+    ``A_h^T B_h``, as the paper's DDR of ``W_out W_in``) or ``align`` (mean squared cosine: sign-free,
+    for two read pieces such as a gate and its up projection)."""
 
     a: str
     b: str
-    kind: str = "trace"
+    kind: str = "cosine"
 
 
 class BlockFamily:

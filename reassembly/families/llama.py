@@ -38,7 +38,7 @@ class LlamaFamily(SequenceFamily):
              Slot("up", ("h", "d"), bias=False, role="read", hidden_axis=0),
              Slot("down", ("d", "h"), bias=False, role="write", hidden_axis=1))
     anchor = "down"
-    circuits = (Circuit("q", "k"), Circuit("v", "o"), Circuit("gate", "up", "align"), Circuit("up", "down"))
+    circuits = (Circuit("q", "k"), Circuit("v", "o"), Circuit("up", "down"), Circuit("gate", "up", "align"))
     defaults = {"n_heads": 9, "n_kv_heads": 3, "rope_base": 100000.0, "eps": 1e-5}
     fixed_shapes = {"embed": ("v", "d"), "final_norm": ("d",)}
     description = "pre-RMSNorm Llama layer: grouped-query attention with rotary embeddings, SwiGLU MLP; fixed embeddings and final norm"

@@ -1,0 +1,69 @@
+"""Moves on arrangements of transformer layers (``(D, S)`` tensors of pool rows, as in
+:mod:`reassembly.kernel.stack`): whole blocks reordered, components of one kind exchanged between
+blocks, single pieces of a shared pool (norm gains) exchanged, and unsure pairs turned round.
+
+Moves are generated per position ``p``: every move whose first changed position is ``p`` (its
+partner within ``window`` positions after it), in groups that a sweep tries one after another.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Column groups of an arrangement: ``kinds`` (the slots of one component kind, exchanged
+    together), ``singles`` (slots of one pool whose pieces are placed one by one) and ``flips``
+    (column pairs of a component whose two pieces may be the other way round)."""
+
+    kinds: tuple[tuple[int, ...], ...]
+    singles: tuple[tuple[int, ...], ...]
+    flips: tuple[tuple[int, int], ...]
+
+
+def _exchanged(arr: torch.Tensor, p: int, q: int, cols: list[int] | slice) -> torch.Tensor:
+    new = arr.clone()
+    new[p, cols], new[q, cols] = arr[q, cols], arr[p, cols]
+    return new
+
+
+def moves_at(arr: torch.Tensor, groups: Groups, p: int, window: int) -> list[tuple[str, torch.Tensor]]:
+    """The moves that first change position ``p``, by group: ``(label, candidates (B, D, S))``, in
+    the order a sweep tries them (components, single pieces slot by slot, flips, whole blocks)."""
+    D = arr.shape[0]
+    later = range(p + 1, min(D, p + window + 1))
+    out: list[tuple[str, torch.Tensor]] = []
+    for cols in groups.kinds:
+        out.append(("kind", [_exchanged(arr, p, q, list(cols)) for q in later]))
+    for cols in groups.singles:
+        for s in cols:
+            cands = []
+            for q in range(p, min(D, p + window + 1)):
+                for t in cols:
+                    if (q, t) > (p, s) and not (q == p and t < s):
+                        cand = arr.clone()
+                        cand[p, s], cand[q, t] = arr[q, t], arr[p, s]
+                        cands.append(cand)
+            out.append(("single", cands))
+    for s, t in groups.flips:
+        cand = arr.clone()
+        cand[p, s], cand[p, t] = arr[p, t], arr[p, s]
+        out.append(("flip", [cand]))
+    blocks = [_exchanged(arr, p, q, slice(None)) for q in later]
+    blocks += [torch.cat([arr[:p], arr[p + 1 : q + 1], arr[p : p + 1], arr[q + 1 :]]) for q in later if q > p + 1]
+    blocks += [torch.cat([arr[:p], arr[q : q + 1], arr[p:q], arr[q + 1 :]]) for q in later if q > p + 1]
+    out.append(("block", blocks))
+    return [(label, torch.stack(cands)) for label, cands in out if cands]
+
+
+def kick(arr: torch.Tensor, groups: Groups, rng: np.random.Generator, moves: int, window: int) -> torch.Tensor:
+    """``moves`` random moves (a perturbation for iterated local search)."""
+    D = arr.shape[0]
+    for _ in range(moves):
+        p = int(rng.integers(D - 1))
+        choices = [c for _, cands in moves_at(arr, groups, p, window) for c in cands]
+        arr = choices[int(rng.integers(len(choices)))]
+    return arr

@@ -1,0 +1,100 @@
+"""Exact local search over arrangements of transformer layers, in sweeps through the network.
+
+A sweep visits the positions in network order; at each, one group of moves after another
+(:func:`~solvers.transformer.moves.moves_at`: exchanging this block's component of one kind, or
+one of its norm gains, with a later block's; turning an unsure pair round; moving the whole block)
+is evaluated exactly from the cached prefix states and the best move taken where it lowers the
+loss. The input of position 0 is known exactly, so getting early positions right first pays: a
+right prefix makes every later choice easier to judge. Sweeps repeat until one changes nothing;
+then random kicks from the best arrangement so far (iterated local search) until the loss reaches
+the floor, patience runs out or time is up.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from reassembly.kernel import Evaluator
+from reassembly.params import Configurable, Interval
+from solvers.transformer.moves import Groups, kick, moves_at
+
+
+@dataclass
+class SearchLog:
+    sweeps: int = 0
+    moves: dict[str, int] = field(default_factory=dict)
+    kicks: int = 0
+    history: list[float] = field(default_factory=list)
+    stop: str = ""
+
+
+class LocalSearch(Configurable):
+    """Iterated exact local search in sweeps.
+
+    Parameters
+    ----------
+    window
+        Moves reach at most this many positions ahead (``None``: any later position).
+    kick_moves
+        Random moves in one kick.
+    patience
+        Kicks in a row without improvement after which the search stops.
+    """
+
+    constraints = {"window": Interval(1, None), "kick_moves": Interval(1, None), "patience": Interval(0, None)}
+
+    def __init__(self, window: int | None = None, kick_moves: int = 2, patience: int = 10) -> None:
+        self.window = window
+        self.kick_moves = kick_moves
+        self.patience = patience
+
+    def sweep(self, ev: Evaluator, arr: torch.Tensor, groups: Groups, floor: float, deadline: float,
+              log: SearchLog) -> tuple[torch.Tensor, float, int]:
+        """One sweep from ``arr``; returns the arrangement, its loss and the number of moves taken."""
+        window = arr.shape[0] if self.window is None else self.window
+        states = ev.states(arr)
+        loss, taken = float(ev.loss(states[-1])), 0
+        for p in range(arr.shape[0]):
+            for label, cands in moves_at(arr, groups, p, window):
+                if loss <= floor or time.monotonic() > deadline:
+                    return arr, loss, taken
+                losses = ev.suffix_losses(cands, torch.full((len(cands),), p), states)
+                i = int(torch.argmin(losses))
+                if float(losses[i]) < loss:
+                    arr, loss, taken = cands[i], float(losses[i]), taken + 1
+                    log.moves[label] = log.moves.get(label, 0) + 1
+                    states = ev.states(arr, states, p)
+        return arr, loss, taken
+
+    def run(self, ev: Evaluator, arr: torch.Tensor, groups: Groups, floor: float, deadline: float,
+            rng: np.random.Generator) -> tuple[torch.Tensor, float, SearchLog]:
+        """Search from ``arr`` on ``ev``'s rows (see the module docstring)."""
+        window = arr.shape[0] if self.window is None else self.window
+        log = SearchLog()
+        best, best_loss, stale = arr, float(ev.loss(ev.states(arr)[-1])), 0
+        log.history.append(best_loss)
+        while True:
+            arr, loss, taken = self.sweep(ev, arr, groups, floor, deadline, log)
+            log.sweeps += 1
+            if loss < best_loss:
+                best, best_loss = arr, loss
+                log.history.append(loss)
+                stale = 0 if taken else stale
+            if best_loss <= floor:
+                log.stop = "floor"
+                break
+            if time.monotonic() > deadline:
+                log.stop = "time"
+                break
+            if taken:
+                continue
+            stale += 1  # a local optimum: kick from the best arrangement so far
+            if stale > self.patience:
+                log.stop = "patience"
+                break
+            log.kicks += 1
+            arr = kick(best, groups, rng, self.kick_moves, window)
+        return best, best_loss, log

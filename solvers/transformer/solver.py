@@ -1,0 +1,94 @@
+"""``transformer``: reassemble real transformer layers (the ``bert`` and ``llama`` families).
+
+1. *Circuits* (weights only): Q with K, V with O, an MLP's projections with each other, paired
+   unit by unit (:mod:`solvers.transformer.circuits`).
+2. *Start*: each kind of component, and the norm gains, in seriation order (neighbouring layers
+   treat the residual dimensions alike, :mod:`solvers.transformer.seriation`); every combination of
+   directions evaluated, the best kept (:mod:`solvers.transformer.start`).
+3. *Search*: exact iterated local search over block moves, exchanges of components and norm gains
+   between blocks and turning unsure pairs round, on a few sequences
+   (:mod:`solvers.transformer.search`), until the loss vanishes or the time is up.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from reassembly.errors import UnsupportedPuzzle
+from reassembly.kernel import PieceStack
+from reassembly.params import Interval, OneOf
+from reassembly.puzzle import Puzzle
+from reassembly.solver import BaseSolver, SolveResult, StageReport
+from solvers.rows import evaluator
+from solvers.transformer.circuits import match_circuits
+from solvers.transformer.search import LocalSearch
+from solvers.transformer.start import best_start, plan
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class TransformerSolver(BaseSolver):
+    """Circuits by weights, a seriation start, exact local search on a few sequences.
+
+    Parameters
+    ----------
+    rows
+        Token sequences the search evaluates on (drawn with ``random_state``).
+    search
+        The local search (:class:`~solvers.transformer.search.LocalSearch`).
+    time_limit
+        Seconds after which the search returns its best arrangement.
+    floor
+        Loss counted as zero, relative to the mean squared target (float rounding).
+    dtype
+        Floating type of the search (the reported final MSE is float64 on all rows).
+    random_state
+        Seed of the row sample and the kicks.
+    """
+
+    constraints = {"rows": Interval(1, None), "time_limit": Interval(0, None, closed=False),
+                   "floor": Interval(0, None), "dtype": OneOf(tuple(DTYPES)), "random_state": Interval(0, None)}
+
+    def __init__(self, rows: int = 2, search: LocalSearch | None = None, time_limit: float = 540.0,
+                 floor: float = 1e-9, dtype: str = "float32", random_state: int = 0) -> None:
+        self.rows = rows
+        self.search = LocalSearch() if search is None else search
+        self.time_limit = time_limit
+        self.floor = floor
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def solve(self, puzzle: Puzzle) -> SolveResult:
+        self.validate()
+        fam = puzzle.family
+        if fam.data_format != "sequences" or not fam.circuits:
+            raise UnsupportedPuzzle(f"'transformer' reassembles real transformer layers (families with circuits and "
+                                    f"token sequences); {fam.name!r} is not one: use 'fast'")
+        deadline = time.monotonic() + self.time_limit
+        stages: list[StageReport] = []
+        t0 = time.perf_counter()
+        comps = match_circuits(puzzle)
+        groups, options = plan(puzzle, comps)
+        stages.append(StageReport("circuits", "unit-cosine", seconds=time.perf_counter() - t0,
+                                  details={"components": len(comps.members), "weakest_z": min(comps.strength, default=float("nan")),
+                                           "unsure": sum(bool(u) for u in comps.unsure)}))
+        stack = PieceStack(puzzle, DTYPES[self.dtype])
+        ev = evaluator(puzzle, stack, (), self.rows, self.random_state)
+        floor = self.floor * float(ev.target.pow(2).mean())
+
+        t0, e0 = time.perf_counter(), ev.evaluations
+        arr, tried = best_start(ev, options)
+        stages.append(StageReport("start", "seriation", mse=float(ev.loss(ev.states(arr)[-1])), evaluations=ev.evaluations - e0,
+                                  seconds=time.perf_counter() - t0, details={"combinations": tried}))
+        t0, e0 = time.perf_counter(), ev.evaluations
+        arr, loss, log = self.search.run(ev, arr, groups, floor, deadline, np.random.default_rng(self.random_state))
+        stages.append(StageReport("search", f"exact-sweeps@{ev.n_rows}rows", mse=loss, rounds=log.sweeps, swaps=sum(log.moves.values()),
+                                  evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
+                                  details={"moves": log.moves, "kicks": log.kicks, "stop": log.stop, "history": log.history}))
+        full = evaluator(puzzle, PieceStack(puzzle, torch.float64), ())
+        final = full.mse(arr)
+        certificate = {"kind": "zero-loss" if loss <= floor else log.stop, "loss": loss, "rows": ev.n_rows,
+                       "final_mse_all_rows": final, "all_rows": puzzle.n_rows}
+        return SolveResult(stack.assembly(arr, ()), stages, certificate)

@@ -1,0 +1,79 @@
+"""Starting arrangements: circuit components of each kind in seriation order, norm gains (pieces no
+circuit places) along their own seriation path, every combination of directions, the best by data."""
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from reassembly.answer import Assembly
+from reassembly.kernel import Evaluator, PieceStack
+from reassembly.puzzle import Puzzle
+from solvers.transformer.circuits import Components
+from solvers.transformer.moves import Groups
+from solvers.transformer.seriation import bisect, seriate
+
+
+def _single_layouts(puzzle: Puzzle, pieces: list[int], slots: tuple[str, ...], depth: int) -> list[list[dict[str, int]]]:
+    """Ways to spread ``len(slots) * depth`` pieces of one pool over the blocks' ``slots``: along one
+    seriation path read in consecutive segments or interleaved; for two slots also as two halves
+    (:func:`~solvers.transformer.seriation.bisect`) seriated apart; each slot order, each direction."""
+    m, out = len(slots), []
+    members = [{slots[0]: pid} for pid in pieces]
+    path = [pieces[i] for i in seriate(puzzle, members)]
+    for seq in (path, path[::-1]):
+        for order in itertools.permutations(slots):
+            out.append([{s: seq[j * depth + k] for j, s in enumerate(order)} for k in range(depth)])
+            if m > 1:
+                out.append([{s: seq[k * m + j] for j, s in enumerate(order)} for k in range(depth)])
+    if m == 2:
+        halves = [[pieces[i] for i in h] for h in bisect(puzzle, members)]
+        chains = [[h[i] for i in seriate(puzzle, [{slots[0]: pid} for pid in h])] for h in halves]
+        for first, second in itertools.product((chains[0], chains[0][::-1]), (chains[1], chains[1][::-1])):
+            for a, b in ((first, second), (second, first)):
+                out.append([{slots[0]: a[k], slots[1]: b[k]} for k in range(depth)])
+    return out
+
+
+def plan(puzzle: Puzzle, comps: Components) -> tuple[Groups, list[list[list[dict[str, int]]]]]:
+    """Column groups and, per group (kinds, then pools of single pieces), the candidate per-block
+    slot values in seriation order (both directions; for single pieces, every reading of the path)."""
+    layout, D = puzzle.layout, puzzle.depth
+    slots = layout.block_slots
+    by_kind: dict[tuple[str, ...], list[dict[str, int]]] = {}
+    for m in comps.members:
+        by_kind.setdefault(tuple(sorted(m)), []).append(m)
+    kinds = {k: v for k, v in by_kind.items() if len(v) == D}
+    placed = {pid for members in kinds.values() for m in members for pid in m.values()}
+    options: list[list[list[dict[str, int]]]] = []
+    for members in kinds.values():
+        path = [members[i] for i in seriate(puzzle, members)]
+        options.append([path, path[::-1]])
+    singles: dict[tuple[int, ...], tuple[str, ...]] = {}
+    for s in slots:
+        if not any(s in k for k in kinds):
+            singles.setdefault(layout.pools[s], ())
+            singles[layout.pools[s]] += (s,)
+    for pool, names in singles.items():
+        options.append(_single_layouts(puzzle, [pid for pid in pool if pid not in placed], names, D))
+    flips = {pair for u in comps.unsure for pair in u}
+    groups = Groups(tuple(tuple(slots.index(s) for s in k) for k in kinds),
+                    tuple(tuple(slots.index(s) for s in names) for names in singles.values()),
+                    tuple((slots.index(a), slots.index(b)) for a, b in sorted(flips)))
+    return groups, options
+
+
+def arrangement(stack: PieceStack, choice: tuple[list[dict[str, int]], ...]) -> torch.Tensor:
+    """The arrangement whose block ``k`` takes the slot values of every group's ``choice[g][k]``."""
+    D, slots = len(choice[0]), stack.slots
+    blocks = [{s: v for part in choice for s, v in part[k].items()} for k in range(D)]
+    return stack.arrangement(Assembly(tuple(tuple(b[s] for s in slots) for b in blocks), ()))
+
+
+def best_start(ev: Evaluator, options: list[list[list[dict[str, int]]]], limit: int = 512) -> tuple[torch.Tensor, int]:
+    """The combination of options with the lowest loss on ``ev``'s rows (at most ``limit``
+    combinations, in order); returns it and how many were evaluated."""
+    combos = list(itertools.islice(itertools.product(*options), limit))
+    arrs = torch.stack([arrangement(ev.stack, c) for c in combos])
+    losses = torch.cat([ev.run(arrs[i : i + 64]) for i in range(0, len(arrs), 64)])
+    return arrs[int(torch.argmin(losses))], len(combos)
