@@ -22,11 +22,16 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def check_applies(puzzle: Puzzle) -> None:
     """The paper's signals place two-piece blocks (one read, one write projection) only."""
-    slots = puzzle.family.slots
+    slots, fam = puzzle.family.slots, puzzle.family
     if sorted(s.role for s in slots) != ["read", "write"]:
         extra = [s.name for s in slots if s.role not in ("read", "write")] or [s.name for s in slots if s.role == "read"][1:]
+        if fam.data_format == "sequences":
+            raise UnsupportedPuzzle(f"the paper's pipeline pairs one input with one output projection per block; {fam.name!r} "
+                                    f"layers have {len(slots)} pieces ({', '.join(s.name for s in slots)}): its DDR pairs their "
+                                    f"MLP projections (docs/real-networks.md), but no signal of the paper places Q, K, V, O "
+                                    f"or the norms")
         raise UnsupportedPuzzle(f"the paper's pipeline pairs one input with one output projection per block; "
-                                f"{puzzle.family.name!r} blocks also have {', '.join(extra)}, which its signals cannot place")
+                                f"{fam.name!r} blocks also have {', '.join(extra)}, which its signals cannot place")
 
 
 class StagedSolver(BaseSolver):

@@ -26,7 +26,8 @@ def root(version: Annotated[Optional[bool], typer.Option("--version", callback=_
 
 
 for name, command in (("solve", solving.solve), ("verify", solving.verify), ("solvers", solving.solvers),
-                      ("generate", generating.generate), ("bench", benching.bench), ("report", benching.report)):
+                      ("generate", generating.generate), ("fetch", generating.fetch), ("bench", benching.bench),
+                      ("report", benching.report)):
     app.command(name)(friendly(command))
 
 

@@ -15,7 +15,8 @@ IMPORTS_HELP = "Module (from the current folder) or .py file to import first, e.
 
 def solve(
     directory: Annotated[Path, typer.Argument(help="Puzzle directory (pieces/ and historical_data.csv).")],
-    solver: Annotated[str, typer.Option("--solver", "-s", help=SOLVER_HELP)] = "fast",
+    solver: Annotated[Optional[str], typer.Option("--solver", "-s", help=SOLVER_HELP + " Default: the one the puzzle's "
+                      "block family recommends (fast; transformer for real transformer layers).")] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Solver option NAME=VALUE (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the answer line.")] = False,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads (default: the cores not already busy).")] = None,
@@ -35,6 +36,7 @@ def solve(
     import_plugins(imports or [])
     set_threads(threads)
     puzzle = load_puzzle(directory)
+    solver = solver or puzzle.family.solver
     name, options = parse_spec(solver)
     options.update(parse_options(option))
     spec = get_spec(name)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from reassembly.answer import Assembly
+from reassembly.errors import UnsupportedPuzzle
 from reassembly.kernel import Evaluator, PieceStack
 from reassembly.params import Interval, OneOf
 from reassembly.puzzle import Puzzle
@@ -125,6 +126,9 @@ class FastSolver(BaseSolver):
 
     def solve(self, puzzle: Puzzle) -> SolveResult:
         self.validate()
+        if not puzzle.family.screens:
+            raise UnsupportedPuzzle(f"fast screens moves with output Jacobians, which the {puzzle.family.name!r} family "
+                                    f"(rows of token sequences) does not provide; its solver is {puzzle.family.solver!r}")
         ctx = Context(self.descent, self.floor, unplaced_exchanges(puzzle), self.random_state)
         t0 = time.perf_counter()
         grouping = group_pieces(puzzle, self.grouping)

