@@ -175,3 +175,25 @@ def test_transformer_refuses_table_puzzles(synthetic):
 
     with pytest.raises(UnsupportedPuzzle, match="fast"):
         TransformerSolver().solve(synthetic[0])
+
+
+def test_solve_and_bench_run_the_family_solver(tmp_path):
+    import pandas as pd
+
+    from helpers.cli import invoke
+    from reassembly.answer import ANSWER_NAME, save_answer
+
+    puzzle, answer = make_sequence_puzzle("bert")
+    root = save_puzzle(puzzle, tmp_path / "p")
+    save_answer(answer, root / ANSWER_NAME)
+    solved = invoke("solve", root, "--json", "--threads", "1")
+    assert solved.exit_code == 0, solved.output
+    data = json.loads(solved.output)
+    assert data["solver"] == "transformer"
+    assert "matches answer.json" in invoke("verify", root, data["answer"]).output
+    benched = invoke("bench", "--seeds", "0", "--puzzle", root, "--out", tmp_path / "o", "--jobs", "1", "--threads", "1",
+                     "-s", "transformer", "-s", "paper")
+    assert benched.exit_code == 0, benched.output
+    rows = pd.read_json(tmp_path / "o" / "results.jsonl", lines=True).set_index("solver")
+    assert rows.loc["transformer", "status"] == "ok" and bool(rows.loc["transformer", "exact"])
+    assert rows.loc["paper", "status"] == "unsupported"

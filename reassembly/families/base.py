@@ -64,19 +64,21 @@ class Slot:
 def linear(x: Tensor, p: SlotParams) -> Tensor:
     """``x @ W.T + b`` for a weight with or without one leading batch dimension.
 
-    ``x`` is ``(n, k)`` with a 2-D weight, or ``(B, n, k)`` with a ``(B, m, k)`` weight. Other ranks
-    (sequence states, several batch dimensions) go through :func:`torch.matmul`.
+    ``x`` is ``(n, k)`` with a 2-D weight, or ``(B, n, k)`` with a ``(B, m, k)`` weight. States of
+    higher rank (sequences ``(..., n, T, k)``) take a 2-D weight, or a ``(B, m, k)`` one where their
+    first dimension is ``B``.
     """
     w, b = p
     if w.ndim == 2 and x.ndim == 2:
         return torch.addmm(b, x, w.T) if b is not None else x @ w.T
     if w.ndim == 3 and x.ndim == 3:
         return torch.baddbmm(b.unsqueeze(1), x, w.mT) if b is not None else torch.bmm(x, w.mT)
-    wt = w.mT.reshape(*w.shape[:-2], *([1] * (x.ndim - w.ndim)), w.shape[-1], w.shape[-2])
-    y = x @ wt
-    if b is not None:
-        y = y + b.reshape(*b.shape[:-1], *([1] * (x.ndim - w.ndim + 1)), b.shape[-1])
-    return y
+    if w.ndim == 2:  # one weight, states of any rank: a single matrix product over all leading dims
+        return torch.nn.functional.linear(x, w, b)
+    # a batch of weights (B, m, k) and states (B, ..., k): one product per batch entry over the rest
+    flat = x.reshape(w.shape[0], -1, x.shape[-1])
+    y = torch.baddbmm(b.unsqueeze(1), flat, w.mT) if b is not None else torch.bmm(flat, w.mT)
+    return y.reshape(*x.shape[:-1], w.shape[-2])
 
 
 def linear_residual(h: Tensor, x: Tensor, p: SlotParams, out: Tensor | None = None) -> Tensor:

@@ -38,6 +38,7 @@ class LlamaFamily(SequenceFamily):
              Slot("up", ("h", "d"), bias=False, role="read", hidden_axis=0),
              Slot("down", ("d", "h"), bias=False, role="write", hidden_axis=1))
     anchor = "down"
+    causal = True
     circuits = (Circuit("q", "k"), Circuit("v", "o"), Circuit("up", "down"), Circuit("gate", "up", "align"))
     defaults = {"n_heads": 9, "n_kv_heads": 3, "rope_base": 100000.0, "eps": 1e-5}
     fixed_shapes = {"embed": ("v", "d"), "final_norm": ("d",)}
@@ -60,7 +61,7 @@ class LlamaFamily(SequenceFamily):
     def layer(self, p: Params, h: Tensor) -> Tensor:
         u = rms_norm(h, p["attn_norm"].weight, self.eps)
         q, k = rotary(self.project(p, u, "q"), self.rope_base), rotary(self.project(p, u, "k"), self.rope_base)
-        h = h + linear(merge_heads(attention(q, k, self.project(p, u, "v"), causal=True)), p["o"])
+        h = h + linear(merge_heads(attention(q, k, self.project(p, u, "v"), causal=self.causal)), p["o"])
         u = rms_norm(h, p["mlp_norm"].weight, self.eps)
         return h + linear(torch.nn.functional.silu(linear(u, p["gate"])) * linear(u, p["up"]), p["down"])
 

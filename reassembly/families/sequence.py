@@ -88,6 +88,9 @@ class SequenceFamily(BlockFamily):
 
     data_format = "sequences"
     screens = False
+    #: Whether a token's output depends only on the tokens up to it (then the first ``t`` tokens of
+    #: every row are a smaller puzzle with the same answer).
+    causal = False
     solver = "transformer"
     head_slots = ()
     defaults: dict[str, Any] = {}

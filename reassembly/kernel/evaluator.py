@@ -53,6 +53,11 @@ class Evaluator:
         self.evaluations = 0
         self._row_dims = tuple(range(-self.X.ndim, 0))  # a row's output: (n, o) or (n, T, d)
         self._row_size = math.prod(self.X.shape[1:-1])  # state vectors per row (1, or T tokens)
+        # Batches of candidates run each block with its weights gathered per candidate; where a
+        # block's weights outweigh a candidate's states (large layers on few rows), copying them
+        # costs more than the block itself, and candidates run grouped by block instead.
+        params = sum(w.numel() // w.shape[0] + (0 if b is None else b.numel() // b.shape[0]) for w, b in stack.tensors.values())
+        self._by_block = params > 16 * self.X.numel()
 
     def with_rows(self, X: torch.Tensor, target: torch.Tensor, transform: Transform | None = None) -> "Evaluator":
         """An evaluator of the same pieces and head on other rows (its own evaluation count)."""
@@ -136,7 +141,13 @@ class Evaluator:
         gather, block = self.stack.gather, self.family.block
         for t in range(int(starts[0]), D):
             m = active[t]
-            h[:m] = block(gather(arrs[:m, t]), h[:m])
+            if self._by_block:
+                rows, which = torch.unique(arrs[:m, t], dim=0, return_inverse=True)
+                for k, row in enumerate(rows.tolist()):
+                    idx = (which == k).nonzero().flatten()
+                    h[idx] = self.stack.compiled(row)(h[idx])
+            else:
+                h[:m] = block(gather(arrs[:m, t]), h[:m])
         return self.loss(h)
 
     def run(self, arrs: torch.Tensor) -> torch.Tensor:

@@ -30,12 +30,16 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class TransformerSolver(BaseSolver):
-    """Circuits by weights, a seriation start, exact local search on a few sequences.
+    """Circuits by weights, a seriation start, exact local search on a few sequences (the final MSE
+    reported on all rows is in ``dtype``; the referee recomputes it in float64).
 
     Parameters
     ----------
     rows
         Token sequences the search evaluates on (drawn with ``random_state``).
+    tokens
+        For causal families (``llama``), the search evaluates only the first ``tokens`` tokens of
+        each sequence (their outputs do not depend on later ones); ``None``: all.
     search
         The local search (:class:`~solvers.transformer.search.LocalSearch`).
     time_limit
@@ -48,12 +52,13 @@ class TransformerSolver(BaseSolver):
         Seed of the row sample and the kicks.
     """
 
-    constraints = {"rows": Interval(1, None), "time_limit": Interval(0, None, closed=False),
+    constraints = {"rows": Interval(1, None), "tokens": Interval(1, None), "time_limit": Interval(0, None, closed=False),
                    "floor": Interval(0, None), "dtype": OneOf(tuple(DTYPES)), "random_state": Interval(0, None)}
 
-    def __init__(self, rows: int = 2, search: LocalSearch | None = None, time_limit: float = 540.0,
+    def __init__(self, rows: int = 2, tokens: int | None = 8, search: LocalSearch | None = None, time_limit: float = 480.0,
                  floor: float = 1e-9, dtype: str = "float32", random_state: int = 0) -> None:
         self.rows = rows
+        self.tokens = tokens
         self.search = LocalSearch() if search is None else search
         self.time_limit = time_limit
         self.floor = floor
@@ -76,6 +81,8 @@ class TransformerSolver(BaseSolver):
                                            "unsure": sum(bool(u) for u in comps.unsure)}))
         stack = PieceStack(puzzle, DTYPES[self.dtype])
         ev = evaluator(puzzle, stack, (), self.rows, self.random_state)
+        if getattr(fam, "causal", False) and self.tokens is not None:
+            ev = ev.with_rows(ev.X[:, : self.tokens], ev.target[:, : self.tokens])
         floor = self.floor * float(ev.target.pow(2).mean())
 
         t0, e0 = time.perf_counter(), ev.evaluations
@@ -84,11 +91,10 @@ class TransformerSolver(BaseSolver):
                                   seconds=time.perf_counter() - t0, details={"combinations": tried}))
         t0, e0 = time.perf_counter(), ev.evaluations
         arr, loss, log = self.search.run(ev, arr, groups, floor, deadline, np.random.default_rng(self.random_state))
-        stages.append(StageReport("search", f"exact-sweeps@{ev.n_rows}rows", mse=loss, rounds=log.sweeps, swaps=sum(log.moves.values()),
+        stages.append(StageReport("search", f"exact-sweeps@{ev.n_rows}x{ev.X.shape[1]}tokens", mse=loss, rounds=log.sweeps, swaps=sum(log.moves.values()),
                                   evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
                                   details={"moves": log.moves, "kicks": log.kicks, "stop": log.stop, "history": log.history}))
-        full = evaluator(puzzle, PieceStack(puzzle, torch.float64), ())
-        final = full.mse(arr)
+        final = evaluator(puzzle, stack, ()).mse(arr)
         certificate = {"kind": "zero-loss" if loss <= floor else log.stop, "loss": loss, "rows": ev.n_rows,
                        "final_mse_all_rows": final, "all_rows": puzzle.n_rows}
         return SolveResult(stack.assembly(arr, ()), stages, certificate)

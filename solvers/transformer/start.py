@@ -70,10 +70,19 @@ def arrangement(stack: PieceStack, choice: tuple[list[dict[str, int]], ...]) -> 
     return stack.arrangement(Assembly(tuple(tuple(b[s] for s in slots) for b in blocks), ()))
 
 
-def best_start(ev: Evaluator, options: list[list[list[dict[str, int]]]], limit: int = 512) -> tuple[torch.Tensor, int]:
-    """The combination of options with the lowest loss on ``ev``'s rows (at most ``limit``
-    combinations, in order); returns it and how many were evaluated."""
-    combos = list(itertools.islice(itertools.product(*options), limit))
-    arrs = torch.stack([arrangement(ev.stack, c) for c in combos])
-    losses = torch.cat([ev.run(arrs[i : i + 64]) for i in range(0, len(arrs), 64)])
-    return arrs[int(torch.argmin(losses))], len(combos)
+def best_start(ev: Evaluator, options: list[list[list[dict[str, int]]]], budget: int = 1024) -> tuple[torch.Tensor, int]:
+    """The combination of options with the lowest loss on ``ev``'s rows: every combination where
+    they cost at most ``budget`` block evaluations, else one group after another (each group's
+    options with the others fixed, two passes). Returns it and how many were evaluated."""
+    depth = len(options[0][0])
+    combos = list(itertools.product(*options))
+    if len(combos) * depth <= budget:
+        losses = ev.run(torch.stack([arrangement(ev.stack, c) for c in combos]))
+        return arrangement(ev.stack, combos[int(torch.argmin(losses))]), len(combos)
+    choice, tried = [0] * len(options), 0
+    for _ in range(2):
+        for g, opts in enumerate(options):
+            trial = [choice[:g] + [k] + choice[g + 1 :] for k in range(len(opts))]
+            losses = ev.run(torch.stack([arrangement(ev.stack, tuple(o[i] for o, i in zip(options, c))) for c in trial]))
+            choice[g], tried = int(torch.argmin(losses)), tried + len(trial)
+    return arrangement(ev.stack, tuple(o[i] for o, i in zip(options, choice))), tried

@@ -1,0 +1,34 @@
+"""The ``transformer`` solver on the real networks, timed once each (needs their weights in the
+cache, ``reassembly fetch minilm|smollm2``, and the ``real`` extra; skipped otherwise).
+
+all-MiniLM-L6-v2 must be recovered exactly; on SmolLM2-135M the score goes into ``extra_info``.
+"""
+from __future__ import annotations
+
+import pytest
+
+from reassembly.scoring import score
+
+
+def real_puzzle(name: str, reader: str):
+    from generators.real.build import RealConfig, build_real
+    from generators.real.fetch import present, weights_dir
+
+    pytest.importorskip(reader, reason=f"needs {reader!r}: pip install 'reassembly[real]'")
+    if not present(name):
+        pytest.skip(f"{name} weights not in {weights_dir(name)}: run 'reassembly fetch {name}'")
+    puzzle, answer, _ = build_real(RealConfig(name))
+    return puzzle, answer
+
+
+@pytest.mark.parametrize("name, reader, exact", [("minilm", "safetensors", True), ("smollm2", "gguf", False)])
+def test_transformer_on_real_network(benchmark, name: str, reader: str, exact: bool) -> None:
+    from solvers.transformer import TransformerSolver
+
+    puzzle, answer = real_puzzle(name, reader)
+    result = benchmark.pedantic(TransformerSolver().solve, args=(puzzle,), rounds=1, iterations=1)
+    s = score(puzzle, result.assembly, answer)
+    benchmark.extra_info.update(network=name, exact=s.exact, mse=s.mse, grouping_accuracy=s.grouping_accuracy,
+                                kendall_tau=s.kendall_tau, evaluations=result.evaluations)
+    if exact:
+        assert s.exact, f"transformer no longer recovers {name} exactly (MSE {s.mse:.3e})"
