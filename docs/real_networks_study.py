@@ -4,7 +4,9 @@ For all-MiniLM-L6-v2 and SmolLM2-135M, on the true assembly of the generated puz
 study: it reads the answer; no solver does): the paper's DDR for the MLP pieces, each circuit's
 per-head unit cosine (z-scored as the ``transformer`` solver scores it), the greedy circuit
 matching, the Spearman correlation of every slot's norm with depth, the seriation of each kind
-(Kendall τ) and the split of the norm gains into their two chains. Needs the weights in the cache
+(Kendall τ) and the split of the norm gains into their two chains; for SmolLM2 also the next-token
+loss on its text in the true order, with llama.cpp's Q/K row layout, and in shuffled orders (the
+check that the forward and the un-permuted rotary layout are right). Needs the weights in the cache
 (``reassembly fetch minilm``, ``reassembly fetch smollm2``) and the ``real`` extra::
 
     python docs/real_networks_study.py            # prints the tables, writes docs/real-networks.json
@@ -36,7 +38,7 @@ def _pairs(score: np.ndarray) -> dict:
 
 
 def study(name: str) -> dict:
-    puzzle, answer, _ = build_real(RealConfig(name, rows=4))
+    puzzle, answer, meta = build_real(RealConfig(name, rows=4))
     fam, truth = puzzle.family, answer.assembly(puzzle.layout)
     slots = puzzle.layout.block_slots
     by_slot = {s: [b[j] for b in truth.blocks] for j, s in enumerate(slots)}
@@ -77,10 +79,29 @@ def study(name: str) -> dict:
     share = np.mean([role_of[gains[i][scale[0]]] == scale[0] for i in half])
     purity = max(share, 1 - share)
     out["norm_chains_split"] = float(purity)
+    if fam.name == "llama":
+        out["next_token_loss"] = next_token_losses(puzzle, answer, meta)
     if fam.name == "bert":
         out["key_bias_norm"] = [float(puzzle.pieces[p].bias.norm()) for p in by_slot["k"]]
         out["query_bias_norm"] = [float(puzzle.pieces[p].bias.norm()) for p in by_slot["q"]]
     return out
+
+
+def next_token_losses(puzzle, answer, meta) -> dict:
+    from generators.real.check import language_model_head, next_token_loss
+    from generators.real.fetch import weights_dir
+    from reassembly.kernel import PieceStack
+
+    head, tokens = language_model_head(weights_dir("smollm2")), torch.tensor(meta["vocab"])[puzzle.tokens]
+    truth = PieceStack(puzzle).arrangement(answer.assembly(puzzle.layout))
+    gen = torch.Generator().manual_seed(0)
+    swap = torch.arange(puzzle.depth)
+    swap[[3, 4]] = swap[[4, 3]]
+    return {"true": next_token_loss(puzzle, truth, head, tokens),
+            "llama.cpp Q/K layout": next_token_loss(puzzle, truth, head, tokens, stored=True),
+            "layers 3 and 4 swapped": next_token_loss(puzzle, truth[swap], head, tokens),
+            "shuffled (mean of 3)": float(np.mean([next_token_loss(puzzle, truth[torch.randperm(puzzle.depth, generator=gen)], head, tokens)
+                                                   for _ in range(3)]))}
 
 
 def table(results: dict) -> str:
@@ -99,6 +120,12 @@ def table(results: dict) -> str:
         lines.append("\n| kind | seriation \\|τ\\| |\n|---|---|")
         lines += [f"| {k} | {v:.2f} |" for k, v in r["seriation_tau"].items()]
         lines.append(f"\nNorm gains split into two chains by the Fiedler vector: {r['norm_chains_split']:.0%} pure.")
+        if "next_token_loss" in r:
+            lines.append("\n| SmolLM2 layers | next-token loss (nats) |\n|---|---|")
+            lines += [f"| {k} | {v:.3f} |" for k, v in r["next_token_loss"].items()]
+        if "key_bias_norm" in r:
+            lines.append(f"\nKey bias norms {', '.join(f'{v:.3f}' for v in r['key_bias_norm'])}; query bias norms "
+                         f"{', '.join(f'{v:.2f}' for v in r['query_bias_norm'])}.")
     return "\n".join(lines)
 
 

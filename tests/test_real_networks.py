@@ -51,36 +51,18 @@ def test_minilm_layers_match_a_plain_bert():
 def test_smollm2_true_order_predicts_its_text_best():
     """The layers as the puzzle's answer puts them, with Q/K rows in the half-split rotary layout,
     predict the next token better than shuffled orders and than llama.cpp's stored row layout."""
-    from gguf import GGUFReader
-    from gguf.quants import dequantize
-
     from generators.real.build import RealConfig, build_real
+    from generators.real.check import language_model_head, next_token_loss
     from reassembly.kernel import PieceStack
 
     root = weights("smollm2", "gguf")
     puzzle, answer, meta = build_real(RealConfig("smollm2", rows=2), REAL_CACHE)
-    t = next(t for t in GGUFReader(str(root / "model.gguf")).tensors if t.name == "token_embd.weight")
-    head = torch.from_numpy(dequantize(t.data, t.tensor_type).astype("float64")).reshape(-1, 576)
-    tokens = torch.tensor(meta["vocab"])[puzzle.tokens]
-    fam, stack = puzzle.family, PieceStack(puzzle, torch.float64)
-    truth = stack.arrangement(answer.assembly(puzzle.layout))
-
-    def nll(arr: torch.Tensor, stored_layout: bool = False) -> float:
-        h = puzzle.X
-        for row in arr.tolist():
-            p = dict(stack.at(row))
-            if stored_layout:  # llama.cpp's permutation of Q and K rows (pairs 2i, 2i+1)
-                for slot, heads in (("q", fam.n_heads), ("k", fam.n_kv_heads)):
-                    w = p[slot].weight
-                    p[slot] = p[slot]._replace(weight=w.reshape(heads, 2, -1, 576).transpose(1, 2).reshape(w.shape))
-            h = fam.block(p, h)
-        logits = fam.head(stack.head(()), h) @ head.T
-        return float(torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), tokens[:, 1:].flatten()))
-
-    true = nll(truth)
+    head, tokens = language_model_head(root), torch.tensor(meta["vocab"])[puzzle.tokens]
+    truth = PieceStack(puzzle).arrangement(answer.assembly(puzzle.layout))
+    true = next_token_loss(puzzle, truth, head, tokens)
     gen = torch.Generator().manual_seed(0)
-    assert true < 6 and true < nll(truth, stored_layout=True) - 0.3
-    assert all(true < nll(truth[torch.randperm(30, generator=gen)]) - 3 for _ in range(2))
+    assert true < 6 and true < next_token_loss(puzzle, truth, head, tokens, stored=True) - 0.3
+    assert all(true < next_token_loss(puzzle, truth[torch.randperm(30, generator=gen)], head, tokens) - 3 for _ in range(2))
 
 
 def test_generate_from_minilm_writes_a_puzzle_with_its_answer(tmp_path):
