@@ -10,6 +10,7 @@ check that the forward and the un-permuted rotary layout are right). Needs the w
 (``reassembly fetch minilm``, ``reassembly fetch smollm2``) and the ``real`` extra::
 
     python docs/real_networks_study.py            # prints the tables, writes docs/real-networks.json
+    python docs/real_networks_study.py --write    # also replaces the tables in docs/real-networks.md
 """
 from __future__ import annotations
 
@@ -120,16 +121,26 @@ def table(results: dict) -> str:
         lines.append("\n| kind | seriation \\|τ\\| |\n|---|---|")
         lines += [f"| {k} | {v:.2f} |" for k, v in r["seriation_tau"].items()]
         lines.append(f"\nNorm gains split into two chains by the Fiedler vector: {r['norm_chains_split']:.0%} pure.")
-        if "next_token_loss" in r:
-            lines.append("\n| SmolLM2 layers | next-token loss (nats) |\n|---|---|")
-            lines += [f"| {k} | {v:.3f} |" for k, v in r["next_token_loss"].items()]
         if "key_bias_norm" in r:
             lines.append(f"\nKey bias norms {', '.join(f'{v:.3f}' for v in r['key_bias_norm'])}; query bias norms "
                          f"{', '.join(f'{v:.2f}' for v in r['query_bias_norm'])}.")
     return "\n".join(lines)
 
 
+def loss_table(losses: dict) -> str:
+    lines = ["| SmolLM2 layers | next-token loss (nats) |", "|---|---|"]
+    return "\n".join(lines + [f"| {k} | {v:.3f} |" for k, v in losses.items()])
+
+
 if __name__ == "__main__":
+    import sys
+
+    from real_networks_table import write_block  # beside this script
+
     results = {name: study(name) for name in ("minilm", "smollm2")}
     Path(__file__).with_name("real-networks.json").write_text(json.dumps(results, indent=1) + "\n")
-    print(table(results))
+    blocks = {"smollm2-loss": loss_table(results["smollm2"]["next_token_loss"]), "signals": table(results).strip()}
+    for name, text in blocks.items():
+        print(text + "\n")
+        if "--write" in sys.argv[1:]:
+            write_block(name, text)

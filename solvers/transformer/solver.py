@@ -42,10 +42,6 @@ class TransformerSolver(BaseSolver):
         each sequence (their outputs do not depend on later ones); ``None``: all.
     search
         The local search (:class:`~solvers.transformer.search.LocalSearch`).
-    whiten
-        Search on the error of each output dimension divided by that dimension's spread in the
-        target (the same optimum: zero error), so that a few large dimensions (half the target's
-        energy is in 5 of SmolLM2's 576) do not drown the others.
     time_limit
         Seconds after which the search returns its best arrangement.
     floor
@@ -59,11 +55,10 @@ class TransformerSolver(BaseSolver):
     constraints = {"rows": Interval(1, None), "tokens": Interval(1, None), "time_limit": Interval(0, None, closed=False),
                    "floor": Interval(0, None), "dtype": OneOf(tuple(DTYPES)), "random_state": Interval(0, None)}
 
-    def __init__(self, rows: int = 2, tokens: int | None = 8, search: LocalSearch | None = None, whiten: bool = True,
-                 time_limit: float = 480.0, floor: float = 1e-9, dtype: str = "float32", random_state: int = 0) -> None:
+    def __init__(self, rows: int = 2, tokens: int | None = 8, search: LocalSearch | None = None, time_limit: float = 480.0,
+                 floor: float = 1e-9, dtype: str = "float32", random_state: int = 0) -> None:
         self.rows = rows
         self.tokens = tokens
-        self.whiten = whiten
         self.search = LocalSearch() if search is None else search
         self.time_limit = time_limit
         self.floor = floor
@@ -89,10 +84,6 @@ class TransformerSolver(BaseSolver):
         if getattr(fam, "causal", False) and self.tokens is not None:
             ev = ev.with_rows(ev.X[:, : self.tokens], ev.target[:, : self.tokens])
         floor = self.floor * float(ev.target.pow(2).mean())
-        if self.whiten:
-            spread = ev.target.flatten(0, -2).std(0).clamp_min(1e-6 * float(ev.target.abs().max()))
-            ev = ev.with_rows(ev.X, ev.target, lambda err: err / spread)
-            floor = self.floor * float(ev.weigh(ev.target).pow(2).mean())
 
         t0, e0 = time.perf_counter(), ev.evaluations
         arr, tried = best_start(ev, options)

@@ -1,0 +1,69 @@
+"""The results table of docs/real-networks.md from a ``reassembly bench`` output over real-network
+puzzles (see the doc's "Reproduce" section for the bench line)::
+
+    python docs/real_networks_table.py /tmp/real/bench            # prints the table
+    python docs/real_networks_table.py /tmp/real/bench --write    # also replaces it in the doc
+
+One row per puzzle and solver: the run's status (``unsupported`` where the solver does not apply),
+whether every piece is in its place (or the assembly computes the same function), grouping accuracy,
+whether the layer order is exact, Kendall τ of the order, the referee's output MSE (float64, all
+sequences), seconds and evaluations.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from reassembly.harness.results import load_results
+from reassembly.harness.summary import normalise
+
+DOC = Path(__file__).with_name("real-networks.md")
+
+
+def _num(value: object, spec: str) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def row(r: pd.Series) -> str:
+    ok = r["status"] == "ok"
+    order = r["order_exact"] if ok and not pd.isna(r["order_exact"]) else None
+    cells = [r["puzzle"], f"`{r['variant']}`", r["status"], ("yes" if r["exact"] else "no") if ok else "–",
+             _num(r["grouping_accuracy"], ".1%") if ok else "–", ("–" if order is None else ("yes" if order in (True, 1, "True") else "no")),
+             _num(r["kendall_tau"], ".3f") if ok else "–", _num(r["mse"], ".3g") if ok else "–",
+             _num(r["seconds"], ".1f"), _num(r["evaluations"], ".0f") if ok else "–"]
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def table(df: pd.DataFrame) -> str:
+    df = normalise(df).sort_values(["puzzle", "variant"], kind="stable")
+    lines = ["| puzzle | solver | status | exact | grouping accuracy | order exact | Kendall τ | output MSE | seconds | evaluations |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    return "\n".join(lines + [row(r) for _, r in df.iterrows()])
+
+
+def write_block(name: str, text: str, doc: Path = DOC) -> None:
+    """Replace the text between ``<!-- begin NAME -->`` and ``<!-- end NAME -->`` in ``doc``."""
+    pattern = re.compile(rf"(<!-- begin {name} -->\n).*?(\n<!-- end {name} -->)", re.S)
+    source = doc.read_text()
+    if not pattern.search(source):
+        raise SystemExit(f"{doc}: no '<!-- begin {name} -->' ... '<!-- end {name} -->' block")
+    doc.write_text(pattern.sub(lambda m: m.group(1) + text + m.group(2), source))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", type=Path, help="a bench output directory")
+    ap.add_argument("--write", action="store_true", help=f"replace the results block of {DOC.name}")
+    args = ap.parse_args()
+    text = table(load_results(args.results))
+    print(text)
+    if args.write:
+        write_block("results", text)
+
+
+if __name__ == "__main__":
+    main()
