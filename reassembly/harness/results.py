@@ -148,10 +148,8 @@ class ResultStore:
 
 def make_row(run: Any, status: str, fields: dict[str, Any], error: str | None, wall: float, timeout: float | None,
              env: dict[str, Any]) -> dict[str, Any]:
-    """The flat row of one finished run: identity, status, metrics, facts, configuration, environment."""
-    from reassembly.harness.plan import Run
-
-    assert isinstance(run, Run)
+    """The flat row of one finished run (a :class:`reassembly.harness.plan.Run`): identity, status,
+    metrics, facts, configuration, environment."""
     trace = fields.get("trace")
     row: dict[str, Any] = {
         "key": run.key, "task": run.puzzle.task, "puzzle": run.puzzle.id, "suite": run.puzzle.suite, "kind": run.puzzle.kind,
