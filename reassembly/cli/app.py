@@ -9,6 +9,7 @@ from reassembly import __version__
 from reassembly.cli.benching import bench, report
 from reassembly.cli.common import friendly
 from reassembly.cli.generating import generate
+from reassembly.cli.housekeeping import cache, suites
 from reassembly.cli.solving import solve, solvers, verify
 
 app = typer.Typer(name="reassembly", help="Benchmark algorithms that put a dropped residual network back together.",
@@ -28,7 +29,7 @@ def root(version: Annotated[Optional[bool], typer.Option("--version", callback=_
 
 
 for name, command in (("solve", solve), ("verify", verify), ("solvers", solvers), ("generate", generate),
-                      ("bench", bench), ("report", report)):
+                      ("bench", bench), ("report", report), ("suites", suites), ("cache", cache)):
     app.command(name)(friendly(command))
 
 
