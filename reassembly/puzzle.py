@@ -101,7 +101,7 @@ def infer_layout(family: BlockFamily, pieces: list[Piece] | tuple[Piece, ...], s
     solutions = []
     for combo in itertools.product(values, repeat=len(symbols)):
         sizes = dict(zip(symbols, combo))
-        expected = Counter({})
+        expected: Counter = Counter()
         for s in slots:
             expected[_signature(s, sizes)] += depth
         for s in head:
