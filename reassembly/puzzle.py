@@ -18,7 +18,17 @@ from reassembly.families.base import BlockFamily, Slot
 
 @dataclass(frozen=True)
 class Piece:
-    """One shuffled tensor group (a linear layer's ``weight`` and ``bias``, or a norm's gain)."""
+    """One shuffled tensor group (a linear layer's ``weight`` and ``bias``, or a norm's gain).
+
+    Parameters
+    ----------
+    index
+        The piece's number in the puzzle (``piece_<index>.pth``).
+    weight
+        A 2-D weight (``(out, in)``) or a 1-D gain.
+    bias
+        The 1-D bias, where the piece has one.
+    """
 
     index: int
     weight: torch.Tensor
@@ -127,8 +137,21 @@ def infer_layout(family: BlockFamily, pieces: list[Piece] | tuple[Piece, ...], s
 class Puzzle:
     """Everything a solver may see: a block family, numbered pieces and a data set.
 
-    ``X`` is ``(N, d)`` and ``pred`` ``(N, o)`` (the original model's outputs), both float64;
-    ``true`` (optional) are the targets it was trained on.
+    Parameters
+    ----------
+    pieces
+        The pieces, numbered ``0..n-1`` without gaps.
+    X
+        Inputs ``(N, d)``, float64.
+    pred
+        The original model's outputs ``(N, o)``, float64 (what an assembly must reproduce).
+    true
+        The targets the model was trained on, where known (never needed to solve).
+    name
+        How messages name the puzzle.
+    family
+        The block family (an object or its name; default ``relu``). ``layout`` is inferred from it
+        and the pieces' shapes, raising :class:`PuzzleError` where they cannot form the family.
     """
 
     pieces: tuple[Piece, ...]
