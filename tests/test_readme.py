@@ -77,3 +77,12 @@ def test_the_packaged_route_installs_and_is_listed(folder: Path, tmp_path: Path)
         assert solved.returncode == 0 and re.fullmatch(r"\d+(,\d+)*\n", solved.stdout), solved.stderr
     finally:
         subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "mysolver"], capture_output=True, timeout=300)
+
+
+def test_ci_installs_and_tests_as_the_readme_says():
+    """CI's install and test commands are the README's first two commands, verbatim."""
+    first = re.search(r"```bash\n(.*?)```", README.read_text(), re.S).group(1).splitlines()
+    install, test = (line.split("#")[0].strip() for line in first[:2])
+    ci = [line.strip() for line in (README.parent / ".ci" / "run").read_text().splitlines()]
+    assert install.startswith("pip install") and install in ci
+    assert test in ci
