@@ -1,44 +1,61 @@
-"""Hot paths shared by the solvers: the DDR score matrix and one forward evaluation."""
+"""Hot paths of the evaluation kernel and grouping, at the Jane Street sizes, for every family."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from reassembly.network import BlockStack, Evaluator
-from solvers.stages.pairing import ddr_scores
+from reassembly.families import FAMILY_NAMES
+from reassembly.kernel import Evaluator, PieceStack
+from reassembly.puzzle import Piece, Puzzle
+from solvers.grouping import ddr_scores, unit_scores
 
 DEPTH, WIDTH, HIDDEN, ROWS = 48, 48, 96, 10_000
 
 
-def random_stack(dtype: torch.dtype, seed: int = 0) -> BlockStack:
-    """Random weights of the Jane Street sizes (scale 1/sqrt(fan-in), as PyTorch's init)."""
+def random_puzzle(family: str, seed: int = 0) -> Puzzle:
+    """Random pieces of the Jane Street sizes (scale 1/sqrt(fan-in), as PyTorch's init), in id order."""
+    from reassembly.families import get_family
+
+    fam = get_family(family)
     g = torch.Generator().manual_seed(seed)
-
-    def t(*shape: int, fan_in: int) -> torch.Tensor:
-        return (torch.randn(*shape, generator=g, dtype=torch.float64) / fan_in**0.5).to(dtype)
-
-    return BlockStack(
-        w_in=t(DEPTH, HIDDEN, WIDTH, fan_in=WIDTH), b_in=t(DEPTH, HIDDEN, fan_in=WIDTH),
-        w_out=t(DEPTH, WIDTH, HIDDEN, fan_in=HIDDEN), b_out=t(DEPTH, WIDTH, fan_in=HIDDEN),
-        w_last=t(1, WIDTH, fan_in=WIDTH), b_last=t(1, fan_in=WIDTH),
-        pairs=tuple((2 * k, 2 * k + 1) for k in range(DEPTH)),
-    )
-
-
-def test_ddr_score_matrix_depth48(benchmark) -> None:
-    stack = random_stack(torch.float32)
-    scores = benchmark(ddr_scores, stack.w_in, stack.w_out)
-    assert scores.shape == (DEPTH, DEPTH) and torch.isfinite(scores).all()
-    # |tr(M)| <= sum of singular values <= sqrt(rank M) * ||M||_F, and M = W_out W_in is 48 x 48.
-    assert ((scores >= 0) & (scores <= WIDTH**0.5 + 1e-9)).all()
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
-def test_forward_evaluation_10k_rows(benchmark, dtype: torch.dtype) -> None:
-    stack = random_stack(dtype)
-    g = torch.Generator().manual_seed(1)
+    sizes = {"d": WIDTH, "h": HIDDEN, "o": 1}
+    pieces = []
+    for slot in [s for _ in range(DEPTH) for s in fam.slots] + list(fam.head_slots):
+        shape = slot.dims(sizes)
+        w = torch.randn(shape, generator=g, dtype=torch.float64) / shape[-1] ** 0.5 if len(shape) == 2 else 1 + 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)
+        w = w * 0.1 if slot.role == "write" else w  # small branches: a deep random net stays finite
+        b = 0.1 * torch.randn(shape[0], generator=g, dtype=torch.float64) if slot.bias else None
+        pieces.append(Piece(len(pieces), w, b))
     X = torch.randint(0, 2, (ROWS, WIDTH), generator=g).to(torch.float64) * 2 - 1
-    evaluator = Evaluator(stack, X, torch.zeros(ROWS, 1, dtype=torch.float64))
-    order = torch.randperm(DEPTH, generator=g).tolist()
-    loss = benchmark(evaluator.mse, order)
+    return Puzzle(tuple(pieces), X, torch.zeros(ROWS, 1, dtype=torch.float64), family=fam)
+
+
+@pytest.mark.parametrize("score", [ddr_scores, unit_scores], ids=["ddr", "units"])
+def test_grouping_scores_depth48(benchmark, score) -> None:
+    p = random_puzzle("relu")
+    w_in = torch.stack([p.pieces[i].weight for i in p.layout.pools["inp"]]).float()
+    w_out = torch.stack([p.pieces[i].weight for i in p.layout.pools["out"]]).float()
+    scores = benchmark(score, w_in, w_out)
+    assert scores.shape == (DEPTH, DEPTH) and torch.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_forward_evaluation_10k_rows(benchmark, family: str, dtype: torch.dtype) -> None:
+    p = random_puzzle(family)
+    stack = PieceStack(p, dtype)
+    S = len(stack.slots)
+    arr = torch.arange(DEPTH).unsqueeze(1).repeat(1, S)
+    evaluator = Evaluator(stack, tuple(p.layout.pools[s][0] for s in p.layout.head_slots), p.X, p.pred)
+    loss = benchmark(evaluator.mse, arr)
     assert loss > 0 and evaluator.evaluations >= 1
+
+
+def test_jacobians_512_rows(benchmark) -> None:
+    p = random_puzzle("relu")
+    stack = PieceStack(p, torch.float32)
+    arr = torch.arange(DEPTH).unsqueeze(1).repeat(1, 2)
+    ev = Evaluator(stack, (p.layout.pools["last"][0],), p.X[:512], p.pred[:512])
+    states = ev.states(arr)
+    J = benchmark(ev.jacobians, arr, states)
+    assert J.shape == (DEPTH + 1, 512, 1, WIDTH)

@@ -5,7 +5,7 @@ Hungarian, the Spearman correlation of ``||W_out||_F`` with depth, the mean ``tr
 the MSE of the delta-norm seed order (true pairs) against the model, and the losses. Writes
 ``regimes.csv`` and ``regimes.png`` to ``--out``::
 
-    python -m generators.regimes --out docs/
+    python docs/regimes_study.py --out docs/
 """
 from __future__ import annotations
 
@@ -31,21 +31,24 @@ def signals(model, X):
     import torch
     from scipy.stats import spearmanr
 
-    from solvers.stages.pairing import assign, ddr_scores
+    from scipy.optimize import linear_sum_assignment
 
-    w_in = torch.stack([b.inp.weight.detach() for b in model.blocks])
-    w_out = torch.stack([b.out.weight.detach() for b in model.blocks])
-    cols = assign(ddr_scores(w_in, w_out).numpy())
+    from solvers.grouping import ddr_scores
+
+    w_in = torch.stack([b.weight["inp"].detach() for b in model.blocks])
+    w_out = torch.stack([b.weight["out"].detach() for b in model.blocks])
+    cols = linear_sum_assignment(ddr_scores(w_in, w_out).numpy(), maximize=True)[1]
     norms = w_out.flatten(1).norm(dim=1).numpy()
     blank = not bool(w_out.any())  # zero-initialised output projections: no signal to measure yet
     trace = torch.einsum("kdh,khd->k", w_out.double(), w_in.double())
     with torch.no_grad():
         target = model(X)
-        delta = torch.stack([(b(X) - X).norm(dim=1).mean() for b in model.blocks])
+        fam = model.family
+        delta = torch.stack([fam.branch(b.params(), X).norm(dim=1).mean() for b in model.blocks])
         h = X
         for k in torch.argsort(delta, stable=True).tolist():
-            h = model.blocks[k](h)
-        seed_mse = float(((model.last(h) - target) ** 2).mean())
+            h = fam.block(model.blocks[k].params(), h)
+        seed_mse = float(((fam.head(model.head.params(), h) - target) ** 2).mean())
     return {
         "pairing_accuracy": float("nan") if blank else float((cols == range(len(cols))).mean()),
         "wout_spearman": float("nan") if blank else float(spearmanr(range(len(norms)), norms).statistic),
@@ -61,7 +64,9 @@ def run_study(depths: list[int], recipes: list[str], epochs: int, seed: int, bas
     import torch
 
     from generators.data import make_dataset
+    from generators.build import sizes
     from generators.model import build_model
+    from reassembly.families import get_family
     from generators.train import train
 
     rows: list[dict] = []
@@ -70,7 +75,7 @@ def run_study(depths: list[int], recipes: list[str], epochs: int, seed: int, bas
             config = dataclasses.replace(base, depth=depth, seed=seed, recipe=dataclasses.replace(RECIPES[name], epochs=epochs))
             data, _ = make_dataset(config)
             X = data.X[data.val][:1000].to(torch.float32)
-            model = build_model(config.depth, config.width, config.hidden, config.output, config.seed, config.recipe.init)
+            model = build_model(get_family(config.block), config.depth, sizes(config), config.seed, config.recipe.init)
             found: dict[int, dict] = {}
             curve = train(model, data, config.recipe, config.seed, progress=progress,
                           on_epoch=lambda epoch, m: found.__setitem__(epoch, signals(m, X)))

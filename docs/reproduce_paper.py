@@ -17,13 +17,14 @@ from pathlib import Path
 
 import torch
 
+from reassembly.answer import Assembly
 from reassembly.janestreet import find_janestreet
+from reassembly.kernel import Evaluator, PieceStack
+from reassembly.kernel.screens import branches
 from reassembly.loader import load_puzzle
-from reassembly.network import BlockStack, Evaluator
 from reassembly.puzzle import Puzzle
-from solvers.stages.pairing import pair_pieces
-from solvers.stages.ranking import bradley_terry, bradley_terry_order, soft_wins, swap_deltas
-from solvers.stages.repair import bubble_repair
+from solvers.grouping import SCORES, group_pieces
+from solvers.ranking import bradley_terry, bradley_terry_order, bubble_repair, soft_wins, swap_deltas
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PAPER = {
@@ -44,18 +45,33 @@ def rows_of(puzzle: Puzzle, rows: str) -> tuple[torch.Tensor, torch.Tensor]:
     return puzzle.X[idx], puzzle.pred[idx]
 
 
-def evaluator(puzzle: Puzzle, stack64: BlockStack, rows: str, dtype: str) -> Evaluator:
-    X, y = rows_of(puzzle, rows)
-    stack = BlockStack(*(t.to(DTYPES[dtype]) for t in (stack64.w_in, stack64.b_in, stack64.w_out,
-                                                        stack64.b_out, stack64.w_last, stack64.b_last)),
-                       pairs=stack64.pairs)
-    return Evaluator(stack, X, y)
+class Blocks:
+    """The paired blocks (the arrangement ``arr``, in DDR order) and evaluators over its orders."""
+
+    def __init__(self, puzzle: Puzzle, blocks: tuple, head: tuple[int, ...]) -> None:
+        self.puzzle, self.head = puzzle, head
+        self.stacks = {d: PieceStack(puzzle, DTYPES[d]) for d in DTYPES}
+        self.arr = self.stacks["float64"].arrangement(Assembly(blocks, head))
+
+    def evaluator(self, rows: str, dtype: str) -> Evaluator:
+        X, y = rows_of(self.puzzle, rows)
+        return Evaluator(self.stacks[dtype], self.head, X, y)
 
 
-def delta_norm_keys(stack: BlockStack, X: torch.Tensor) -> dict[str, torch.Tensor]:
+class Orders:
+    """An evaluator that takes block orders (positions into the paired blocks) instead of arrangements."""
+
+    def __init__(self, ev: Evaluator, arr: torch.Tensor) -> None:
+        self.ev, self.arr = ev, arr
+
+    def mse(self, order: list[int]) -> float:
+        return self.ev.mse(self.arr[torch.tensor(order)])
+
+
+def delta_norm_keys(ev: Evaluator, arr: torch.Tensor, X: torch.Tensor) -> dict[str, torch.Tensor]:
     """Candidate readings of the paper's Eq. 5 (residual branch on the raw input, per block)."""
-    h = X.to(stack.w_in.dtype).unsqueeze(0).expand(stack.depth, -1, -1)
-    branch = stack.blocks(torch.arange(stack.depth), h) - h  # (D, n, d)
+    X = X.to(ev.X.dtype)
+    branch = branches(ev, arr, X.unsqueeze(0).expand(len(arr), -1, -1))  # (D, n, d)
     return {
         "mean L2 norm": branch.norm(dim=2).mean(dim=1),
         "mean |.|": branch.abs().mean(dim=(1, 2)),
@@ -67,18 +83,18 @@ def ascending(key: torch.Tensor) -> list[int]:
     return [int(i) for i in torch.argsort(key, stable=True)]
 
 
-def repair_rounds(work: Evaluator, full: Evaluator, order: list[int]) -> dict:
+def repair_rounds(work: Evaluator, full: Evaluator, arr: torch.Tensor) -> dict:
     """Bubble repair one sweep at a time, logging swaps and full-data MSE after each sweep."""
-    history = [{"round": 0, "swaps": 0, "mse": full.mse(order)}]
+    history = [{"round": 0, "swaps": 0, "mse": full.mse(arr)}]
     t0 = time.perf_counter()
     while True:
-        order, log = bubble_repair(work, order, max_rounds=1)
-        swaps = log.rounds[-1]["swaps"]
+        arr, log = bubble_repair(work, arr, max_rounds=1)
+        swaps = log[-1]["swaps"]
         if swaps == 0:
             break
-        history.append({"round": len(history), "swaps": swaps, "mse": full.mse(order)})
+        history.append({"round": len(history), "swaps": swaps, "mse": full.mse(arr)})
     return {"rounds": len(history) - 1, "swaps": sum(h["swaps"] for h in history), "history": history,
-            "final_mse": full.mse(order), "seconds": time.perf_counter() - t0}
+            "final_mse": full.mse(arr), "seconds": time.perf_counter() - t0}
 
 
 def render(out: dict) -> str:
@@ -112,21 +128,33 @@ def render(out: dict) -> str:
     return "\n".join(lines)
 
 
-def bt_probe(puzzle: Puzzle, stack64: BlockStack, full: Evaluator, delta: torch.Tensor, seed: list[int]) -> dict:
+def bt_probe(blocks: Blocks, full: Evaluator, delta: torch.Tensor, seed: torch.Tensor) -> dict:
     """Around T = 1e-3 on the first 2,000 rows: does the MM cap matter, and does any T give the
-    paper's Table 1 round 1 (21 swaps, MSE 0.001025)?"""
-    work = evaluator(puzzle, stack64, "first2000", "float32")
+    paper's Table 1 round 1 (21 swaps, MSE 0.001025)? ``seed``: the seed's arrangement."""
+    work = blocks.evaluator("first2000", "float32")
     iters = {}
     for cap in (280, 1000, 10_000):
-        strengths, _ = bradley_terry(soft_wins(delta, seed, 1e-3), max_iter=cap)
-        iters[cap] = full.mse([int(i) for i in torch.argsort(-strengths, stable=True)])
+        strengths, _ = bradley_terry(soft_wins(delta, 1e-3), max_iter=cap)
+        iters[cap] = full.mse(seed[torch.argsort(-strengths, stable=True)])
     grid = []
     for T in (1e-4, 2e-4, 3e-4, 5e-4, 7e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3):
-        order, _ = bradley_terry_order(delta, seed, T)
-        after, log = bubble_repair(work, order, max_rounds=1)
-        grid.append({"T": T, "mse": full.mse(order), "round1_swaps": log.rounds[1]["swaps"],
-                     "round1_mse": full.mse(after)})
+        order, _ = bradley_terry_order(delta, T)
+        after, log = bubble_repair(work, seed[order], max_rounds=1)
+        grid.append({"T": T, "mse": full.mse(seed[order]), "round1_swaps": log[1]["swaps"], "round1_mse": full.mse(after)})
     return {"mse_by_mm_cap": iters, "temperature_grid": grid}
+
+
+def _scores_extremes(puzzle: Puzzle, grouping, method: str) -> tuple[float, float]:
+    """Lowest assigned and highest unassigned pairing score of a grouping under ``method``."""
+    pools = puzzle.layout.pools
+    w_in = torch.stack([puzzle.pieces[i].weight for i in pools["inp"]])
+    w_out = torch.stack([puzzle.pieces[i].weight for i in pools["out"]])
+    scores = SCORES[method](w_in, w_out)
+    row, col = {p: r for r, p in enumerate(pools["inp"])}, {p: c for c, p in enumerate(pools["out"])}
+    mask = torch.zeros_like(scores, dtype=torch.bool)
+    for i, o in grouping.blocks:
+        mask[row[i], col[o]] = True
+    return float(scores[mask].min()), float(scores[~mask].max())
 
 
 def main() -> None:
@@ -145,19 +173,21 @@ def main() -> None:
     puzzle = load_puzzle(directory)
     out: dict = {"paper": PAPER}
 
-    pairing = {m: pair_pieces(puzzle, m) for m in ("ddr", "cosine")}
-    out["pairing"] = {m: {"assigned_min": p.assigned_min, "unassigned_max": p.unassigned_max, "gap": p.gap}
-                      for m, p in pairing.items()}
-    assert pairing["ddr"].pairs == pairing["cosine"].pairs
-    stack64 = BlockStack.from_pairs(puzzle, pairing["ddr"].pairs, torch.float64)
-    full = Evaluator(stack64, puzzle.X, puzzle.pred)
+    grouping = {m: group_pieces(puzzle, m) for m in ("ddr", "cosine")}
+    out["pairing"] = {m: {"assigned_min": _scores_extremes(puzzle, g, m)[0], "unassigned_max": _scores_extremes(puzzle, g, m)[1],
+                          "gap": g.gap} for m, g in grouping.items()}
+    assert grouping["ddr"].blocks == grouping["cosine"].blocks
+    blocks = Blocks(puzzle, grouping["ddr"].blocks, puzzle.layout.pools["last"])
+    arr = blocks.arr
+    full64 = blocks.evaluator("all", "float64")
+    full = Orders(full64, arr)
 
     seeds: dict[str, list[int]] = {}
     out["seeds"] = []
     for rows in ("random1000", "first1000", "first2000", "all"):
         for dtype in ("float32", "float64"):
             X, _ = rows_of(puzzle, rows)
-            for name, key in delta_norm_keys(evaluator(puzzle, stack64, rows, dtype).stack, X).items():
+            for name, key in delta_norm_keys(blocks.evaluator(rows, dtype), arr, X).items():
                 order = ascending(key)
                 out["seeds"].append({"seed": "delta-norm", "definition": name, "rows": rows, "dtype": dtype,
                                      "mse": full.mse(order)})
@@ -166,11 +196,12 @@ def main() -> None:
     draws = []
     for draw in range(200):  # how much the seed depends on which 1,000 rows are drawn
         idx = torch.randperm(puzzle.n_rows, generator=torch.Generator().manual_seed(draw))[:1000]
-        draws.append(full.mse(ascending(delta_norm_keys(stack64, puzzle.X[idx])["mean L2 norm"])))
+        draws.append(full.mse(ascending(delta_norm_keys(full64, arr, puzzle.X[idx])["mean L2 norm"])))
     draws.sort()
     out["seed_random_draws"] = {"draws": len(draws), "min": draws[0], "median": (draws[99] + draws[100]) / 2,
                                 "max": draws[-1]}
-    seeds["wout-norm"] = ascending(stack64.w_out.flatten(1).norm(dim=1))
+    w_out = blocks.stacks["float64"].tensors["out"].weight[arr[:, 1]]
+    seeds["wout-norm"] = ascending(w_out.flatten(1).norm(dim=1))
     out["seeds"].append({"seed": "wout-norm", "definition": "Frobenius", "rows": "-", "dtype": "float64",
                          "mse": full.mse(seeds["wout-norm"])})
     print("seeds done", flush=True)
@@ -181,11 +212,13 @@ def main() -> None:
     for seed_rows, delta_rows, dtype in (("random1000", "random1000", "float32"), ("first2000", "random1000", "float32"),
                                          ("first2000", "first2000", "float32"), ("first2000", "first2000", "float64")):
         seed = seeds[f"delta-norm/{seed_rows}"]
+        seed_arr = arr[torch.tensor(seed)]
         t0 = time.perf_counter()
-        delta = swap_deltas(evaluator(puzzle, stack64, delta_rows, dtype), seed)
+        delta = swap_deltas(blocks.evaluator(delta_rows, dtype), seed_arr)
         seconds = time.perf_counter() - t0
         for T in (None, 1e-2, 1e-3, 1e-4):
-            order, fit = bradley_terry_order(delta, seed, T)
+            positions, fit = bradley_terry_order(delta, T)
+            order = [seed[int(p)] for p in positions]
             label = f"seed {seed_rows}, deltas {delta_rows} {dtype}, T={'median' if T is None else T}"
             bt_orders[label] = order
             out["bradley_terry"].append({"seed_rows": seed_rows, "delta_rows": delta_rows, "dtype": dtype,
@@ -193,7 +226,7 @@ def main() -> None:
                                          "T_value": fit.temperature, "mm_iterations": fit.iterations,
                                          "mse": full.mse(order), "delta_seconds": seconds})
         if (seed_rows, delta_rows, dtype) == ("first2000", "first2000", "float32"):
-            out["bt_paper_reading"] = bt_probe(puzzle, stack64, full, delta, seed)
+            out["bt_paper_reading"] = bt_probe(blocks, full64, delta, seed_arr)
         print("bt", seed_rows, delta_rows, dtype, flush=True)
 
     starts = {
@@ -205,9 +238,9 @@ def main() -> None:
     }
     out["repair"] = []
     for rows in ("random1000", "first2000") + (("all",) if args.all_rows else ()):
-        work = evaluator(puzzle, stack64, rows, "float32")
+        work = blocks.evaluator(rows, "float32")
         for start, order in starts.items():
-            run = repair_rounds(work, full, order)
+            run = repair_rounds(work, full64, arr[torch.tensor(order)])
             out["repair"].append({"start": start, "repair_rows": rows, **run})
             print("repair", start, rows, run["rounds"], run["swaps"], flush=True)
 

@@ -34,7 +34,15 @@ def _ids(values: Sequence[Any], what: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Assembly:
-    """Per block, the piece ids in slot order (network order of blocks), then the head's ids."""
+    """Per block, the piece ids in slot order (network order of blocks), then the head's ids.
+
+    Parameters
+    ----------
+    blocks
+        One tuple of piece ids per block, in the family's slot order; blocks in network order.
+    head
+        The head's piece ids (in the family's head-slot order; empty where the head is fixed).
+    """
 
     blocks: tuple[tuple[int, ...], ...]
     head: tuple[int, ...] = ()
@@ -109,7 +117,15 @@ def validate(assembly: Assembly, layout: Layout) -> Assembly:
 
 @dataclass(frozen=True)
 class Answer:
-    """The true assembly where known, else only the SHA-256 of its text (as for the Jane Street puzzle)."""
+    """The true assembly where known, else only the SHA-256 of its text (as for the Jane Street puzzle).
+
+    Parameters
+    ----------
+    sha256
+        SHA-256 (hex) of the answer's text.
+    ids
+        The answer's flat id list, where known.
+    """
 
     sha256: str
     ids: tuple[int, ...] | None = None

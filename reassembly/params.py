@@ -123,12 +123,24 @@ class Configurable:
         results row records)."""
         return {k: v for k, v in self.get_params(deep=True).items() if not isinstance(v, Configurable)}
 
+    def resolve(self, key: str) -> str:
+        """``key`` as a full option path: an option of a part may be named without its part
+        (``max_shift`` for ``descent__max_shift``) where exactly one part has it."""
+        if "__" in key or key in self._signature():
+            return key
+        owners = [f"{name}__{key}" for name, value in self.get_params(deep=False).items()
+                  if isinstance(value, Configurable) and key in value.get_params(deep=True)]
+        if len(owners) > 1:
+            raise SolverError(f"{type(self).__name__}: option {key!r} is ambiguous; say {' or '.join(owners)}")
+        return owners[0] if owners else key
+
     def set_params(self, **params: Any) -> "Configurable":
-        """Set options, ``part__option`` reaching into parts; unknown names raise :class:`SolverError`."""
+        """Set options, ``part__option`` reaching into parts (or a part's option by its own name, where
+        only one part has it); unknown names raise :class:`SolverError`."""
         valid = self._signature()
         nested: dict[str, dict[str, Any]] = {}
         for key, value in params.items():
-            name, sep, sub = key.partition("__")
+            name, sep, sub = self.resolve(key).partition("__")
             if name not in valid:
                 raise SolverError(f"{type(self).__name__} has no option {name!r}; options: {', '.join(valid)}")
             if sep:

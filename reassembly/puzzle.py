@@ -18,7 +18,17 @@ from reassembly.families.base import BlockFamily, Slot
 
 @dataclass(frozen=True)
 class Piece:
-    """One shuffled tensor group (a linear layer's ``weight`` and ``bias``, or a norm's gain)."""
+    """One shuffled tensor group (a linear layer's ``weight`` and ``bias``, or a norm's gain).
+
+    Parameters
+    ----------
+    index
+        The piece's number in the puzzle (``piece_<index>.pth``).
+    weight
+        A 2-D weight (``(out, in)``) or a 1-D gain.
+    bias
+        The 1-D bias, where the piece has one.
+    """
 
     index: int
     weight: torch.Tensor
@@ -101,7 +111,7 @@ def infer_layout(family: BlockFamily, pieces: list[Piece] | tuple[Piece, ...], s
     solutions = []
     for combo in itertools.product(values, repeat=len(symbols)):
         sizes = dict(zip(symbols, combo))
-        expected = Counter({})
+        expected: Counter = Counter()
         for s in slots:
             expected[_signature(s, sizes)] += depth
         for s in head:
@@ -130,11 +140,27 @@ def infer_layout(family: BlockFamily, pieces: list[Piece] | tuple[Piece, ...], s
 class Puzzle:
     """Everything a solver may see: a block family, numbered pieces and a data set.
 
-    ``X`` is ``(N, d)`` and ``pred`` ``(N, o)`` (the original model's outputs), both float64;
-    ``true`` (optional) are the targets it was trained on. For a family of token sequences
-    (``family.data_format == "sequences"``), ``tokens`` ``(N, T)`` index the rows of the fixed
-    embedding table, ``X`` ``(N, T, d)`` is the fixed stem's output and ``pred`` ``(N, T, d)`` the
-    network's; ``fixed`` holds the known tensors that are not pieces (stem, final norm).
+    Parameters
+    ----------
+    pieces
+        The pieces, numbered ``0..n-1`` without gaps.
+    X
+        Inputs ``(N, d)``, float64; for a family of token sequences (``family.data_format ==
+        "sequences"``) the fixed stem's output ``(N, T, d)``.
+    pred
+        The original model's outputs ``(N, o)`` (sequences: ``(N, T, d)``), float64 (what an
+        assembly must reproduce).
+    true
+        The targets the model was trained on, where known (never needed to solve).
+    name
+        How messages name the puzzle.
+    family
+        The block family (an object or its name; default ``relu``). ``layout`` is inferred from it
+        and the pieces' shapes, raising :class:`PuzzleError` where they cannot form the family.
+    fixed
+        Known tensors that are not pieces (a sequence family's stem and final norm).
+    tokens
+        Token sequences ``(N, T)``, indices into the fixed embedding rows (sequence families).
     """
 
     pieces: tuple[Piece, ...]

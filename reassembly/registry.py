@@ -48,8 +48,10 @@ class SolverSpec:
         """Build the solver with its default options updated by ``overrides`` (``part__option``
         reaches into parts); every option is validated by the solver's own declared types and ranges."""
         factory = self.load()
-        own = {k: v for k, v in {**self.kwargs, **overrides}.items() if "__" not in k}
-        nested = {k: v for k, v in overrides.items() if "__" in k}
+        accepted = set(factory._signature()) if isinstance(factory, type) and issubclass(factory, Configurable) else None
+        merged = {**self.kwargs, **overrides}
+        own = {k: v for k, v in merged.items() if "__" not in k and (accepted is None or k in accepted)}
+        nested = {k: v for k, v in merged.items() if k not in own}
         try:
             solver = factory(**own)
         except TypeError as exc:
@@ -58,9 +60,9 @@ class SolverSpec:
             raise SolverError(f"solver {self.name!r} ({self.entry_point}) made {type(solver).__name__}, "
                               "which has no solve()/get_params()")
         if isinstance(solver, Configurable):
-            if nested:
-                solver.set_params(**nested)
             try:
+                if nested:
+                    solver.set_params(**nested)
                 solver.validate()
             except SolverError as exc:
                 raise SolverError(f"solver {self.name!r}: {exc}") from None

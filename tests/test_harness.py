@@ -303,3 +303,21 @@ def test_hash_only_answers_score_exactness(tmp_path, plugin) -> None:
     assert result.exit_code == 0, result.output
     row = results(out).iloc[0]
     assert bool(row.exact) and row.grouping_accuracy == 1.0  # known only because the hash matched
+
+
+def test_the_issue_command_shows_three_variants_in_table_and_plots(tmp_path) -> None:
+    """``reassembly bench -s "fast[max_shift=[2,3]]" -s paper --depth 8 --seeds 2`` then ``report``."""
+    out = tmp_path / "out"
+    result = invoke("bench", "-s", "fast[max_shift=[2,3]]", "-s", "paper", "--depth", "8", "--seeds", "2", "--out", out)
+    assert result.exit_code == 0, result.output
+    df = results(out)
+    assert sorted(df["variant"].unique()) == ["fast[max_shift=2]", "fast[max_shift=3]", "paper"]
+    assert set(df["params.descent__max_shift"].dropna()) == {2, 3} and len(df) == 6
+    shown = invoke("report", out, "--plot", tmp_path / "p.png")
+    for label in ("fast[max_shift=2]", "fast[max_shift=3]", "paper"):
+        assert label in shown.output
+    from reassembly.harness.plots import overview
+    from reassembly.harness.results import load_results
+
+    legend = [t.get_text() for ax in overview(load_results(out)).axes for lg in [ax.get_legend()] if lg for t in lg.get_texts()]
+    assert {"fast[max_shift=2]", "fast[max_shift=3]", "paper"} <= set(legend)

@@ -36,6 +36,8 @@ def test_clone_copies_the_configuration_not_the_objects() -> None:
 def test_registry_builds_variants_with_nested_options() -> None:
     solver = get_solver("fast", search__patience=7, grouping="ddr")
     assert solver.search.patience == 7 and solver.grouping == "ddr"
+    short = get_solver("fast", max_shift=3, kicks=2)  # a part's option by its own name, where only one part has it
+    assert short.descent.max_shift == 3 and short.whitening.kicks == 2
 
 
 @pytest.mark.parametrize(("options", "message"), [

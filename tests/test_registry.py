@@ -120,9 +120,9 @@ def test_unknown_solver(puzzle_dir: Path) -> None:
 
 
 def test_bad_option_name(puzzle_dir: Path) -> None:
-    with pytest.raises(SolverError, match="solver 'paper': bad options"):
+    with pytest.raises(SolverError, match="solver 'paper': PaperSolver has no option 'no_such_option'; options: pairing"):
         get_solver("paper", no_such_option=1)
-    assert_clean_error(invoke("solve", puzzle_dir, "--solver", "paper", "-o", "no_such_option=1"), "bad options")
+    assert_clean_error(invoke("solve", puzzle_dir, "--solver", "paper", "-o", "no_such_option=1"), "has no option 'no_such_option'")
     assert_clean_error(invoke("solve", puzzle_dir, "--solver", "paper", "-o", "rows"), "must look like NAME=VALUE")
 
 

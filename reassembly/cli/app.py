@@ -6,8 +6,11 @@ from typing import Annotated, Optional
 import typer
 
 from reassembly import __version__
-from reassembly.cli import benching, generating, solving
+from reassembly.cli.benching import bench, report
 from reassembly.cli.common import friendly
+from reassembly.cli.generating import fetch, generate
+from reassembly.cli.housekeeping import cache, suites
+from reassembly.cli.solving import solve, solvers, verify
 
 app = typer.Typer(name="reassembly", help="Benchmark algorithms that put a dropped residual network back together.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None)
@@ -25,9 +28,8 @@ def root(version: Annotated[Optional[bool], typer.Option("--version", callback=_
     """Benchmark algorithms that put a dropped residual network back together."""
 
 
-for name, command in (("solve", solving.solve), ("verify", solving.verify), ("solvers", solving.solvers),
-                      ("generate", generating.generate), ("fetch", generating.fetch), ("bench", benching.bench),
-                      ("report", benching.report)):
+for name, command in (("solve", solve), ("verify", verify), ("solvers", solvers), ("generate", generate),
+                      ("fetch", fetch), ("bench", bench), ("report", report), ("suites", suites), ("cache", cache)):
     app.command(name)(friendly(command))
 
 

@@ -45,9 +45,26 @@ def synthetic_configs(generator: dict[str, Any], seeds: int, first_seed: int, pe
             for b in blocks for d in depths for s in range(first_seed, first_seed + seeds)]
 
 
+def apply_suite(name: str, generator: dict[str, Any], solver: list[str] | None, janestreet: Path | None) -> tuple[list[Any], list[str], Path | None, Any]:
+    """The suite's configurations (seed by seed), solvers and Jane Street puzzle; no generator option may be given too."""
+    from generators.config import PuzzleConfig
+    from reassembly.harness.suites import get_suite
+    from reassembly.janestreet import find_janestreet
+
+    suite = get_suite(name)
+    given = [k for k, v in generator.items() if v not in (None, [])]
+    if given:
+        raise ConfigError(f"--suite {name} fixes its puzzles; drop --{given[0].replace('_', '-')}")
+    configs = [PuzzleConfig.from_options({**options, "seed": s}) for options in suite.puzzles for s in suite.seeds]
+    if suite.janestreet and janestreet is None:
+        janestreet = find_janestreet()
+    return configs, list(solver or suite.solvers), janestreet, suite
+
+
 @with_generator_options(repeatable=("block", "depth"), exclude=("seed",))
 def bench(
     generator: dict[str, Any],
+    suite: Annotated[Optional[str], typer.Option("--suite", help="Run a named suite (its puzzles, pins and solvers; see 'reassembly suites').")] = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Synthetic puzzles per configuration (seeds FIRST..FIRST+N-1); 0 for none.")] = 3,
     first_seed: Annotated[int, typer.Option("--first-seed", help="First generator seed (tune on seeds >= 100, report on 0-2).")] = 0,
     solver: Annotated[Optional[list[str]], typer.Option("--solver", "-s", help="Solver variant NAME or NAME[opt=value] "
@@ -56,7 +73,7 @@ def bench(
     perturb: Annotated[Optional[list[str]], typer.Option("--perturb", help="Change after training (repeatable), as for 'reassembly generate'.")] = None,
     janestreet: Annotated[Optional[Path], typer.Option("--janestreet", help="Also run the real Jane Street puzzle in DIR (scored by its published SHA-256).")] = None,
     puzzle: Annotated[Optional[list[Path]], typer.Option("--puzzle", help="Also run this puzzle directory (scored by its answer.json where present; repeatable).")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds each solve may take before it is stopped and recorded as a timeout.")] = 600.0,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds each solve may take before it is stopped and recorded as a timeout (default 600, or the suite's).")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Solves at a time (one process each); default: the cores not already busy. 1 for the cleanest timings.")] = None,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads per solve; default: free cores / jobs.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for puzzles/, answers/ and results.csv / results.jsonl.")] = DEFAULT_OUT,
@@ -81,12 +98,17 @@ def bench(
                              ("--threads", 1 if threads is None else threads, 1)):
         if value < low:
             raise ConfigError(f"{name} must be >= {low}, got {value}")
+    chosen = None
+    if suite is not None:
+        configs, solver, janestreet, chosen = apply_suite(suite, generator, solver, janestreet)
+    else:
+        configs = synthetic_configs(dict(generator), seeds, first_seed, perturb or []) if seeds else []
+    timeout = timeout if timeout is not None else (chosen.timeout if chosen else 600.0)
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
     con = console()
     resolved = import_plugins(imports or [])
     solvers = planning.resolve_solvers(solver, parse_options(solver_option))
-    configs = synthetic_configs(dict(generator), seeds, first_seed, perturb or []) if seeds else []
     check_out(out)
     puzzles = []
     if janestreet is not None:
@@ -103,6 +125,8 @@ def bench(
             progress.update(task, completed=len(configs), description="puzzles ready")
     if not puzzles:
         raise ConfigError("nothing to run: --seeds is 0 and no --janestreet or --puzzle was given")
+    if chosen is not None:
+        puzzles = pin(con, chosen, puzzles)
 
     runs = planning.plan_runs(puzzles, solvers)
     store = ResultStore(out)
@@ -137,6 +161,20 @@ def bench(
     keys = {r.key for r in runs}
     show(con, [r for r in store.rows() if r["key"] in keys], f"Exact recovery by solver ({len(keys)} runs)")
     con.print(f"Results: {store.csv} and {store.jsonl}; 'reassembly report {out}' shows them again.")
+
+
+def pin(con: Any, suite: Any, puzzles: list[Any]) -> list[Any]:
+    """Puzzles marked with whether they match the suite's pins; a warning names those that do not."""
+    import dataclasses
+
+    from reassembly.harness.suites import check_pins
+
+    differs = set(check_pins(suite, {p.id: p.content for p in puzzles}))
+    if differs:
+        con.print(f"[yellow]warning:[/] {len(differs)} puzzle(s) differ from the ones suite {suite.name!r} pins "
+                  f"(generation is not bit-stable across machines; compare results only on equal content): "
+                  + ", ".join(sorted(differs)[:5]), markup=True, highlight=False)
+    return [dataclasses.replace(p, pinned=(p.id not in differs) if p.id in suite.pins else None) for p in puzzles]
 
 
 def show(con: Any, rows: list[dict[str, Any]] | Any, title: str) -> None:

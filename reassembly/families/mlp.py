@@ -105,6 +105,13 @@ class PreNormFamily(BlockFamily):
         u = rmsnorm(h) * _scale(p["norm"].weight, h)
         return linear(torch.relu_(linear(u, p["inp"])), p["out"])
 
+    def block(self, p: Params, h: Tensor, out: Tensor | None = None) -> Tensor:
+        u = rmsnorm(h) * _scale(p["norm"].weight, h)
+        return linear_residual(h, torch.relu_(linear(u, p["inp"])), p["out"], out)
+
+    def compile(self, p: Params) -> CompiledBlock:
+        return _CompiledPreNorm(self, p)
+
     def branch_vjp(self, p: Params, h: Tensor, c: Tensor) -> Tensor:
         r = torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + RMS_EPS)
         g = _scale(p["norm"].weight, h)
@@ -114,3 +121,17 @@ class PreNormFamily(BlockFamily):
         v = cu * g.unsqueeze(-2)
         x, r = h.unsqueeze(-2), r.unsqueeze(-2)
         return r * (v - x * (r * r) * (x * v).mean(-1, keepdim=True))
+
+
+class _CompiledPreNorm(CompiledBlock):
+    """The gain folded into the input projection (``W diag(g)``), residual and bias fused into ``addmm``."""
+
+    def __init__(self, family: PreNormFamily, p: Params) -> None:
+        super().__init__(family, p)
+        (w_in, self.b_in), (w_out, self.b_out) = p["inp"], p["out"]
+        self.w_eff_t = (w_in * p["norm"].weight[None, :]).T.contiguous()
+        self.w_out_t = w_out.T
+
+    def __call__(self, h: Tensor, out: Tensor | None = None) -> Tensor:
+        a = torch.addmm(self.b_in, rmsnorm(h), self.w_eff_t).relu_()
+        return torch.addmm(h, a, self.w_out_t, out=out).add_(self.b_out)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from reassembly.families.base import BlockFamily, Params, Slot, Tensor, linear, linear_vjp
+from reassembly.families.base import BlockFamily, Params, Slot, Tensor, linear, linear_residual, linear_vjp
 from reassembly.families.mlp import _silu_grad
 
 
@@ -21,7 +21,14 @@ class SwiGLUFamily(BlockFamily):
     description = "x + down(silu(gate(x)) * up(x)) without biases, then a linear head"
 
     def branch(self, p: Params, h: Tensor) -> Tensor:
-        return linear(torch.nn.functional.silu(linear(h, p["gate"])) * linear(h, p["up"]), p["down"])
+        return linear(self._inner(p, h), p["down"])
+
+    def block(self, p: Params, h: Tensor, out: Tensor | None = None) -> Tensor:
+        return linear_residual(h, self._inner(p, h), p["down"], out)
+
+    @staticmethod
+    def _inner(p: Params, h: Tensor) -> Tensor:
+        return torch.nn.functional.silu(linear(h, p["gate"]), inplace=True).mul_(linear(h, p["up"]))
 
     def branch_vjp(self, p: Params, h: Tensor, c: Tensor) -> Tensor:
         zg, zu = linear(h, p["gate"]).unsqueeze(-2), linear(h, p["up"]).unsqueeze(-2)

@@ -34,6 +34,7 @@ class PuzzleEntry:
     seed: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     task: str = "reassembly"
+    pinned: bool | None = None  # whether the content matches a suite's pin (None: not pinned)
 
 
 @dataclass(frozen=True)

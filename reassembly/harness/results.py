@@ -148,14 +148,12 @@ class ResultStore:
 
 def make_row(run: Any, status: str, fields: dict[str, Any], error: str | None, wall: float, timeout: float | None,
              env: dict[str, Any]) -> dict[str, Any]:
-    """The flat row of one finished run: identity, status, metrics, facts, configuration, environment."""
-    from reassembly.harness.plan import Run
-
-    assert isinstance(run, Run)
+    """The flat row of one finished run (a :class:`reassembly.harness.plan.Run`): identity, status,
+    metrics, facts, configuration, environment."""
     trace = fields.get("trace")
     row: dict[str, Any] = {
         "key": run.key, "task": run.puzzle.task, "puzzle": run.puzzle.id, "suite": run.puzzle.suite, "kind": run.puzzle.kind,
-        "content": run.puzzle.content, "seed": run.puzzle.seed, "solver": run.solver.name, "variant": run.solver.label,
+        "content": run.puzzle.content, "pinned": run.puzzle.pinned, "seed": run.puzzle.seed, "solver": run.solver.name, "variant": run.solver.label,
         "status": status, "error": error, "failure": fields.get("failure"),
         **{m: fields.get(m) for m in ("exact", "grouping_accuracy", "order_exact", "kendall_tau", "mse", "true_mse",
                                       "sha256", "seconds", "evaluations")},

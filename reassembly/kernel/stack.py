@@ -17,7 +17,15 @@ from reassembly.puzzle import Puzzle
 
 
 class PieceStack:
-    """Every pool's pieces stacked in ``dtype``: weights ``(P, *shape)`` and biases ``(P, m)``."""
+    """Every pool's pieces stacked in ``dtype``: weights ``(P, *shape)`` and biases ``(P, m)``.
+
+    Parameters
+    ----------
+    puzzle
+        The puzzle whose pieces are stacked (by the pools of its layout).
+    dtype
+        Floating type of evaluation.
+    """
 
     def __init__(self, puzzle: Puzzle, dtype: torch.dtype = torch.float64) -> None:
         layout = puzzle.layout

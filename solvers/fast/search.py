@@ -73,7 +73,7 @@ class IteratedSearch(Configurable):
                    "insert_top": Interval(0, None), "long_moves": Interval(0, None), "kick_moves": Interval(1, None),
                    "kick_shift": Interval(1, None), "screen_rows": Interval(2, None)}
 
-    def __init__(self, steps: int = 500, patience: int | None = None, settle: int = 3, insert_top: int = 16,
+    def __init__(self, steps: int = 500, patience: int | None = None, settle: int = 5, insert_top: int = 16,
                  long_moves: int = 4, kick_moves: int = 3, kick_shift: int = 8, screen_rows: int = 128) -> None:
         self.steps = steps
         self.patience = patience
