@@ -15,7 +15,7 @@ def generate(
     out: Annotated[Path, typer.Option("--out", help="Directory to write the puzzle to (new or empty, or a puzzle this command wrote).")],
     generator: dict[str, Any],
     perturb: Annotated[Optional[list[str]], typer.Option("--perturb", rich_help_panel=RECIPE_PANEL,
-                       help="Change after training: noise=σ, quantize=bits, prune=fraction, finetune=steps or reparam "
+                       help="Change after training: noise=σ, quantize=bits, prune=fraction, finetune=steps, reparam or rescale=share "
                             "(repeatable, applied in order).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the puzzle files of a directory this command did not write.")] = False,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Trained-model cache (default: $REASSEMBLY_CACHE or the user cache folder).")] = None,
