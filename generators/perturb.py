@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -45,16 +46,22 @@ def prune(model: FamilyNet, fraction: float) -> None:
                 w.view(-1)[idx] = 0.0
 
 
-def finetune(model: nn.Module, steps: int, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator) -> None:
-    """``steps`` optimiser steps of the training recipe on fresh batches from the same distribution."""
+def finetune(model: nn.Module, steps: int, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator,
+             on_step: Callable[[int, nn.Module], None] | None = None) -> None:
+    """``steps`` optimiser steps of the training recipe on fresh batches from the same distribution.
+    ``on_step(k, model)`` after step ``k`` (a run's first ``k`` steps are the run of ``k`` steps)."""
     opt = make_optimizer(config.recipe, model.parameters())
     model.train()
-    for _ in range(int(steps)):
+    for k in range(1, int(steps) + 1):
         X, y = fresh_batch(config, teacher, config.recipe.batch_size, gen)
         loss = nn.functional.mse_loss(model(X.float()), y.float())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if on_step is not None:
+            model.eval()
+            on_step(k, model)
+            model.train()
     model.eval()
 
 

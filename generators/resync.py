@@ -30,24 +30,39 @@ def flat_state(model: FamilyNet) -> dict[str, torch.Tensor]:
     return out
 
 
-def build_resync(config: PuzzleConfig, cache_dir: str | Path | None = None, progress: bool = True,
-                 use_cache: bool = True, label: str | None = None) -> tuple[ResyncProblem, ResyncAnswer, TrainedModel]:
-    """The problem of ``config``: the trained model as reference; a copy with each block's hidden
-    units permuted (their own random stream), then ``config.perturbations`` applied to it."""
+def permuted_copy(trained: TrainedModel, config: PuzzleConfig) -> tuple[FamilyNet, list[torch.Tensor]]:
+    """A copy of the trained model with each block's hidden units permuted (their own random
+    stream): the copy's unit ``j`` is the reference's unit ``perms[k][j]``."""
     import copy as copying
 
-    trained = trained_model(config, cache_dir, progress, use_cache, label)
     shuffled = copying.deepcopy(trained.model)
     gen = generator(config.seed, "resync:permute")
     perms = [torch.randperm(config.hidden, generator=gen) for _ in range(config.depth)]
     for k, p in enumerate(perms):
-        transform_units(shuffled, k, p)  # the copy's unit j is the reference's unit p[j]
+        transform_units(shuffled, k, p)
+    return shuffled, perms
+
+
+def problem_of(trained: TrainedModel, config: PuzzleConfig, copy: FamilyNet, perms: list[torch.Tensor],
+               rescaled: list[tuple[int, int]] = ()) -> tuple[ResyncProblem, ResyncAnswer]:
+    """The problem of reference ``trained.model`` and ``copy`` (permuted by ``perms``), and its
+    answer (``rescaled``: attacked units in the copy's numbering)."""
+    moved = sorted((k, int(perms[k][j])) for k, j in rescaled)
+    answer = ResyncAnswer(tuple(tuple(int(i) for i in torch.argsort(p)) for p in perms), tuple(moved))
+    problem = ResyncProblem(trained.model.family, config.depth, flat_state(trained.model), flat_state(copy),
+                            trained.data.X.float().double(), name=f"resync-{config.block}-depth{config.depth}-seed{config.seed}")
+    return problem, answer
+
+
+def build_resync(config: PuzzleConfig, cache_dir: str | Path | None = None, progress: bool = True,
+                 use_cache: bool = True, label: str | None = None) -> tuple[ResyncProblem, ResyncAnswer, TrainedModel]:
+    """The problem of ``config``: the trained model as reference; a copy with each block's hidden
+    units permuted, then ``config.perturbations`` applied to it in order."""
+    trained = trained_model(config, cache_dir, progress, use_cache, label)
+    shuffled, perms = permuted_copy(trained, config)
     record: dict = {}
     perturbed = apply_perturbations(shuffled, config, trained.teacher, record)
-    rescaled = sorted((k, int(perms[k][j])) for k, j in record.get("rescaled", []))
-    answer = ResyncAnswer(tuple(tuple(int(i) for i in torch.argsort(p)) for p in perms), tuple(rescaled))
-    problem = ResyncProblem(trained.model.family, config.depth, flat_state(trained.model), flat_state(perturbed),
-                            trained.data.X.float().double(), name=f"resync-{config.block}-depth{config.depth}-seed{config.seed}")
+    problem, answer = problem_of(trained, config, perturbed, perms, record.get("rescaled", []))
     return problem, answer, trained
 
 

@@ -6,12 +6,13 @@ import time
 
 import torch
 
+from reassembly.errors import SolverError
 from reassembly.params import Interval, OneOf
 from reassembly.resync.problem import ResyncProblem, ResyncResult
 from reassembly.solver import BaseSolver, StageReport
 from solvers.resync.integrity import flag_rescaled
 from solvers.resync.similarity import cosine, margins, match, member_views
-from solvers.resync.views import VIEWS, combine
+from solvers.resync.views import evidence, likelihood
 
 
 class _Resync(BaseSolver):
@@ -67,29 +68,34 @@ class ResyncCosineSolver(_Resync):
 
 class ResyncMatchSolver(_Resync):
     """Ours: every tensor that carries a unit (incoming and outgoing, each weight with its bias),
-    compared by a masked cosine and a masked distance, the views weighted by their own evidence,
-    then the best matching.
+    compared on the entries the copy keeps, scored by the likelihood of the perturbation's noise
+    (its level measured on the layer itself) with rare rescaled units allowed, then the best
+    matching (:mod:`solvers.resync.views`).
 
     Parameters
     ----------
-    views
-        Which comparisons to use per tensor: ``cosine`` and/or ``distance``
-        (:mod:`solvers.resync.views`).
+    method
+        ``likelihood`` (ours) or ``evidence`` (standardised masked cosines and distances weighted
+        by their separation; an ablation).
+    eps
+        Prior share of units rescaled by an attack or a symmetry (``likelihood`` only).
     sides
         Which tensors: ``in`` (those that compute the unit) and/or ``out`` (those that read it).
     passes
-        Rounds of re-weighting the views by the separation they show under the current matching.
+        Rounds of re-estimating the noise (or the weights) from the current matching.
     matching
         ``hungarian`` or ``argmax`` (as for ``resync-cosine``).
     flag_alpha
         False-alarm rate of the integrity check over all units (``None``: no check).
     """
 
-    constraints = {**_Resync.constraints, "passes": Interval(0, None)}
+    constraints = {**_Resync.constraints, "method": OneOf(("likelihood", "evidence", "combined")), "eps": Interval(0, 1, closed=False),
+                   "passes": Interval(0, None)}
 
-    def __init__(self, views: tuple[str, ...] = ("cosine", "distance"), sides: tuple[str, ...] = ("in", "out"),
+    def __init__(self, method: str = "likelihood", eps: float = 0.01, sides: tuple[str, ...] = ("in", "out"),
                  passes: int = 3, matching: str = "hungarian", flag_alpha: float | None = 0.01) -> None:
-        self.views = views
+        self.method = method
+        self.eps = eps
         self.sides = sides
         self.passes = passes
         self.matching = matching
@@ -97,13 +103,11 @@ class ResyncMatchSolver(_Resync):
 
     def validate(self) -> None:
         super().validate()
-        from reassembly.errors import SolverError
-
-        if not self.views or set(self.views) - set(VIEWS) or not self.sides or set(self.sides) - {"in", "out"}:
-            raise SolverError(f"views must be some of {', '.join(VIEWS)} and sides some of in, out")
+        if not self.sides or set(self.sides) - {"in", "out"}:
+            raise SolverError(f"sides must be some of in, out, got {self.sides!r}")
 
     def layer(self, problem: ResyncProblem, k: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        tensors = member_views(problem.reference, problem.copy, problem.groups[k], tuple(self.sides))
-        views = [VIEWS[v](a, b) for a, b in tensors.values() for v in self.views]
-        perm, score, weights = combine(views, self.passes, self.matching)
-        return perm, score, {"weights": [round(w, 3) for w in weights]}
+        pairs = list(member_views(problem.reference, problem.copy, problem.groups[k], tuple(self.sides)).values())
+        if self.method == "likelihood":
+            return likelihood(pairs, self.eps, self.passes, self.matching)
+        return evidence(pairs, self.passes, self.matching, self.eps if self.method == "combined" else None)
