@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 COLOURS = {"resync-cosine": "C0", "resync-match": "C3", "query-random": "C0", "query-committee": "C3",
-           "blackbox-random": "C0", "blackbox-committee": "C3"}
+           "blackbox-random": "C0", "blackbox-committee": "C2", "blackbox-kinks": "C3"}
 LABELS = {"noise": "Gaussian noise σ (relative to each tensor's RMS)", "quantize": "bits (uniform, per tensor)",
           "prune": "share of weights pruned (magnitude, per matrix)", "finetune": "fine-tuning steps (Adam, lr 1e-3)"}
 
@@ -72,3 +72,61 @@ def resync_figure(jsonl: Path, png: Path) -> Path:
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
     return png
+
+
+def blackbox_figure(jsonl: Path, png: Path) -> Path:
+    """Largest parameter error (canonical form) against queries; ours across network sizes."""
+    from matplotlib.figure import Figure
+
+    rows = rows_of(jsonl)
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    curve = [r for r in rows if r["study"] == "curve"]
+    for solver in sorted({r["solver"] for r in curve}):
+        mine = [r for r in curve if r["solver"] == solver]
+        left.scatter([r["queries"] for r in mine], [r["max_error"] for r in mine], s=14, alpha=0.5, color=COLOURS.get(solver))
+        values = sorted({r["value"] for r in mine})
+        xs = [np.median([r["queries"] for r in mine if r["value"] == v]) for v in values]
+        ys = [np.median([r["max_error"] for r in mine if r["value"] == v]) for v in values]
+        left.plot(xs, ys, marker="o", color=COLOURS.get(solver), label=f"{solver} (median over seeds)")
+    left.axhline(1e-4, ls=":", color="0.4", label="the paper's bar, 1e-4")
+    size = curve[0]["size"] if curve else "?"
+    left.set(xscale="log", yscale="log", xlabel="queries (rows answered by the oracle)", ylabel="max parameter error (canonical)",
+             title=f"Error against queries, {size} ReLU network")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    sizes = [r for r in rows if r["study"] == "sizes"]
+    names = list(dict.fromkeys(r["size"] for r in sizes))
+    for i, name in enumerate(names):
+        mine = [r for r in sizes if r["size"] == name]
+        right.scatter([r["queries"] for r in mine], [r["max_error"] for r in mine], s=22, label=name, color=f"C{i}")
+    right.axhline(1e-4, ls=":", color="0.4")
+    right.set(xscale="log", yscale="log", xlabel="queries", ylabel="max parameter error (canonical)",
+              title="blackbox-kinks by network size d-h-o (each seed)")
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    return png
+
+
+def breakdown_table(jsonl: Path) -> str:
+    """Markdown: per perturbation and solver, the strongest setting with Ψ = 100 % on every seed
+    (and the mean Ψ at each setting)."""
+    rows = [r for r in rows_of(jsonl) if r["kind"] in LABELS]
+    solvers = sorted({r["solver"] for r in rows})
+    lines = ["| perturbation | setting: mean Ψ (" + " / ".join(solvers) + ") | Ψ = 100 % on every seed up to |", "|---|---|---|"]
+    for kind in LABELS:
+        values = sorted({r["value"] for r in rows if r["kind"] == kind}, reverse=kind == "quantize")
+        cells, held, broken = [], {}, set()
+        for v in values:
+            psis = {s: [r["psi"] for r in rows if r["kind"] == kind and r["value"] == v and r["solver"] == s] for s in solvers}
+            cells.append(f"{v:g}: " + " / ".join(f"{np.mean(p):.2f}" if p else "–" for p in psis.values()))
+            for s, p in psis.items():
+                if p and min(p) < 1:
+                    broken.add(s)
+                elif p and s not in broken:
+                    held[s] = v
+        up_to = " / ".join(f"{held[s]:g}" if s in held else "never" for s in solvers)
+        lines.append(f"| {kind} | {'; '.join(cells)} | {up_to} |")
+    return "\n".join(lines)
