@@ -1,4 +1,4 @@
-"""Plots of docs/tasks.md from the rows the study scripts write (tasks_resync.py, tasks_query.py,
+"""Plots and tables of docs/tasks.md from the rows the study scripts write (tasks_resync.py and
 tasks_blackbox.py)."""
 from __future__ import annotations
 
