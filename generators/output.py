@@ -43,3 +43,17 @@ def claim_directory(root: Path, force: bool = False) -> Path:
     except OSError as exc:
         raise ConfigError(f"--out {root}: cannot write there ({exc.strerror})") from None
     return root
+
+
+def fresh_directory(root: Path, force: bool = False) -> Path:
+    """``root``, created if need be; it must be empty (``force``: its files are left as they are and
+    overwritten where the generator writes the same names)."""
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--out {root}: exists and is not a directory")
+    if root.is_dir() and any(root.iterdir()) and not force:
+        raise ConfigError(f"--out {root}: not empty; choose a new directory")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {root}: cannot write there ({exc.strerror})") from None
+    return root

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -45,50 +46,91 @@ def prune(model: FamilyNet, fraction: float) -> None:
                 w.view(-1)[idx] = 0.0
 
 
-def finetune(model: nn.Module, steps: int, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator) -> None:
-    """``steps`` optimiser steps of the training recipe on fresh batches from the same distribution."""
+def finetune(model: nn.Module, steps: int, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator,
+             on_step: Callable[[int, nn.Module], None] | None = None) -> None:
+    """``steps`` optimiser steps of the training recipe on fresh batches from the same distribution.
+    ``on_step(k, model)`` after step ``k`` (a run's first ``k`` steps are the run of ``k`` steps)."""
     opt = make_optimizer(config.recipe, model.parameters())
     model.train()
-    for _ in range(int(steps)):
+    for k in range(1, int(steps) + 1):
         X, y = fresh_batch(config, teacher, config.recipe.batch_size, gen)
         loss = nn.functional.mse_loss(model(X.float()), y.float())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if on_step is not None:
+            model.eval()
+            on_step(k, model)
+            model.train()
     model.eval()
+
+
+@torch.no_grad()
+def transform_units(model: FamilyNet, k: int, perm: torch.Tensor | None = None, log_scale: torch.Tensor | None = None,
+                    powers: dict[str, int] | None = None) -> None:
+    """Reorder block ``k``'s hidden units (unit ``i`` becomes the old unit ``perm[i]``) and multiply
+    unit ``i`` by ``exp(power * log_scale[i])`` in every slot that has them (``powers``: per slot)."""
+    block, h = model.blocks[k], model.sizes["h"]
+    idx = torch.arange(h) if perm is None else perm
+    for slot in model.family.slots:
+        if slot.hidden_axis is None:
+            continue
+        w = block.weight[slot.name]
+        power = (powers or {}).get(slot.name, 0)
+        s = torch.ones(h, dtype=w.dtype) if log_scale is None else (power * log_scale).exp().to(w.dtype)
+        shape = [1] * w.ndim
+        shape[slot.hidden_axis] = h
+        w.copy_(w.index_select(slot.hidden_axis, idx) * s.view(shape))
+        if slot.name in block.bias and slot.hidden_axis == 0:
+            block.bias[slot.name].copy_(block.bias[slot.name][idx] * s)
 
 
 @torch.no_grad()
 def reparametrise(model: FamilyNet, gen: torch.Generator, max_scale: float = 2.0) -> None:
     """Permute each block's hidden units and, where the family allows it (``family.rescaling``),
     rescale each by a factor in [1/max_scale, max_scale]: the network computes the same function."""
-    family = model.family
-    for block in model.blocks:
-        h = model.sizes["h"]
+    h = model.sizes["h"]
+    for k in range(len(model.blocks)):
         perm = torch.randperm(h, generator=gen)
         log_s = (torch.rand(h, generator=gen, dtype=torch.float64) * 2 - 1) * math.log(max_scale)
-        for slot in family.slots:
-            if slot.hidden_axis is None:
-                continue
-            w = block.weight[slot.name]
-            power = family.rescaling.get(slot.name, 0)
-            s = (power * log_s).exp().to(w.dtype)
-            shape = [1] * w.ndim
-            shape[slot.hidden_axis] = h
-            w.copy_(w.index_select(slot.hidden_axis, perm) * s.view(shape))
-            if slot.name in block.bias and slot.hidden_axis == 0:
-                block.bias[slot.name].copy_(block.bias[slot.name][perm] * s)
+        transform_units(model, k, perm, log_s, model.family.rescaling)
 
 
-def apply_perturbations(model: FamilyNet, config: PuzzleConfig, teacher: Teacher) -> FamilyNet:
-    """A perturbed copy of ``model``: ``config.perturbations`` in order, each with its own random stream."""
+@torch.no_grad()
+def rescale_attack(model: FamilyNet, fraction: float, gen: torch.Generator, low: float = 2.0, high: float = 4.0) -> list[tuple[int, int]]:
+    """The integrity attack of "Find the Lady": in each block, ``fraction`` of the hidden units (at
+    least one) multiplied by a factor in [low, high] or its inverse. Where the family allows it the
+    unit is rescaled without changing the function (read slots by ``s``, write slots by ``1/s``),
+    else only its read slots are scaled. Each unit keeps cosine 1 with itself; its norm changes.
+    Returns the attacked ``(block, unit)`` pairs."""
+    family, h = model.family, model.sizes["h"]
+    powers = family.rescaling or {s.name: 1 for s in family.slots if s.role == "read"}
+    attacked = []
+    for k in range(len(model.blocks)):
+        units = torch.randperm(h, generator=gen)[: max(1, round(fraction * h))]
+        size = torch.rand(len(units), generator=gen, dtype=torch.float64) * math.log(high / low) + math.log(low)
+        sign = torch.randint(0, 2, (len(units),), generator=gen).double() * 2 - 1
+        log_s = torch.zeros(h, dtype=torch.float64)
+        log_s[units] = sign * size
+        transform_units(model, k, None, log_s, powers)
+        attacked += [(k, int(u)) for u in units]
+    return attacked
+
+
+def apply_perturbations(model: FamilyNet, config: PuzzleConfig, teacher: Teacher, record: dict | None = None) -> FamilyNet:
+    """A perturbed copy of ``model``: ``config.perturbations`` in order, each with its own random
+    stream. ``record`` (where given) receives ``rescaled``: the units an attack rescaled."""
     model = copy.deepcopy(model)
     for i, p in enumerate(config.perturbations):
-        apply_one(model, p, config, teacher, generator(config.seed, f"perturb:{i}:{p.kind}"))
+        done = apply_one(model, p, config, teacher, generator(config.seed, f"perturb:{i}:{p.kind}"))
+        if record is not None and done:
+            record.setdefault("rescaled", []).extend(done)
     return model
 
 
-def apply_one(model: FamilyNet, p: Perturbation, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator) -> None:
+def apply_one(model: FamilyNet, p: Perturbation, config: PuzzleConfig, teacher: Teacher,
+              gen: torch.Generator) -> list[tuple[int, int]] | None:
+    """Apply one perturbation; an attack returns the units it rescaled."""
     if p.kind == "noise":
         add_noise(model, float(p.value), gen)
     elif p.kind == "quantize":
@@ -97,5 +139,8 @@ def apply_one(model: FamilyNet, p: Perturbation, config: PuzzleConfig, teacher: 
         prune(model, float(p.value))
     elif p.kind == "finetune":
         finetune(model, int(p.value), config, teacher, gen)
+    elif p.kind == "rescale":
+        return rescale_attack(model, float(p.value), gen)
     else:
         reparametrise(model, gen)
+    return None

@@ -1,13 +1,13 @@
 """Post-training perturbations as options: ``noise=0.01``, ``quantize=8``, ``prune=0.5``,
-``finetune=100`` or ``reparam``."""
+``finetune=100``, ``reparam`` or ``rescale=0.05`` (an integrity attack on that share of the units)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from reassembly.errors import ConfigError
 
-PERTURBATIONS = ("noise", "quantize", "prune", "finetune", "reparam")
-_EXAMPLES = {"noise": "0.01", "quantize": "8", "prune": "0.5", "finetune": "100"}
+PERTURBATIONS = ("noise", "quantize", "prune", "finetune", "reparam", "rescale")
+_EXAMPLES = {"noise": "0.01", "quantize": "8", "prune": "0.5", "finetune": "100", "rescale": "0.05"}
 
 
 def _require(ok: bool, message: str) -> None:
@@ -18,7 +18,8 @@ def _require(ok: bool, message: str) -> None:
 @dataclass(frozen=True)
 class Perturbation:
     """One post-training change: ``noise`` (relative σ), ``quantize`` (bits), ``prune`` (fraction),
-    ``finetune`` (steps) or ``reparam`` (no value: permute and rescale hidden units)."""
+    ``finetune`` (steps), ``reparam`` (no value: permute and rescale hidden units) or ``rescale``
+    (share of each block's hidden units whose norm an integrity attack changes)."""
 
     kind: str
     value: float | None = None
@@ -39,6 +40,8 @@ class Perturbation:
             _require(0 <= v < 1, f"perturbation prune: fraction must be in [0, 1), got {v}")
         elif k == "finetune":
             _require(float(v).is_integer() and v >= 1, f"perturbation finetune: steps must be an integer >= 1, got {v}")
+        elif k == "rescale":
+            _require(0 < v <= 1, f"perturbation rescale: the share of units must be in (0, 1], got {v}")
 
     def __str__(self) -> str:
         if self.value is None:

@@ -4,6 +4,7 @@ the bytes actually stored, CSV headers without duplicates. Every fault is a one-
 from __future__ import annotations
 
 import csv
+import json
 import os
 import stat
 from collections import Counter
@@ -94,3 +95,15 @@ def csv_header(path: Path) -> list[str]:
     if dupes:
         raise PuzzleError(f"{path}: duplicated column name(s) {', '.join(map(repr, dupes[:5]))}; each column must be named once")
     return header
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from an untrusted regular file, or a one-line :class:`PuzzleError`."""
+    regular_file(path, what)
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PuzzleError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise PuzzleError(f"{path}: expected a JSON object")
+    return data

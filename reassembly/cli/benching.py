@@ -82,6 +82,10 @@ def bench(
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo runs whose stored status is error or timeout.")] = False,
     imports: Annotated[Optional[list[str]], typer.Option("--imports", help=IMPORTS_HELP)] = None,
     scheduler: Annotated[Optional[str], typer.Option(help="Run on Dask: 'local' (a local cluster) or a scheduler address tcp://HOST:PORT (needs the dask extra).")] = None,
+    task: Annotated[str, typer.Option("--task", help="Task family: reassembly (layer reassembly), resync (neuron re-synchronisation), "
+                    "query (query-only reassembly) or blackbox (black-box parameter reconstruction).")] = "reassembly",
+    task_option: Annotated[Optional[list[str]], typer.Option("--task-option", "-t", help="NAME=VALUE for the task's problem generator, "
+                           "e.g. budget=2000 (query, blackbox); repeatable.")] = None,
 ) -> None:
     """Run solver variants on generated puzzles (and optionally real ones); one results row per run."""
     from rich.markup import escape
@@ -100,29 +104,37 @@ def bench(
             raise ConfigError(f"{name} must be >= {low}, got {value}")
     chosen = None
     if suite is not None:
+        if task != "reassembly":
+            raise ConfigError(f"--suite runs layer reassembly; it cannot be combined with --task {task}")
         configs, solver, janestreet, chosen = apply_suite(suite, generator, solver, janestreet)
     else:
         configs = synthetic_configs(dict(generator), seeds, first_seed, perturb or []) if seeds else []
     timeout = timeout if timeout is not None else (chosen.timeout if chosen else 600.0)
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
+    from reassembly.tasks import get_task
+
+    get_task(task)
     con = console()
     resolved = import_plugins(imports or [])
-    solvers = planning.resolve_solvers(solver, parse_options(solver_option))
+    solvers = planning.resolve_solvers(solver, parse_options(solver_option), task)
     check_out(out)
     puzzles = []
     if janestreet is not None:
+        if task != "reassembly":
+            raise ConfigError(f"--janestreet is a layer-reassembly puzzle; it does not go with --task {task}")
         puzzles.append(planning.janestreet_entry(janestreet, out))
-    puzzles += [planning.directory_entry(p, out) for p in puzzle or []]
+    puzzles += [planning.directory_entry(p, out, task) for p in puzzle or []]
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("eta"), TimeRemainingColumn(), console=con, transient=False)
     if configs:
         with progress:
-            task = progress.add_task("generating puzzles", total=len(configs))
+            bar = progress.add_task("generating puzzles", total=len(configs))
             puzzles = planning.synthetic_puzzles(
                 configs, out, cache_dir,
-                lambda k, n, label: progress.update(task, completed=k, description=f"generating {k + 1}/{n}: {label}")) + puzzles
-            progress.update(task, completed=len(configs), description="puzzles ready")
+                lambda k, n, label: progress.update(bar, completed=k, description=f"generating {k + 1}/{n}: {label}"),
+                task, parse_options(task_option)) + puzzles
+            progress.update(bar, completed=len(configs), description="puzzles ready")
     if not puzzles:
         raise ConfigError("nothing to run: --seeds is 0 and no --janestreet or --puzzle was given")
     if chosen is not None:
@@ -140,15 +152,17 @@ def bench(
     jobs = jobs or default_jobs()
     options = RunOptions(timeout=timeout, imports=resolved, threads=threads or max(1, default_jobs() // jobs))
     with progress:
-        task = progress.add_task(f"solving ({jobs} at a time)", total=len(todo))
+        bar = progress.add_task(f"solving ({jobs} at a time)", total=len(todo))
 
         def on_done(finished: Any) -> None:
+            from reassembly.harness.task_tables import headline
+
             row = finished.row
-            detail = (("exact" if row["exact"] else f"mse {row['mse']:.2e}") if row["status"] == "ok" else (row["error"] or ""))
+            detail = headline(row) if row["status"] == "ok" else (row["error"] or "")
             seconds = f"{row['seconds']:.1f} s" if row.get("seconds") is not None else ""
             progress.console.print(f"{MARKS[row['status']]} {escape(row['variant'])} on {escape(row['puzzle'])}: "
                                    f"{escape(detail[:200])} {seconds}", markup=True, highlight=False)
-            progress.advance(task)
+            progress.advance(bar)
 
         try:
             with sigterm_as_interrupt():
@@ -180,10 +194,12 @@ def pin(con: Any, suite: Any, puzzles: list[Any]) -> list[Any]:
 def show(con: Any, rows: list[dict[str, Any]] | Any, title: str) -> None:
     import pandas as pd
 
-    from reassembly.harness.summary import failed_runs_table, summarize, summary_table
+    from reassembly.harness.summary import failed_runs_table, summarize
+    from reassembly.harness.task_tables import tables
 
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
-    con.print(summary_table(summarize(df), title=title, width=con.width))
+    for table in tables(summarize(df), title, con.width):
+        con.print(table)
     failed = failed_runs_table(df, con.width)
     if failed is not None:
         con.print(failed)

@@ -20,7 +20,7 @@ def generate(
     out: Annotated[Path, typer.Option("--out", help="Directory to write the puzzle to (new or empty, or a puzzle this command wrote).")],
     generator: dict[str, Any],
     perturb: Annotated[Optional[list[str]], typer.Option("--perturb", rich_help_panel=RECIPE_PANEL,
-                       help="Change after training: noise=σ, quantize=bits, prune=fraction, finetune=steps or reparam "
+                       help="Change after training: noise=σ, quantize=bits, prune=fraction, finetune=steps, reparam or rescale=share "
                             "(repeatable, applied in order).")] = None,
     source: Annotated[Optional[str], typer.Option("--from", rich_help_panel=REAL_PANEL,
                       help=f"Shuffle a real pretrained network instead of training one: {' or '.join(REAL_NAMES)} "

@@ -11,6 +11,7 @@ from typing import Any
 from reassembly.errors import ConfigError, SolverError
 from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, content_hash, store_directory
 from reassembly.harness.variants import Variant, expand, parse_spec
+from reassembly.tasks import DEFAULT_TASK
 
 
 def digest(payload: Any, n: int = 10) -> str:
@@ -64,20 +65,23 @@ def plan_runs(puzzles: list[PuzzleEntry], solvers: list[SolverEntry]) -> list[Ru
     return [Run(p, s) for p in puzzles for s in solvers if s.task == p.task]
 
 
-def resolve_solvers(specs: list[str] | None, common: dict[str, Any] | None = None) -> list[SolverEntry]:
+def resolve_solvers(specs: list[str] | None, common: dict[str, Any] | None = None, task: str | None = None) -> list[SolverEntry]:
     """Solver variants from ``NAME[opt=value]`` specs (grids expanded; every registered solver
     where none is given, skipping plugins that fail to load), each built once to read its params.
-    ``common`` options go to every variant whose solver has them."""
+    ``common`` options go to every variant whose solver has them. With ``task``, only that task's
+    solvers (a named solver of another task is an error)."""
     from reassembly.params import Configurable
     from reassembly.registry import get_spec, specs as all_specs
 
-    chosen = list(dict.fromkeys(specs)) if specs else list(all_specs())
+    chosen = list(dict.fromkeys(specs)) if specs else [n for n, s in all_specs().items() if task in (None, s.task)]
     if not chosen:
-        raise ConfigError("no solvers registered (see `reassembly solvers`)")
+        raise ConfigError(f"no solvers registered{f' for task {task!r}' if task else ''} (see `reassembly solvers`)")
     out: list[SolverEntry] = []
     for text in chosen:
         name, options = parse_spec(text)
         spec = get_spec(name)
+        if task is not None and spec.task != task:
+            raise SolverError(f"solver {name!r} solves task {spec.task!r}, not {task!r} (see `reassembly solvers`)")
         try:
             factory = spec.load()
         except SolverError:
@@ -114,22 +118,27 @@ def suite_labels(configs: list[dict[str, Any]]) -> list[str]:
     return [" ".join(f"{k.removeprefix('recipe_')}={c.get(k)}" for k in varying) or "synthetic" for c in configs]
 
 
-def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = None, progress: Any = None) -> list[PuzzleEntry]:
-    """Generated puzzles for ``configs`` (``generators.PuzzleConfig``), stored under ``OUT``.
+def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = None, progress: Any = None,
+                      task: str = DEFAULT_TASK, task_options: dict[str, Any] | None = None) -> list[PuzzleEntry]:
+    """Generated problems of ``task`` for ``configs`` (``generators.PuzzleConfig``) and the task's
+    generator options ``task_options``, stored under ``OUT``.
 
-    A complete stored puzzle is reused; a new one is generated into a temporary directory first,
+    A complete stored problem is reused; a new one is generated into a temporary directory first,
     so an interrupted generation leaves nothing that looks complete. ``progress(k, n, label)`` is
     called before each.
     """
-    from generators.build import generate
     from generators.output import METADATA_NAME
+    from generators.tasks import task_generator
     from reassembly.answer import ANSWER_NAME, load_answer
 
-    flat = [c.to_dict() for c in configs]
+    generate = task_generator(task, task_options)
+    extra = {f"task_{k}": v for k, v in sorted((task_options or {}).items())}
+    flat = [{**c.to_dict(), **extra} for c in configs]
     labels = suite_labels(flat)
     entries = []
     for k, (config, d, label) in enumerate(zip(configs, flat, labels)):
-        pid = f"{config.block}-d{config.depth}-{digest({x: v for x, v in d.items() if x != 'seed'})}-seed{config.seed}"
+        prefix = "" if task == DEFAULT_TASK else f"{task}-"
+        pid = f"{prefix}{config.block}-d{config.depth}-{digest({x: v for x, v in d.items() if x != 'seed'})}-seed{config.seed}"
         stored, known = out / PUZZLES_DIR / pid, answer_path(out, pid)
         if not (stored.is_dir() and known.is_file()):
             tmp = out / f".tmp-generate-{pid}"
@@ -138,11 +147,11 @@ def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = No
                 progress(k, len(configs), f"{label} seed {config.seed}")
             generate(config, tmp, cache_dir=cache_dir, progress=progress is not None, force=True,
                      label=f"training {k + 1}/{len(configs)}: {label} seed {config.seed}")
-            answer = load_answer(tmp / ANSWER_NAME)
-            stored, _ = store_directory(tmp, out, pid, answer)
+            answer = load_answer(tmp / ANSWER_NAME) if task == DEFAULT_TASK else None
+            stored, _ = store_directory(tmp, out, pid, answer, task)
             shutil.move(str(tmp / METADATA_NAME), str(out / "answers" / f"{pid}.generation.json"))
             shutil.rmtree(tmp, ignore_errors=True)
-        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, content_hash(stored), str(known), config.seed, d))
+        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, content_hash(stored, task), str(known), config.seed, d, task))
     return entries
 
 
@@ -155,13 +164,13 @@ def janestreet_entry(path: Path, out: Path) -> PuzzleEntry:
     return PuzzleEntry("janestreet", str(stored), "janestreet", "janestreet", content, str(answer_path(out, "janestreet")))
 
 
-def directory_entry(path: Path, out: Path) -> PuzzleEntry:
-    """Any puzzle directory, stored under ``OUT``; scored with its ``answer.json`` where present."""
+def directory_entry(path: Path, out: Path, task: str = DEFAULT_TASK) -> PuzzleEntry:
+    """Any problem directory of ``task``, stored under ``OUT``; scored with its ``answer.json`` where present."""
     root = _exists(path, "--puzzle").resolve()
     pid = f"{root.name}-{digest(str(root), 6)}"
-    stored, content = store_directory(root, out, pid)
+    stored, content = store_directory(root, out, pid, task=task)
     known = answer_path(out, pid)
-    return PuzzleEntry(pid, str(stored), "directory", root.name, content, str(known) if known.is_file() else None)
+    return PuzzleEntry(pid, str(stored), "directory", root.name, content, str(known) if known.is_file() else None, task=task)
 
 
 def _exists(path: Path, what: str) -> Path:

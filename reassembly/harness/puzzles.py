@@ -42,20 +42,26 @@ def answer_path(out: Path, pid: str) -> Path:
     return out / ANSWERS_DIR / f"{pid}.json"
 
 
-def store_directory(src: Path, out: Path, pid: str, answer: Answer | None = None) -> tuple[Path, str]:
-    """Keep puzzle directory ``src`` as ``OUT/puzzles/<pid>`` (hard links where possible) with its
+def store_directory(src: Path, out: Path, pid: str, answer: Answer | None = None, task: str = DEFAULT_TASK) -> tuple[Path, str]:
+    """Keep problem directory ``src`` as ``OUT/puzzles/<pid>`` (hard links where possible) with its
     answer (``answer``, else ``src/answer.json`` where present) under ``OUT/answers``. A stored copy
-    with the same content is reused. Returns the stored path and the content hash."""
+    with the same content is reused. Returns the stored path and the content hash. Another task's
+    answer file is kept as it is (its task reads it)."""
     from reassembly.answer import load_answer
 
-    digest = content_hash(src)
+    digest = content_hash(src, task)
     final = out / PUZZLES_DIR / pid
-    if not (final.is_dir() and content_hash(final) == digest):
+    if not (final.is_dir() and content_hash(final, task) == digest):
         tmp = final.with_name(f".tmp-{pid}")
         shutil.rmtree(tmp, ignore_errors=True)
-        copy_visible(src, tmp, link=True)
+        copy_visible(src, tmp, link=True, task=task)
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
+    if task != DEFAULT_TASK and answer is None:
+        if (src / ANSWER_NAME).is_file():
+            (out / ANSWERS_DIR).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src / ANSWER_NAME, answer_path(out, pid))
+        return final, digest
     known = answer if answer is not None else load_answer(src / ANSWER_NAME)
     if known is not None:
         (out / ANSWERS_DIR).mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reassembly.errors import ConfigError
+from reassembly.tasks import get_task
 
 JSONL_NAME = "results.jsonl"
 CSV_NAME = "results.csv"
@@ -163,6 +164,8 @@ def make_row(run: Any, status: str, fields: dict[str, Any], error: str | None, w
         "trace": json.dumps(trace) if trace else None, "answer": fields.get("answer"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    task = get_task(run.puzzle.task)
+    row.update({m: fields.get(m) for m in (*(c.name for c in task.columns), *task.metrics) if m not in row})
     row.update(flatten(run.solver.params, "params"))
     row.update(flatten(run.puzzle.config, "config"))
     row.update(flatten(env, "env"))

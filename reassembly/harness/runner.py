@@ -25,7 +25,7 @@ from reassembly.harness.plan import Run
 from reassembly.harness.puzzles import copy_visible
 
 STARTUP_TIMEOUT = 300.0  # seconds to import, load the puzzle and build the solver
-KINDS = ("ready", "solved", "error", "unsupported")
+KINDS = ("ready", "solved", "error", "unsupported", "query")
 
 
 @dataclass(frozen=True)
@@ -103,16 +103,37 @@ def _receive(conn: Any) -> tuple[str, dict[str, Any]]:
     return message
 
 
+def _oracle(run: Run) -> Any:
+    """The run's oracle, served from this process (``None`` where its task has none)."""
+    from reassembly.tasks import get_task
+
+    task = get_task(run.puzzle.task)
+    return task.serve(Path(run.puzzle.path), Path(run.puzzle.answer) if run.puzzle.answer else None) if task.oracle else None
+
+
 def run_isolated(run: Run, options: RunOptions, cancel: threading.Event | None = None) -> Outcome:
     """Solve ``run`` in a fresh process; never raises for the solver's faults (only
-    :class:`Cancelled` when ``cancel`` is set, after stopping the worker)."""
+    :class:`Cancelled` when ``cancel`` is set, after stopping the worker). Where the run's task
+    has an oracle, this process serves it and the outcome carries its counts."""
+    try:
+        oracle = _oracle(run)
+    except Exception as exc:
+        return Outcome("error", {}, f"cannot serve the oracle: {type(exc).__name__}: {exc}")
+    outcome = _run(run, options, cancel, oracle)
+    if oracle is not None:
+        outcome.fields.update(oracle.counts())  # the harness's count, whatever the solver claimed
+    return outcome
+
+
+def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: Any) -> Outcome:
     from reassembly.harness import worker
+    from reassembly.harness.oracle_service import answer
 
     t0 = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="reassembly-run-"))
     proc = None
     finished = False
-    receive = send = None
+    receive = send = replies = reply = None
     try:
         copy_visible(Path(run.puzzle.path), scratch / "puzzle", task=run.puzzle.task)
         (scratch / "work").mkdir()
@@ -121,13 +142,18 @@ def run_isolated(run: Run, options: RunOptions, cancel: threading.Event | None =
                    "bench_pid": os.getpid(), "environ": dict(os.environ)}
         ctx = context()
         receive, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=worker.main, args=(send, payload), name=f"reassembly-{run.solver.name}")
+        if oracle is not None:
+            replies, reply = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=worker.main, args=(send, payload, replies), name=f"reassembly-{run.solver.name}")
         proc.start()
         send.close()
+        if replies is not None:
+            replies.close()
         facts: dict[str, Any] = {}
         phase, limit, t_phase = "startup", options.startup_timeout, time.perf_counter()
         while True:
-            if not _wait(receive, limit, cancel):
+            left = None if limit is None else max(0.0, limit - (time.perf_counter() - t_phase))
+            if not _wait(receive, left, cancel):
                 if phase != "solve":
                     return Outcome("error", facts, f"worker did not finish {phase} within {limit:g} s", time.perf_counter() - t0)
                 return Outcome("timeout", {**facts, "seconds": time.perf_counter() - t_phase},
@@ -142,6 +168,12 @@ def run_isolated(run: Run, options: RunOptions, cancel: threading.Event | None =
             except Exception as exc:  # garbage on the pipe: the run fails, the bench goes on
                 return Outcome("error", facts, f"malformed message from the solver's process ({type(exc).__name__}: "
                                f"{str(exc)[:120]})", time.perf_counter() - t0)
+            if kind == "query":
+                if reply is None:
+                    return Outcome("error", facts, "the solver's process sent a query, but this task has no oracle",
+                                   time.perf_counter() - t0)
+                reply.send(answer(oracle, fields))
+                continue
             if kind == "ready":  # the timeout covers the solve only
                 facts = {**facts, **fields}
                 phase, limit, t_phase = "solve", options.timeout, time.perf_counter()
@@ -150,8 +182,9 @@ def run_isolated(run: Run, options: RunOptions, cancel: threading.Event | None =
             error = fields.pop("error", None)
             return Outcome(kind, {**facts, **fields}, None if error is None else str(error), time.perf_counter() - t0)
     finally:
-        if receive is not None:
-            receive.close()
+        for conn in (receive, reply):
+            if conn is not None:
+                conn.close()
         if proc is not None:
             _stop(proc, grace=2.0 if finished else 0.0)
         shutil.rmtree(scratch, ignore_errors=True)

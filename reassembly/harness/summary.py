@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from reassembly.tasks import get_task
+
 if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
@@ -61,11 +63,23 @@ def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
             **{f"n_{s}": int((status == s).sum()) for s in ("timeout", "error", "unsupported")},
             "search_misses": int((scored["failure"] == "search").sum()),
             "identifiability_misses": int((scored["failure"] == "identifiability").sum()),
+            **task_aggregates(scored, str(task)),
         })
     summary = pd.DataFrame(out)
     if len(summary):
         summary = summary.sort_values(["task", "depth", "suite", "variant"], na_position="last", kind="stable").reset_index(drop=True)
     return summary
+
+
+def task_aggregates(scored: "pd.DataFrame", task: str) -> dict[str, float]:
+    """The task's own metrics over its scored runs, as ``<name>_<how>`` (e.g. ``psi_mean``)."""
+    import pandas as pd
+
+    out = {}
+    for c in get_task(task).columns:
+        values = pd.to_numeric(scored[c.name], errors="coerce").dropna() if c.name in scored else pd.Series(dtype=float)
+        out[f"{c.name}_{c.how}"] = float(getattr(values, c.how)()) if len(values) else math.nan
+    return out
 
 
 def _fmt(value: Any, spec: str) -> str:

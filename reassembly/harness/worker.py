@@ -60,8 +60,10 @@ def _watchdog(bench_pid: int) -> None:
             os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
-def main(conn: Any, payload: dict[str, Any]) -> None:
-    """Send ``("ready", facts)``, then ``("solved", claims)``, or ``("error", fields)`` at any point."""
+def main(conn: Any, payload: dict[str, Any], replies: Any = None) -> None:
+    """Send ``("ready", facts)``, then ``("solved", claims)``, or ``("error", fields)`` at any point.
+    With ``replies`` (the task has an oracle), the problem gets an oracle client whose queries go
+    to the harness on ``conn`` and whose answers come back on ``replies``."""
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the bench's to handle: it stops us
     threading.Thread(target=_watchdog, args=(payload["bench_pid"],), daemon=True).start()
@@ -81,6 +83,10 @@ def main(conn: Any, payload: dict[str, Any]) -> None:
         import_plugins(payload["imports"], resolved=True)
         task = get_task(payload["task"])
         problem = task.load(Path(payload["path"]))
+        if replies is not None:
+            from reassembly.harness.oracle_service import OracleClient
+
+            problem = task.attach(problem, OracleClient(conn, replies, getattr(problem, "budget", None)))
         solver = get_spec(payload["solver"]).make(**payload["options"])
         conn.send(("ready", {"torch_threads": torch.get_num_threads(), **task.facts(problem)}))
         t_solve = time.perf_counter()

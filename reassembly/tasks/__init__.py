@@ -9,7 +9,10 @@ if TYPE_CHECKING:
     from reassembly.tasks.base import Task
 
 DEFAULT_TASK = "reassembly"
-_TASKS: dict[str, str] = {"reassembly": "reassembly.tasks.reassembly:ReassemblyTask"}
+_TASKS: dict[str, str] = {"reassembly": "reassembly.tasks.reassembly:ReassemblyTask",
+                          "resync": "reassembly.tasks.resync:ResyncTask",
+                          "query": "reassembly.tasks.query:QueryTask",
+                          "blackbox": "reassembly.tasks.blackbox:BlackboxTask"}
 _loaded: dict[str, "Task"] = {}
 
 

@@ -8,8 +8,20 @@ resume, reports); layer reassembly is the first task.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Column:
+    """A task metric as reports show it: the row column, its header, how runs are aggregated
+    (``mean``, ``median``, ``max`` or ``sum``) and the number format."""
+
+    name: str
+    label: str
+    how: str = "mean"
+    fmt: str = ".3f"
 
 
 class Task:
@@ -17,6 +29,13 @@ class Task:
 
     name: str = ""
     description: str = ""
+    #: Task metrics that results rows keep (besides the generic ones: exact, seconds, ...) and how
+    #: reports show them; empty for layer reassembly, whose columns the reports know already.
+    columns: tuple[Column, ...] = ()
+    #: Further task metrics kept in rows but not shown in the summary table.
+    metrics: tuple[str, ...] = ()
+    #: Whether solves get an oracle served by the harness (``query(X) -> outputs``, counted there).
+    oracle: bool = False
 
     def visible_files(self, root: Path) -> list[str]:
         """Relative paths, under a problem directory, of everything a solver may see."""
@@ -37,6 +56,15 @@ class Task:
     def prepare(self, root: Path, answer: Path | None) -> Any:
         """The referee's own copy of a problem and its answer (loaded before any solver runs)."""
         raise NotImplementedError
+
+    def serve(self, root: Path, answer: Path | None) -> Any:
+        """For tasks with an oracle: the :class:`~reassembly.query.oracle.Oracle` of a stored
+        problem (built by the harness, outside the solver's process, from what only it can read)."""
+        raise NotImplementedError
+
+    def attach(self, problem: Any, oracle: Any) -> Any:
+        """``problem`` with ``oracle`` (the solver's end of the harness's oracle) attached."""
+        return problem
 
     def judge(self, prepared: Any, claims: dict[str, Any]) -> dict[str, Any]:
         """Metrics of the claimed answer; raises :class:`~reassembly.errors.PermutationError` where

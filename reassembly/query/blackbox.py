@@ -1,0 +1,82 @@
+"""Black-box parameter reconstruction problems: a small ReLU network seen only through a counted
+oracle; the answer is its parameters (up to its isomorphisms, :mod:`reassembly.query.mlp`).
+
+A problem directory holds ``blackbox.json``: ``{"format": 1, "d": .., "h": .., "o": .., "budget":
+rows}``. The answer (``answer.json``, never shown to solvers) holds ``W1``, ``b1``, ``W2`` and
+``b2`` as nested lists.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from reassembly.errors import PuzzleError
+from reassembly.query.mlp import NAMES, check_params
+from reassembly.safeio import read_json
+from reassembly.solver import StageReport
+
+SPEC_NAME = "blackbox.json"
+FORMAT = 1
+
+
+@dataclass
+class BlackboxProblem:
+    """What a reconstruction solver may see: the sizes, the budget and (attached) the oracle."""
+
+    d: int
+    h: int
+    o: int
+    budget: int
+    name: str = "blackbox"
+    oracle: Any = None
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {"d": self.d, "h": self.h, "o": self.o}
+
+
+@dataclass
+class BlackboxResult:
+    """A reconstruction solver's answer: the parameters ``W1``, ``b1``, ``W2``, ``b2``."""
+
+    params: dict[str, torch.Tensor]
+    stages: list[StageReport] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def save_problem(problem: BlackboxProblem, root: str | Path) -> Path:
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    spec = {"format": FORMAT, **problem.sizes, "budget": problem.budget}
+    (root / SPEC_NAME).write_text(json.dumps(spec) + "\n")
+    return root
+
+
+def load_problem(root: str | Path) -> BlackboxProblem:
+    root = Path(root)
+    spec = read_json(root / SPEC_NAME, "black-box spec")
+    values = [spec.get(k) for k in ("d", "h", "o", "budget")]
+    if spec.get("format") != FORMAT or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+        raise PuzzleError(f"{root / SPEC_NAME}: expected format {FORMAT} and integers d, h, o, budget >= 1")
+    return BlackboxProblem(*values, name=root.resolve().name)  # type: ignore[arg-type]
+
+
+def save_answer(params: Mapping[str, torch.Tensor], path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps({n: params[n].double().tolist() for n in NAMES}) + "\n")
+    return path
+
+
+def load_answer(path: str | Path, problem: BlackboxProblem) -> dict[str, torch.Tensor] | None:
+    """The true parameters (``None`` where the file is absent): the referee's only."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return check_params(read_json(path, "answer"), problem.d, problem.h, problem.o, str(path))
+    except Exception as exc:
+        raise PuzzleError(f"{path}: not a valid black-box answer ({exc})") from None
