@@ -19,7 +19,7 @@ from reassembly.harness.suites import PINS, get_suite
 def pins_of(run: Path) -> dict[str, str]:
     """``{puzzle id: content hash}`` of the generated puzzles in the run folder ``run``."""
     rows = pd.read_csv(run / "results.csv")
-    rows = rows[rows["kind"] == "generated"].drop_duplicates("puzzle")
+    rows = rows[rows["kind"] == "synthetic"].drop_duplicates("puzzle")
     return dict(zip(rows["puzzle"], rows["content"]))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-COLOURS = {"resync-cosine": "C0", "resync-match": "C3", "query-random": "C0", "query-committee": "C3",
+COLOURS = {"resync-cosine": "C0", "resync-match": "C3", "resync-match[method=likelihood]": "C1", "query-random": "C0", "query-committee": "C3",
            "blackbox-random": "C0", "blackbox-committee": "C2", "blackbox-kinks": "C3"}
 LABELS = {"noise": "Gaussian noise σ (relative to each tensor's RMS)", "quantize": "bits (uniform, per tensor)",
           "prune": "share of weights pruned (magnitude, per matrix)", "finetune": "fine-tuning steps (Adam, lr 1e-3)"}
@@ -26,7 +26,7 @@ def _panel(ax, rows: list[dict], kind: str, metric: str = "psi") -> None:
             got = [r[metric] for r in rows if r["kind"] == kind and r["value"] == v and r["solver"] == solver]
             means.append(np.mean(got) if got else np.nan)
             points += [(i, g) for g in got]
-        ax.plot(x, means, marker="o", color=COLOURS.get(solver), label=solver)
+        ax.plot(x, means, marker="o", color=COLOURS.get(solver), ls=":" if "[" in solver else "-", label=solver)
         if points:
             px, py = zip(*points)
             ax.scatter(np.array(px) + (0.06 if solver.endswith("match") else -0.06), py, s=10, color=COLOURS.get(solver), alpha=0.4)

@@ -27,7 +27,7 @@ from reassembly.registry import get_solver
 from reassembly.resync.scoring import judge
 
 HERE = Path(__file__).parent
-SOLVERS = ("resync-cosine", "resync-match")
+SOLVERS = {"resync-cosine": {}, "resync-match": {}, "resync-match[method=likelihood]": {"method": "likelihood"}}
 SWEEPS = {
     "noise": [0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
     "quantize": [8, 6, 4, 3, 2, 1],
@@ -37,11 +37,11 @@ SWEEPS = {
 }
 
 
-def solve_all(problem, answer, seconds: float) -> list[dict]:
+def solve_all(problem, answer, seconds: float, labels: list[str]) -> list[dict]:
     rows = []
-    for name in SOLVERS:
+    for name in labels:
         t0 = time.perf_counter()
-        result = get_solver(name).solve(problem)
+        result = get_solver(name.split("[")[0], **SOLVERS[name]).solve(problem)
         scored = judge(problem, answer, result.perms, result.flags)
         rows.append({"solver": name, "seconds": time.perf_counter() - t0, "build_seconds": seconds,
                      **{k: scored.get(k) for k in ("psi", "unit_share", "output_error", "weight_error", "flagged",
@@ -58,10 +58,14 @@ def perturbations(kind: str, value: float) -> list[str]:
 def run(seeds: list[int], family: str, depth: int, out: Path) -> None:
     done = set()
     if out.exists():
-        done = {(r["kind"], r["value"], r["seed"]) for r in map(json.loads, out.read_text().splitlines())}
+        done = {(r["kind"], r["value"], r["seed"], r["solver"]) for r in map(json.loads, out.read_text().splitlines())}
+
+    def missing(kind: str, value: float, seed: int) -> list[str]:
+        return [name for name in SOLVERS if (kind, value, seed, name) not in done]
+
     with out.open("a") as fh:
         def emit(kind: str, value: float, seed: int, problem, answer, seconds: float) -> None:
-            for row in solve_all(problem, answer, seconds):
+            for row in solve_all(problem, answer, seconds, missing(kind, value, seed)):
                 fh.write(json.dumps({"kind": kind, "value": value, "seed": seed, "family": family, **row}) + "\n")
             fh.flush()
             print(kind, value, seed, flush=True)
@@ -69,7 +73,7 @@ def run(seeds: list[int], family: str, depth: int, out: Path) -> None:
         for seed in seeds:
             base = {"block": family, "depth": depth, "seed": seed}
             for kind, values in SWEEPS.items():
-                todo = [v for v in values if (kind, v, seed) not in done]
+                todo = [v for v in values if missing(kind, v, seed)]
                 if kind == "finetune" and todo:
                     config = PuzzleConfig.from_options(base, [f"finetune={max(todo)}"])
                     trained = trained_model(config, progress=False)

@@ -55,7 +55,7 @@ def test_both_solvers_resynchronise_a_lightly_perturbed_copy(name) -> None:
 
 def test_ours_holds_where_the_cosine_of_incoming_weights_breaks() -> None:
     """Heavy noise: the incoming weights alone no longer single out each unit; every tensor of the
-    unit, weighed by the noise's likelihood, still does."""
+    unit, each view weighed by how well it separates, still does."""
     problem, answer = resync_problem(noise=0.8, d=12, h=24, seed=3)
     psi = {n: judge(problem, answer, get_solver(n).solve(problem).perms)["psi"] for n in ("resync-cosine", "resync-match")}
     assert psi["resync-match"] == 1 and psi["resync-cosine"] < 1
