@@ -135,13 +135,13 @@ def read_out(planes: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> dict[str
     Z = X @ W.T + b
 
     def lstsq(features: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.lstsq(features, Y).solution
+        return torch.linalg.lstsq(features, Y, driver="gelsd").solution
 
     ones = torch.ones(len(X), 1, dtype=torch.float64)
     coef = lstsq(torch.cat([torch.relu(Z), X, ones], 1))  # (h + d + 1, o)
     a, L = coef[: len(W)], coef[len(W): -1]  # L = -sum over flipped units of w_i a_i^T
     terms = torch.stack([(W[i][:, None] * a[i][None, :]).reshape(-1) for i in range(len(W))], 1)
-    flips = torch.linalg.lstsq(terms, -L.reshape(-1, 1)).solution.flatten() > 0.5
+    flips = torch.linalg.lstsq(terms, -L.reshape(-1, 1), driver="gelsd").solution.flatten() > 0.5
     sign = torch.where(flips, -1.0, 1.0).to(torch.float64)
     W, b = W * sign[:, None], b * sign
     coef = lstsq(torch.cat([torch.relu(X @ W.T + b), ones], 1))
