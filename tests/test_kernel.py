@@ -51,6 +51,19 @@ def test_states_mse_and_batched_losses_agree_with_a_plain_forward(case):
     assert ev.evaluations == before + 5  # every candidate network counts once
 
 
+def test_suffix_losses_on_few_rows_run_grouped_by_block_and_agree(case):
+    """On very few rows the kernel runs candidates grouped by block (weights outweigh states); that
+    path must give the plain forward's losses too, for every family."""
+    puzzle, truth, stack, ev = case
+    few = ev.with_rows(puzzle.X[:1], puzzle.pred[:1])
+    assert few._by_block
+    arr = stack.arrangement(truth)
+    gen = torch.Generator().manual_seed(1)
+    cands = torch.stack([arr[torch.randperm(len(arr), generator=gen)] for _ in range(4)])
+    direct = [float((plain_forward(puzzle, stack, c, truth.head, puzzle.X[:1]) - puzzle.pred[:1]).pow(2).mean()) for c in cands]
+    assert few.run(cands).tolist() == pytest.approx(direct, rel=1e-9, abs=1e-18)
+
+
 def test_scoring_uses_the_same_forward(case):
     puzzle, truth, _, _ = case
     assert network_mse(puzzle, truth) < 1e-20

@@ -145,7 +145,8 @@ class Evaluator:
                 rows, which = torch.unique(arrs[:m, t], dim=0, return_inverse=True)
                 for k, row in enumerate(rows.tolist()):
                     idx = (which == k).nonzero().flatten()
-                    h[idx] = self.stack.compiled(row)(h[idx])
+                    x = h[idx]  # (k, n, ...): the candidates' rows as one batch of rows for the block
+                    h[idx] = self.stack.compiled(row)(x.reshape(-1, *x.shape[2:])).reshape(x.shape)
             else:
                 h[:m] = block(gather(arrs[:m, t]), h[:m])
         return self.loss(h)
