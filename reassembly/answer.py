@@ -142,7 +142,7 @@ class Answer:
 
 
 def save_answer(answer: Answer, path: str | Path) -> Path:
-    """Write ``answer`` as JSON to the file ``path``."""
+    """Write ``answer`` (or any answer with ``to_json()``: every task's) as JSON to the file ``path``."""
     path = Path(path)
     path.write_text(json.dumps(answer.to_json()) + "\n")
     return path

@@ -20,7 +20,7 @@ from reassembly.errors import PuzzleError
 from reassembly.families import DEFAULT_FAMILY, get_family
 from reassembly.families.base import BlockFamily
 from reassembly.puzzle import Piece, Puzzle, infer_layout
-from reassembly.safeio import csv_header, load_state, regular_file
+from reassembly.safeio import csv_header, load_state, read_json, regular_file
 from reassembly.sequences import FIXED_NAME, SEQUENCES_NAME, load_sequence_puzzle, sequence_files
 
 CSV_NAME = "historical_data.csv"
@@ -35,13 +35,7 @@ def read_spec(root: Path) -> BlockFamily:
     path = root / SPEC_NAME
     if not path.exists():
         return get_family(DEFAULT_FAMILY)
-    regular_file(path, "puzzle spec")
-    try:
-        spec = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PuzzleError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(spec, dict):
-        raise PuzzleError(f"{path}: expected a JSON object with 'family' and 'format'")
+    spec = read_json(path, "puzzle spec")
     unknown = sorted(set(spec) - {"family", "format", "options"})
     if unknown:
         raise PuzzleError(f"{path}: unknown key(s) {unknown}; expected 'family', 'format' and 'options'")

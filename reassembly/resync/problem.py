@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from reassembly.errors import PuzzleError
+from reassembly.answer import save_answer as write_answer
 from reassembly.families import get_family
 from reassembly.families.base import BlockFamily
 from reassembly.resync.network import block_groups, check_state
@@ -110,9 +111,8 @@ def load_problem(root: str | Path) -> ResyncProblem:
 
 
 def save_answer(answer: ResyncAnswer, path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps(answer.to_json()) + "\n")
-    return path
+    """Write ``answer`` as JSON to the file ``path``."""
+    return write_answer(answer, path)
 
 
 def load_answer(path: str | Path) -> ResyncAnswer | None:
