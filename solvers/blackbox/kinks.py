@@ -17,10 +17,10 @@ import time
 
 import torch
 
-from reassembly.errors import UnsupportedPuzzle
 from reassembly.params import Interval
 from reassembly.query.blackbox import BlackboxProblem, BlackboxResult
 from reassembly.solver import BaseSolver, StageReport
+from solvers.oracles import require_oracle
 
 
 class OutOfQueries(Exception):
@@ -176,10 +176,8 @@ class KinkBlackboxSolver(BaseSolver):
 
     def solve(self, problem: BlackboxProblem) -> BlackboxResult:
         self.validate()
-        if problem.oracle is None:
-            raise UnsupportedPuzzle("no oracle is attached to this black-box problem")
         gen = torch.Generator().manual_seed(self.random_state)
-        reader, t0, complete = Reader(problem.oracle, problem.d, gen), time.perf_counter(), True
+        reader, t0, complete = Reader(require_oracle(problem, "black-box"), problem.d, gen), time.perf_counter(), True
         planes = torch.empty(0, problem.d + 1, dtype=torch.float64)
         try:
             planes = hyperplanes(reader, problem.h, self.span, self.lines)

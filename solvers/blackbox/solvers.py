@@ -7,12 +7,12 @@ import time
 
 import torch
 
-from reassembly.errors import UnsupportedPuzzle
 from reassembly.params import Interval
 from reassembly.query.blackbox import BlackboxProblem, BlackboxResult
 from reassembly.query.mlp import forward, parameter_errors
 from reassembly.solver import BaseSolver, StageReport
 from solvers.blackbox.fit import Fit, fit, initial, polish
+from solvers.oracles import ask_within_budget, disagreement, require_oracle
 
 EXACT_FIT = 1e-6  # a surrogate this close (relative loss) is polished by Gauss–Newton steps
 
@@ -25,12 +25,7 @@ class _Population(BaseSolver):
     random_state: int
 
     def ask(self, problem: BlackboxProblem, X: torch.Tensor) -> torch.Tensor:
-        if problem.oracle is None:
-            raise UnsupportedPuzzle("no oracle is attached to this black-box problem")
-        left = problem.oracle.remaining
-        if left is not None:
-            X = X[: max(0, left)]
-        return problem.oracle.query(X) if len(X) else torch.empty(0, problem.o, dtype=torch.float64)
+        return ask_within_budget(require_oracle(problem, "black-box"), X, problem.o)
 
     def draw(self, problem: BlackboxProblem, n: int, gen: torch.Generator) -> torch.Tensor:
         return torch.randn(n, problem.d, generator=gen, dtype=torch.float64)
@@ -164,20 +159,18 @@ class CommitteeBlackboxSolver(_Population):
         """``n`` rows of a random pool on which the members disagree most, refined by gradient ascent."""
         scale = Y.std(0).clamp_min(1e-12)
 
-        def disagreement(rows: torch.Tensor) -> torch.Tensor:
-            outs = torch.stack([forward(m.params, rows) for m in members]) / scale
-            pairs = [(outs[i] - outs[j]).abs().sum(-1) for i in range(len(members)) for j in range(i + 1, len(members))]
-            return torch.stack(pairs).mean(0)
+        def disputed_by(rows: torch.Tensor) -> torch.Tensor:
+            return disagreement(torch.stack([forward(m.params, rows) for m in members]) / scale)
 
         pool = self.draw(problem, max(self.pool, n), gen)
         with torch.no_grad():
-            rows = pool[disagreement(pool).argsort(descending=True)[:n]].clone()
+            rows = pool[disputed_by(pool).argsort(descending=True)[:n]].clone()
         radius = rows.norm(dim=1, keepdim=True)
         rows.requires_grad_(True)
         opt = torch.optim.Adam([rows], lr=0.05)
         for _ in range(self.ascent):  # on the sphere of each row's radius: outputs grow with |x|
             opt.zero_grad()
-            (-disagreement(rows).sum()).backward()
+            (-disputed_by(rows).sum()).backward()
             opt.step()
             with torch.no_grad():
                 rows.mul_(radius / rows.norm(dim=1, keepdim=True).clamp_min(1e-12))

@@ -7,17 +7,16 @@ import time
 import torch
 
 from reassembly.answer import Assembly
-from reassembly.errors import SolverError, UnsupportedPuzzle
+from reassembly.errors import SolverError
 from reassembly.query.problem import QueryPuzzle
 from reassembly.registry import get_spec
 from reassembly.scoring import network_mse
 from reassembly.solver import SolveResult, StageReport
+from solvers.oracles import ask_within_budget, require_oracle
 
 
 def oracle_of(problem: QueryPuzzle):
-    if problem.oracle is None:
-        raise UnsupportedPuzzle("no oracle is attached to this query-only problem")
-    return problem.oracle
+    return require_oracle(problem, "query-only")
 
 
 def row_order(problem: QueryPuzzle, seed: int) -> torch.Tensor:
@@ -27,13 +26,7 @@ def row_order(problem: QueryPuzzle, seed: int) -> torch.Tensor:
 
 def ask(problem: QueryPuzzle, rows: torch.Tensor) -> torch.Tensor:
     """The oracle's outputs for ``rows``, within what is left of the budget (the solver's own count)."""
-    oracle = oracle_of(problem)
-    left = oracle.remaining
-    if left is not None and len(rows) > left:
-        rows = rows[: max(0, left)]
-    if not len(rows):
-        return torch.empty(0, problem.layout.sizes["o"], dtype=torch.float64)
-    return oracle.query(rows)
+    return ask_within_budget(oracle_of(problem), rows, problem.layout.sizes["o"])
 
 
 def relative_loss(puzzle, assembly: Assembly) -> float:

@@ -11,6 +11,7 @@ from reassembly.params import Interval
 from reassembly.query.problem import QueryPuzzle
 from reassembly.scoring import outputs
 from reassembly.solver import BaseSolver, SolveResult, StageReport
+from solvers.oracles import disagreement
 from solvers.query.common import ask, best_of, relative_loss, row_order, solve_rows
 
 FLOOR = 1e-9  # a relative loss this small on every row asked: the assembly fits the oracle
@@ -120,5 +121,4 @@ def _disagreement(puzzle, members: list, rows: torch.Tensor) -> torch.Tensor:
     outs = torch.stack([outputs(puzzle, a, rows) for a in members]) / puzzle.pred.std(0).clamp_min(1e-12)
     if len(members) < 2:
         return torch.rand(len(rows), generator=torch.Generator().manual_seed(len(rows)))
-    pairs = [(i, j) for i in range(len(members)) for j in range(i + 1, len(members))]
-    return torch.stack([(outs[i] - outs[j]).abs().sum(-1) for i, j in pairs]).mean(0)
+    return disagreement(outs)
