@@ -2,12 +2,36 @@
 :class:`~reassembly.answer.Assembly` out."""
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from reassembly.answer import Assembly
 from reassembly.params import Configurable
 from reassembly.puzzle import Puzzle
+
+
+_deadline: float | None = None
+
+
+def set_time_budget(seconds: float | None) -> None:
+    """Start the clock of the current solve: the referee stops it after ``seconds`` (``None``: never).
+
+    Parameters
+    ----------
+    seconds
+        The solve's time limit as the referee enforces it (the bench's ``--timeout``).
+    """
+    global _deadline
+    _deadline = None if seconds is None else time.monotonic() + float(seconds)
+
+
+def time_left() -> float | None:
+    """Seconds left before the referee stops the current solve (``None``: no limit is known).
+
+    Solvers that can use more time to search further (``fast``) read it to stop in time with an answer.
+    """
+    return None if _deadline is None else _deadline - time.monotonic()
 
 
 @dataclass

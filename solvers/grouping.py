@@ -99,12 +99,20 @@ class Grouping:
     """Blocks as piece ids in slot order (sorted by anchor piece), and how confident each is.
 
     ``confidence[k]`` is the score of block ``k``'s weakest read-write assignment; ``gap`` is the
-    lowest assigned score minus the highest unassigned one (positive: the scores separate cleanly).
+    lowest assigned score minus the highest unassigned one (positive: the scores separate cleanly);
+    ``margin[k]`` is, for block ``k``'s weakest assignment, its score minus the best score any of
+    its pieces has with another piece (positive: the pair is each other's first choice).
     """
 
     blocks: tuple[tuple[int, ...], ...]
     confidence: np.ndarray
     gap: float
+    margin: np.ndarray
+
+    @property
+    def doubtful(self) -> int:
+        """Blocks whose pairing the scores leave in doubt (margin not positive)."""
+        return int((self.margin <= 0).sum())
 
 
 def _roles(puzzle: Puzzle) -> tuple[str, list[str], list[str]]:
@@ -138,7 +146,8 @@ def group_pieces(puzzle: Puzzle, method: str = "ddr") -> Grouping:
     writers = layout.pools[write]
     w_write = torch.stack([P[i].weight for i in writers])
     chosen: dict[str, list[int]] = {write: list(writers)}
-    floor, assigned_min, unassigned_max = np.full(len(writers), np.inf), np.inf, -np.inf
+    floor, margin = np.full(len(writers), np.inf), np.full(len(writers), np.inf)
+    assigned_min, unassigned_max = np.inf, -np.inf
     for pool in dict.fromkeys(layout.pools[r] for r in reads):  # read slots sharing a pool are matched together
         names = [r for r in reads if layout.pools[r] == pool]
         stacked = torch.stack([P[i].weight for i in pool])
@@ -153,6 +162,9 @@ def group_pieces(puzzle: Puzzle, method: str = "ddr") -> Grouping:
         for k in range(len(writers)):
             cols = sorted(c[rows[r] == k], key=lambda j: -scores[k, j])  # stronger score first
             floor[k] = min(floor[k], scores[k, cols].min())
+            for j in cols:
+                rivals = np.concatenate([np.delete(scores[k], c[rows[r] == k]), np.delete(scores[:, j], k)])
+                margin[k] = min(margin[k], scores[k, j] - (rivals.max() if rivals.size else -np.inf))
             for name, j in zip(names, cols):
                 chosen.setdefault(name, [0] * len(writers))[k] = pool[j]
     for name in scales:
@@ -166,7 +178,7 @@ def group_pieces(puzzle: Puzzle, method: str = "ddr") -> Grouping:
     order = np.argsort(chosen[anchor], kind="stable")
     blocks = tuple(tuple(chosen[s][k] for s in layout.block_slots) for k in order)
     gap = assigned_min - unassigned_max if np.isfinite(unassigned_max) else float("nan")
-    return Grouping(blocks, floor[order], gap)
+    return Grouping(blocks, floor[order], gap, margin[order])
 
 
 def unplaced_exchanges(puzzle: Puzzle) -> list[tuple[int, int]]:

@@ -57,7 +57,7 @@ def test_values_are_checked_against_declared_types_and_ranges(options, message) 
 def test_every_option_of_fast_has_one_line_help() -> None:
     helps = FastSolver.param_help()
     assert set(helps) == set(FastSolver().get_params(deep=False))
-    assert len(helps) <= 10 and all(h and "\n" not in h for h in helps.values())
+    assert len(helps) <= 12 and all(h and "\n" not in h for h in helps.values())
     for part in ("descent", "search", "whitening", "regroup"):
         kind = type(getattr(FastSolver(), part))
         assert set(kind.param_help()) == set(kind().get_params()), part

@@ -139,7 +139,7 @@ def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: 
         (scratch / "work").mkdir()
         payload = {"path": str(scratch / "puzzle"), "cwd": str(scratch / "work"), "task": run.puzzle.task, "solver": run.solver.name,
                    "options": run.solver.options, "imports": tuple(options.imports), "threads": options.threads,
-                   "bench_pid": os.getpid(), "environ": dict(os.environ)}
+                   "bench_pid": os.getpid(), "environ": dict(os.environ), "timeout": options.timeout}
         ctx = context()
         receive, send = ctx.Pipe(duplex=False)
         if oracle is not None:

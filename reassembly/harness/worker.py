@@ -90,6 +90,7 @@ def main(conn: Any, payload: dict[str, Any], replies: Any = None) -> None:
         solver = get_spec(payload["solver"]).make(**payload["options"])
         conn.send(("ready", {"torch_threads": torch.get_num_threads(), **task.facts(problem)}))
         t_solve = time.perf_counter()
+        reassembly.solver.set_time_budget(payload.get("timeout"))  # what the referee will wait, for anytime solvers
         result = solver.solve(problem)
         seconds = time.perf_counter() - t_solve
         t_solve = None

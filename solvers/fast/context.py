@@ -2,6 +2,7 @@
 moves, the stage reports and the random streams."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,7 @@ class Context:
 
     ``floor`` is relative to the mean squared target (a loss under ``floor * mean(target²)``
     counts as zero: float rounding); ``exchanges`` are the slot pairs whose pieces the descent may
-    exchange between or within blocks.
+    exchange between or within blocks; past ``deadline`` searches stop at their next step.
     """
 
     descent: Descent
@@ -26,6 +27,10 @@ class Context:
     exchanges: list[tuple[int, int]]
     random_state: int
     stages: list[StageReport] = field(default_factory=list)
+    deadline: float | None = None  # ``time.perf_counter()`` value by which the search must stop
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
 
     def floor_of(self, ev: Evaluator) -> float:
         return self.floor * float(ev.target.pow(2).mean())

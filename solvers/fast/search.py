@@ -67,14 +67,20 @@ class IteratedSearch(Configurable):
         Most places a kick moves one block.
     screen_rows
         Rows of the first-order insertion screen.
+    restarts
+        Where the search ends above the floor and the solve has a time limit: restarts in a row
+        without a better loss after which the solve stops (each kicks a quarter of the blocks far
+        and, where pairings are in doubt, the grouping; then searches again). 0: none.
     """
 
     constraints = {"steps": Interval(0, None), "patience": Interval(1, None), "settle": Interval(1, None),
                    "insert_top": Interval(0, None), "long_moves": Interval(0, None), "kick_moves": Interval(1, None),
-                   "kick_shift": Interval(1, None), "screen_rows": Interval(2, None)}
+                   "kick_shift": Interval(1, None), "screen_rows": Interval(2, None),
+                   "restarts": Interval(0, None)}
 
     def __init__(self, steps: int = 500, patience: int | None = None, settle: int = 5, insert_top: int = 16,
-                 long_moves: int = 4, kick_moves: int = 3, kick_shift: int = 8, screen_rows: int = 128) -> None:
+                 long_moves: int = 4, kick_moves: int = 3, kick_shift: int = 8, screen_rows: int = 128,
+                 restarts: int = 8) -> None:
         self.steps = steps
         self.patience = patience
         self.settle = settle
@@ -83,6 +89,7 @@ class IteratedSearch(Configurable):
         self.kick_moves = kick_moves
         self.kick_shift = kick_shift
         self.screen_rows = screen_rows
+        self.restarts = restarts
 
     def patience_for(self, depth: int) -> int:
         return max(10, depth // 2) if self.patience is None else self.patience
@@ -104,7 +111,8 @@ class IteratedSearch(Configurable):
         starts: list[torch.Tensor] = []
 
         def rule() -> str | None:
-            rules = {"floor": loss <= floor, "settled": returns >= self.settle, "patience": stale >= patience,
+            rules = {"floor": loss <= floor, "time": ctx.out_of_time(), "settled": returns >= self.settle,
+                     "patience": stale >= patience,
                      "improving": 0 < early == steps == len(history) - 1, "steps": steps >= max_steps}
             return next((name for name, hit in rules.items() if hit), None)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -14,13 +15,15 @@ from reassembly.errors import UnsupportedPuzzle
 from reassembly.kernel import Evaluator, PieceStack
 from reassembly.params import Interval, OneOf
 from reassembly.puzzle import Puzzle
-from reassembly.solver import BaseSolver, SolveResult, StageReport
+from reassembly.solver import BaseSolver, SolveResult, StageReport, time_left
 from solvers.fast.context import Context
 from solvers.fast.descent import Descent
+from solvers.fast.moves import kick
 from solvers.fast.regroup import Regroup
+from solvers.fast.relink import Relink
 from solvers.fast.search import IteratedSearch
 from solvers.fast.whitening import Whitening
-from solvers.grouping import SCORES, group_pieces, unplaced_exchanges
+from solvers.grouping import SCORES, Grouping, group_pieces, unplaced_exchanges
 from solvers.rows import evaluator, single_head
 from solvers.seeds import REVERSED, SEEDS, delta_norm, seed_order
 
@@ -58,6 +61,13 @@ class FastSolver(BaseSolver):
         Attempts on the whitened loss inside the search (:class:`~solvers.fast.whitening.Whitening`).
     regroup
         Doubt on the least confident groups (:class:`~solvers.fast.regroup.Regroup`).
+    relink
+        Grouping from data where the weight scores leave pairings in doubt
+        (:class:`~solvers.fast.relink.Relink`).
+    time_limit
+        Seconds the whole solve may take: restarts stop in time to certify. ``None``: the
+        referee's limit where the solve runs under one (the bench's ``--timeout``), less a
+        reserve; no limit otherwise.
     floor
         Loss counted as zero, relative to the mean squared target (float rounding).
     dtype
@@ -67,11 +77,12 @@ class FastSolver(BaseSolver):
     """
 
     constraints = {"grouping": OneOf(tuple(SCORES)), "seed": OneOf(("auto", *SEEDS)), "rows": Interval(2, None),
-                   "floor": Interval(0, None), "dtype": OneOf(tuple(DTYPES)), "random_state": Interval(0, None)}
+                   "time_limit": Interval(0, None), "floor": Interval(0, None), "dtype": OneOf(tuple(DTYPES)), "random_state": Interval(0, None)}
 
     def __init__(self, grouping: str = "units", seed: str = "auto", rows: tuple[int, ...] | int = (512, 1024),
                  descent: Descent | None = None, search: IteratedSearch | None = None,
-                 whitening: Whitening | None = None, regroup: Regroup | None = None, floor: float = 1e-9,
+                 whitening: Whitening | None = None, regroup: Regroup | None = None,
+                 relink: Relink | None = None, time_limit: float | None = None, floor: float = 1e-9,
                  dtype: str = "float32", random_state: int = 0) -> None:
         self.grouping = grouping
         self.seed = seed
@@ -80,9 +91,28 @@ class FastSolver(BaseSolver):
         self.search = IteratedSearch() if search is None else search
         self.whitening = Whitening() if whitening is None else whitening
         self.regroup = Regroup() if regroup is None else regroup
+        self.relink = Relink() if relink is None else relink
+        self.time_limit = time_limit
         self.floor = floor
         self.dtype = dtype
         self.random_state = random_state
+
+    def _deadline(self, t0: float) -> float | None:
+        """When the search must stop (``time.perf_counter()`` value): ``time_limit`` after ``t0``, or the
+        referee's limit, each less a reserve (a tenth, at most 10 s) to certify the answer."""
+        limit = self.time_limit if self.time_limit is not None else time_left()
+        return None if limit is None else t0 + limit - min(0.1 * limit, 10.0)
+
+    @staticmethod
+    def _stop_reason(ctx: Context, best: Reached) -> str:
+        """Why the search ended: ``floor`` (zero loss), ``time-limit``, ``restarts-exhausted`` (restarts
+        stopped paying) or ``search-exhausted`` (no time limit known, so no restarts)."""
+        if best.certificate["kind"] == "zero-loss":
+            return "floor"
+        if ctx.out_of_time():
+            return "time-limit"
+        restarted = any(s.stage == "restarts" for s in ctx.stages)
+        return "restarts-exhausted" if restarted else "search-exhausted"
 
     def _seed(self, ctx: Context, arr: torch.Tensor, evs: list[Evaluator]) -> torch.Tensor:
         """The seed order, ranked on the largest row level; ``auto`` takes whichever direction of
@@ -124,6 +154,64 @@ class FastSolver(BaseSolver):
                 break
         return Reached(arr, loss, math.nan, certificate)
 
+    def _from_stall(self, ctx: Context, puzzle: Puzzle, stack: PieceStack, head: tuple[int, ...], grouping: Grouping,
+                    evs: list[Evaluator], full: Evaluator, best: Reached) -> Reached:
+        """Where the first descent stalls: regroup by data where the weights leave pairings in
+        doubt, then the iterated search with doubts on the weakest groups."""
+        slots = list(stack.slots)
+        anchor = slots.index(puzzle.family.anchor)
+        write = next(i for i, s in enumerate(puzzle.family.slots) if s.role == "write")
+        weakest = stack.arrangement(Assembly(grouping.blocks, head))[torch.argsort(torch.as_tensor(grouping.confidence),
+                                                                                 stable=True), anchor].tolist()
+        ev, floor = evs[0], ctx.floor_of(evs[0])
+        patience = self.search.patience_for(best.arr.shape[0])
+
+        def search(start: torch.Tensor, label: str = "", max_steps: int | None = None) -> tuple[torch.Tensor, float]:
+            return self.whitening.search(ctx, self.search, ev, start, patience, max_steps, label)
+
+        arr, loss = best.arr, best.loss
+        doubtful = bool(self.relink.rounds and grouping.doubtful)  # the weights leave pairings open: data decides
+        reg = evaluator(puzzle, stack, head, self.relink.rows_for(len(arr), ev.target.shape[-1]),
+                        self.random_state + 1) if doubtful else None
+        if reg is not None:
+            arr, loss = self.relink.run(ctx, reg, ev, arr, loss, write)
+        if loss > floor:
+            if self.regroup.weakest > 1:  # a grouping error the first descent can already expose
+                arr = self.regroup.run(ctx, ev, arr, loss, weakest, anchor, write)
+            arr, loss = search(arr)
+            if loss > floor and self.regroup.weakest > 1:
+                arr = self.regroup.run(ctx, ev, arr, loss, weakest, anchor, write,
+                                       lambda a, label: search(a, label, 3 * patience))
+        arr, loss = self._restart(ctx, ev, reg, arr, loss, write, search)
+        return self._descend(ctx, arr, evs, full, "after-iterated-search")
+
+    def _restart(self, ctx: Context, ev: Evaluator, reg: Evaluator | None, arr: torch.Tensor, loss: float, write: int,
+                 search: Callable[[torch.Tensor, str], tuple[torch.Tensor, float]]) -> tuple[torch.Tensor, float]:
+        """Restarts while the loss is above the floor, time is left and restarts keep paying: each
+        kicks a quarter of the blocks far and, where pairings are in doubt (``reg``), exchanges two
+        write pieces and regroups by data, then searches again; the best arrangement is kept."""
+        floor, D = ctx.floor_of(ev), arr.shape[0]
+        t0, e0, done, stale, history = time.perf_counter(), ev.evaluations, 0, 0, [loss]
+        while loss > floor and stale < self.search.restarts and ctx.deadline is not None and not ctx.out_of_time():
+            rng = ctx.rng(1000 + done)
+            start = kick(arr, rng, max(1, D // 4), D)
+            if reg is not None:
+                p, q = rng.choice(D, 2, replace=False)
+                start[[p, q], write] = start[[q, p], write]
+                start = self.relink.run(ctx, reg, ev, start, math.inf, write)[0]
+            trial, trial_loss = search(start, f"restart{done} ")
+            done += 1
+            stale = 0 if trial_loss < loss else stale + 1
+            if trial_loss < loss:
+                arr, loss = trial, trial_loss
+            history.append(loss)
+        if done:
+            ctx.stages.append(StageReport("restarts", f"kicks{'+relink' if reg is not None else ''}", mse=loss, rounds=done,
+                                          evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
+                                          details={"history": history, "stop": "floor" if loss <= floor else
+                                                   "time-limit" if ctx.out_of_time() else "patience"}))
+        return arr, loss
+
     def solve(self, puzzle: Puzzle) -> SolveResult:
         self.validate()
         if not puzzle.family.screens:
@@ -131,12 +219,13 @@ class FastSolver(BaseSolver):
                                     f"(rows of token sequences) does not provide; its solver is {puzzle.family.solver!r}")
         ctx = Context(self.descent, self.floor, unplaced_exchanges(puzzle), self.random_state)
         t0 = time.perf_counter()
+        ctx.deadline = self._deadline(t0)
         grouping = group_pieces(puzzle, self.grouping)
         head = single_head(puzzle)
         stack = PieceStack(puzzle, DTYPES[self.dtype])
         arr = stack.arrangement(Assembly(grouping.blocks, head))
         ctx.stages.append(StageReport("grouping", self.grouping, seconds=time.perf_counter() - t0,
-                                      details={"gap": grouping.gap}))
+                                      details={"gap": grouping.gap, "doubtful": grouping.doubtful}))
         levels = [self.rows] if isinstance(self.rows, int) else list(self.rows)
         evs = [evaluator(puzzle, stack, head, n, self.random_state) for n in levels]  # nested row sets
         full = evaluator(puzzle, stack, head)
@@ -145,28 +234,11 @@ class FastSolver(BaseSolver):
         searching = self.search.steps > 0  # the iterated search (on the first level) takes over from a stall
         best = self._descend(ctx, arr, evs, full, "screened-swaps", stop_on_stall=searching)
         if best.certificate["kind"] != "zero-loss" and searching:
-            slots = list(stack.slots)
-            anchor = slots.index(puzzle.family.anchor)
-            write = next(i for i, s in enumerate(puzzle.family.slots) if s.role == "write")
-            weakest = stack.arrangement(Assembly(grouping.blocks, head))[torch.argsort(torch.as_tensor(grouping.confidence),
-                                                                                     stable=True), anchor].tolist()
-            ev = evs[0]
-            patience = self.search.patience_for(arr.shape[0])
-
-            def search(start: torch.Tensor, label: str = "", max_steps: int | None = None) -> tuple[torch.Tensor, float]:
-                return self.whitening.search(ctx, self.search, ev, start, patience, max_steps, label)
-
-            arr = best.arr
-            if self.regroup.weakest > 1:  # a grouping error the first descent can already expose
-                arr = self.regroup.run(ctx, ev, arr, best.loss, weakest, anchor, write)
-            arr, loss = search(arr)
-            if loss > ctx.floor_of(ev) and self.regroup.weakest > 1:
-                arr = self.regroup.run(ctx, ev, arr, loss, weakest, anchor, write,
-                                       lambda a, label: search(a, label, 3 * patience))
-            best = self._descend(ctx, arr, evs, full, "after-iterated-search")
+            best = self._from_stall(ctx, puzzle, stack, head, grouping, evs, full, best)
         if best.certificate["kind"] != "zero-loss":  # polish and certify with the exact neighbourhood
             best = self._descend(ctx, best.arr, evs[-1:], full, "certify", exact=True)
             if math.isnan(best.full):
                 best.full = full.mse(best.arr)
-        certificate = {**best.certificate, "rows": evs[-1].n_rows, "final_mse_all_rows": best.full, "all_rows": puzzle.n_rows}
+        certificate = {**best.certificate, "rows": evs[-1].n_rows, "final_mse_all_rows": best.full, "all_rows": puzzle.n_rows,
+                       "stopped": self._stop_reason(ctx, best), "time_limit": None if ctx.deadline is None else ctx.deadline - t0}
         return SolveResult(stack.assembly(best.arr, head), ctx.stages, certificate)

@@ -132,7 +132,7 @@ class Whitening(Configurable):
             steps_left -= rounds
             stale = 0 if found_loss < loss else stale + rounds
             arr, loss = found, found_loss
-            if stop not in ("steps", "improving") or steps_left <= 0 or not on:
+            if stop not in ("steps", "improving") or steps_left <= 0 or not on or ctx.out_of_time():
                 return arr, loss
             while True:  # attempts in a row while each lowers the MSE by more than ``stall_gain``
                 trial, trial_loss = self.attempt(ctx, search, ev, arr, loss, attempt_rng, label)
@@ -141,6 +141,6 @@ class Whitening(Configurable):
                     arr, loss, stale = trial, trial_loss, 0
                     if loss <= floor:
                         return arr, loss
-                if not gained:
+                if not gained or ctx.out_of_time():
                     break
             stalled = stalled + 1 if loss > (1 - self.stall_gain) * start_loss else 0
