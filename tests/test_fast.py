@@ -129,3 +129,53 @@ def test_deterministic_given_random_state(base):
     a = get_solver("fast", random_state=4).solve(scrambled)
     b = get_solver("fast", random_state=4).solve(scrambled)
     assert a.assembly == b.assembly and a.evaluations == b.evaluations
+
+
+@pytest.mark.parametrize("family", ["relu", "gelu", "silu", "prenorm", "swiglu"])
+def test_hidden_activations_feed_the_write_piece_linearly(family):
+    from reassembly.kernel import Evaluator, PieceStack
+    from reassembly.families.base import linear
+    from solvers.fast.relink import hidden
+
+    puzzle, answer = make_puzzle(depth=3, width=8, rows=20, seed=1, family=family)
+    truth = answer.assembly(puzzle.layout)
+    stack = PieceStack(puzzle)
+    arr = stack.arrangement(truth)
+    ev = Evaluator(stack, truth.head, puzzle.X, puzzle.pred)
+    states = ev.states(arr)
+    write = next(i for i, s in enumerate(puzzle.family.slots) if s.role == "write")
+    params = stack.gather(arr)
+    expected = puzzle.family.branch(params, states[:-1])
+    assert torch.allclose(linear(hidden(ev, arr, states, write), params[stack.slots[write]]), expected, atol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def unpaired():
+    """Write pieces that are pure noise: no weight statistic pairs them, only the data can."""
+    return make_puzzle(depth=8, width=12, rows=600, seed=5, signal=0.0, noise=0.2)
+
+
+def test_relink_pairs_blocks_from_data_where_weights_carry_nothing(unpaired):
+    from solvers.grouping import group_pieces
+
+    puzzle, answer = unpaired
+    truth = answer.assembly(puzzle.layout)
+    weights_alone = set(group_pieces(puzzle, "units").blocks) & set(truth.blocks)
+    assert len(weights_alone) < len(truth.blocks)  # otherwise this test would not need the data
+    result = get_solver("fast").solve(puzzle)
+    assert score(puzzle, result.assembly, answer).exact
+    relink = [s for s in result.stages if s.stage == "relink"]
+    assert relink and sum(relink[0].details["moved"]) > 0
+    assert result.certificate["stopped"] == "floor"
+    without = get_solver("fast", relink__rounds=0).solve(puzzle)  # the weights and the order search alone miss
+    assert not score(puzzle, without.assembly, answer).exact
+
+
+def test_a_time_limit_stops_restarts_and_the_certificate_says_why(base):
+    puzzle, answer = base
+    lossy = noisy(puzzle, 0.05)  # no arrangement reaches the floor: the search would go on
+    result = get_solver("fast", time_limit=3.0).solve(lossy)
+    assert result.certificate["stopped"] in ("time-limit", "restarts-exhausted")
+    assert result.certificate["time_limit"] == pytest.approx(3.0)
+    assert any(s.stage == "restarts" for s in result.stages)
+    assert get_solver("fast").solve(lossy).certificate["stopped"] == "search-exhausted"  # no limit: no restarts

@@ -97,11 +97,9 @@ class FastSolver(BaseSolver):
         self.dtype = dtype
         self.random_state = random_state
 
-    def _deadline(self, t0: float) -> float | None:
-        """When the search must stop (``time.perf_counter()`` value): ``time_limit`` after ``t0``, or the
-        referee's limit, each less a reserve (a tenth, at most 10 s) to certify the answer."""
-        limit = self.time_limit if self.time_limit is not None else time_left()
-        return None if limit is None else t0 + limit - min(0.1 * limit, 10.0)
+    def _time_limit(self) -> float | None:
+        """Seconds the solve may take: ``time_limit``, else the referee's limit where one is known."""
+        return self.time_limit if self.time_limit is not None else time_left()
 
     @staticmethod
     def _stop_reason(ctx: Context, best: Reached) -> str:
@@ -219,7 +217,8 @@ class FastSolver(BaseSolver):
                                     f"(rows of token sequences) does not provide; its solver is {puzzle.family.solver!r}")
         ctx = Context(self.descent, self.floor, unplaced_exchanges(puzzle), self.random_state)
         t0 = time.perf_counter()
-        ctx.deadline = self._deadline(t0)
+        limit = self._time_limit()  # the search stops a reserve (a tenth, at most 10 s) early, to certify
+        ctx.deadline = None if limit is None else t0 + limit - min(0.1 * limit, 10.0)
         grouping = group_pieces(puzzle, self.grouping)
         head = single_head(puzzle)
         stack = PieceStack(puzzle, DTYPES[self.dtype])
@@ -240,5 +239,5 @@ class FastSolver(BaseSolver):
             if math.isnan(best.full):
                 best.full = full.mse(best.arr)
         certificate = {**best.certificate, "rows": evs[-1].n_rows, "final_mse_all_rows": best.full, "all_rows": puzzle.n_rows,
-                       "stopped": self._stop_reason(ctx, best), "time_limit": None if ctx.deadline is None else ctx.deadline - t0}
+                       "stopped": self._stop_reason(ctx, best), "time_limit": limit}
         return SolveResult(stack.assembly(best.arr, head), ctx.stages, certificate)

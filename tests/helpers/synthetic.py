@@ -20,7 +20,7 @@ from reassembly.puzzle import Piece, Puzzle
 from reassembly.scoring import outputs
 
 
-def _block(family, width: int, hidden: int, scale: float, noise: float, g: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+def _block(family, width: int, hidden: int, scale: float, noise: float, g: torch.Generator, signal: float = 1.0) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     f64 = torch.float64
     unit = (0.15 * torch.randn(hidden, generator=g, dtype=f64)).exp()
     dim = 1 + 0.1 * torch.randn(width, generator=g, dtype=f64)
@@ -33,7 +33,7 @@ def _block(family, width: int, hidden: int, scale: float, noise: float, g: torch
             last_read = w
     for slot in family.slots:
         if slot.role == "write":
-            w = -scale * last_read.T / hidden**0.5 + noise * torch.randn(width, hidden, generator=g, dtype=f64) / hidden**0.5
+            w = -signal * scale * last_read.T / hidden**0.5 + noise * torch.randn(width, hidden, generator=g, dtype=f64) / hidden**0.5
             tensors[slot.name] = (w, 0.05 * torch.randn(width, generator=g, dtype=f64) if slot.bias else None)
         elif slot.role == "scale":
             tensors[slot.name] = (dim.clone(), None)
@@ -41,8 +41,12 @@ def _block(family, width: int, hidden: int, scale: float, noise: float, g: torch
 
 
 def make_puzzle(depth: int = 8, width: int = 12, hidden: int | None = None, output: int = 1, rows: int = 300,
-                noise: float = 0.05, seed: int = 0, name: str = "synthetic", family: str = "relu") -> tuple[Puzzle, Answer]:
+                noise: float = 0.05, seed: int = 0, name: str = "synthetic", family: str = "relu",
+                signal: float = 1.0) -> tuple[Puzzle, Answer]:
     """A shuffled network of ``depth`` constructed blocks of ``family`` and its answer.
+
+    ``signal`` scales the part of each write piece tied to its read piece (0: write pieces are
+    noise of size ``noise``, so no weight statistic pairs them and only the data can).
 
     Piece ids are a seeded random shuffle; ``pred`` is the true network's output in float64.
     """
@@ -51,7 +55,7 @@ def make_puzzle(depth: int = 8, width: int = 12, hidden: int | None = None, outp
     g = torch.Generator().manual_seed(seed)
     layers: list[tuple[torch.Tensor, torch.Tensor | None]] = []
     for k in range(depth):
-        layers += _block(fam, width, hidden, 0.2 + 0.8 * (k + 1) / depth, noise, g)
+        layers += _block(fam, width, hidden, 0.2 + 0.8 * (k + 1) / depth, noise, g, signal)
     layers.append((torch.randn(output, width, generator=g, dtype=torch.float64) / width**0.5,
                    0.1 * torch.randn(output, generator=g, dtype=torch.float64)))
     # Round to float32 now so the saved puzzle (float32 pieces) is the same network.
