@@ -8,6 +8,7 @@ apply to the puzzle) are counted apart.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from reassembly.tasks import get_task
@@ -63,6 +64,8 @@ def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
             **{f"n_{s}": int((status == s).sum()) for s in ("timeout", "error", "unsupported")},
             "search_misses": int((scored["failure"] == "search").sum()),
             "identifiability_misses": int((scored["failure"] == "identifiability").sum()),
+            "other_misses": int((scored["exact_known"] & ~scored["exact"].astype(bool)
+                                 & ~scored["failure"].isin(["search", "identifiability"])).sum()),
             **task_aggregates(scored, str(task)),
         })
     summary = pd.DataFrame(out)
@@ -88,7 +91,8 @@ def _fmt(value: Any, spec: str) -> str:
 
 def failed_text(r: Any) -> str:
     parts = [f"{n} {what}" for n, what in ((r.n_timeout, "timeout"), (r.n_error, "error"), (r.n_unsupported, "unsupported"),
-                                          (r.search_misses, "search miss"), (r.identifiability_misses, "unidentifiable")) if n]
+                                          (r.search_misses, "search miss"), (r.identifiability_misses, "unidentifiable"),
+                                          (getattr(r, "other_misses", 0), "miss")) if n]
     return ", ".join(parts)
 
 
@@ -141,5 +145,6 @@ def failed_runs_table(df: "pd.DataFrame", width: int | None = None) -> "Table | 
     limit = max(40, (width or 200) - 40)
     for r in bad.itertuples():
         message = str(r.error) if isinstance(r.error, str) else ""
-        table.add_row(escape(str(r.puzzle)), escape(str(r.variant)), str(r.status), escape(message[:limit]))
+        short = textwrap.shorten(" ".join(message.split()), limit, placeholder=" …") if message else ""
+        table.add_row(escape(str(r.puzzle)), escape(str(r.variant)), str(r.status), escape(short))
     return table

@@ -20,7 +20,7 @@ from solvers.fast.descent import Descent
 from solvers.fast.regroup import Regroup
 from solvers.fast.search import IteratedSearch
 from solvers.fast.whitening import Whitening
-from solvers.grouping import SCORES, group_pieces, unplaced_exchanges
+from solvers.grouping import SCORES, check_groupable, group_pieces, unplaced_exchanges
 from solvers.rows import evaluator, single_head
 from solvers.seeds import REVERSED, SEEDS, delta_norm, seed_order
 
@@ -124,11 +124,16 @@ class FastSolver(BaseSolver):
                 break
         return Reached(arr, loss, math.nan, certificate)
 
-    def solve(self, puzzle: Puzzle) -> SolveResult:
-        self.validate()
+    def check(self, puzzle: Puzzle) -> None:
         if not puzzle.family.screens:
             raise UnsupportedPuzzle(f"fast screens moves with output Jacobians, which the {puzzle.family.name!r} family "
                                     f"(rows of token sequences) does not provide; its solver is {puzzle.family.solver!r}")
+        check_groupable(puzzle)
+        single_head(puzzle)
+
+    def solve(self, puzzle: Puzzle) -> SolveResult:
+        self.validate()
+        self.check(puzzle)
         ctx = Context(self.descent, self.floor, unplaced_exchanges(puzzle), self.random_state)
         t0 = time.perf_counter()
         grouping = group_pieces(puzzle, self.grouping)

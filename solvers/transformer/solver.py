@@ -65,12 +65,16 @@ class TransformerSolver(BaseSolver):
         self.dtype = dtype
         self.random_state = random_state
 
-    def solve(self, puzzle: Puzzle) -> SolveResult:
-        self.validate()
+    def check(self, puzzle: Puzzle) -> None:
         fam = puzzle.family
         if fam.data_format != "sequences" or not fam.circuits:
             raise UnsupportedPuzzle(f"'transformer' reassembles real transformer layers (families with circuits and "
                                     f"token sequences); {fam.name!r} is not one: use 'fast'")
+
+    def solve(self, puzzle: Puzzle) -> SolveResult:
+        self.validate()
+        self.check(puzzle)
+        fam = puzzle.family
         deadline = time.monotonic() + self.time_limit
         stages: list[StageReport] = []
         t0 = time.perf_counter()
