@@ -2,7 +2,8 @@
 runs one by one.
 
 Reads rows only (:func:`reassembly.harness.results.load_results`). Failed runs (``timeout``,
-``error``) count in every denominator as not recovered; ``unsupported`` runs (the solver does not
+``error``) count in every denominator (a timeout as recovered only where its last reported
+answer is exact; its scores count in the means); ``unsupported`` runs (the solver does not
 apply to the puzzle) are counted apart.
 """
 from __future__ import annotations
@@ -47,7 +48,8 @@ def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
     out: list[dict[str, Any]] = []
     for (task, suite, variant), g in df.groupby(["task", "suite", "variant"], sort=False):
         status = g["status"]
-        scored = g[status == "ok"]
+        ok = g[status == "ok"]
+        scored = g[(status == "ok") | ((status == "timeout") & g["mse"].notna())]  # a timeout's last reported answer counts
         counted = g[status != "unsupported"]
         order = counted["order_exact"].dropna()
         out.append({
@@ -62,10 +64,10 @@ def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
             "seconds_median": counted["seconds"].median(), "seconds_max": counted["seconds"].max(),
             "evaluations_median": scored["evaluations"].median(),
             **{f"n_{s}": int((status == s).sum()) for s in ("timeout", "error", "unsupported")},
-            "search_misses": int((scored["failure"] == "search").sum()),
-            "identifiability_misses": int((scored["failure"] == "identifiability").sum()),
-            "other_misses": int((scored["exact_known"] & ~scored["exact"].astype(bool)
-                                 & ~scored["failure"].isin(["search", "identifiability"])).sum()),
+            "search_misses": int((ok["failure"] == "search").sum()),
+            "identifiability_misses": int((ok["failure"] == "identifiability").sum()),
+            "other_misses": int((ok["exact_known"] & ~ok["exact"].astype(bool)
+                                 & ~ok["failure"].isin(["search", "identifiability"])).sum()),
             **task_aggregates(scored, str(task)),
         })
     summary = pd.DataFrame(out)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from reassembly.answer import Assembly
+from reassembly.anytime import Reporter
 from reassembly.errors import UnsupportedPuzzle
 from reassembly.kernel import Evaluator, PieceStack
 from reassembly.params import Interval, OneOf
@@ -146,9 +147,12 @@ class FastSolver(BaseSolver):
         evs = [evaluator(puzzle, stack, head, n, self.random_state) for n in levels]  # nested row sets
         full = evaluator(puzzle, stack, head)
         arr = self._seed(ctx, arr, evs)
+        best_so_far = Reporter(lambda a: SolveResult(stack.assembly(a, head), list(ctx.stages), {"kind": "anytime"}))
+        best_so_far.offer(arr)  # each stage's end is reported (a later stage never ends worse)
 
         searching = self.search.steps > 0  # the iterated search (on the first level) takes over from a stall
         best = self._descend(ctx, arr, evs, full, "screened-swaps", stop_on_stall=searching)
+        best_so_far.offer(best.arr)
         if best.certificate["kind"] != "zero-loss" and searching:
             slots = list(stack.slots)
             anchor = slots.index(puzzle.family.anchor)
@@ -165,10 +169,13 @@ class FastSolver(BaseSolver):
             if self.regroup.weakest > 1:  # a grouping error the first descent can already expose
                 arr = self.regroup.run(ctx, ev, arr, best.loss, weakest, anchor, write)
             arr, loss = search(arr)
+            best_so_far.offer(arr)
             if loss > ctx.floor_of(ev) and self.regroup.weakest > 1:
                 arr = self.regroup.run(ctx, ev, arr, loss, weakest, anchor, write,
                                        lambda a, label: search(a, label, 3 * patience))
+                best_so_far.offer(arr)
             best = self._descend(ctx, arr, evs, full, "after-iterated-search")
+            best_so_far.offer(best.arr)
         if best.certificate["kind"] != "zero-loss":  # polish and certify with the exact neighbourhood
             best = self._descend(ctx, best.arr, evs[-1:], full, "certify", exact=True)
             if math.isnan(best.full):
