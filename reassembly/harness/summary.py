@@ -144,7 +144,7 @@ def failed_runs_table(df: "pd.DataFrame", width: int | None = None) -> "Table | 
     table = Table(title=f"Runs without a scored answer ({len(bad)})", title_justify="left", box=box.SIMPLE_HEAD)
     for name in ("puzzle", "solver", "status", "message"):
         table.add_column(name, overflow="fold")
-    limit = max(40, (width or 200) - 40)
+    limit = max(120, 2 * ((width or 200) - 40))  # the column folds: a long message takes a few lines
     for r in bad.itertuples():
         message = str(r.error) if isinstance(r.error, str) else ""
         short = textwrap.shorten(" ".join(message.split()), limit, placeholder=" …") if message else ""
