@@ -164,3 +164,13 @@ def test_files_written_by_generate_are_readable_by_others(tmp_path: Path) -> Non
     for path in out.rglob("*"):
         if path.is_file():
             assert os.stat(path).st_mode & 0o044 == 0o044, path
+
+
+def test_parquet_without_pyarrow_fails_up_front_in_one_line(tmp_path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is not None:
+        pytest.skip("pyarrow is installed here")
+    result = invoke("report", tmp_path, "--parquet", tmp_path / "rows.parquet")
+    assert_clean_error(result, "--parquet needs pyarrow", ".[parquet]")
+    assert "Exact recovery" not in result.output and len(result.output.strip().splitlines()) == 1

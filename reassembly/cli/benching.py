@@ -242,11 +242,16 @@ def report(
     directory: Annotated[Path, typer.Argument(help="A bench output directory (with results.jsonl or results.csv).")] = DEFAULT_OUT,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write PNGs: the runs overview (PATH) and profiles (PATH-profiles.png).")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write one self-contained HTML page of tables and plots.")] = None,
-    parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also export the rows as a parquet file (needs pyarrow).")] = None,
+    parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also export the rows as a parquet file (needs the parquet extra: pyarrow).")] = None,
 ) -> None:
     """Summarise saved bench results: the table again, failed runs, and optionally plots, HTML and parquet."""
     from reassembly.harness.results import load_results
 
+    if parquet is not None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ConfigError("--parquet needs pyarrow: pip install -e '.[parquet]'") from None
     df = load_results(directory)
     con = console()
     show(con, df, f"Exact recovery by solver ({len(df)} runs in {directory})")
@@ -259,9 +264,5 @@ def report(
 
         con.print(f"HTML: {write(df, html, f'reassembly results: {directory}')}")
     if parquet is not None:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ConfigError("--parquet needs pyarrow (pip install pyarrow)") from None
         df.to_parquet(parquet)
         con.print(f"Parquet: {parquet}")
