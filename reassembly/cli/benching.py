@@ -240,7 +240,7 @@ def show(con: Any, rows: list[dict[str, Any]] | Any, title: str) -> None:
 
 def report(
     directory: Annotated[Path, typer.Argument(help="A bench output directory (with results.jsonl or results.csv).")] = DEFAULT_OUT,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write PNGs: the runs overview (PATH) and profiles (PATH-profiles.png).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write PNGs, one set per task: the runs overview (PATH, or PATH-TASK with several tasks) and profiles (…-profiles.png).")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write one self-contained HTML page of tables and plots.")] = None,
     parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also export the rows as a parquet file (needs the parquet extra: pyarrow).")] = None,
 ) -> None:
@@ -258,7 +258,7 @@ def report(
     if plot is not None:
         from reassembly.harness.plots import plot as draw
 
-        con.print(f"Plots: {draw(df, plot)} and its -profiles companion")
+        con.print("Plots (one set per task): " + ", ".join(str(p) for p in draw(df, plot)), soft_wrap=True, highlight=False)
     if html is not None:
         from reassembly.harness.html import write
 
