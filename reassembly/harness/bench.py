@@ -1,7 +1,6 @@
 """A bench run, apart from its command line: plan, run (local pool or Dask), judge, store."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,13 +16,10 @@ ANYTIME_CLAIMS = ("evaluations", "trace", "certificate")  # what a row keeps of 
 
 
 def default_jobs() -> int:
-    """One solve per core not already busy (the load average), at least one."""
-    cores = os.cpu_count() or 1
-    try:
-        busy = int(round(os.getloadavg()[0]))
-    except OSError:
-        busy = 0
-    return max(1, cores - busy)
+    """One solve per usable core not already busy (:func:`reassembly.machine.free_cores`), at least one."""
+    from reassembly.machine import free_cores
+
+    return free_cores()
 
 
 @dataclass
