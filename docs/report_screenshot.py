@@ -24,8 +24,9 @@ from pathlib import Path
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "headless_shell")
 PROBE = """<script>addEventListener('load',()=>{const t=document.querySelector('table.runs');
-const before=t.tBodies[0].rows[0].textContent;t.querySelectorAll('th')[7].click();t.querySelectorAll('th')[7].click();
-const sorted=t.tBodies[0].rows[0].textContent!==before;const f=document.getElementById('filter');f.value='resync';
+const ths=[...t.querySelectorAll('th')];const i=ths.findIndex(h=>h.textContent==='seconds');ths[i].click();
+const v=[...t.tBodies[0].rows].map(r=>parseFloat(r.cells[i].dataset.v)).filter(x=>!isNaN(x));
+const sorted=v.length>1&&v.every((x,k)=>k===0||v[k-1]<=x);const f=document.getElementById('filter');f.value='resync';
 f.dispatchEvent(new Event('input'));const shown=[...t.tBodies[0].rows].filter(r=>r.style.display!=='none').length;
 document.body.setAttribute('data-probe',JSON.stringify({sorted,shown,total:t.tBodies[0].rows.length,
 images:[...document.images].filter(i=>i.naturalWidth>0).length}))})</script>"""

@@ -76,6 +76,22 @@ def _strip(ax, df: "pd.DataFrame", column: str, suites: list[str], variants: lis
     ax.grid(axis="y", alpha=0.3)
 
 
+def _panels(task: str) -> list[tuple[str, str, tuple[float, float] | None, str | None]]:
+    """(column, title, y limits, scale) of the per-run panels: layer reassembly's τ, grouping and
+    MSE, or a task's own first three metrics; then the seconds."""
+    from reassembly.tasks import get_task
+
+    columns = get_task(task).columns
+    if not columns:
+        panels = [("kendall_tau", "Block order: Kendall τ", (-1.05, 1.05), None),
+                  ("grouping_accuracy", "Grouping accuracy", (-0.05, 1.05), None),
+                  ("mse", "Final MSE (exact answers at 0)", None, "symlog")]
+    else:
+        panels = [(c.name, f"{c.label} ({c.name})", (-0.05, 1.05) if c.fmt.endswith("%") else None,
+                   "symlog" if "e" in c.fmt else None) for c in columns[:3]]
+    return [*panels, *[("", "", None, None)] * (3 - len(panels)), ("seconds", "Seconds per solve (log)", None, "log")]
+
+
 def overview(df: "pd.DataFrame", title: str | None = None) -> "Figure":
     """Exact rate, τ, grouping, MSE and runtime per variant and suite (the rows of one task).
 
@@ -86,6 +102,7 @@ def overview(df: "pd.DataFrame", title: str | None = None) -> "Figure":
     title
         The figure's title (``None``: none).
     """
+    import pandas as pd
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -116,10 +133,12 @@ def overview(df: "pd.DataFrame", title: str | None = None) -> "Figure":
     _labels(ax, suites)
     ax.grid(axis="y", alpha=0.3)
     exact_zero = df["mse"].where(~(df["exact"] & df["exact_known"]), 0.0)  # an exact answer's MSE is 0 (not rounding noise)
-    panels = (("kendall_tau", "Block order: Kendall τ", (-1.05, 1.05), None), ("grouping_accuracy", "Grouping accuracy", (-0.05, 1.05), None),
-              ("mse", "Final MSE (exact answers at 0)", None, "symlog"), ("seconds", "Seconds per solve (log)", None, "log"))
+    panels = _panels(str(df["task"].iloc[0]) if len(df) else "reassembly")
     for ax, (column, title_, ylim, scale) in zip(axes[1:5], panels):
-        data = df.assign(mse=exact_zero) if column == "mse" else df
+        if not column or column not in df:
+            ax.axis("off")
+            continue
+        data = df.assign(mse=exact_zero) if column == "mse" else df.assign(**{column: pd.to_numeric(df[column], errors="coerce")})
         _strip(ax, data, column, suites, variants, colour)
         ax.set_title(title_)
         if ylim:
@@ -165,7 +184,7 @@ def profiles(df: "pd.DataFrame", title: str | None = None) -> "Figure":
                 ax.step(np.r_[x[0], x], np.r_[0, y], where="post", color=colour[variant], label=variant)
         ax.set(title=f"ECDF of {label} to an exact answer", xlabel=label, ylabel="share of puzzles solved", ylim=(-0.02, 1.02))
         if ax.lines:
-            ax.set_xscale("log")
+            _log_x(ax)
         ax.grid(alpha=0.3)
     for variant, (x, y) in performance_profile(costs(df, "seconds")).items():
         if len(x):
@@ -173,10 +192,18 @@ def profiles(df: "pd.DataFrame", title: str | None = None) -> "Figure":
     axes[2].set(title="Performance profile (seconds)", xlabel="τ: within this factor of the fastest",
                 ylabel="share of puzzles", ylim=(-0.02, 1.02))
     if axes[2].lines:
-        axes[2].set_xscale("log")
+        _log_x(axes[2])
         axes[2].legend(fontsize=7 if len(variants) > 10 else 8, ncols=2 if len(variants) > 10 else 1)
     axes[2].grid(alpha=0.3)
     return fig
+
+
+def _log_x(ax) -> None:
+    """A log x axis labelled at its decades only (minor labels collide)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def save(fig: "Figure", path: str | Path) -> Path:
