@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> None:
         out = args.out / slug(recipe)
         cmd = ["reassembly", "bench", "--out", str(out), "--seeds", str(args.seeds), "--first-seed", str(args.first_seed),
                "--timeout", str(args.timeout), "-j", "1", *(f"--depth={d}" for d in args.depths),
-               *(f"-s={s}" for s in args.solvers), *RECIPES[recipe]]
+               *(a for s in args.solvers for a in ("-s", s)), *RECIPES[recipe]]
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=False)
 

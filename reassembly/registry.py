@@ -112,6 +112,25 @@ def list_solvers() -> list[str]:
     return list(specs())
 
 
+def broken(task: str | None = None) -> dict[str, str]:
+    """Plugins (every solver not built in) of ``task`` (``None``: any) that fail to load, with the
+    message naming them; built-in solvers are not imported.
+
+    Parameters
+    ----------
+    task
+        Only this task's solvers; ``None`` for all.
+    """
+    out = {}
+    for name, spec in specs().items():
+        if spec.source != "built-in" and task in (None, spec.task):
+            try:
+                spec.load()
+            except SolverError as exc:
+                out[name] = str(exc)
+    return out
+
+
 def get_spec(name: str) -> SolverSpec:
     available = specs()
     if name not in available:

@@ -82,5 +82,16 @@ class Solver(Protocol):
 class BaseSolver(Configurable):
     """Base of the built-in solvers: scikit-learn-style options (:class:`~reassembly.params.Configurable`)."""
 
+    def check(self, puzzle: Puzzle) -> None:
+        """Raise :class:`~reassembly.errors.UnsupportedPuzzle` where this solver does not apply to
+        ``puzzle`` (benchopt's ``skip``): a bench asks before it runs anything and leaves such runs
+        out. Cheap, read-only, from the puzzle's family and layout; the default applies everywhere.
+
+        Parameters
+        ----------
+        puzzle
+            The problem as the solver would see it.
+        """
+
     def solve(self, puzzle: Puzzle) -> SolveResult:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -128,6 +128,17 @@ def _roles(puzzle: Puzzle) -> tuple[str, list[str], list[str]]:
     return writes[0], reads, [s.name for s in slots if s.role == "scale"]
 
 
+def check_groupable(puzzle: Puzzle) -> None:
+    """Raise :class:`UnsupportedPuzzle` where weight scores cannot group ``puzzle``'s pieces.
+
+    Parameters
+    ----------
+    puzzle
+        The puzzle whose family and layout are checked.
+    """
+    _roles(puzzle)
+
+
 def _scale_scores(puzzle: Puzzle, gains: tuple[int, ...], reads: dict[str, list[int]]) -> np.ndarray:
     """``(blocks, gains)``: correlation of each gain with the column norms of each block's read pieces."""
     P, slots = puzzle.pieces, {s.name: s for s in puzzle.family.slots}

@@ -12,7 +12,7 @@ from reassembly.kernel import PieceStack
 from reassembly.params import Interval, OneOf
 from reassembly.puzzle import Puzzle
 from reassembly.solver import BaseSolver, SolveResult, StageReport
-from solvers.grouping import SCORES, group_pieces
+from solvers.grouping import SCORES, check_groupable, group_pieces
 from solvers.ranking import bradley_terry_order, bubble_repair, swap_deltas
 from solvers.rows import evaluator, single_head
 from solvers.seeds import SEEDS, seed_order
@@ -76,9 +76,14 @@ class StagedSolver(BaseSolver):
         self.random_state = random_state
         self.row_sampling = row_sampling
 
+    def check(self, puzzle: Puzzle) -> None:
+        check_applies(puzzle)
+        check_groupable(puzzle)
+        single_head(puzzle)
+
     def solve(self, puzzle: Puzzle) -> SolveResult:
         self.validate()
-        check_applies(puzzle)
+        self.check(puzzle)
         stages: list[StageReport] = []
         t0 = time.perf_counter()
         grouping = group_pieces(puzzle, self.pairing)

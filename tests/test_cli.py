@@ -164,3 +164,26 @@ def test_files_written_by_generate_are_readable_by_others(tmp_path: Path) -> Non
     for path in out.rglob("*"):
         if path.is_file():
             assert os.stat(path).st_mode & 0o044 == 0o044, path
+
+
+def test_parquet_without_pyarrow_fails_up_front_in_one_line(tmp_path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is not None:
+        pytest.skip("pyarrow is installed here")
+    result = invoke("report", tmp_path, "--parquet", tmp_path / "rows.parquet")
+    assert_clean_error(result, "--parquet needs pyarrow", ".[parquet]")
+    assert "Exact recovery" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_threads_come_from_the_cores_actually_free(monkeypatch) -> None:
+    from reassembly import machine
+
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: 8)
+    for load, free in ((0.0, 2), (4.0, 1), (16.0, 1), (2.0, 2)):
+        monkeypatch.setattr(machine.os, "getloadavg", lambda load=load: (load, load, load))
+        assert machine.free_cores() == free, load
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(machine.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert machine.free_cores() == 1

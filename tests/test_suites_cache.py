@@ -51,7 +51,13 @@ def test_the_cache_command_lists_sizes_and_clears_only_when_asked(tmp_path: Path
 
     declined = CliRunner().invoke(app, ["cache", "clear", "--cache-dir", str(cache)], input="n\n")
     assert declined.exit_code == 1 and list((cache / "models").iterdir())
+    (cache / "real" / "minilm").mkdir(parents=True)  # fetched weights and a leftover count too
+    (cache / "real" / "minilm" / "model.safetensors").write_bytes(b"w" * 2_000_000)
+    (cache / "real" / ".tmp-fetch").mkdir()
+    size = invoke("cache", "size", "--cache-dir", cache).output
+    assert "1 trained models, 1 real networks' weights, 1 other entries" in size and "2.0 MB" in " ".join(size.split())
+    assert "minilm" in invoke("cache", "--cache-dir", cache).output
     cleared = invoke("cache", "clear", "--yes", "--cache-dir", cache)
-    assert cleared.exit_code == 0 and "deleted 1 trained models" in cleared.output
-    assert not list((cache / "models").iterdir())
+    assert cleared.exit_code == 0 and "deleted 1 trained models, 1 real networks' weights" in cleared.output
+    assert not list((cache / "models").iterdir()) and not list((cache / "real").iterdir())
     assert_clean_error(invoke("cache", "shrink", "--cache-dir", cache), "unknown cache action 'shrink'")

@@ -16,7 +16,37 @@ from reassembly.cli.solving import IMPORTS_HELP
 from reassembly.errors import ConfigError
 
 DEFAULT_OUT = Path("bench-results")
-MARKS = {"ok": "[green]✓[/]", "timeout": "[yellow]⏱[/]", "error": "[red]✗[/]", "unsupported": "[blue]–[/]"}
+OUTCOMES = {"solved": "[green]solved[/]", "missed": "[yellow]missed[/]", "answered": "[cyan]answered[/]",
+            "timeout": "[yellow]timeout[/]", "error": "[red]error[/]", "unsupported": "[blue]unsupported[/]"}
+
+
+def outcome(row: dict[str, Any]) -> str:
+    """What a finished run came to: ``solved`` (exact), ``missed`` (scored, not exact), ``answered``
+    (scored, no known answer to compare), or its status (``timeout``, ``error``, ``unsupported``)."""
+    if row["status"] != "ok":
+        return str(row["status"])
+    return "answered" if row.get("exact") is None else ("solved" if row["exact"] else "missed")
+
+
+def progress_line(row: dict[str, Any]) -> str:
+    """One run's progress line (rich markup): outcome, variant, puzzle, the scores or the message
+    (shortened at a word boundary), seconds."""
+    import textwrap
+
+    from rich.markup import escape
+
+    from reassembly.harness.task_tables import headline
+
+    word = outcome(row)
+    scored = row["status"] == "ok" or (row["status"] == "timeout" and row.get("mse") is not None)
+    detail = headline(row) if scored else ""
+    if row["status"] == "timeout" and scored:
+        detail = f"last reported answer: {detail}"
+    if row["status"] != "ok" and row.get("error"):
+        detail = "; ".join(filter(None, (detail, str(row["error"]).replace("\n", " "))))
+    detail = textwrap.shorten(detail, 240, placeholder=" …") if detail else ""
+    seconds = f" ({row['seconds']:.1f} s)" if row.get("seconds") is not None else ""
+    return f"{OUTCOMES.get(word, escape(word))} {escape(row['variant'])} on {escape(row['puzzle'])}: {escape(detail)}{seconds}"
 
 
 @contextlib.contextmanager
@@ -92,6 +122,7 @@ def bench(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from reassembly.harness import plan as planning
+    from reassembly.harness.applicability import applicable, left_out_line
     from reassembly.harness.bench import default_jobs, execute
     from reassembly.harness.plugins import import_plugins
     from reassembly.harness.puzzles import check_out
@@ -118,6 +149,11 @@ def bench(
     con = console()
     resolved = import_plugins(imports or [])
     solvers = planning.resolve_solvers(solver, parse_options(solver_option), task)
+    if not solver:
+        from reassembly.registry import broken
+
+        for message in broken(task).values():
+            con.print(f"[red]broken plugin, left out:[/] {escape(message)}", soft_wrap=True, highlight=False)
     check_out(out)
     puzzles = []
     if janestreet is not None:
@@ -140,14 +176,17 @@ def bench(
     if chosen is not None:
         puzzles = pin(con, chosen, puzzles)
 
-    runs = planning.plan_runs(puzzles, solvers)
+    runs, left = applicable(planning.plan_runs(puzzles, solvers))
+    if left:
+        con.print(escape(left_out_line(left) or ""), soft_wrap=True, highlight=False)
     store = ResultStore(out)
     stored = store.statuses()
     redo = {r.key for r in runs if r.key in stored and (force or (retry_failed and stored[r.key] in ("error", "timeout")))}
     store.remove(redo)
     todo = [r for r in runs if r.key not in stored or r.key in redo]
     skipped = len(runs) - len(todo)
-    con.print(f"[bold]Runs:[/] {len(runs)} ({len(puzzles)} puzzles × {len(solvers)} solver variants)"
+    con.print(f"[bold]Runs:[/] {len(runs)} ({len(puzzles)} puzzles × {len(solvers)} solver variants"
+              + (f", {len(left)} left out)" if left else ")")
               + (f", {skipped} already in {store.jsonl} (--force redoes them, --retry-failed redoes failed ones)" if skipped else ""))
     jobs = jobs or default_jobs()
     options = RunOptions(timeout=timeout, imports=resolved, threads=threads or max(1, default_jobs() // jobs))
@@ -155,13 +194,7 @@ def bench(
         bar = progress.add_task(f"solving ({jobs} at a time)", total=len(todo))
 
         def on_done(finished: Any) -> None:
-            from reassembly.harness.task_tables import headline
-
-            row = finished.row
-            detail = headline(row) if row["status"] == "ok" else (row["error"] or "")
-            seconds = f"{row['seconds']:.1f} s" if row.get("seconds") is not None else ""
-            progress.console.print(f"{MARKS[row['status']]} {escape(row['variant'])} on {escape(row['puzzle'])}: "
-                                   f"{escape(detail[:200])} {seconds}", markup=True, highlight=False)
+            progress.console.print(progress_line(finished.row), markup=True, highlight=False)
             progress.advance(bar)
 
         try:
@@ -207,28 +240,29 @@ def show(con: Any, rows: list[dict[str, Any]] | Any, title: str) -> None:
 
 def report(
     directory: Annotated[Path, typer.Argument(help="A bench output directory (with results.jsonl or results.csv).")] = DEFAULT_OUT,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write PNGs: the runs overview (PATH) and profiles (PATH-profiles.png).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write PNGs, one set per task: the runs overview (PATH, or PATH-TASK with several tasks) and profiles (…-profiles.png).")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write one self-contained HTML page of tables and plots.")] = None,
-    parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also export the rows as a parquet file (needs pyarrow).")] = None,
+    parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also export the rows as a parquet file (needs the parquet extra: pyarrow).")] = None,
 ) -> None:
     """Summarise saved bench results: the table again, failed runs, and optionally plots, HTML and parquet."""
     from reassembly.harness.results import load_results
 
+    if parquet is not None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ConfigError("--parquet needs pyarrow: pip install -e '.[parquet]'") from None
     df = load_results(directory)
     con = console()
     show(con, df, f"Exact recovery by solver ({len(df)} runs in {directory})")
     if plot is not None:
         from reassembly.harness.plots import plot as draw
 
-        con.print(f"Plots: {draw(df, plot)} and its -profiles companion")
+        con.print("Plots (one set per task): " + ", ".join(str(p) for p in draw(df, plot)), soft_wrap=True, highlight=False)
     if html is not None:
         from reassembly.harness.html import write
 
         con.print(f"HTML: {write(df, html, f'reassembly results: {directory}')}")
     if parquet is not None:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ConfigError("--parquet needs pyarrow (pip install pyarrow)") from None
         df.to_parquet(parquet)
         con.print(f"Parquet: {parquet}")

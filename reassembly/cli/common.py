@@ -79,7 +79,8 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def set_threads(threads: int | None) -> None:
-    """Torch threads for this process (``None``: one per core, at most the cores not already busy)."""
+    """Torch threads for this process (``None``: one per usable core not already busy, see
+    :func:`reassembly.machine.free_cores`)."""
     import torch
 
     if threads is not None:
@@ -87,9 +88,6 @@ def set_threads(threads: int | None) -> None:
             raise SolverError(f"--threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
         return
-    cores = os.cpu_count() or 1
-    try:
-        busy = int(os.getloadavg()[0])
-    except OSError:
-        busy = 0
-    torch.set_num_threads(max(1, cores - busy))
+    from reassembly.machine import free_cores
+
+    torch.set_num_threads(free_cores())

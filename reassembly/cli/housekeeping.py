@@ -25,44 +25,48 @@ def suites() -> None:
 
 
 def cache(
-    action: Annotated[str, typer.Argument(help="list (entries and sizes), size (the total) or clear (delete every entry).")] = "list",
+    action: Annotated[str, typer.Argument(help="list (entries and sizes), size (the total) or clear (delete everything it holds).")] = "list",
     cache_dir: Annotated[Optional[Path], typer.Option(help="The cache (default: $REASSEMBLY_CACHE or the user cache folder).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Clear without asking.")] = False,
 ) -> None:
-    """Show or clear the trained-model cache (the only thing cached: puzzles are rebuilt from it in seconds)."""
+    """Show or clear the cache: trained models, fetched real-network weights and anything else in its folder."""
+    from rich.markup import escape
     from rich.table import Table
 
-    from generators.cache import ModelCache
+    from generators.cache import default_cache_dir
+    from generators.cache_contents import KINDS, clear, holdings, summary
     from reassembly.errors import ConfigError
 
-    store = ModelCache(cache_dir)
-    entries = sorted(store.dir.glob("*.json")) if store.dir.is_dir() else []
-    files = [f for e in entries for f in (e, e.with_suffix(".pt")) if f.is_file()]
-    total = sum(f.stat().st_size for f in files)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    items = holdings(root)
     if action == "size":
-        typer.echo(f"{len(entries)} trained models, {total / 1e6:.1f} MB in {store.dir}")
+        typer.echo(f"{summary(items)} in {root}")
     elif action == "list":
-        table = Table("family", "depth", "width", "hidden", "seed", "recipe", "MB", title=f"Trained models in {store.dir}",
-                      title_justify="left")
-        for e in entries:
+        models = Table("family", "depth", "width", "hidden", "seed", "recipe", "MB", title=f"Trained models in {root / 'models'}",
+                       title_justify="left")
+        others = Table("kind", "name", "MB", title=f"Other holdings in {root}", title_justify="left")
+        for item in items:
+            if item.kind != KINDS[0]:
+                others.add_row(item.kind, escape(item.name), f"{item.size / 1e6:.2f}")
+                continue
             try:
-                c = json.loads(e.read_text()).get("config", {})
+                c = json.loads(item.paths[0].read_text()).get("config", {})
             except (OSError, ValueError):
                 c = {}
-            size = sum(f.stat().st_size for f in (e, e.with_suffix(".pt")) if f.is_file())
             recipe = f"{c.get('recipe_optimizer', '?')} lr {c.get('recipe_lr', '?')} {c.get('recipe_epochs', '?')} ep"
-            table.add_row(str(c.get("block", "relu")), str(c.get("depth", "?")), str(c.get("width", "?")), str(c.get("hidden", "?")),
-                          str(c.get("seed", "?")), recipe, f"{size / 1e6:.2f}")
-        console().print(table)
-        typer.echo(f"{len(entries)} trained models, {total / 1e6:.1f} MB")
+            models.add_row(str(c.get("block", "relu")), str(c.get("depth", "?")), str(c.get("width", "?")), str(c.get("hidden", "?")),
+                           str(c.get("seed", "?")), recipe, f"{item.size / 1e6:.2f}")
+        console().print(models)
+        if others.row_count:
+            console().print(others)
+        typer.echo(summary(items))
     elif action == "clear":
-        if not entries:
-            typer.echo(f"nothing to clear in {store.dir}")
+        if not items:
+            typer.echo(f"nothing to clear in {root}")
             return
-        if not yes and not typer.confirm(f"delete {len(entries)} trained models ({total / 1e6:.1f} MB) in {store.dir}?"):
+        if not yes and not typer.confirm(f"delete {summary(items)} in {root}?"):
             raise typer.Exit(1)
-        for f in files:
-            f.unlink(missing_ok=True)
-        typer.echo(f"deleted {len(entries)} trained models ({total / 1e6:.1f} MB)")
+        clear(items)
+        typer.echo(f"deleted {summary(items)}")
     else:
         raise ConfigError(f"unknown cache action {action!r}; choose list, size or clear")

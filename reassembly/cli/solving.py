@@ -105,14 +105,18 @@ def solvers(
     from reassembly.errors import SolverError
     from reassembly.harness.plugins import import_plugins
     from reassembly.params import Configurable
-    from reassembly.registry import specs
+    from reassembly.registry import broken, specs
 
     import_plugins(imports or [])
     out = console()
     table = Table("solver", "task", "source", "entry point", *(["about"] if load else []), title="Solvers", title_justify="left")
     options: list[tuple[str, str, str, str]] = []
+    failing = broken()
     for name, spec in specs().items():
         row = [name, spec.task, spec.source, str(spec.entry_point)]
+        if name in failing and not load:
+            table.add_row(escape(name), spec.task, f"[red]{escape(spec.source)}: broken[/]", escape(str(spec.entry_point)))
+            continue
         if load:
             try:
                 factory = spec.load()
@@ -127,6 +131,8 @@ def solvers(
                                 helps.get(key, "")))
         table.add_row(*(escape(c) for c in row))
     out.print(table)
+    for name, message in failing.items():
+        out.print(f"[red]broken plugin[/] {escape(message)}", soft_wrap=True, highlight=False)
     if load:
         opts = Table("solver", "option", "default", "help", title="Options (set with -o NAME=VALUE or NAME[option=value]; "
                      "parts' options as part__option)", title_justify="left")

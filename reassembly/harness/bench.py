@@ -1,7 +1,6 @@
 """A bench run, apart from its command line: plan, run (local pool or Dask), judge, store."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -13,14 +12,14 @@ from reassembly.harness.results import ResultStore, make_row
 from reassembly.harness.runner import Outcome, RunOptions, run_many
 
 
+ANYTIME_CLAIMS = ("evaluations", "trace", "certificate")  # what a row keeps of a reported answer besides its scores
+
+
 def default_jobs() -> int:
-    """One solve per core not already busy (the load average), at least one."""
-    cores = os.cpu_count() or 1
-    try:
-        busy = int(round(os.getloadavg()[0]))
-    except OSError:
-        busy = 0
-    return max(1, cores - busy)
+    """One solve per usable core not already busy (:func:`reassembly.machine.free_cores`), at least one."""
+    from reassembly.machine import free_cores
+
+    return free_cores()
 
 
 @dataclass
@@ -32,12 +31,22 @@ class Finished:
 def judge(referee: Referee, run: Run, outcome: Outcome) -> tuple[str, dict[str, Any], str | None]:
     """Status, fields and error of a run once the referee has scored what came back."""
     status, fields, error = outcome.status, dict(outcome.fields), outcome.error
+    claims, unreadable = fields.pop("anytime", None), fields.pop("anytime_error", None)
     if status == "solved":
         try:
             fields.update(referee.judge(run.puzzle, fields))
             status = "ok"
         except PermutationError as exc:
             status, error = "error", f"invalid answer: {exc}"
+    elif status == "timeout" and claims is not None:  # the last answer reported, judged as a final one
+        try:
+            scores = referee.judge(run.puzzle, claims)
+            fields = {**{k: v for k, v in claims.items() if k in ANYTIME_CLAIMS}, **fields, **scores}
+            error = f"{error}; scored its last reported answer"
+        except PermutationError as exc:
+            error = f"{error}; its last reported answer is invalid: {exc}"
+    elif unreadable:
+        error = f"{error}; {unreadable}"
     return status, fields, error
 
 

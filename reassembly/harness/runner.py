@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reassembly import anytime
 from reassembly.harness.plan import Run
 from reassembly.harness.puzzles import copy_visible
 
@@ -139,7 +140,8 @@ def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: 
         (scratch / "work").mkdir()
         payload = {"path": str(scratch / "puzzle"), "cwd": str(scratch / "work"), "task": run.puzzle.task, "solver": run.solver.name,
                    "options": run.solver.options, "imports": tuple(options.imports), "threads": options.threads,
-                   "bench_pid": os.getpid(), "environ": dict(os.environ), "timeout": options.timeout}
+                   "bench_pid": os.getpid(), "environ": {**os.environ, anytime.ENV: str(scratch / "anytime.json")},
+                   "timeout": options.timeout}
         ctx = context()
         receive, send = ctx.Pipe(duplex=False)
         if oracle is not None:
@@ -156,7 +158,7 @@ def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: 
             if not _wait(receive, left, cancel):
                 if phase != "solve":
                     return Outcome("error", facts, f"worker did not finish {phase} within {limit:g} s", time.perf_counter() - t0)
-                return Outcome("timeout", {**facts, "seconds": time.perf_counter() - t_phase},
+                return Outcome("timeout", {**facts, **anytime.collect(scratch / "anytime.json"), "seconds": time.perf_counter() - t_phase},
                                f"no answer within the {limit:g} s timeout", time.perf_counter() - t0)
             try:
                 kind, fields = _receive(receive)

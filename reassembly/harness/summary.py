@@ -2,12 +2,14 @@
 runs one by one.
 
 Reads rows only (:func:`reassembly.harness.results.load_results`). Failed runs (``timeout``,
-``error``) count in every denominator as not recovered; ``unsupported`` runs (the solver does not
+``error``) count in every denominator (a timeout as recovered only where its last reported
+answer is exact; its scores count in the means); ``unsupported`` runs (the solver does not
 apply to the puzzle) are counted apart.
 """
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from reassembly.tasks import get_task
@@ -46,7 +48,8 @@ def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
     out: list[dict[str, Any]] = []
     for (task, suite, variant), g in df.groupby(["task", "suite", "variant"], sort=False):
         status = g["status"]
-        scored = g[status == "ok"]
+        ok = g[status == "ok"]
+        scored = g[(status == "ok") | ((status == "timeout") & g["mse"].notna())]  # a timeout's last reported answer counts
         counted = g[status != "unsupported"]
         order = counted["order_exact"].dropna()
         out.append({
@@ -61,8 +64,10 @@ def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
             "seconds_median": counted["seconds"].median(), "seconds_max": counted["seconds"].max(),
             "evaluations_median": scored["evaluations"].median(),
             **{f"n_{s}": int((status == s).sum()) for s in ("timeout", "error", "unsupported")},
-            "search_misses": int((scored["failure"] == "search").sum()),
-            "identifiability_misses": int((scored["failure"] == "identifiability").sum()),
+            "search_misses": int((ok["failure"] == "search").sum()),
+            "identifiability_misses": int((ok["failure"] == "identifiability").sum()),
+            "other_misses": int((ok["exact_known"] & ~ok["exact"].astype(bool)
+                                 & ~ok["failure"].isin(["search", "identifiability"])).sum()),
             **task_aggregates(scored, str(task)),
         })
     summary = pd.DataFrame(out)
@@ -88,7 +93,8 @@ def _fmt(value: Any, spec: str) -> str:
 
 def failed_text(r: Any) -> str:
     parts = [f"{n} {what}" for n, what in ((r.n_timeout, "timeout"), (r.n_error, "error"), (r.n_unsupported, "unsupported"),
-                                          (r.search_misses, "search miss"), (r.identifiability_misses, "unidentifiable")) if n]
+                                          (r.search_misses, "search miss"), (r.identifiability_misses, "unidentifiable"),
+                                          (getattr(r, "other_misses", 0), "miss")) if n]
     return ", ".join(parts)
 
 
@@ -138,8 +144,9 @@ def failed_runs_table(df: "pd.DataFrame", width: int | None = None) -> "Table | 
     table = Table(title=f"Runs without a scored answer ({len(bad)})", title_justify="left", box=box.SIMPLE_HEAD)
     for name in ("puzzle", "solver", "status", "message"):
         table.add_column(name, overflow="fold")
-    limit = max(40, (width or 200) - 40)
+    limit = max(120, 2 * ((width or 200) - 40))  # the column folds: a long message takes a few lines
     for r in bad.itertuples():
         message = str(r.error) if isinstance(r.error, str) else ""
-        table.add_row(escape(str(r.puzzle)), escape(str(r.variant)), str(r.status), escape(message[:limit]))
+        short = textwrap.shorten(" ".join(message.split()), limit, placeholder=" …") if message else ""
+        table.add_row(escape(str(r.puzzle)), escape(str(r.variant)), str(r.status), escape(short))
     return table

@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 
 from reassembly.answer import Assembly
+from reassembly.anytime import Reporter
 from reassembly.errors import UnsupportedPuzzle
 from reassembly.kernel import Evaluator, PieceStack
 from reassembly.params import Interval, OneOf
@@ -23,7 +24,7 @@ from solvers.fast.regroup import Regroup
 from solvers.fast.relink import Relink
 from solvers.fast.search import IteratedSearch
 from solvers.fast.whitening import Whitening
-from solvers.grouping import SCORES, Grouping, group_pieces, unplaced_exchanges
+from solvers.grouping import SCORES, Grouping, check_groupable, group_pieces, unplaced_exchanges
 from solvers.rows import evaluator, single_head
 from solvers.seeds import REVERSED, SEEDS, delta_norm, seed_order
 
@@ -153,7 +154,7 @@ class FastSolver(BaseSolver):
         return Reached(arr, loss, math.nan, certificate)
 
     def _from_stall(self, ctx: Context, puzzle: Puzzle, stack: PieceStack, head: tuple[int, ...], grouping: Grouping,
-                    evs: list[Evaluator], full: Evaluator, best: Reached) -> Reached:
+                    evs: list[Evaluator], full: Evaluator, best: Reached, best_so_far: Reporter) -> Reached:
         """Where the first descent stalls: regroup by data where the weights leave pairings in
         doubt, then the iterated search with doubts on the weakest groups."""
         slots = list(stack.slots)
@@ -173,18 +174,24 @@ class FastSolver(BaseSolver):
                         self.random_state + 1) if doubtful else None
         if reg is not None:
             arr, loss = self.relink.run(ctx, reg, ev, arr, loss, write)
+            best_so_far.offer(arr)  # each stage's end is reported (a later stage never ends worse)
         if loss > floor:
             if self.regroup.weakest > 1:  # a grouping error the first descent can already expose
                 arr = self.regroup.run(ctx, ev, arr, loss, weakest, anchor, write)
             arr, loss = search(arr)
+            best_so_far.offer(arr)
             if loss > floor and self.regroup.weakest > 1:
                 arr = self.regroup.run(ctx, ev, arr, loss, weakest, anchor, write,
                                        lambda a, label: search(a, label, 3 * patience))
-        arr, loss = self._restart(ctx, ev, reg, arr, loss, write, search)
-        return self._descend(ctx, arr, evs, full, "after-iterated-search")
+                best_so_far.offer(arr)
+        arr, loss = self._restart(ctx, ev, reg, arr, loss, write, search, best_so_far)
+        best = self._descend(ctx, arr, evs, full, "after-iterated-search")
+        best_so_far.offer(best.arr)
+        return best
 
     def _restart(self, ctx: Context, ev: Evaluator, reg: Evaluator | None, arr: torch.Tensor, loss: float, write: int,
-                 search: Callable[[torch.Tensor, str], tuple[torch.Tensor, float]]) -> tuple[torch.Tensor, float]:
+                 search: Callable[[torch.Tensor, str], tuple[torch.Tensor, float]],
+                 best_so_far: Reporter) -> tuple[torch.Tensor, float]:
         """Restarts while the loss is above the floor, time is left and restarts keep paying: each
         kicks a quarter of the blocks far and, where pairings are in doubt (``reg``), exchanges two
         write pieces and regroups by data, then searches again; the best arrangement is kept."""
@@ -202,6 +209,7 @@ class FastSolver(BaseSolver):
             stale = 0 if trial_loss < loss else stale + 1
             if trial_loss < loss:
                 arr, loss = trial, trial_loss
+                best_so_far.offer(arr)
             history.append(loss)
         if done:
             ctx.stages.append(StageReport("restarts", f"kicks{'+relink' if reg is not None else ''}", mse=loss, rounds=done,
@@ -210,11 +218,16 @@ class FastSolver(BaseSolver):
                                                    "time-limit" if ctx.out_of_time() else "patience"}))
         return arr, loss
 
-    def solve(self, puzzle: Puzzle) -> SolveResult:
-        self.validate()
+    def check(self, puzzle: Puzzle) -> None:
         if not puzzle.family.screens:
             raise UnsupportedPuzzle(f"fast screens moves with output Jacobians, which the {puzzle.family.name!r} family "
                                     f"(rows of token sequences) does not provide; its solver is {puzzle.family.solver!r}")
+        check_groupable(puzzle)
+        single_head(puzzle)
+
+    def solve(self, puzzle: Puzzle) -> SolveResult:
+        self.validate()
+        self.check(puzzle)
         ctx = Context(self.descent, self.floor, unplaced_exchanges(puzzle), self.random_state)
         t0 = time.perf_counter()
         limit = self._time_limit()  # the search stops a reserve (a tenth, at most 10 s) early, to certify
@@ -229,11 +242,14 @@ class FastSolver(BaseSolver):
         evs = [evaluator(puzzle, stack, head, n, self.random_state) for n in levels]  # nested row sets
         full = evaluator(puzzle, stack, head)
         arr = self._seed(ctx, arr, evs)
+        best_so_far = Reporter(lambda a: SolveResult(stack.assembly(a, head), list(ctx.stages), {"kind": "anytime"}))
+        best_so_far.offer(arr)  # each stage's end is reported (a later stage never ends worse)
 
         searching = self.search.steps > 0  # the iterated search (on the first level) takes over from a stall
         best = self._descend(ctx, arr, evs, full, "screened-swaps", stop_on_stall=searching)
+        best_so_far.offer(best.arr)
         if best.certificate["kind"] != "zero-loss" and searching:
-            best = self._from_stall(ctx, puzzle, stack, head, grouping, evs, full, best)
+            best = self._from_stall(ctx, puzzle, stack, head, grouping, evs, full, best, best_so_far)
         if best.certificate["kind"] != "zero-loss":  # polish and certify with the exact neighbourhood
             best = self._descend(ctx, best.arr, evs[-1:], full, "certify", exact=True)
             if math.isnan(best.full):

@@ -12,6 +12,7 @@ the floor, patience runs out or time is up.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,8 @@ import torch
 from reassembly.kernel import Evaluator
 from reassembly.params import Configurable, Interval
 from solvers.transformer.moves import Groups, kick, moves_at
+
+OnMove = Callable[[torch.Tensor, float], None]
 
 
 @dataclass
@@ -54,8 +57,9 @@ class LocalSearch(Configurable):
         self.patience = patience
 
     def sweep(self, ev: Evaluator, arr: torch.Tensor, groups: Groups, floor: float, deadline: float,
-              log: SearchLog) -> tuple[torch.Tensor, float, int]:
-        """One sweep from ``arr``; returns the arrangement, its loss and the number of moves taken."""
+              log: SearchLog, on_move: OnMove | None = None) -> tuple[torch.Tensor, float, int]:
+        """One sweep from ``arr``; returns the arrangement, its loss and the number of moves taken
+        (each move taken is passed to ``on_move(arrangement, loss)``)."""
         window = arr.shape[0] if self.window is None else self.window
         states = ev.states(arr)
         loss, taken = float(ev.loss(states[-1])), 0
@@ -69,17 +73,20 @@ class LocalSearch(Configurable):
                     arr, loss, taken = cands[i], float(losses[i]), taken + 1
                     log.moves[label] = log.moves.get(label, 0) + 1
                     states = ev.states(arr, states, p)
+                    if on_move is not None:
+                        on_move(arr, loss)
         return arr, loss, taken
 
     def run(self, ev: Evaluator, arr: torch.Tensor, groups: Groups, floor: float, deadline: float,
-            rng: np.random.Generator) -> tuple[torch.Tensor, float, SearchLog]:
-        """Search from ``arr`` on ``ev``'s rows (see the module docstring)."""
+            rng: np.random.Generator, on_move: OnMove | None = None) -> tuple[torch.Tensor, float, SearchLog]:
+        """Search from ``arr`` on ``ev``'s rows (see the module docstring); ``on_move(arrangement,
+        loss)`` sees every move taken (an anytime reporter keeps the best)."""
         window = arr.shape[0] if self.window is None else self.window
         log = SearchLog()
         best, best_loss, stale = arr, float(ev.loss(ev.states(arr)[-1])), 0
         log.history.append(best_loss)
         while True:
-            arr, loss, taken = self.sweep(ev, arr, groups, floor, deadline, log)
+            arr, loss, taken = self.sweep(ev, arr, groups, floor, deadline, log, on_move)
             log.sweeps += 1
             if loss < best_loss:
                 best, best_loss = arr, loss

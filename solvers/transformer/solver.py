@@ -16,6 +16,7 @@ import time
 import numpy as np
 import torch
 
+from reassembly.anytime import Reporter
 from reassembly.errors import UnsupportedPuzzle
 from reassembly.kernel import PieceStack
 from reassembly.params import Interval, OneOf
@@ -65,12 +66,16 @@ class TransformerSolver(BaseSolver):
         self.dtype = dtype
         self.random_state = random_state
 
-    def solve(self, puzzle: Puzzle) -> SolveResult:
-        self.validate()
+    def check(self, puzzle: Puzzle) -> None:
         fam = puzzle.family
         if fam.data_format != "sequences" or not fam.circuits:
             raise UnsupportedPuzzle(f"'transformer' reassembles real transformer layers (families with circuits and "
                                     f"token sequences); {fam.name!r} is not one: use 'fast'")
+
+    def solve(self, puzzle: Puzzle) -> SolveResult:
+        self.validate()
+        self.check(puzzle)
+        fam = puzzle.family
         deadline = time.monotonic() + self.time_limit
         stages: list[StageReport] = []
         t0 = time.perf_counter()
@@ -87,10 +92,14 @@ class TransformerSolver(BaseSolver):
 
         t0, e0 = time.perf_counter(), ev.evaluations
         arr, tried = best_start(ev, options)
-        stages.append(StageReport("start", "seriation", mse=float(ev.loss(ev.states(arr)[-1])), evaluations=ev.evaluations - e0,
+        start_loss = float(ev.loss(ev.states(arr)[-1]))
+        stages.append(StageReport("start", "seriation", mse=start_loss, evaluations=ev.evaluations - e0,
                                   seconds=time.perf_counter() - t0, details={"combinations": tried}))
+        best_so_far = Reporter(lambda a: SolveResult(stack.assembly(a, ()), list(stages), {"kind": "anytime"}))
+        best_so_far.offer(arr, start_loss)
         t0, e0 = time.perf_counter(), ev.evaluations
-        arr, loss, log = self.search.run(ev, arr, groups, floor, deadline, np.random.default_rng(self.random_state))
+        arr, loss, log = self.search.run(ev, arr, groups, floor, deadline, np.random.default_rng(self.random_state),
+                                         best_so_far.offer)
         stages.append(StageReport("search", f"exact-sweeps@{ev.n_rows}x{ev.X.shape[1]}tokens", mse=loss, rounds=log.sweeps, swaps=sum(log.moves.values()),
                                   evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
                                   details={"moves": log.moves, "kicks": log.kicks, "stop": log.stop, "history": log.history}))
