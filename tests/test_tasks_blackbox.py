@@ -73,3 +73,16 @@ def test_the_kink_reader_returns_an_answer_when_the_budget_runs_out(tmp_path: Pa
     result = get_solver("blackbox-kinks").solve(task.attach(task.load(root), oracle))
     judged = task.judge(task.prepare(root, root / "answer.json"), {**task.claims(result), **oracle.counts()})
     assert not judged["exact"] and judged["queries"] <= 20 and not result.details["complete"]
+
+
+def test_the_committee_starts_no_round_past_its_time_limit(tmp_path: Path) -> None:
+    truth = tiny_mlp(d=3, h=4, o=2)
+    root = save_problem(BlackboxProblem(3, 4, 2, budget=5000), tmp_path / "bb")
+    save_answer(truth, root / "answer.json")
+    task = get_task("blackbox")
+    oracle = task.serve(root, root / "answer.json")
+    solver = get_solver("blackbox-committee", initial=16, population=2, max_iter=50, agree=1e-12, time_limit=1e-6)
+    result = solver.solve(task.attach(task.load(root), oracle))
+    assert [s.stage for s in result.stages] == ["fit", "fit"]  # one round of fits, then the limit stops it
+    judged = task.judge(task.prepare(root, root / "answer.json"), {**task.claims(result), **oracle.counts()})
+    assert judged["queries"] == 16

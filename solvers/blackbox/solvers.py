@@ -10,7 +10,8 @@ import torch
 from reassembly.params import Interval
 from reassembly.query.blackbox import BlackboxProblem, BlackboxResult
 from reassembly.query.mlp import forward, parameter_errors
-from reassembly.solver import BaseSolver, StageReport
+from reassembly.anytime import report
+from reassembly.solver import BaseSolver, StageReport, time_left
 from solvers.blackbox.fit import Fit, fit, initial, polish
 from solvers.oracles import ask_within_budget, disagreement, require_oracle
 
@@ -73,16 +74,23 @@ class RandomBlackboxSolver(_Population):
         self.queries = queries
         self.population = population
         self.max_iter = max_iter
+        self.time_limit = time_limit
         self.random_state = random_state
 
     def solve(self, problem: BlackboxProblem) -> BlackboxResult:
         self.validate()
+        limit = self.time_limit if self.time_limit is not None else time_left()
+        deadline = None if limit is None else time.perf_counter() + ROUND_SHARE * limit
         stages: list[StageReport] = []
         X = self.draw(problem, self.queries, torch.Generator().manual_seed(self.random_state))
         Y = self.ask(problem, X)
         X = X[: len(Y)]
         members = self.fit_all(problem, [None] * self.population, X, Y, stages)
         return self.result(members[0], stages, len(X))
+
+
+#: Share of the time limit after which the committee starts no new round (a round refits every member).
+ROUND_SHARE = 0.5
 
 
 class CommitteeBlackboxSolver(_Population):
@@ -111,16 +119,22 @@ class CommitteeBlackboxSolver(_Population):
         Consensus: the largest canonical parameter difference between the two best members.
     max_iter
         L-BFGS iterations per member and round.
+    time_limit
+        Seconds the solve may take: no new round starts after ``ROUND_SHARE`` of it, and the best
+        member so far is reported after every round (an anytime answer the referee scores on a
+        timeout). ``None``: the referee's limit where the solve runs under one.
     random_state
         Seed of the rows and of the initialisations.
     """
 
     constraints = {"initial": Interval(1, None), "growth": Interval(0, None), "batch": Interval(1, None),
                    "population": Interval(2, None), "pool": Interval(1, None), "ascent": Interval(0, None),
-                   "agree": Interval(0, None, closed=False), "max_iter": Interval(1, None), "random_state": Interval(0, None)}
+                   "agree": Interval(0, None, closed=False), "max_iter": Interval(1, None),
+                   "time_limit": Interval(0, None, closed=False), "random_state": Interval(0, None)}
 
     def __init__(self, initial: int = 512, growth: float = 0.5, batch: int = 64, population: int = 4, pool: int = 4096,
-                 ascent: int = 20, agree: float = 1e-6, max_iter: int = 3000, random_state: int = 0) -> None:
+                 ascent: int = 20, agree: float = 1e-6, max_iter: int = 3000, time_limit: float | None = None,
+                 random_state: int = 0) -> None:
         self.initial = initial
         self.growth = growth
         self.batch = batch
@@ -129,10 +143,13 @@ class CommitteeBlackboxSolver(_Population):
         self.ascent = ascent
         self.agree = agree
         self.max_iter = max_iter
+        self.time_limit = time_limit
         self.random_state = random_state
 
     def solve(self, problem: BlackboxProblem) -> BlackboxResult:
         self.validate()
+        limit = self.time_limit if self.time_limit is not None else time_left()
+        deadline = None if limit is None else time.perf_counter() + ROUND_SHARE * limit
         stages: list[StageReport] = []
         gen = torch.Generator().manual_seed(self.random_state)
         X = self.draw(problem, self.initial, gen)
@@ -142,9 +159,10 @@ class CommitteeBlackboxSolver(_Population):
         while True:
             fitted = self.fit_all(problem, members, X, Y, stages)
             best = fitted[0]
+            report(self.result(best, stages, len(X)), task="blackbox")
             if fitted[1].loss < EXACT_FIT and parameter_errors(best.params, fitted[1].params)["max_error"] <= self.agree:
                 break
-            if problem.oracle.remaining == 0:
+            if problem.oracle.remaining == 0 or (deadline is not None and time.perf_counter() > deadline):
                 break
             t0 = time.perf_counter()
             rows = self.disputed(fitted, problem, max(self.batch, int(self.growth * len(X))), gen, Y)
