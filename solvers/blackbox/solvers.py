@@ -74,7 +74,6 @@ class RandomBlackboxSolver(_Population):
         self.queries = queries
         self.population = population
         self.max_iter = max_iter
-        self.time_limit = time_limit
         self.random_state = random_state
 
     def solve(self, problem: BlackboxProblem) -> BlackboxResult:
