@@ -78,8 +78,6 @@ class RandomBlackboxSolver(_Population):
 
     def solve(self, problem: BlackboxProblem) -> BlackboxResult:
         self.validate()
-        limit = self.time_limit if self.time_limit is not None else time_left()
-        deadline = None if limit is None else time.perf_counter() + ROUND_SHARE * limit
         stages: list[StageReport] = []
         X = self.draw(problem, self.queries, torch.Generator().manual_seed(self.random_state))
         Y = self.ask(problem, X)
