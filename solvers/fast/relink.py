@@ -16,7 +16,8 @@ pieces, the rows and the known head), no statistics of a training recipe; the tr
 the relation exact at the true order, and each round only needs the linearisation to rank the
 true partner first, not to be accurate. Its cost is one regression with ``D²`` unknowns per round
 (about ``rows_per_unknown · D² / o`` rows), so it runs only where the weight scores leave some
-block's pairing in doubt (:attr:`solvers.grouping.Grouping.margin`).
+block's pairing in doubt (:attr:`solvers.grouping.Grouping.margin`), and where the rows cannot
+determine ``D²`` coefficients only among the blocks in doubt.
 """
 from __future__ import annotations
 
@@ -50,38 +51,45 @@ def hidden(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, write: int) -
     return ev.family.branch(params, states[:-1])
 
 
-def linear_features(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor,
-                    write: int) -> torch.Tensor:
-    """``Φ`` ``(n·o, D, P)``: the first-order output of write piece ``j`` (pool row) placed at position ``a``."""
+def linear_features(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, write: int,
+                    positions: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
+    """``Φ`` ``(n·o, U, P)``: the first-order output of write piece ``pool[j]`` (pool rows) placed at
+    position ``positions[u]``."""
     name = ev.stack.slots[write]
-    W, b = ev.stack.tensors[name]  # (P, d, h), (P, d)
+    W, b = ev.stack.tensors[name]
+    W, b = W[pool], None if b is None else b[pool]  # (P, d, h), (P, d)
     H = hidden(ev, arr, states, write)  # (D, n, h)
-    D, n = arr.shape[0], H.shape[1]
-    o, d = J.shape[-2], J.shape[-1]
-    phi = torch.empty(n * o, D, W.shape[0], dtype=H.dtype)
+    n, (o, d) = H.shape[1], J.shape[-2:]
+    phi = torch.empty(n * o, len(positions), W.shape[0], dtype=H.dtype)
     flat_w = W.permute(2, 0, 1).reshape(W.shape[2], -1)  # (h, P·d)
-    for a in range(D):
-        Y = (H[a] @ flat_w).view(n, W.shape[0], d)  # W_j φ_a per row, every write piece j
-        phi[:, a] = torch.einsum("npd,nod->nop", Y, J[a + 1]).reshape(n * o, -1)
+    for u, a in enumerate(positions.tolist()):
+        Y = (H[a] @ flat_w).view(n, W.shape[0], d)  # W_j φ_a per row, every candidate write piece j
+        phi[:, u] = torch.einsum("npd,nod->nop", Y, J[a + 1]).reshape(n * o, -1)
         if b is not None:
-            phi[:, a] += J[a + 1].reshape(n * o, d) @ b.T
+            phi[:, u] += J[a + 1].reshape(n * o, d) @ b.T
     return phi
 
 
-def regressed_pairing(ev: Evaluator, arr: torch.Tensor, write: int) -> np.ndarray:
-    """The write piece (pool row) for each position that the linearised least-squares fit prefers."""
+def regressed_pairing(ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.Tensor) -> torch.Tensor:
+    """The write pieces (pool rows) for ``positions`` that the linearised least-squares fit prefers,
+    among those the positions hold now (every other position keeps its piece)."""
     states = ev.states(arr)
     J = ev.jacobians(arr, states)
-    phi = linear_features(ev, arr, states, J, write)
-    D = arr.shape[0]
-    current = phi[:, torch.arange(D), arr[:, write]].sum(1)
+    pool = arr[positions, write]
+    phi = linear_features(ev, arr, states, J, write, positions, pool)
+    U = len(positions)
+    current = phi[:, torch.arange(U), torch.arange(U)].sum(1)
     target = (ev.target - ev.output(states[-1])).reshape(-1) + current
     A = phi.flatten(1)
     gram = (A.T @ A).double()  # normal equations: a Gram matrix product is several times cheaper than QR
     gram.diagonal().add_(RIDGE * float(gram.diagonal().mean()) + 1e-300)
     beta = torch.linalg.solve(gram, (A.T @ target).double())
-    _, cols = linear_sum_assignment(beta.view(D, -1).numpy(), maximize=True)
-    return cols
+    _, cols = linear_sum_assignment(beta.view(U, U).numpy(), maximize=True)
+    return pool[torch.as_tensor(cols)]
+
+
+#: Fewest regression rows per unknown coefficient for the fit to be determined at all.
+MIN_ROWS_PER_UNKNOWN = 2
 
 
 class Relink(Configurable):
@@ -92,8 +100,8 @@ class Relink(Configurable):
     rounds
         Most regressions (each followed by a descent); 0 turns the stage off.
     rows_per_unknown
-        Rows of the regression per unknown coefficient (``D²`` unknowns, one equation per row and
-        output); capped by the puzzle's rows.
+        Rows of the regression per unknown coefficient (``U²`` unknowns for ``U`` blocks regrouped,
+        one equation per row and output); capped by the puzzle's rows.
     patience
         Rounds without a new best loss after which the stage stops.
     """
@@ -105,25 +113,40 @@ class Relink(Configurable):
         self.rows_per_unknown = rows_per_unknown
         self.patience = patience
 
-    def rows_for(self, depth: int, outputs: int) -> int:
-        """Regression rows for ``depth`` blocks and ``outputs`` outputs per row."""
-        return max(256, int(np.ceil(self.rows_per_unknown * depth * depth / outputs)))
+    def rows_for(self, blocks: int, outputs: int) -> int:
+        """Regression rows for regrouping ``blocks`` blocks with ``outputs`` outputs per row."""
+        return max(256, int(np.ceil(self.rows_per_unknown * blocks * blocks / outputs)))
 
-    def run(self, ctx: Context, reg: Evaluator, ev: Evaluator, arr: torch.Tensor, loss: float,
-            write: int) -> tuple[torch.Tensor, float]:
-        """Regroup ``arr`` (loss ``loss`` on ``ev``'s rows) by regressions on ``reg``'s rows; the
-        descents run on ``ev``. Returns the best arrangement met and its loss."""
+    def select(self, anchors: list[int], margin: np.ndarray, outputs: int, n_rows: int) -> list[int]:
+        """The blocks (by anchor piece, pool rows) whose write pieces the regression may exchange:
+        every block where the rows allow ``rows_per_unknown`` per unknown, else those the weights
+        leave in doubt (margin not positive), least confident first, as many as the rows determine
+        (at least ``MIN_ROWS_PER_UNKNOWN`` each); none where fewer than two."""
+        D = len(anchors)
+        if self.rows_per_unknown * D * D / outputs <= n_rows:
+            return list(anchors)
+        order = [k for k in np.argsort(margin, kind="stable").tolist() if margin[k] <= 0]
+        U = min(len(order), int(np.sqrt(n_rows * outputs / MIN_ROWS_PER_UNKNOWN)))
+        return [anchors[k] for k in order[:U]] if U >= 2 else []
+
+    def run(self, ctx: Context, reg: Evaluator, ev: Evaluator, arr: torch.Tensor, loss: float, write: int,
+            anchor: int, blocks: list[int]) -> tuple[torch.Tensor, float]:
+        """Regroup ``arr`` (loss ``loss`` on ``ev``'s rows) by regressions on ``reg``'s rows, among the
+        ``blocks`` (anchor pool rows; ``anchor`` is their column); the descents run on ``ev``.
+        Returns the best arrangement met and its loss."""
         t0, e0 = time.perf_counter(), ev.evaluations + reg.evaluations
         best, best_loss, floor = arr, loss, ctx.floor_of(ev)
         history, moved, stale = [loss], [], 0
+        chosen = torch.as_tensor(blocks)
         for _ in range(self.rounds):
-            cols = torch.as_tensor(regressed_pairing(reg, arr, write))
-            changed = int((cols != arr[:, write]).sum())
+            positions = torch.nonzero(torch.isin(arr[:, anchor], chosen)).flatten()
+            new = regressed_pairing(reg, arr, write, positions)
+            changed = int((new != arr[positions, write]).sum())
             moved.append(changed)
             if changed == 0:
                 break
             trial = arr.clone()
-            trial[:, write] = cols
+            trial[positions, write] = new
             arr, loss = ctx.descend(ev, trial)[:2]
             history.append(loss)
             if loss < best_loss:
@@ -133,7 +156,7 @@ class Relink(Configurable):
             if best_loss <= floor or stale >= self.patience or ctx.out_of_time():
                 break
         ctx.stages.append(StageReport(
-            "relink", f"regression@{reg.n_rows}rows", mse=best_loss, rounds=len(moved),
+            "relink", f"{len(blocks)}-blocks@{reg.n_rows}rows", mse=best_loss, rounds=len(moved),
             evaluations=ev.evaluations + reg.evaluations - e0, seconds=time.perf_counter() - t0,
             details={"moved": moved, "history": history}))
         return best, best_loss

@@ -169,11 +169,15 @@ class FastSolver(BaseSolver):
             return self.whitening.search(ctx, self.search, ev, start, patience, max_steps, label)
 
         arr, loss = best.arr, best.loss
-        doubtful = bool(self.relink.rounds and grouping.doubtful)  # the weights leave pairings open: data decides
-        reg = evaluator(puzzle, stack, head, self.relink.rows_for(len(arr), ev.target.shape[-1]),
-                        self.random_state + 1) if doubtful else None
-        if reg is not None:
-            arr, loss = self.relink.run(ctx, reg, ev, arr, loss, write)
+        blocks: list[int] = []  # where the weights leave pairings open, the data decides among these blocks
+        if self.relink.rounds and grouping.doubtful:
+            anchors = stack.arrangement(Assembly(grouping.blocks, head))[:, anchor].tolist()
+            blocks = self.relink.select(anchors, grouping.margin, ev.target.shape[-1], puzzle.n_rows)
+        reg = evaluator(puzzle, stack, head, self.relink.rows_for(len(blocks), ev.target.shape[-1]),
+                        self.random_state + 1) if blocks else None
+        relink = (lambda a, l: self.relink.run(ctx, reg, ev, a, l, write, anchor, blocks)) if reg is not None else None
+        if relink is not None:
+            arr, loss = relink(arr, loss)
             best_so_far.offer(arr)  # each stage's end is reported (a later stage never ends worse)
         if loss > floor:
             if self.regroup.weakest > 1:  # a grouping error the first descent can already expose
@@ -184,26 +188,27 @@ class FastSolver(BaseSolver):
                 arr = self.regroup.run(ctx, ev, arr, loss, weakest, anchor, write,
                                        lambda a, label: search(a, label, 3 * patience))
                 best_so_far.offer(arr)
-        arr, loss = self._restart(ctx, ev, reg, arr, loss, write, search, best_so_far)
+        arr, loss = self._restart(ctx, ev, relink, arr, loss, write, search, best_so_far)
         best = self._descend(ctx, arr, evs, full, "after-iterated-search")
         best_so_far.offer(best.arr)
         return best
 
-    def _restart(self, ctx: Context, ev: Evaluator, reg: Evaluator | None, arr: torch.Tensor, loss: float, write: int,
+    def _restart(self, ctx: Context, ev: Evaluator, relink: Callable[[torch.Tensor, float], tuple[torch.Tensor, float]] | None,
+                 arr: torch.Tensor, loss: float, write: int,
                  search: Callable[[torch.Tensor, str], tuple[torch.Tensor, float]],
                  best_so_far: Reporter) -> tuple[torch.Tensor, float]:
         """Restarts while the loss is above the floor, time is left and restarts keep paying: each
         kicks a quarter of the blocks far and, where pairings are in doubt (``reg``), exchanges two
-        write pieces and regroups by data, then searches again; the best arrangement is kept."""
+        write pieces and regroups by data (``relink``), then searches again; the best arrangement is kept."""
         floor, D = ctx.floor_of(ev), arr.shape[0]
         t0, e0, done, stale, history = time.perf_counter(), ev.evaluations, 0, 0, [loss]
         while loss > floor and stale < self.search.restarts and ctx.deadline is not None and not ctx.out_of_time():
             rng = ctx.rng(1000 + done)
             start = kick(arr, rng, max(1, D // 4), D)
-            if reg is not None:
+            if relink is not None:
                 p, q = rng.choice(D, 2, replace=False)
                 start[[p, q], write] = start[[q, p], write]
-                start = self.relink.run(ctx, reg, ev, start, math.inf, write)[0]
+                start = relink(start, math.inf)[0]
             trial, trial_loss = search(start, f"restart{done} ")
             done += 1
             stale = 0 if trial_loss < loss else stale + 1
@@ -212,7 +217,7 @@ class FastSolver(BaseSolver):
                 best_so_far.offer(arr)
             history.append(loss)
         if done:
-            ctx.stages.append(StageReport("restarts", f"kicks{'+relink' if reg is not None else ''}", mse=loss, rounds=done,
+            ctx.stages.append(StageReport("restarts", f"kicks{'+relink' if relink is not None else ''}", mse=loss, rounds=done,
                                           evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
                                           details={"history": history, "stop": "floor" if loss <= floor else
                                                    "time-limit" if ctx.out_of_time() else "patience"}))
