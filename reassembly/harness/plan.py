@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reassembly.errors import ConfigError, SolverError
-from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, content_hash, store_directory
+from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, content_hash, file_digest, store_directory
 from reassembly.harness.variants import Variant, expand, parse_spec
 from reassembly.tasks import DEFAULT_TASK
 
@@ -36,6 +36,7 @@ class PuzzleEntry:
     config: dict[str, Any] = field(default_factory=dict)
     task: str = "reassembly"
     pinned: bool | None = None  # whether the content matches a suite's pin (None: not pinned)
+    answer_sha: str | None = None  # SHA-256 of the answer file when planned (checked before each use)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = No
             stored, _ = store_directory(tmp, out, pid, answer, task)
             shutil.move(str(tmp / METADATA_NAME), str(out / "answers" / f"{pid}.generation.json"))
             shutil.rmtree(tmp, ignore_errors=True)
-        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, content_hash(stored, task), str(known), config.seed, d, task))
+        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, content_hash(stored, task), str(known), config.seed, d, task,
+                                   answer_sha=file_digest(known)))
     return entries
 
 
@@ -161,7 +163,8 @@ def janestreet_entry(path: Path, out: Path) -> PuzzleEntry:
 
     _exists(path, "--janestreet")
     stored, content = store_directory(path, out, "janestreet", janestreet_answer())
-    return PuzzleEntry("janestreet", str(stored), "janestreet", "janestreet", content, str(answer_path(out, "janestreet")))
+    known = answer_path(out, "janestreet")
+    return PuzzleEntry("janestreet", str(stored), "janestreet", "janestreet", content, str(known), answer_sha=file_digest(known))
 
 
 def directory_entry(path: Path, out: Path, task: str = DEFAULT_TASK) -> PuzzleEntry:
@@ -170,7 +173,8 @@ def directory_entry(path: Path, out: Path, task: str = DEFAULT_TASK) -> PuzzleEn
     pid = f"{root.name}-{digest(str(root), 6)}"
     stored, content = store_directory(root, out, pid, task=task)
     known = answer_path(out, pid)
-    return PuzzleEntry(pid, str(stored), "directory", root.name, content, str(known) if known.is_file() else None, task=task)
+    return PuzzleEntry(pid, str(stored), "directory", root.name, content, str(known) if known.is_file() else None, task=task,
+                       answer_sha=file_digest(known))
 
 
 def _exists(path: Path, what: str) -> Path:

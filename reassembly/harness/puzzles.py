@@ -38,6 +38,53 @@ def copy_visible(src: Path, dst: Path, link: bool = False, task: str = DEFAULT_T
     return dst
 
 
+def file_digest(path: str | Path | None) -> str | None:
+    """SHA-256 of one file's bytes (``None`` for no file)."""
+    if path is None or not Path(path).is_file():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def sealed_copy(entry: "PuzzleEntry", dst: Path) -> tuple[Path, Path | None]:  # noqa: F821
+    """Private copies of ``entry``'s solver-visible files (``dst/puzzle``) and answer
+    (``dst/answer.json``), checked against the hashes taken when the bench planned it (before any
+    solver ran): whatever a solver did to the stored files, the copy is what was planned or a
+    one-line :class:`~reassembly.errors.PuzzleError`."""
+    from reassembly.errors import PuzzleError
+
+    root = copy_visible(Path(entry.path), dst / "puzzle", task=entry.task)
+    if content_hash(root, entry.task) != entry.content:
+        raise PuzzleError(f"{entry.path}: the stored puzzle changed since the bench planned it; refusing to use it")
+    if entry.answer is None:
+        return root, None
+    answer = dst / ANSWER_NAME
+    shutil.copyfile(entry.answer, answer)
+    sha = getattr(entry, "answer_sha", None)
+    if sha is not None and file_digest(answer) != sha:
+        raise PuzzleError(f"{entry.answer}: the stored answer changed since the bench planned it; refusing to use it")
+    return root, answer
+
+
+def read_only(root: Path) -> None:
+    """Make a copied tree read-only (files 0444, folders 0555)."""
+    for folder, dirs, files in os.walk(root):
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o444)
+    for folder, dirs, files in os.walk(root, topdown=False):
+        os.chmod(folder, 0o555)
+
+
+def remove_tree(root: Path) -> None:
+    """``rmtree`` that first makes read-only folders (:func:`read_only`) writable again."""
+    for folder, dirs, _ in os.walk(root):
+        for name in dirs:
+            try:
+                os.chmod(os.path.join(folder, name), 0o700, follow_symlinks=False)
+            except OSError:
+                pass
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def answer_path(out: Path, pid: str) -> Path:
     return out / ANSWERS_DIR / f"{pid}.json"
 

@@ -157,7 +157,7 @@ def make_row(run: Any, status: str, fields: dict[str, Any], error: str | None, w
         "content": run.puzzle.content, "pinned": run.puzzle.pinned, "seed": run.puzzle.seed, "solver": run.solver.name, "variant": run.solver.label,
         "status": status, "error": error, "failure": fields.get("failure"),
         **{m: fields.get(m) for m in ("exact", "grouping_accuracy", "order_exact", "kendall_tau", "mse", "true_mse",
-                                      "sha256", "seconds", "evaluations")},
+                                      "sha256", "seconds", "claimed_seconds", "evaluations")},
         "wall_seconds": wall, "timeout": timeout,
         **{k: fields.get(k) for k in ("family", "depth", "d", "h", "o", "rows", "torch_threads")},
         "certificate": (fields.get("certificate") or {}).get("kind") if isinstance(fields.get("certificate"), dict) else None,

@@ -35,6 +35,7 @@ def failure_class(exact: bool | None, mse: float, true_mse: float) -> str | None
 class ReassemblyTask(Task):
     name = "reassembly"
     description = "put a shuffled residual network back together from its pieces and a data table"
+    answer_fields = ("blocks", "head")
 
     def visible_files(self, root: Path) -> list[str]:
         from reassembly.loader import visible_files
@@ -48,6 +49,9 @@ class ReassemblyTask(Task):
 
     def facts(self, problem: Puzzle) -> dict[str, Any]:
         return {"depth": problem.depth, "rows": problem.n_rows, "family": problem.family.name, **problem.layout.sizes}
+
+    def prepared_facts(self, prepared: Prepared) -> dict[str, Any]:
+        return self.facts(prepared.puzzle)
 
     def claims(self, result: Any) -> dict[str, Any]:
         from reassembly.solver import SolveResult
