@@ -155,7 +155,7 @@ def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: 
         send.close()
         if replies is not None:
             replies.close()
-        channel = Channel(receive.fileno(), KINDS, reply.fileno() if reply is not None else None)
+        channel = Channel(receive.fileno(), KINDS, reply.fileno() if reply is not None else None, proc.sentinel)
         t_solve: float | None = None
         t_start = time.perf_counter()
         while True:

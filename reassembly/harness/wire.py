@@ -122,10 +122,13 @@ class Channel:
         The message kinds accepted.
     wfd
         File descriptor the replies go to (``None``: none are sent).
+    sentinel
+        A descriptor that becomes readable when the solver's process ends (its end is then the
+        end of messages, even where a descendant still holds the pipe open).
     """
 
-    def __init__(self, rfd: int, kinds: tuple[str, ...], wfd: int | None = None) -> None:
-        self.rfd, self.wfd, self.kinds = rfd, wfd, kinds
+    def __init__(self, rfd: int, kinds: tuple[str, ...], wfd: int | None = None, sentinel: int | None = None) -> None:
+        self.rfd, self.wfd, self.kinds, self.sentinel = rfd, wfd, kinds, sentinel
         self.buffer = bytearray()
         self.scanned = 0
         self.pending = bytearray()
@@ -151,6 +154,8 @@ class Channel:
                 self.pending.clear()  # nobody reads replies any more: the solve's end is near
 
     def _line(self) -> bytes | None:
+        if self.buffer[:1] not in (b"", b"["):  # a pickle, a frame header, stray bytes: fail now, not at the timeout
+            raise WireError(f"not a JSON message (starts {bytes(self.buffer[:16])!r})")
         at = self.buffer.find(b"\n", self.scanned)
         if at < 0:
             self.scanned = len(self.buffer)
@@ -182,17 +187,32 @@ class Channel:
             if left <= 0 and deadline is not None:
                 return None
             writers = [self.wfd] if self.pending and self.wfd is not None else []
-            readable, writable, _ = select.select([self.rfd], writers, [], max(0.0, left))
+            readers = [self.rfd] if self.sentinel is None else [self.rfd, self.sentinel]
+            readable, writable, _ = select.select(readers, writers, [], max(0.0, left))
             if writable:
                 self._flush()
-            if readable:
-                try:
-                    chunk = os.read(self.rfd, CHUNK)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    self.eof = True
-                self.buffer += chunk
+            if self.sentinel is not None and self.sentinel in readable:
+                self._drain()
+                self.eof = True
+            elif readable:
+                self._read()
+
+    def _read(self) -> bool:
+        """One read of what is there; ``False`` where nothing was."""
+        try:
+            chunk = os.read(self.rfd, CHUNK)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            self.eof = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def _drain(self) -> None:
+        """Read what the ended process left in the pipe (bounded: a descendant may keep writing)."""
+        while len(self.buffer) <= MAX_MESSAGE and self._read():
+            pass
 
 
 class Reader:
