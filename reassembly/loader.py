@@ -33,7 +33,7 @@ _PIECE_RE = re.compile(r"^piece_(0|[1-9][0-9]*)\.pth$")
 def read_spec(root: Path) -> BlockFamily:
     """The family named by ``ROOT/puzzle.json`` (with its ``options``), or ``relu`` where there is none."""
     path = root / SPEC_NAME
-    if not path.exists():
+    if not os.path.lexists(path):  # a dangling symlink or a loop is refused below, never read as "no spec"
         return get_family(DEFAULT_FAMILY)
     spec = read_json(path, "puzzle spec")
     unknown = sorted(set(spec) - {"family", "format", "options"})

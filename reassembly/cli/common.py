@@ -25,9 +25,18 @@ def console(stderr: bool = False) -> "Console":  # noqa: F821
     return Console(stderr=stderr, width=160 if wide else None, highlight=False)
 
 
+MAX_ERROR = 1000  # characters of an error line (its start names the file)
+
+
+def one_line(message: str, limit: int = MAX_ERROR) -> str:
+    """``message`` on one line, cut to ``limit`` characters (the start, which names the file, stays)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters in all)"
+
+
 def fail(message: str, code: int = 2) -> None:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    console(stderr=True).print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    """Print ``error: message`` (one line, bounded) on stderr and exit with ``code``."""
+    console(stderr=True).print(f"[bold red]error:[/] {one_line(message)}", soft_wrap=True, markup=True)
     raise typer.Exit(code)
 
 
@@ -39,7 +48,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except ReassemblyError as exc:
-            fail(str(exc).replace("[", "\\["))
+            fail(one_line(str(exc)).replace("[", "\\["))
 
     return wrapper
 
@@ -60,11 +69,18 @@ def strict_json(payload: Any) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line option value: JSON where it parses (numbers, lists, true/false/null), else the string."""
+    """A command-line option value: JSON where it parses (numbers, lists, true/false/null), else the
+    string; a number out of range (over 2**63, or overflowing a float) is a :class:`SolverError`."""
+    from reassembly.safeio import loads
+
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
+    except (json.JSONDecodeError, RecursionError):
         return text
+    try:
+        return loads(text)
+    except ValueError as exc:
+        raise SolverError(f"option value {one_line(text, 40)!r}: {exc}") from None
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:

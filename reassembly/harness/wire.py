@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import select
 import threading
 import time
 from typing import Any
 
 import numpy as np
+
+from reassembly.safeio import json_depth as depth
 
 MAX_MESSAGE = 256 << 20  # bytes in one message (a larger one ends the run as an error)
 MAX_PENDING = 256 << 20  # bytes of replies a solver may leave unread before its run is ended
@@ -25,8 +26,6 @@ CHUNK = 1 << 20
 SLICE = 0.25  # seconds between checks for cancellation while waiting
 
 SEND_LOCK = threading.Lock()  # one writer at a time on the solver's side (oracle queries come from any thread)
-_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
 class WireError(ValueError):
@@ -68,15 +67,6 @@ def scalar(obj: Any) -> Any:
 def encode(kind: str, fields: dict[str, Any]) -> bytes:
     """The line for one message (``ValueError``/``TypeError`` where ``fields`` is not plain data)."""
     return json.dumps([kind, fields], separators=(",", ":"), default=scalar).encode("ascii") + b"\n"
-
-
-def depth(data: bytes) -> int:
-    """Deepest nesting of ``[``/``{`` in a JSON text (strings skipped), without recursion."""
-    brackets = _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    return int(np.cumsum(np.where((codes == 0x5B) | (codes == 0x7B), 1, -1)).max())
 
 
 def decode(line: bytes, kinds: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
