@@ -87,13 +87,15 @@ def parse_ids(text: str) -> list[int]:
     tokens = [tok.strip() for tok in cleaned.split(",")]
     for tok in tokens:
         if len(tok.split()) > 1:
-            raise PermutationError(f"answer: ids must be separated by commas, found {tok[:40]!r} (spaces between ids)")
+            raise PermutationError(f"answer {text[:40]!r} is not a comma-separated list of integers "
+                                   f"(ids must be separated by commas, not spaces: {tok[:30]!r})")
     out = []
     for tok in tokens:
         if tok == "":
             continue
         if not tok.lstrip("-").isdigit() or len(tok) > 19:
-            raise PermutationError(f"answer: {tok[:40]!r} is not an integer piece id (expected comma-separated integers)")
+            raise PermutationError(f"answer {text[:40]!r} is not a comma-separated list of integers "
+                                   f"({tok[:30]!r} is not an integer piece id)")
         out.append(int(tok))
     return out
 
@@ -112,12 +114,11 @@ def validate(assembly: Assembly, layout: Layout) -> Assembly:
     n = layout.n_pieces
     if sorted(ids) != list(range(n)):
         outside = [i for i in ids if not 0 <= i < n]
-        if outside:
-            raise PermutationError(f"piece id {outside[0]} is out of range: this puzzle's pieces are 0..{n - 1}")
         missing = sorted(set(range(n)) - set(ids))
         seen: set[int] = set()
         dupes = sorted({i for i in ids if i in seen or seen.add(i)})
-        raise PermutationError(f"the answer must use each piece 0..{n - 1} once (missing {missing[:8]}, repeated {dupes[:8]})")
+        where = f"piece id {outside[0]} is out of range; " if outside else ""
+        raise PermutationError(f"{where}the answer must use each piece 0..{n - 1} once (missing {missing[:8]}, repeated {dupes[:8]})")
     for k, block in enumerate(assembly.blocks):
         for slot, piece in zip(layout.block_slots, block):
             if piece not in layout.pools[slot]:
