@@ -41,7 +41,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a :class:`ReassemblyError` into a one-line message and exit status 2."""
+    """Turn a :class:`ReassemblyError` (or an ``OSError`` on a file) into a one-line message and exit status 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -49,8 +49,29 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except ReassemblyError as exc:
             fail(one_line(str(exc)).replace("[", "\\["))
+        except OSError as exc:  # a file the command cannot read or write (permissions, a folder, a full disk)
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            fail(one_line(f"{where}{exc.strerror or exc}").replace("[", "\\["))
 
     return wrapper
+
+
+def output_file(path: Any, flag: str) -> Any:
+    """``path`` where a command may write a file: not a folder, not a symlink, in a folder that exists."""
+    from pathlib import Path
+
+    from reassembly.errors import ConfigError
+
+    p = Path(path)
+    if p.is_symlink():
+        raise ConfigError(f"{flag} {p}: is a symlink; refusing to write through it")
+    if p.exists() and not p.is_file():
+        raise ConfigError(f"{flag} {p}: exists and is not a regular file (a folder?); give a file name")
+    if not p.parent.is_dir():
+        raise ConfigError(f"{flag} {p}: folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK):
+        raise ConfigError(f"{flag} {p}: folder {p.parent} is not writable")
+    return p
 
 
 def _finite(value: Any) -> Any:
