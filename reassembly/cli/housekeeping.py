@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+import stat
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,6 +26,24 @@ def suites() -> None:
     console().print(table)
 
 
+_KEY = re.compile(r"^[0-9a-f]{64}\.json$")
+
+
+def _regular(path: Path) -> bool:
+    """A regular file itself (not a symlink, FIFO or folder: those are not the cache's)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def cache_entries(folder: Path) -> list[Path]:
+    """The cache's own entries: ``<sha256 key>.json`` regular files (anything else there is left alone)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _KEY.match(p.name) and _regular(p))
+
+
 def cache(
     action: Annotated[str, typer.Argument(help="list (entries and sizes), size (the total) or clear (delete every entry).")] = "list",
     cache_dir: Annotated[Optional[Path], typer.Option(help="The cache (default: $REASSEMBLY_CACHE or the user cache folder).")] = None,
@@ -36,8 +56,8 @@ def cache(
     from reassembly.errors import ConfigError
 
     store = ModelCache(cache_dir)
-    entries = sorted(store.dir.glob("*.json")) if store.dir.is_dir() else []
-    files = [f for e in entries for f in (e, e.with_suffix(".pt")) if f.is_file()]
+    entries = cache_entries(store.dir)
+    files = [f for e in entries for f in (e, e.with_suffix(".pt")) if _regular(f)]
     total = sum(f.stat().st_size for f in files)
     if action == "size":
         typer.echo(f"{len(entries)} trained models, {total / 1e6:.1f} MB in {store.dir}")
@@ -49,7 +69,7 @@ def cache(
                 c = json.loads(e.read_text()).get("config", {})
             except (OSError, ValueError):
                 c = {}
-            size = sum(f.stat().st_size for f in (e, e.with_suffix(".pt")) if f.is_file())
+            size = sum(f.stat().st_size for f in (e, e.with_suffix(".pt")) if _regular(f))
             recipe = f"{c.get('recipe_optimizer', '?')} lr {c.get('recipe_lr', '?')} {c.get('recipe_epochs', '?')} ep"
             table.add_row(str(c.get("block", "relu")), str(c.get("depth", "?")), str(c.get("width", "?")), str(c.get("hidden", "?")),
                           str(c.get("seed", "?")), recipe, f"{size / 1e6:.2f}")

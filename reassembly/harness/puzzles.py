@@ -3,11 +3,12 @@ answer apart under ``OUT/answers/<id>.json``; a content hash names exactly what 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
 
-from reassembly.answer import ANSWER_NAME, Answer, save_answer
+from reassembly.answer import ANSWER_NAME, Answer
 from reassembly.errors import ConfigError
 from reassembly.tasks import DEFAULT_TASK, get_task
 
@@ -85,6 +86,17 @@ def remove_tree(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def _replace(path: Path, data: bytes) -> None:
+    """Write ``path`` as a new file renamed into place (a symlink there is replaced, never followed)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 def answer_path(out: Path, pid: str) -> Path:
     return out / ANSWERS_DIR / f"{pid}.json"
 
@@ -98,6 +110,8 @@ def store_directory(src: Path, out: Path, pid: str, answer: Answer | None = None
 
     digest = content_hash(src, task)
     final = out / PUZZLES_DIR / pid
+    if final.is_symlink():  # not ours: replaced by a real copy, its target left alone
+        final.unlink()
     if not (final.is_dir() and content_hash(final, task) == digest):
         tmp = final.with_name(f".tmp-{pid}")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -107,12 +121,12 @@ def store_directory(src: Path, out: Path, pid: str, answer: Answer | None = None
     if task != DEFAULT_TASK and answer is None:
         if (src / ANSWER_NAME).is_file():
             (out / ANSWERS_DIR).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src / ANSWER_NAME, answer_path(out, pid))
+            _replace(answer_path(out, pid), (src / ANSWER_NAME).read_bytes())
         return final, digest
     known = answer if answer is not None else load_answer(src / ANSWER_NAME)
     if known is not None:
         (out / ANSWERS_DIR).mkdir(parents=True, exist_ok=True)
-        save_answer(known, answer_path(out, pid))
+        _replace(answer_path(out, pid), (json.dumps(known.to_json()) + "\n").encode())
     return final, digest
 
 
@@ -124,9 +138,18 @@ def check_out(out: Path) -> Path:
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")
-    if (out / RESULTS_CSV).exists() and not (out / JSONL_NAME).exists():
+    from reassembly.harness.results import ours
+
+    if out.is_symlink():
+        raise ConfigError(f"--out {out}: is a symlink; give the folder itself")
+    if os.path.lexists(out / RESULTS_CSV) and not os.path.lexists(out / JSONL_NAME):
         raise ConfigError(f"--out {out}: holds a {RESULTS_CSV} that this harness did not write (no {JSONL_NAME}); "
                           "choose another directory")
+    for name in (RESULTS_CSV, JSONL_NAME, ANSWERS_DIR, PUZZLES_DIR):
+        if (out / name).is_symlink():
+            raise ConfigError(f"--out {out}: {name} is a symlink; refusing to write through it")
+    if os.path.lexists(out / JSONL_NAME) and not ours(out / JSONL_NAME):
+        raise ConfigError(f"--out {out}: holds a {JSONL_NAME} that this harness did not write; choose another directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
