@@ -88,6 +88,12 @@ def solve(
         validate(result.assembly, puzzle.layout)
     except PermutationError as exc:
         fail(f"solver {name!r} returned an invalid answer: {exc}")
+    from reassembly.identifiability import identifiability
+
+    ident = identifiability(puzzle.X)
+    if not ident.identifiable:
+        result.certificate = {**(result.certificate or {}), **ident.as_dict(), "note": ident.note()}
+        console(stderr=True).print(f"[yellow]warning:[/] {ident.note()}", markup=True, highlight=False)
     if not as_json:
         typer.echo(result.assembly.text())
         return

@@ -188,7 +188,7 @@ def make_row(run: Any, status: str, fields: dict[str, Any], error: str | None, w
         **{m: fields.get(m) for m in ("exact", "grouping_accuracy", "order_exact", "kendall_tau", "mse", "true_mse",
                                       "sha256", "seconds", "claimed_seconds", "evaluations")},
         "wall_seconds": wall, "timeout": timeout,
-        **{k: fields.get(k) for k in ("family", "depth", "d", "h", "o", "rows", "torch_threads")},
+        **{k: fields.get(k) for k in ("family", "depth", "d", "h", "o", "rows", "identifiable", "torch_threads")},
         "certificate": (fields.get("certificate") or {}).get("kind") if isinstance(fields.get("certificate"), dict) else None,
         "trace": json.dumps(trace) if trace else None, "answer": fields.get("answer"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

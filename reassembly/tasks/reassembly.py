@@ -48,7 +48,10 @@ class ReassemblyTask(Task):
         return load_puzzle(root)
 
     def facts(self, problem: Puzzle) -> dict[str, Any]:
-        return {"depth": problem.depth, "rows": problem.n_rows, "family": problem.family.name, **problem.layout.sizes}
+        from reassembly.identifiability import identifiability
+
+        return {"depth": problem.depth, "rows": problem.n_rows, "family": problem.family.name, **problem.layout.sizes,
+                "identifiable": identifiability(problem.X).identifiable}
 
     def prepared_facts(self, prepared: Prepared) -> dict[str, Any]:
         return self.facts(prepared.puzzle)
