@@ -402,3 +402,225 @@ def test_the_wire_bounds_depth_size_and_framing(monkeypatch) -> None:
         channel.receive(1.0)
     os.close(w)
     os.close(r)
+
+
+# ---------------------------------------------------------------- inputs: one line, exit 2 ----------
+
+CLI_PLUGIN = r'''
+import os, sys
+from reassembly.registry import register
+from reassembly.solver import BaseSolver, SolveResult
+
+
+class Raise(BaseSolver):
+    def solve(self, puzzle):
+        raise RuntimeError("boom\nsecond line")
+
+
+class Exit(BaseSolver):
+    def solve(self, puzzle):
+        sys.exit(3)
+
+
+class Chatty(BaseSolver):
+    def solve(self, puzzle):
+        from reassembly.registry import get_solver
+        print("stray text on stdout")
+        os.write(1, b"stray bytes on fd 1\n")
+        return get_solver("fast").solve(puzzle)
+
+
+register("c-raise", Raise)
+register("c-exit", Exit)
+register("c-chatty", Chatty)
+'''
+
+
+@pytest.fixture
+def cli_plugin(tmp_path: Path):
+    path = tmp_path / "cli_hostile_plugin.py"
+    path.write_text(CLI_PLUGIN)
+    yield path
+    for name in ("c-raise", "c-exit", "c-chatty"):
+        registry.unregister(name)
+    sys.modules.pop("cli_hostile_plugin", None)
+
+
+def cli(*args: object, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "reassembly", *map(str, args)], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_line_error(result, *fragments: str, limit: int = 1200) -> None:
+    output = (result.output if hasattr(result, "output") else result.stderr).strip()
+    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    assert code == 2, (code, output[-2000:])
+    assert "Traceback" not in output and len(output.splitlines()) == 1 and len(output) < limit, output[-2000:]
+    for fragment in fragments:
+        assert fragment in output, (fragment, output[:500])
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    return write_puzzle(tmp_path_factory.mktemp("hostile") / "p", with_answer=True, depth=3, width=4, rows=30)
+
+
+def variant(base: Path, root: Path) -> Path:
+    import shutil
+
+    shutil.copytree(base, root)
+    (root / "puzzle.json").unlink(missing_ok=True)
+    return root
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("deep", "nested deeper than"),
+    ("dangling", "dangling"),
+    ("loop", "cannot be followed"),
+    ("fifo", "not a regular file"),
+    ("huge-family", "unknown block family"),
+    ("huge-number", "out of range"),
+])
+def test_a_hostile_puzzle_spec_is_one_line(tmp_path, base, case: str, fragment: str) -> None:
+    from helpers.cli import invoke
+
+    root = variant(base, tmp_path / case)
+    spec = root / "puzzle.json"
+    if case == "deep":
+        spec.write_text('{"family": ' + "[" * 5000 + "]" * 5000 + "}")
+    elif case == "dangling":
+        os.symlink(tmp_path / "nowhere", spec)
+    elif case == "loop":
+        os.symlink(spec, spec)
+    elif case == "fifo":
+        os.mkfifo(spec)
+    elif case == "huge-family":
+        spec.write_text(json.dumps({"family": "x" * 1_000_000}))
+    else:
+        spec.write_text('{"family": "relu", "options": {"width": ' + "9" * 400 + "}}")
+    for command in (("verify", root, "0,1,2,3,4,5,6"), ("solve", root)):
+        one_line_error(invoke(*command), "puzzle.json", fragment)
+
+
+def test_a_hostile_option_or_answer_is_one_line(tmp_path, base) -> None:
+    from helpers.cli import invoke
+
+    one_line_error(invoke("solve", base, "-o", "rows=" + "9" * 400), "out of range")
+    ids = json.loads((base / "answer.json").read_text())["ids"]
+    one_line_error(invoke("verify", base, " ".join(map(str, ids))), "separated by commas")
+    one_line_error(invoke("verify", base, ",".join(map(str, ids[:-1] + [97]))), "piece id 97 is out of range")
+    one_line_error(invoke("verify", base, "--", ",".join(map(str, [-1] + ids[1:]))), "piece id -1 is out of range")
+    for name, content, fragment in [("perm", {"ids": [0] * len(ids)}, "permutation"),
+                                    ("floats", {"ids": [i + 0.5 for i in ids]}, "floats are refused")]:
+        root = variant(base, tmp_path / name)
+        (root / "answer.json").write_text(json.dumps(content))
+        one_line_error(invoke("verify", root, ",".join(map(str, ids))), "answer.json", fragment)
+
+
+def test_a_csv_row_with_a_field_too_many_is_refused_not_read_shifted(tmp_path, base) -> None:
+    from helpers.cli import invoke
+
+    root = variant(base, tmp_path / "csv")
+    lines = (root / "historical_data.csv").read_text().splitlines()
+    fields = lines[3].split(",")
+    lines[3] = ",".join(fields[:2] + ["0.5"] + fields[2:])
+    (root / "historical_data.csv").write_text("\n".join(lines) + "\n")
+    one_line_error(invoke("solve", root), "historical_data.csv")
+
+
+def test_a_solver_that_raises_exits_or_prints_is_one_line_or_clean_json(base, cli_plugin) -> None:
+    one_line_error(cli("solve", base, "--imports", cli_plugin, "-s", "c-raise"), "c-raise", "RuntimeError: boom second line")
+    one_line_error(cli("solve", base, "--imports", cli_plugin, "-s", "c-exit"), "c-exit", "status 3")
+    done = cli("solve", base, "--imports", cli_plugin, "-s", "c-chatty", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["solver"] == "c-chatty" and "stray" in done.stderr
+
+
+def test_verify_of_a_wrong_answer_to_the_jane_street_puzzle_fails() -> None:
+    from helpers.cli import invoke
+    from reassembly.answer import Assembly
+    from reassembly.janestreet import find_janestreet
+    from reassembly.loader import load_puzzle
+
+    root = find_janestreet()
+    if root is None:
+        pytest.skip("the Jane Street puzzle is not beside the checkout")
+    pools = load_puzzle(root).layout.pools
+    wrong = Assembly(tuple(zip(pools["inp"], pools["out"])), (pools["last"][0],))
+    result = invoke("verify", root, wrong.text())
+    assert result.exit_code == 1 and "does not match the published Jane Street SHA-256" in result.output
+
+
+def test_odd_options_and_outputs_are_one_line(tmp_path) -> None:
+    from helpers.cli import invoke
+
+    (tmp_path / "folder").mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.jsonl").write_text('{"key": "k", "status": "ok", "solver": "s"}\n')
+    one_line_error(invoke("report", out, "--html", tmp_path / "folder"), "--html", "not a regular file")
+    one_line_error(invoke("bench", "--depth", "3", "--width", "9" * 30, "--seeds", "1", "-s", "fast", "--out", tmp_path / "w"),
+                   "width must be <=")
+
+
+# ------------------------------------------------------------------------------ files ------------
+
+def test_the_bench_never_writes_through_symlinks_or_appends_to_foreign_records(tmp_path, base) -> None:
+    from helpers.cli import invoke
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(victim, out / "results.jsonl")
+    one_line_error(invoke("bench", "--seeds", "0", "--puzzle", base, "-s", "fast", "--out", out), "symlink")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "results.jsonl").write_text("my own notes\n")
+    one_line_error(invoke("bench", "--seeds", "0", "--puzzle", base, "-s", "fast", "--out", foreign), "did not write")
+    assert victim.read_text() == "mine\n" and (foreign / "results.jsonl").read_text() == "my own notes\n"
+
+
+def test_a_torn_csv_is_rebuilt_from_the_record_when_every_run_is_stored(tmp_path, base) -> None:
+    from helpers.cli import invoke
+
+    out = tmp_path / "out"
+    args = ("bench", "--seeds", "0", "--puzzle", base, "-s", "fast", "--out", out, "--jobs", "1")
+    assert invoke(*args).exit_code == 0
+    (out / "results.csv").write_text("key,sta")
+    again = invoke(*args)
+    assert again.exit_code == 0 and "already in" in again.output
+    import pandas as pd
+
+    assert list(pd.read_csv(out / "results.csv")["solver"]) == ["fast"]
+
+
+def test_cache_clear_deletes_only_its_own_entries_and_list_skips_fifos(tmp_path) -> None:
+    from helpers.cli import invoke
+
+    models = tmp_path / "cache" / "models"
+    models.mkdir(parents=True)
+    (models / "notes.json").write_text("{}")
+    os.mkfifo(models / ("a" * 64 + ".json"))
+    own = models / ("b" * 64 + ".json")
+    own.write_text('{"config": {}}')
+    done = invoke("cache", "list", "--cache-dir", tmp_path / "cache")
+    assert done.exit_code == 0 and "1 trained models" in done.output
+    assert invoke("cache", "clear", "--yes", "--cache-dir", tmp_path / "cache").exit_code == 0
+    assert (models / "notes.json").exists() and not own.exists()
+
+
+# ------------------------------------------------------------------------- identifiability -------
+
+def test_a_one_row_table_is_flagged_as_unidentifiable(tmp_path, base) -> None:
+    import pandas as pd
+
+    from helpers.cli import invoke
+
+    root = variant(base, tmp_path / "one-row")
+    table = pd.read_csv(root / "historical_data.csv")
+    table.iloc[:1].to_csv(root / "historical_data.csv", index=False)
+    done = invoke("solve", root, "--json")
+    assert "cannot tell candidate answers apart" in done.output
+    full = invoke("solve", base, "--json")
+    assert full.exit_code == 0 and "cannot tell" not in full.output
