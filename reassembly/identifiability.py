@@ -3,9 +3,10 @@
 The first block sees the data only through ``W x + b``: where the rows of ``X`` (with a column of
 ones for the bias) do not span the residual width's ``d + 1`` dimensions, pieces, pairings and
 orders that differ only off that span give the same outputs on every row, and a zero-loss answer
-need not be the true one. The test is the numerical rank of ``[X, 1]`` (for token sequences, of
-every position's state): ``rank < d + 1`` means the data cannot identify the answer. Passing it is
-necessary, not sufficient: a puzzle that passes may still admit other answers of equal loss.
+need not be the true one. The test is the numerical rank of ``[X, 1]``: ``rank < d + 1`` means the
+data cannot identify the answer. Passing it is necessary, not sufficient: a puzzle that passes may
+still admit other answers of equal loss. Families of token sequences (whose blocks normalise and mix
+positions first) are not tested.
 """
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ class Identifiability:
 
     def as_dict(self) -> dict[str, Any]:
         return {"identifiable": self.identifiable, "data_rank": self.rank, "rank_needed": self.needed}
+
+
+def of_puzzle(puzzle: Any) -> Identifiability | None:
+    """The test on a puzzle's data table (``None`` for families of token sequences: not tested)."""
+    if getattr(puzzle.family, "data_format", "table") == "sequences":
+        return None
+    return identifiability(puzzle.X)
 
 
 def identifiability(X: torch.Tensor) -> Identifiability:

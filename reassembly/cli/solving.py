@@ -88,10 +88,10 @@ def solve(
         validate(result.assembly, puzzle.layout)
     except PermutationError as exc:
         fail(f"solver {name!r} returned an invalid answer: {exc}")
-    from reassembly.identifiability import identifiability
+    from reassembly.identifiability import of_puzzle
 
-    ident = identifiability(puzzle.X)
-    if not ident.identifiable:
+    ident = of_puzzle(puzzle)
+    if ident is not None and not ident.identifiable:
         result.certificate = {**(result.certificate or {}), **ident.as_dict(), "note": ident.note()}
         console(stderr=True).print(f"[yellow]warning:[/] {ident.note()}", markup=True, highlight=False)
     if not as_json:

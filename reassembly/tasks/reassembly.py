@@ -48,10 +48,11 @@ class ReassemblyTask(Task):
         return load_puzzle(root)
 
     def facts(self, problem: Puzzle) -> dict[str, Any]:
-        from reassembly.identifiability import identifiability
+        from reassembly.identifiability import of_puzzle
 
+        test = of_puzzle(problem)
         return {"depth": problem.depth, "rows": problem.n_rows, "family": problem.family.name, **problem.layout.sizes,
-                "identifiable": identifiability(problem.X).identifiable}
+                "identifiable": None if test is None else test.identifiable}
 
     def prepared_facts(self, prepared: Prepared) -> dict[str, Any]:
         return self.facts(prepared.puzzle)
