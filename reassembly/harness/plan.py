@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from reassembly.errors import ConfigError, SolverError
-from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, content_hash, file_digest, store_directory
+from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, checked_hash, file_digest, store_directory
 from reassembly.harness.variants import Variant, expand, parse_spec
 from reassembly.tasks import DEFAULT_TASK
 
@@ -172,7 +172,7 @@ def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = No
                 stored, _ = store_directory(tmp, out, pid, answer, task)
                 shutil.move(str(tmp / METADATA_NAME), str(out / "answers" / f"{pid}.generation.json"))
                 shutil.rmtree(tmp, ignore_errors=True)
-        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, content_hash(stored, task), str(known), config.seed, d, task,
+        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, checked_hash(stored, task)[0], str(known), config.seed, d, task,
                                    answer_sha=file_digest(known)))
     return entries
 

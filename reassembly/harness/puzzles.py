@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from reassembly.answer import ANSWER_NAME, Answer
 from reassembly.errors import ConfigError
@@ -22,6 +23,33 @@ def content_hash(root: Path, task: str = DEFAULT_TASK) -> str:
     for rel in get_task(task).visible_files(root):
         digest.update(rel.encode() + b"\0" + hashlib.sha256((root / rel).read_bytes()).digest())
     return digest.hexdigest()
+
+
+_checked: dict[tuple[str, str], tuple[tuple[Any, ...], str]] = {}
+
+
+def fingerprint(root: Path, task: str = DEFAULT_TASK) -> tuple[Any, ...]:
+    """Names, inodes, sizes and modification/change times of the solver-visible files: any write,
+    rename, link or ``utime`` changes it (the change time cannot be set back)."""
+    out = []
+    for rel in get_task(task).visible_files(root):
+        info = os.stat(root / rel)
+        out.append((rel, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
+    return tuple(out)
+
+
+def checked_hash(root: Path, task: str = DEFAULT_TASK) -> tuple[str, tuple[Any, ...]]:
+    """:func:`content_hash` of ``root`` and its :func:`fingerprint`; the hash is reused while the
+    fingerprint is unchanged (the bytes are read again as soon as any file was touched)."""
+    key = (str(root), task)
+    before = fingerprint(root, task)
+    known = _checked.get(key)
+    if known is not None and known[0] == before:
+        return known[1], before
+    digest = content_hash(root, task)
+    if fingerprint(root, task) == before:
+        _checked[key] = (before, digest)
+    return digest, before
 
 
 def copy_visible(src: Path, dst: Path, link: bool = False, task: str = DEFAULT_TASK) -> Path:
@@ -108,11 +136,11 @@ def store_directory(src: Path, out: Path, pid: str, answer: Answer | None = None
     answer file is kept as it is (its task reads it)."""
     from reassembly.answer import load_answer
 
-    digest = content_hash(src, task)
+    digest = checked_hash(src, task)[0]
     final = out / PUZZLES_DIR / pid
     if final.is_symlink():  # not ours: replaced by a real copy, its target left alone
         final.unlink()
-    if not (final.is_dir() and content_hash(final, task) == digest):
+    if not (final.is_dir() and checked_hash(final, task)[0] == digest):
         tmp = final.with_name(f".tmp-{pid}")
         shutil.rmtree(tmp, ignore_errors=True)
         copy_visible(src, tmp, link=True, task=task)

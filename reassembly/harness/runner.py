@@ -29,7 +29,8 @@ from typing import Any
 from reassembly.errors import ReassemblyError
 from reassembly.harness import claims, reaper
 from reassembly.harness.plan import Run
-from reassembly.harness.puzzles import content_hash, copy_visible, read_only, remove_tree, sealed_copy
+from reassembly.harness.puzzles import (checked_hash, content_hash, copy_visible, fingerprint, read_only, remove_tree,
+                                         sealed_copy)
 from reassembly.harness.wire import Channel, WireError
 
 STARTUP_TIMEOUT = 300.0  # seconds to import, load the puzzle and build the solver
@@ -136,8 +137,12 @@ def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: 
 
     try:
         try:
-            root = copy_visible(Path(run.puzzle.path), scratch / "puzzle", task=run.puzzle.task)
-            if content_hash(root, run.puzzle.task) != run.puzzle.content:
+            src, task = Path(run.puzzle.path), run.puzzle.task
+            digest, before = checked_hash(src, task)
+            root = copy_visible(src, scratch / "puzzle", task=task)
+            if fingerprint(src, task) != before:  # touched while copied: judge the copy itself
+                digest = content_hash(root, task)
+            if digest != run.puzzle.content:
                 return outcome("error", {}, f"{run.puzzle.path}: the stored puzzle changed since the bench planned it")
             read_only(root)
         except (OSError, ReassemblyError) as exc:
@@ -219,6 +224,8 @@ def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: 
 
 def _stop(proc: Any, grace: float) -> None:
     """Let the worker exit by itself for ``grace`` seconds, then kill it and every descendant."""
+    if proc.pid is None:  # it never started
+        return
     proc.join(grace)
     if proc.pid:
         reaper.kill_tree(proc.pid)

@@ -18,10 +18,12 @@ from typing import Any
 
 import torch  # noqa: F401  (preloaded in the fork server: each solve starts with it imported)
 
+import reassembly.harness.oracle_service  # noqa: F401
 import reassembly.loader  # noqa: F401
 import reassembly.registry  # noqa: F401
 import reassembly.solver  # noqa: F401
 import reassembly.tasks.reassembly  # noqa: F401
+from reassembly.harness import reaper, wire
 
 WATCH_SECONDS = 0.5
 
@@ -50,8 +52,6 @@ def error_text(exc: BaseException) -> str:
 def _watchdog(bench_pid: int) -> None:
     """Kill this process, its group and its descendants once the bench is gone (it cannot clean
     up after ``kill -9``)."""
-    from reassembly.harness.reaper import kill_tree
-
     parent = os.getppid()
     while True:
         time.sleep(WATCH_SECONDS)
@@ -61,15 +61,13 @@ def _watchdog(bench_pid: int) -> None:
         except OSError:
             alive = False
         if not alive:
-            kill_tree(os.getpid())
+            reaper.kill_tree(os.getpid())
 
 
 def plain(fields: dict[str, Any]) -> bytes:
     """``fields`` as a message line, or ``TypeError`` naming why it is not plain data."""
-    from reassembly.harness.wire import encode
-
     try:
-        return encode("solved", fields)
+        return wire.encode("solved", fields)
     except (TypeError, ValueError, RecursionError) as exc:
         raise TypeError(f"the solver's result is not plain data ({type(exc).__name__}: {str(exc)[:200]})") from None
 
@@ -79,8 +77,6 @@ def main(conn: Any, payload: dict[str, Any], replies: Any = None) -> None:
     as JSON lines (:mod:`reassembly.harness.wire`). With ``replies`` (the task has an oracle), the
     problem gets an oracle client whose queries go to the harness on ``conn`` and whose answers
     come back on ``replies``."""
-    from reassembly.harness import reaper, wire
-
     os.setsid()
     reaper.make_subreaper()  # whatever the solver starts and abandons stays our descendant
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the bench's to handle: it stops us
