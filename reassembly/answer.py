@@ -158,7 +158,12 @@ class Answer:
 def save_answer(answer: Answer, path: str | Path) -> Path:
     """Write ``answer`` (or any answer with ``to_json()``: every task's) as JSON to the file ``path``."""
     path = Path(path)
-    path.write_text(json.dumps(answer.to_json()) + "\n")
+    try:  # never through a symlink
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise PuzzleError(f"{path}: cannot write it ({exc.strerror}{'; it is a symlink' if os.path.islink(path) else ''})") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(answer.to_json()) + "\n")
     return path
 
 

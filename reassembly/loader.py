@@ -176,8 +176,12 @@ def load_puzzle(directory: str | Path) -> Puzzle:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write a new file readable by everyone the directory allows (mode 0o644 before the umask)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    """Write a new file readable by everyone the directory allows (mode 0o644 before the umask),
+    never through a symlink (one there is an error)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise PuzzleError(f"{path}: cannot write it ({exc.strerror}{'; it is a symlink' if os.path.islink(path) else ''})") from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 
