@@ -624,3 +624,57 @@ def test_a_one_row_table_is_flagged_as_unidentifiable(tmp_path, base) -> None:
     assert "cannot tell candidate answers apart" in done.output
     full = invoke("solve", base, "--json")
     assert full.exit_code == 0 and "cannot tell" not in full.output
+
+
+def test_cached_real_weights_are_checked_by_checksum_on_every_use(tmp_path, monkeypatch) -> None:
+    import hashlib
+
+    from generators.real import fetch
+
+    good = b"weights"
+    monkeypatch.setitem(fetch.SOURCES, "t-net", fetch.Source("t-net==0", "0" * 64,
+                                                             {"m/w.bin": ("w.bin", hashlib.sha256(good).hexdigest())}, "json"))
+    folder = fetch.weights_dir("t-net", tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "w.bin").write_bytes(good)
+    assert fetch.present("t-net", tmp_path)
+    (folder / "w.bin").write_bytes(good[:3])  # truncated
+    assert not fetch.present("t-net", tmp_path)
+    (folder / "w.bin").write_bytes(b"weighTs")  # flipped
+    assert not fetch.present("t-net", tmp_path)
+
+
+def test_generate_force_replaces_a_directory_it_did_not_write(tmp_path) -> None:
+    from helpers.cli import invoke
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    args = ("generate", "--out", out, "--depth", "2", "--width", "4", "--hidden", "8", "--rows", "40", "--quiet")
+    refused = invoke(*args)
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert invoke(*args, "--force").exit_code == 0
+    assert (out / "pieces").is_dir() and (out / "notes.txt").read_text() == "keep me"
+
+
+def test_generating_one_puzzle_is_locked_across_benches(tmp_path) -> None:
+    import threading
+
+    from reassembly.harness.plan import generation_lock
+
+    held = threading.Event()
+    waited: list[float] = []
+
+    def first() -> None:
+        with generation_lock(tmp_path, "p"):
+            held.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    held.wait(5)
+    t0 = time.monotonic()
+    with generation_lock(tmp_path, "p"):
+        waited.append(time.monotonic() - t0)
+    thread.join()
+    assert waited[0] >= 0.3
