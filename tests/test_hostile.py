@@ -294,7 +294,7 @@ def test_forged_claims_pickles_and_hostile_types_are_rows_and_the_bench_goes_on(
     plugin, log, mark = hostile
     puzzle = write_puzzle(tmp_path / "p", with_answer=True, depth=3, width=4, rows=30)
     solvers = ["h-forger", "h-liar", "h-pickler", "h-ready", "h-partial", "h-flood", "h-text-seconds", "h-trace-object",
-               "h-set-certificate", "h-deep-certificate", "h-deep-line", "h-string-blocks", "h-daemon", "h-brute"]
+               "h-set-certificate", "h-deep-certificate", "h-deep-line", "h-string-blocks", "h-daemon", "h-escape", "h-brute"]
     out = tmp_path / "out"
     t0 = time.monotonic()
     done = bench("--seeds", "0", "--puzzle", puzzle, "--out", out, "--imports", plugin, "--jobs", "2", "--timeout", "2",
@@ -321,8 +321,9 @@ def test_forged_claims_pickles_and_hostile_types_are_rows_and_the_bench_goes_on(
         assert got[name]["status"] == "error" and words in got[name]["error"], (name, got[name]["error"])
         assert "\n" not in got[name]["error"]
     assert got["h-brute"]["status"] == "ok" and got["h-brute"]["exact"]
+    assert got["h-escape"]["status"] == "error"  # its process exited without an answer, its daemon still running
     daemons = [int(line.split()[1]) for line in log.read_text().splitlines() if line.startswith("daemon")]
-    assert daemons and not any(alive(pid) for pid in daemons), "a daemon outlived its solve"
+    assert len(daemons) == 2 and not any(alive(pid) for pid in daemons), "a daemon outlived its solve"
 
 
 def test_a_solver_that_rewrites_the_files_it_was_given_is_scored_on_the_planned_puzzle(tmp_path, hostile) -> None:
@@ -340,25 +341,13 @@ def test_a_solver_that_rewrites_the_files_it_was_given_is_scored_on_the_planned_
         assert got[later]["status"] == "error" and "changed since the bench planned it" in got[later]["error"]
 
 
-def test_an_escaping_daemon_ends_with_the_bench(tmp_path, hostile) -> None:
-    plugin, log, _ = hostile
-    puzzle = write_puzzle(tmp_path / "p", with_answer=True, depth=3, width=4, rows=30)
-    out = tmp_path / "out"
-    done = bench("--seeds", "0", "--puzzle", puzzle, "--out", out, "--imports", plugin, "--jobs", "1", "--timeout", "30",
-                 "-s", "h-escape")
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert rows(out)["h-escape"]["status"] == "error"  # its process exited without an answer
-    daemons = [int(line.split()[1]) for line in log.read_text().splitlines() if line.startswith("daemon")]
-    assert daemons and not any(alive(pid) for pid in daemons), "a daemon outlived the bench"
-
-
 def test_a_query_solver_that_stops_reading_or_sends_huge_values_cannot_stall_the_oracle(tmp_path, hostile) -> None:
     plugin, log, _ = hostile
     root = write_query_puzzle(tmp_path / "q", budget=100_000, depth=3, width=6, rows=300)
     out = tmp_path / "out"
     t0 = time.monotonic()
     done = bench("--task", "query", "--seeds", "0", "--puzzle", root, "--out", out, "--imports", plugin, "--jobs", "1",
-                 "--timeout", "3", "-s", "h-deaf", "-s", "h-huge")
+                 "--timeout", "2", "-s", "h-deaf", "-s", "h-huge")
     assert done.returncode == 0, done.stderr[-3000:]
     assert time.monotonic() - t0 < DEADLINE
     got = rows(out)
@@ -530,8 +519,10 @@ def test_a_csv_row_with_a_field_too_many_is_refused_not_read_shifted(tmp_path, b
 
 
 def test_a_solver_that_raises_exits_or_prints_is_one_line_or_clean_json(base, cli_plugin) -> None:
-    one_line_error(cli("solve", base, "--imports", cli_plugin, "-s", "c-raise"), "c-raise", "RuntimeError: boom second line")
-    one_line_error(cli("solve", base, "--imports", cli_plugin, "-s", "c-exit"), "c-exit", "status 3")
+    from helpers.cli import invoke
+
+    one_line_error(invoke("solve", base, "--imports", cli_plugin, "-s", "c-raise"), "c-raise", "RuntimeError: boom second line")
+    one_line_error(invoke("solve", base, "--imports", cli_plugin, "-s", "c-exit"), "c-exit", "status 3")
     done = cli("solve", base, "--imports", cli_plugin, "-s", "c-chatty", "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["solver"] == "c-chatty" and "stray" in done.stderr
 

@@ -111,8 +111,21 @@ def run_isolated(run: Run, options: RunOptions, cancel: threading.Event | None =
     return outcome
 
 
-class _Failed(Exception):
-    """Ends a run as an error row with this message."""
+def _solver_copy(run: Run, dst: Path) -> str | None:
+    """Copy the run's solver-visible files to ``dst``, read-only, checked against the hash taken
+    when the bench planned; the fault's message where that fails."""
+    src, task = Path(run.puzzle.path), run.puzzle.task
+    try:
+        digest, before = checked_hash(src, task)
+        root = copy_visible(src, dst, task=task)
+        if fingerprint(src, task) != before:  # touched while copied: judge the copy itself
+            digest = content_hash(root, task)
+        if digest != run.puzzle.content:
+            return f"{run.puzzle.path}: the stored puzzle changed since the bench planned it; refusing to use it"
+        read_only(root)
+    except (OSError, ReassemblyError) as exc:
+        return f"cannot copy the puzzle for the solver: {str(exc)[:300]}"
+    return None
 
 
 def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: Any) -> Outcome:
@@ -136,17 +149,9 @@ def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: 
             raise Cancelled
 
     try:
-        try:
-            src, task = Path(run.puzzle.path), run.puzzle.task
-            digest, before = checked_hash(src, task)
-            root = copy_visible(src, scratch / "puzzle", task=task)
-            if fingerprint(src, task) != before:  # touched while copied: judge the copy itself
-                digest = content_hash(root, task)
-            if digest != run.puzzle.content:
-                return outcome("error", {}, f"{run.puzzle.path}: the stored puzzle changed since the bench planned it")
-            read_only(root)
-        except (OSError, ReassemblyError) as exc:
-            return outcome("error", {}, f"cannot copy the puzzle for the solver: {str(exc)[:300]}")
+        fault = _solver_copy(run, scratch / "puzzle")
+        if fault is not None:
+            return outcome("error", {}, fault)
         (scratch / "work").mkdir()
         payload = {"path": str(scratch / "puzzle"), "cwd": str(scratch / "work"), "task": run.puzzle.task, "solver": run.solver.name,
                    "options": run.solver.options, "imports": tuple(options.imports), "threads": options.threads,
