@@ -499,7 +499,7 @@ def test_a_hostile_option_or_answer_is_one_line(tmp_path, base) -> None:
     ids = json.loads((base / "answer.json").read_text())["ids"]
     one_line_error(invoke("verify", base, " ".join(map(str, ids))), "separated by commas")
     one_line_error(invoke("verify", base, ",".join(map(str, ids[:-1] + [97]))), "piece id 97 is out of range")
-    one_line_error(invoke("verify", base, "--", ",".join(map(str, [-1] + ids[1:]))), "piece id -1 is out of range")
+    one_line_error(invoke("verify", base, ",".join(map(str, [-1] + ids[1:]))), "piece id -1 is out of range")
     for name, content, fragment in [("perm", {"ids": [0] * len(ids)}, "permutation"),
                                     ("floats", {"ids": [i + 0.5 for i in ids]}, "floats are refused")]:
         root = variant(base, tmp_path / name)
