@@ -3,7 +3,9 @@ fetched real-network weights (``real/<model>/``) and anything else found there (
 downloads, temporary files, entries of older versions)."""
 from __future__ import annotations
 
+import re
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,23 @@ class Holding:
     name: str
     paths: tuple[Path, ...]
     size: int
+
+
+_MODEL = re.compile(r"^[0-9a-f]{64}\.json$")  # a trained model's sidecar, named by its cache key
+
+
+def _regular(path: Path) -> bool:
+    """A regular file, not followed through a link (FIFOs, devices and links are never ours)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def ours(path: Path) -> bool:
+    """Whether an entry the cache does not know by name is one of its own temporary files
+    (``.name.….tmp``, ``.tmp-…``: left by an interrupted write or download), safe to delete."""
+    return path.name.startswith(".") and "tmp" in path.name
 
 
 def _size(path: Path) -> int:
@@ -40,8 +59,8 @@ def holdings(root: Path) -> list[Holding]:
     models, real = root / "models", root / "real"
     seen: set[Path] = set()
     if models.is_dir():
-        for sidecar in sorted(models.glob("*.json")):
-            paths = tuple(p for p in (sidecar, sidecar.with_suffix(".pt")) if p.is_file())
+        for sidecar in sorted(p for p in models.glob("*.json") if _MODEL.match(p.name) and _regular(p)):
+            paths = tuple(p for p in (sidecar, sidecar.with_suffix(".pt")) if _regular(p))
             seen.update(paths)
             out.append(Holding(KINDS[0], sidecar.stem, paths, sum(map(_size, paths))))
     if real.is_dir():
@@ -70,17 +89,23 @@ def summary(items: list[Holding]) -> str:
     return f"{counts}, {sum(h.size for h in items) / 1e6:.1f} MB"
 
 
-def clear(items: list[Holding]) -> None:
-    """Delete every path of ``items`` (files and folders).
+def clear(items: list[Holding]) -> list[Holding]:
+    """Delete what the cache wrote: trained models, fetched weights and its own temporary files;
+    anything else found in the folder is left alone and returned.
 
     Parameters
     ----------
     items
         What :func:`holdings` found.
     """
+    kept = []
     for item in items:
+        if item.kind == KINDS[2] and not all(ours(p) for p in item.paths):
+            kept.append(item)
+            continue
         for path in item.paths:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+    return kept

@@ -27,6 +27,11 @@ FORMAT_VERSION = 3
 __all__ = ["PuzzleConfig", "TrainingRecipe", "Perturbation", "parse_perturbation", "option_fields"]
 
 
+LIMITS = {"depth": 10_000, "width": 100_000, "hidden": 100_000, "output": 100_000, "teacher_hidden": 100_000,
+          "rows": 10_000_000, "seed": 2**32 - 1}  # beyond these a value is a typo, not a puzzle
+MAX_PARAMETERS = 500_000_000
+
+
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
     return field(default=default, metadata={"help": help, "choices": choices})
 
@@ -106,6 +111,10 @@ class PuzzleConfig:
         for name in ("width", "hidden", "output", "teacher_hidden"):
             _require(getattr(self, name) >= 1, f"config: {name} must be >= 1, got {getattr(self, name)}")
         _require(self.rows >= 10, f"config: rows must be >= 10, got {self.rows}")
+        for name, most in LIMITS.items():
+            _require(getattr(self, name) <= most, f"config: {name} must be <= {most:,}, got {str(getattr(self, name))[:30]}")
+        _require(self.depth * self.width * self.hidden <= MAX_PARAMETERS,
+                 f"config: depth x width x hidden must be <= {MAX_PARAMETERS:,} (the network would not fit in memory)")
         _require(self.inputs in INPUTS, f"config: unknown inputs {self.inputs!r}; choose from {', '.join(INPUTS)}")
         for name in ("input_noise", "label_noise"):
             _require(_number(getattr(self, name)) and getattr(self, name) >= 0, f"config: {name} must be >= 0, got {getattr(self, name)}")

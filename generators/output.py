@@ -32,6 +32,8 @@ def claim_directory(root: Path, force: bool = False) -> Path:
     if root.is_dir() and any(root.iterdir()) and not _ours(root) and not force:
         raise ConfigError(f"--out {root}: not empty and not a puzzle written by 'reassembly generate'; "
                           "choose a new directory, or pass --force to replace its puzzle files")
+    if (root / PIECES_DIR).is_symlink():
+        raise ConfigError(f"--out {root}: {PIECES_DIR} is a symlink; refusing to delete or write through it")
     try:
         root.mkdir(parents=True, exist_ok=True)
         pieces = root / PIECES_DIR

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import numbers
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -81,11 +82,22 @@ class Assembly:
 
 
 def parse_ids(text: str) -> list[int]:
+    """Ids from ``"3,17,..."``: commas between ids (spaces around them tolerated), plain integers."""
     cleaned = text.strip().strip("[]")
-    try:
-        return [int(tok) for tok in cleaned.replace(" ", "").split(",") if tok != ""]
-    except ValueError:
-        raise PermutationError(f"answer {text[:60]!r} is not a comma-separated list of integers") from None
+    tokens = [tok.strip() for tok in cleaned.split(",")]
+    for tok in tokens:
+        if len(tok.split()) > 1:
+            raise PermutationError(f"answer {text[:40]!r} is not a comma-separated list of integers "
+                                   f"(ids must be separated by commas, not spaces: {tok[:30]!r})")
+    out = []
+    for tok in tokens:
+        if tok == "":
+            continue
+        if not tok.lstrip("-").isdigit() or len(tok) > 19:
+            raise PermutationError(f"answer {text[:40]!r} is not a comma-separated list of integers "
+                                   f"({tok[:30]!r} is not an integer piece id)")
+        out.append(int(tok))
+    return out
 
 
 def validate(assembly: Assembly, layout: Layout) -> Assembly:
@@ -101,10 +113,12 @@ def validate(assembly: Assembly, layout: Layout) -> Assembly:
     ids = assembly.ids()
     n = layout.n_pieces
     if sorted(ids) != list(range(n)):
+        outside = [i for i in ids if not 0 <= i < n]
         missing = sorted(set(range(n)) - set(ids))
         seen: set[int] = set()
         dupes = sorted({i for i in ids if i in seen or seen.add(i)})
-        raise PermutationError(f"the answer must use each piece 0..{n - 1} once (missing {missing[:8]}, repeated {dupes[:8]})")
+        where = f"piece id {outside[0]} is out of range; " if outside else ""
+        raise PermutationError(f"{where}the answer must use each piece 0..{n - 1} once (missing {missing[:8]}, repeated {dupes[:8]})")
     for k, block in enumerate(assembly.blocks):
         for slot, piece in zip(layout.block_slots, block):
             if piece not in layout.pools[slot]:
@@ -144,7 +158,12 @@ class Answer:
 def save_answer(answer: Answer, path: str | Path) -> Path:
     """Write ``answer`` (or any answer with ``to_json()``: every task's) as JSON to the file ``path``."""
     path = Path(path)
-    path.write_text(json.dumps(answer.to_json()) + "\n")
+    try:  # never through a symlink
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise PuzzleError(f"{path}: cannot write it ({exc.strerror}{'; it is a symlink' if os.path.islink(path) else ''})") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(answer.to_json()) + "\n")
     return path
 
 
@@ -153,13 +172,19 @@ def load_answer(path: str | Path) -> Answer | None:
     path = Path(path)
     if path.is_dir():
         path = path / ANSWER_NAME
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
+    from reassembly.safeio import read_json
+
+    data = read_json(path, "answer file")
     try:
-        data = json.loads(path.read_text())
         ids = data.get("ids", data.get("permutation"))
         if ids is not None:
-            answer = Answer(hashlib.sha256(",".join(str(int(i)) for i in ids).encode()).hexdigest(), tuple(int(i) for i in ids))
+            if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+                raise ValueError("'ids' must be a list of integer piece ids (floats are refused, not truncated)")
+            if sorted(ids) != list(range(len(ids))):
+                raise ValueError(f"'ids' must be a permutation of 0..{len(ids) - 1}")
+            answer = Answer(hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest(), tuple(ids))
             if data.get("sha256") not in (None, answer.sha256):
                 raise ValueError("sha256 does not match the ids")
             return answer
@@ -168,4 +193,4 @@ def load_answer(path: str | Path) -> Answer | None:
             raise ValueError("sha256 is not 64 hex digits")
         return Answer(sha256=sha)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise PuzzleError(f"{path}: not a valid answer file ({exc})") from exc
+        raise PuzzleError(f"{path}: not a valid answer file ({str(exc)[:200]})") from None

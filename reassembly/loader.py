@@ -33,7 +33,7 @@ _PIECE_RE = re.compile(r"^piece_(0|[1-9][0-9]*)\.pth$")
 def read_spec(root: Path) -> BlockFamily:
     """The family named by ``ROOT/puzzle.json`` (with its ``options``), or ``relu`` where there is none."""
     path = root / SPEC_NAME
-    if not path.exists():
+    if not os.path.lexists(path):  # a dangling symlink or a loop is refused below, never read as "no spec"
         return get_family(DEFAULT_FAMILY)
     spec = read_json(path, "puzzle spec")
     unknown = sorted(set(spec) - {"family", "format", "options"})
@@ -94,11 +94,11 @@ def data_files(family: BlockFamily) -> list[str]:
 def visible_files(root: Path) -> list[str]:
     """Relative paths of what a solver may see in a puzzle directory: pieces, data and spec
     (each a regular file; never an answer)."""
-    data = data_files(read_spec(root)) if (root / SPEC_NAME).is_file() else [CSV_NAME]
+    data = data_files(read_spec(root)) if os.path.lexists(root / SPEC_NAME) else [CSV_NAME]
     if not all((root / f).is_file() for f in data) or not (root / PIECES_DIR).is_dir():
         raise PuzzleError(f"{root}: not a puzzle directory (needs {PIECES_DIR}/ and {' and '.join(data)})")
     files = [f"{PIECES_DIR}/{p.name}" for p in piece_paths(root / PIECES_DIR).values()] + data
-    if (root / SPEC_NAME).exists():
+    if os.path.lexists(root / SPEC_NAME):
         files.append(SPEC_NAME)
     for rel in files:
         regular_file(root / rel)
@@ -126,12 +126,20 @@ def load_data(csv: Path, input_dim: int, output_dim: int) -> tuple[torch.Tensor,
     if len(pred_cols) != output_dim:
         raise PuzzleError(f"{csv}: {len(pred_cols)} pred columns but the head has {output_dim} outputs")
     true_cols = _columns(header, "true")
-    try:
-        df = pd.read_csv(csv, usecols=meas + pred_cols + true_cols)
+    try:  # every field read, by position: a row with a field too many is an error, never read shifted
+        df = pd.read_csv(csv, header=None, skiprows=1, index_col=False)
+    except pd.errors.EmptyDataError:
+        raise PuzzleError(f"{csv}: no data rows") from None
     except Exception as exc:
-        raise PuzzleError(f"{csv}: cannot be parsed as CSV ({str(exc).splitlines()[0][:200]})") from None
+        raise PuzzleError(f"{csv}: cannot be parsed as CSV ({(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]})") from None
     if len(df) == 0:
         raise PuzzleError(f"{csv}: no data rows")
+    if df.shape[1] != len(header):
+        raise PuzzleError(f"{csv}: rows have {df.shape[1]} fields but the header names {len(header)} columns")
+    short = df.iloc[:, -1].isna().to_numpy().nonzero()[0]
+    if len(short):
+        raise PuzzleError(f"{csv}: row {int(short[0]) + 1} has fewer fields than the header (or an empty last field)")
+    df.columns = header
 
     def tensor(cols: list[str], what: str) -> torch.Tensor:
         try:
@@ -168,8 +176,12 @@ def load_puzzle(directory: str | Path) -> Puzzle:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write a new file readable by everyone the directory allows (mode 0o644 before the umask)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    """Write a new file readable by everyone the directory allows (mode 0o644 before the umask),
+    never through a symlink (one there is an error)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise PuzzleError(f"{path}: cannot write it ({exc.strerror}{'; it is a symlink' if os.path.islink(path) else ''})") from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 from collections import Counter
 from pathlib import Path
@@ -16,6 +17,10 @@ import torch
 from reassembly.errors import PuzzleError
 
 MAX_PIECE_BYTES = 1 << 30  # a piece file larger than 1 GiB is refused before it is read
+MAX_JSON_BYTES = 16 << 20  # a JSON file (spec, answer, metadata) larger than this is refused
+MAX_JSON_DEPTH = 32  # nesting of lists and objects in a JSON file
+MAX_INT = 1 << 63  # integers in JSON files and options are below this in magnitude
+MAX_MESSAGE = 300  # characters of a value quoted in an error message
 
 
 def regular_file(path: Path, what: str = "file") -> os.stat_result:
@@ -24,8 +29,12 @@ def regular_file(path: Path, what: str = "file") -> os.stat_result:
     try:
         info = path.stat()
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise PuzzleError(f"{path}: {what} is a symlink to nothing (dangling); refusing it") from None
         raise PuzzleError(f"{path}: {what} not found") from None
     except OSError as exc:
+        if os.path.islink(path):
+            raise PuzzleError(f"{path}: {what} is a symlink that cannot be followed ({exc.strerror}); refusing it") from None
         raise PuzzleError(f"{path}: cannot be read ({exc.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
         raise PuzzleError(f"{path}: not a regular file (a {_kind(info.st_mode)}); refusing to read it")
@@ -97,13 +106,68 @@ def csv_header(path: Path) -> list[str]:
     return header
 
 
-def read_json(path: Path, what: str) -> dict[str, Any]:
-    """A JSON object from an untrusted regular file, or a one-line :class:`PuzzleError`."""
-    regular_file(path, what)
+def short(value: Any, limit: int = MAX_MESSAGE) -> str:
+    """``repr(value)`` cut to ``limit`` characters (an error line quotes at most this much)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > 19 or not -MAX_INT < int(text) < MAX_INT:
+        raise ValueError(f"the integer {text[:20]}... ({len(text)} digits) is out of range")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range")
+    return value
+
+
+def _constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def json_depth(data: bytes) -> int:
+    """Deepest nesting of ``[``/``{`` in a JSON text (strings skipped), without recursion."""
+    import numpy as np
+
+    brackets = _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets, dtype=np.uint8)
+    return int(np.cumsum(np.where((codes == 0x5B) | (codes == 0x7B), 1, -1)).max())
+
+
+def loads(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` for untrusted text: nesting at most ``max_depth``, integers below 2**63,
+    floats finite; ``ValueError`` with a short reason otherwise (never ``RecursionError``)."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if json_depth(data) > max_depth:
+        raise ValueError(f"nested deeper than {max_depth} levels")
     try:
-        data = json.loads(path.read_text())
+        return json.loads(data, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {max_depth} levels") from None
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from an untrusted regular file (bounded size and depth, numbers in range), or
+    a one-line :class:`PuzzleError`."""
+    info = regular_file(path, what)
+    if info.st_size > MAX_JSON_BYTES:
+        raise PuzzleError(f"{path}: {info.st_size:,} bytes is larger than the {MAX_JSON_BYTES:,}-byte limit for a {what}")
+    try:
+        data = loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PuzzleError(f"{path}: not valid JSON ({exc})") from None
+        raise PuzzleError(f"{path}: not valid JSON ({str(exc)[:MAX_MESSAGE]})") from None
+    except OSError as exc:
+        raise PuzzleError(f"{path}: cannot be read ({exc.strerror})") from None
     if not isinstance(data, dict):
         raise PuzzleError(f"{path}: expected a JSON object")
     return data

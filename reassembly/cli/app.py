@@ -30,7 +30,9 @@ def root(version: Annotated[Optional[bool], typer.Option("--version", callback=_
 
 for name, command in (("solve", solve), ("verify", verify), ("solvers", solvers), ("generate", generate),
                       ("fetch", fetch), ("bench", bench), ("report", report), ("suites", suites), ("cache", cache)):
-    app.command(name)(friendly(command))
+    # an answer such as "-1,2,..." is the answer, not an unknown option
+    settings = {"ignore_unknown_options": True} if name == "verify" else None
+    app.command(name, context_settings=settings)(friendly(command))
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from reassembly.cli.common import console, parse_options
+from reassembly.cli.common import console, output_file, parse_options
 from reassembly.cli.generator_options import with_generator_options
 from reassembly.cli.solving import IMPORTS_HELP
 from reassembly.errors import ConfigError
@@ -205,6 +205,7 @@ def bench(
             con.print(f"[yellow]Interrupted[/]: {int(progress.tasks[-1].completed)} runs saved in {store.jsonl}; "
                       "the same command resumes from there.")
             raise typer.Exit(130) from None
+    store.rebuild_csv()  # from the record, even where every run was stored already (a torn or deleted CSV is repaired)
     keys = {r.key for r in runs}
     show(con, [r for r in store.rows() if r["key"] in keys], f"Exact recovery by solver ({len(keys)} runs)")
     con.print(f"Results: {store.csv} and {store.jsonl}; 'reassembly report {out}' shows them again.")
@@ -247,6 +248,9 @@ def report(
     """Summarise saved bench results: the table again, failed runs, and optionally plots, HTML and parquet."""
     from reassembly.harness.results import load_results
 
+    for flag, target in (("--plot", plot), ("--html", html), ("--parquet", parquet)):
+        if target is not None:
+            output_file(target, flag)
     if parquet is not None:
         try:
             import pyarrow  # noqa: F401

@@ -25,23 +25,53 @@ def console(stderr: bool = False) -> "Console":  # noqa: F821
     return Console(stderr=stderr, width=160 if wide else None, highlight=False)
 
 
+MAX_ERROR = 1000  # characters of an error line (its start names the file)
+
+
+def one_line(message: str, limit: int = MAX_ERROR) -> str:
+    """``message`` on one line, cut to ``limit`` characters (the start, which names the file, stays)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters in all)"
+
+
 def fail(message: str, code: int = 2) -> None:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    console(stderr=True).print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    """Print ``error: message`` (one line, bounded) on stderr and exit with ``code``."""
+    console(stderr=True).print(f"[bold red]error:[/] {one_line(message)}", soft_wrap=True, markup=True)
     raise typer.Exit(code)
 
 
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a :class:`ReassemblyError` into a one-line message and exit status 2."""
+    """Turn a :class:`ReassemblyError` (or an ``OSError`` on a file) into a one-line message and exit status 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ReassemblyError as exc:
-            fail(str(exc).replace("[", "\\["))
+            fail(one_line(str(exc)).replace("[", "\\["))
+        except OSError as exc:  # a file the command cannot read or write (permissions, a folder, a full disk)
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            fail(one_line(f"{where}{exc.strerror or exc}").replace("[", "\\["))
 
     return wrapper
+
+
+def output_file(path: Any, flag: str) -> Any:
+    """``path`` where a command may write a file: not a folder, not a symlink, in a folder that exists."""
+    from pathlib import Path
+
+    from reassembly.errors import ConfigError
+
+    p = Path(path)
+    if p.is_symlink():
+        raise ConfigError(f"{flag} {p}: is a symlink; refusing to write through it")
+    if p.exists() and not p.is_file():
+        raise ConfigError(f"{flag} {p}: exists and is not a regular file (a folder?); give a file name")
+    if not p.parent.is_dir():
+        raise ConfigError(f"{flag} {p}: folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK):
+        raise ConfigError(f"{flag} {p}: folder {p.parent} is not writable")
+    return p
 
 
 def _finite(value: Any) -> Any:
@@ -60,11 +90,18 @@ def strict_json(payload: Any) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line option value: JSON where it parses (numbers, lists, true/false/null), else the string."""
+    """A command-line option value: JSON where it parses (numbers, lists, true/false/null), else the
+    string; a number out of range (over 2**63, or overflowing a float) is a :class:`SolverError`."""
+    from reassembly.safeio import loads
+
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
+    except (json.JSONDecodeError, RecursionError):
         return text
+    try:
+        return loads(text)
+    except ValueError as exc:
+        raise SolverError(f"option value {one_line(text, 40)!r}: {exc}") from None
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def generate(
     from generators.config import PuzzleConfig
 
     config = PuzzleConfig.from_options(generator, perturb or [])
-    trained = run(config, out, cache_dir=cache_dir, progress=not quiet, use_cache=not no_cache)
+    trained = run(config, out, cache_dir=cache_dir, progress=not quiet, use_cache=not no_cache, force=force)
     last = trained.loss_curve[-1] if trained.loss_curve else {}
     source_text = "from the cache" if trained.cached else f"trained in {trained.seconds:.1f} s"
     console(stderr=True).print(

@@ -25,7 +25,7 @@ def suites() -> None:
 
 
 def cache(
-    action: Annotated[str, typer.Argument(help="list (entries and sizes), size (the total) or clear (delete everything it holds).")] = "list",
+    action: Annotated[str, typer.Argument(help="list (entries and sizes), size (the total) or clear (delete what the cache wrote; anything else there is left alone).")] = "list",
     cache_dir: Annotated[Optional[Path], typer.Option(help="The cache (default: $REASSEMBLY_CACHE or the user cache folder).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Clear without asking.")] = False,
 ) -> None:
@@ -66,7 +66,9 @@ def cache(
             return
         if not yes and not typer.confirm(f"delete {summary(items)} in {root}?"):
             raise typer.Exit(1)
-        clear(items)
-        typer.echo(f"deleted {summary(items)}")
+        kept = clear(items)
+        typer.echo(f"deleted {summary([i for i in items if i not in kept])}")
+        if kept:
+            typer.echo(f"left alone (not written by the cache): {', '.join(i.name for i in kept)}")
     else:
         raise ConfigError(f"unknown cache action {action!r}; choose list, size or clear")

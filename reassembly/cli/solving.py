@@ -1,7 +1,11 @@
 """``reassembly solve``, ``verify`` and ``solvers``."""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +15,27 @@ from reassembly.cli.common import console, fail, parse_options, set_threads, str
 
 SOLVER_HELP = "Solver: NAME or NAME[option=value, ...] (see 'reassembly solvers --load')."
 IMPORTS_HELP = "Module (from the current folder) or .py file to import first, e.g. to register a solver (repeatable)."
+
+
+@contextlib.contextmanager
+def solver_output_to_stderr() -> Iterator[None]:
+    """Send whatever a solver prints (Python's ``sys.stdout`` and file descriptor 1) to stderr, so
+    stdout carries only the answer (``solve --json`` stays one JSON object)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:
+        saved = None
+    try:
+        if saved is not None:
+            os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def solve(
@@ -42,16 +67,33 @@ def solve(
     spec = get_spec(name)
     if len(expand(name, options, spec.tuple_options())) > 1:
         fail(f"solver {solver!r} is a grid of several variants; 'reassembly bench' runs grids, 'solve' runs one")
-    instance = spec.make(**options)
-    t0 = time.perf_counter()
-    result = instance.solve(puzzle)
-    seconds = time.perf_counter() - t0
+    with solver_output_to_stderr():
+        try:
+            instance = spec.make(**options)
+            t0 = time.perf_counter()
+            result = instance.solve(puzzle)
+            seconds = time.perf_counter() - t0
+        except (KeyboardInterrupt, typer.Exit):
+            raise
+        except BaseException as exc:  # a plugin's exception or sys.exit(): one line, exit 2
+            from reassembly.errors import ReassemblyError
+
+            if isinstance(exc, ReassemblyError) and not isinstance(exc, SystemExit):
+                raise
+            what = f"exited with status {exc.code!r}" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
+            fail(f"solver {name!r} {what}")
     if not isinstance(result, SolveResult):
         fail(f"solver {name!r} returned a {type(result).__name__}, not a SolveResult")
     try:
         validate(result.assembly, puzzle.layout)
     except PermutationError as exc:
         fail(f"solver {name!r} returned an invalid answer: {exc}")
+    from reassembly.identifiability import of_puzzle
+
+    ident = of_puzzle(puzzle)
+    if ident is not None and not ident.identifiable:
+        result.certificate = {**(result.certificate or {}), **ident.as_dict(), "note": ident.note()}
+        console(stderr=True).print(f"[yellow]warning:[/] {ident.note()}", markup=True, highlight=False)
     if not as_json:
         typer.echo(result.assembly.text())
         return
@@ -71,7 +113,7 @@ def verify(
     Street hash. Exit status 1 where a known answer is not matched.
     """
     from reassembly.answer import Assembly, load_answer
-    from reassembly.janestreet import JANESTREET_SHA256, janestreet_answer
+    from reassembly.janestreet import JANESTREET_SHA256, is_janestreet, janestreet_answer
     from reassembly.loader import load_puzzle
     from reassembly.scoring import score
 
@@ -79,7 +121,7 @@ def verify(
     assembly = Assembly.parse(answer, puzzle.layout)
     known = load_answer(Path(directory))
     source = "answer.json"
-    if known is None and assembly.sha256() == JANESTREET_SHA256:
+    if known is None and (assembly.sha256() == JANESTREET_SHA256 or is_janestreet(Path(directory), puzzle)):
         known, source = janestreet_answer(), "the published Jane Street SHA-256"
     s = score(puzzle, assembly, known)
     typer.echo(f"mse {s.mse:.6e}")

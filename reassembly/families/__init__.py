@@ -43,12 +43,19 @@ def get_family(name: str, options: dict[str, Any] | None = None) -> "BlockFamily
     :class:`PuzzleError` listing the known ones or naming the bad option."""
     found = families().get(name) if isinstance(name, str) else None
     if found is None:
-        raise PuzzleError(f"unknown block family {name!r}; choose from {', '.join(ALL_FAMILY_NAMES)}")
+        from reassembly.safeio import short
+
+        raise PuzzleError(f"unknown block family {short(name, 80)}; choose from {', '.join(ALL_FAMILY_NAMES)}")
     if not options:
         return found
     if not found.options:
-        raise PuzzleError(f"family {name!r} takes no options, got {sorted(options)}")
-    return type(found)(**options)
+        raise PuzzleError(f"family {name!r} takes no options, got {sorted(options)[:10]}")
+    try:
+        return type(found)(**options)
+    except PuzzleError:
+        raise
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise PuzzleError(f"family {name!r}: bad options ({str(exc)[:200]})") from None
 
 
 __all__ = ["ALL_FAMILY_NAMES", "DEFAULT_FAMILY", "FAMILY_NAMES", "SEQUENCE_FAMILY_NAMES", "families", "get_family"]

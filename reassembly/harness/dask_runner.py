@@ -36,8 +36,8 @@ def run_many_dask(runs: list[Run], options: RunOptions, scheduler: str, jobs: in
             cluster = None
             try:
                 client = Client(scheduler, timeout="5s")
-            except OSError as exc:
-                raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+            except (OSError, ValueError, TypeError) as exc:
+                raise ConfigError(f"--scheduler {scheduler[:100]}: cannot connect ({str(exc)[:200]})") from None
         try:
             futures = {client.submit(_task, run, options, pure=False, key=f"run-{run.key}"): run for run in runs}
             try:

@@ -1,15 +1,17 @@
 """What a bench runs: puzzles × solver variants, each run named by a stable key for resuming."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reassembly.errors import ConfigError, SolverError
-from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, content_hash, store_directory
+from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, checked_hash, file_digest, store_directory
 from reassembly.harness.variants import Variant, expand, parse_spec
 from reassembly.tasks import DEFAULT_TASK
 
@@ -36,6 +38,7 @@ class PuzzleEntry:
     config: dict[str, Any] = field(default_factory=dict)
     task: str = "reassembly"
     pinned: bool | None = None  # whether the content matches a suite's pin (None: not pinned)
+    answer_sha: str | None = None  # SHA-256 of the answer file when planned (checked before each use)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,23 @@ def suite_labels(configs: list[dict[str, Any]]) -> list[str]:
     return [" ".join(f"{k.removeprefix('recipe_')}={c.get(k)}" for k in varying) or "synthetic" for c in configs]
 
 
+@contextlib.contextmanager
+def generation_lock(out: Path, pid: str) -> Iterator[None]:
+    """An exclusive lock, across processes, on generating puzzle ``pid`` under ``out``."""
+    import fcntl
+    import os
+
+    try:
+        fd = os.open(out / f".generate-{pid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot lock the generation of {pid} ({exc.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = None, progress: Any = None,
                       task: str = DEFAULT_TASK, task_options: dict[str, Any] | None = None) -> list[PuzzleEntry]:
     """Generated problems of ``task`` for ``configs`` (``generators.PuzzleConfig``) and the task's
@@ -140,18 +160,20 @@ def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = No
         prefix = "" if task == DEFAULT_TASK else f"{task}-"
         pid = f"{prefix}{config.block}-d{config.depth}-{digest({x: v for x, v in d.items() if x != 'seed'})}-seed{config.seed}"
         stored, known = out / PUZZLES_DIR / pid, answer_path(out, pid)
-        if not (stored.is_dir() and known.is_file()):
-            tmp = out / f".tmp-generate-{pid}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            if progress:
-                progress(k, len(configs), f"{label} seed {config.seed}")
-            generate(config, tmp, cache_dir=cache_dir, progress=progress is not None, force=True,
-                     label=f"training {k + 1}/{len(configs)}: {label} seed {config.seed}")
-            answer = load_answer(tmp / ANSWER_NAME) if task == DEFAULT_TASK else None
-            stored, _ = store_directory(tmp, out, pid, answer, task)
-            shutil.move(str(tmp / METADATA_NAME), str(out / "answers" / f"{pid}.generation.json"))
-            shutil.rmtree(tmp, ignore_errors=True)
-        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, content_hash(stored, task), str(known), config.seed, d, task))
+        with generation_lock(out, pid):  # two benches generating the same puzzle: one does, the other reuses it
+            if not (stored.is_dir() and known.is_file()):
+                tmp = out / f".tmp-generate-{pid}"
+                shutil.rmtree(tmp, ignore_errors=True)
+                if progress:
+                    progress(k, len(configs), f"{label} seed {config.seed}")
+                generate(config, tmp, cache_dir=cache_dir, progress=progress is not None, force=True,
+                         label=f"training {k + 1}/{len(configs)}: {label} seed {config.seed}")
+                answer = load_answer(tmp / ANSWER_NAME) if task == DEFAULT_TASK else None
+                stored, _ = store_directory(tmp, out, pid, answer, task)
+                shutil.move(str(tmp / METADATA_NAME), str(out / "answers" / f"{pid}.generation.json"))
+                shutil.rmtree(tmp, ignore_errors=True)
+        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, checked_hash(stored, task)[0], str(known), config.seed, d, task,
+                                   answer_sha=file_digest(known)))
     return entries
 
 
@@ -161,7 +183,8 @@ def janestreet_entry(path: Path, out: Path) -> PuzzleEntry:
 
     _exists(path, "--janestreet")
     stored, content = store_directory(path, out, "janestreet", janestreet_answer())
-    return PuzzleEntry("janestreet", str(stored), "janestreet", "janestreet", content, str(answer_path(out, "janestreet")))
+    known = answer_path(out, "janestreet")
+    return PuzzleEntry("janestreet", str(stored), "janestreet", "janestreet", content, str(known), answer_sha=file_digest(known))
 
 
 def directory_entry(path: Path, out: Path, task: str = DEFAULT_TASK) -> PuzzleEntry:
@@ -170,7 +193,8 @@ def directory_entry(path: Path, out: Path, task: str = DEFAULT_TASK) -> PuzzleEn
     pid = f"{root.name}-{digest(str(root), 6)}"
     stored, content = store_directory(root, out, pid, task=task)
     known = answer_path(out, pid)
-    return PuzzleEntry(pid, str(stored), "directory", root.name, content, str(known) if known.is_file() else None, task=task)
+    return PuzzleEntry(pid, str(stored), "directory", root.name, content, str(known) if known.is_file() else None, task=task,
+                       answer_sha=file_digest(known))
 
 
 def _exists(path: Path, what: str) -> Path:

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -71,13 +72,29 @@ def parse_lines(text: str, source: str = JSONL_NAME) -> list[dict[str, Any]]:
 
 def read_rows(directory: str | Path) -> list[dict[str, Any]]:
     path = Path(directory) / JSONL_NAME
-    return parse_lines(path.read_text(errors="replace"), str(path)) if path.is_file() else []
+    if path.is_symlink() or not path.is_file():
+        return []
+    return parse_lines(path.read_text(errors="replace"), str(path))
+
+
+def ours(path: Path) -> bool:
+    """Whether a ``results.jsonl`` is this harness's: a regular file, empty or starting as its rows
+    do (``{"key": ``; a first row torn by a kill still does)."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    with path.open("rb") as fh:
+        head = fh.read(64).lstrip()
+    return not head or head.startswith(b'{"key": ')
 
 
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
     """An exclusive lock on the output directory's results, across processes."""
-    with open(directory / LOCK_NAME, "a") as fh:
+    try:
+        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"{directory / LOCK_NAME}: cannot lock the results ({exc.strerror})") from None
+    with os.fdopen(fd, "r+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -126,7 +143,14 @@ class ResultStore:
             rows = self.rows()
             if any(r["key"] == row["key"] for r in rows):  # one row per key in the record
                 _atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows if r["key"] != row["key"]))
-            with self.jsonl.open("a+b") as fh:
+            try:  # never through a symlink, never onto something that is not a plain file
+                fd = os.open(self.jsonl, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+            except OSError as exc:
+                raise ConfigError(f"{self.jsonl}: cannot append a row ({exc.strerror})") from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise ConfigError(f"{self.jsonl}: not a regular file; refusing to append to it")
+            with os.fdopen(fd, "a+b") as fh:
                 fh.seek(0, os.SEEK_END)
                 if fh.tell():
                     fh.seek(-1, os.SEEK_END)
@@ -157,9 +181,9 @@ def make_row(run: Any, status: str, fields: dict[str, Any], error: str | None, w
         "content": run.puzzle.content, "pinned": run.puzzle.pinned, "seed": run.puzzle.seed, "solver": run.solver.name, "variant": run.solver.label,
         "status": status, "error": error, "failure": fields.get("failure"),
         **{m: fields.get(m) for m in ("exact", "grouping_accuracy", "order_exact", "kendall_tau", "mse", "true_mse",
-                                      "sha256", "seconds", "evaluations")},
+                                      "sha256", "seconds", "claimed_seconds", "evaluations")},
         "wall_seconds": wall, "timeout": timeout,
-        **{k: fields.get(k) for k in ("family", "depth", "d", "h", "o", "rows", "torch_threads")},
+        **{k: fields.get(k) for k in ("family", "depth", "d", "h", "o", "rows", "identifiable", "torch_threads")},
         "certificate": (fields.get("certificate") or {}).get("kind") if isinstance(fields.get("certificate"), dict) else None,
         "trace": json.dumps(trace) if trace else None, "answer": fields.get("answer"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

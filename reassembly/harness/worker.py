@@ -1,10 +1,11 @@
 """The body of one solve's process: what runs on the far side of the pipe.
 
-The process leads a process group of its own, so that a timeout, a crash or the end of the bench
-(even ``kill -9`` of it: a watchdog notices the parent is gone) ends the solver and everything it
+The process leads a session of its own and adopts every descendant that tries to get away
+(:mod:`reassembly.harness.reaper`), so that a timeout, a crash or the end of the bench (even
+``kill -9`` of it: a watchdog notices the parent is gone) ends the solver and everything it
 started. It works in an empty temporary directory, loads the problem afresh from a private copy
 of the solver-visible files (through its task), builds the solver, solves, and sends back what
-the solver returned, as plain data. It never sees an answer and never scores.
+the solver returned, as plain JSON (never a pickle). It never sees an answer and never scores.
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from typing import Any
 
 import torch  # noqa: F401  (preloaded in the fork server: each solve starts with it imported)
 
+import reassembly.harness.oracle_service  # noqa: F401
 import reassembly.loader  # noqa: F401
 import reassembly.registry  # noqa: F401
 import reassembly.solver  # noqa: F401
 import reassembly.tasks.reassembly  # noqa: F401
+from reassembly.harness import reaper, wire
 
 WATCH_SECONDS = 0.5
 
@@ -47,7 +50,8 @@ def error_text(exc: BaseException) -> str:
 
 
 def _watchdog(bench_pid: int) -> None:
-    """Kill this process group once the bench is gone (it cannot clean up after ``kill -9``)."""
+    """Kill this process, its group and its descendants once the bench is gone (it cannot clean
+    up after ``kill -9``)."""
     parent = os.getppid()
     while True:
         time.sleep(WATCH_SECONDS)
@@ -57,16 +61,27 @@ def _watchdog(bench_pid: int) -> None:
         except OSError:
             alive = False
         if not alive:
-            os.killpg(os.getpgid(0), signal.SIGKILL)
+            reaper.kill_tree(os.getpid())
+
+
+def plain(fields: dict[str, Any]) -> bytes:
+    """``fields`` as a message line, or ``TypeError`` naming why it is not plain data."""
+    try:
+        return wire.encode("solved", fields)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise TypeError(f"the solver's result is not plain data ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def main(conn: Any, payload: dict[str, Any], replies: Any = None) -> None:
-    """Send ``("ready", facts)``, then ``("solved", claims)``, or ``("error", fields)`` at any point.
-    With ``replies`` (the task has an oracle), the problem gets an oracle client whose queries go
-    to the harness on ``conn`` and whose answers come back on ``replies``."""
+    """Send ``["ready", {}]``, then ``["solved", claims]``, or ``["error", fields]`` at any point,
+    as JSON lines (:mod:`reassembly.harness.wire`). With ``replies`` (the task has an oracle), the
+    problem gets an oracle client whose queries go to the harness on ``conn`` and whose answers
+    come back on ``replies``."""
     os.setsid()
+    reaper.make_subreaper()  # whatever the solver starts and abandons stays our descendant
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the bench's to handle: it stops us
     threading.Thread(target=_watchdog, args=(payload["bench_pid"],), daemon=True).start()
+    fd = conn.fileno()
     t_solve: float | None = None
     try:
         os.environ.clear()  # the bench's environment now, not the fork server's when it started
@@ -86,21 +101,23 @@ def main(conn: Any, payload: dict[str, Any], replies: Any = None) -> None:
         if replies is not None:
             from reassembly.harness.oracle_service import OracleClient
 
-            problem = task.attach(problem, OracleClient(conn, replies, getattr(problem, "budget", None)))
+            problem = task.attach(problem, OracleClient(fd, replies.fileno(), getattr(problem, "budget", None)))
         solver = get_spec(payload["solver"]).make(**payload["options"])
-        conn.send(("ready", {"torch_threads": torch.get_num_threads(), **task.facts(problem)}))
+        wire.send(fd, "ready", {}, wire.SEND_LOCK)
         t_solve = time.perf_counter()
         reassembly.solver.set_time_budget(payload.get("timeout"))  # what the referee will wait, for anytime solvers
         result = solver.solve(problem)
         seconds = time.perf_counter() - t_solve
         t_solve = None
-        conn.send(("solved", {"seconds": seconds, **task.claims(result)}))
+        line = plain({"seconds": seconds, **task.claims(result)})
+        with wire.SEND_LOCK:
+            wire.write_all(fd, line)
     except BaseException as exc:  # report everything, even SystemExit from a plugin
         fields = {"seconds": time.perf_counter() - t_solve} if t_solve is not None else {}
         kind = "unsupported" if type(exc).__name__ == "UnsupportedPuzzle" else "error"
         try:
-            conn.send((kind, {**fields, "error": error_text(exc) if kind == "error" else str(exc)}))
-        except Exception:
+            wire.send(fd, kind, {**fields, "error": error_text(exc) if kind == "error" else str(exc)[:2000]}, wire.SEND_LOCK)
+        except BaseException:
             pass
     finally:
         conn.close()

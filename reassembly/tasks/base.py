@@ -36,6 +36,9 @@ class Task:
     metrics: tuple[str, ...] = ()
     #: Whether solves get an oracle served by the harness (``query(X) -> outputs``, counted there).
     oracle: bool = False
+    #: The fields of :meth:`claims` that hold the answer (the referee keeps only these, plus the
+    #: type-checked ``evaluations``, ``trace``, ``certificate`` and the solver's own time).
+    answer_fields: tuple[str, ...] = ()
 
     def visible_files(self, root: Path) -> list[str]:
         """Relative paths, under a problem directory, of everything a solver may see."""
@@ -48,6 +51,11 @@ class Task:
     def facts(self, problem: Any) -> dict[str, Any]:
         """Plain facts of a loaded problem for its results row (sizes, depth, rows, ...)."""
         return {}
+
+    def prepared_facts(self, prepared: Any) -> dict[str, Any] | None:
+        """:meth:`facts` from the referee's prepared copy, where it holds them (``None``: the
+        referee loads the problem once more to read them)."""
+        return None
 
     def claims(self, result: Any) -> dict[str, Any]:
         """What a solver returned, as plain data (checked by the referee, never trusted)."""

@@ -29,6 +29,7 @@ class BlackboxTask(Task):
     name = "blackbox"
     description = "recover a small ReLU network's parameters from a counted oracle (up to its isomorphisms)"
     oracle = True
+    answer_fields = ("params",)
     columns = (Column("max_error", "max err", "median", ".1e"), Column("mean_error", "mean err", "median", ".1e"),
                Column("output_error", "out-err", "median", ".1e"), Column("queries", "queries", "median", ",.0f"),
                Column("budget", "budget", "median", ",.0f"))

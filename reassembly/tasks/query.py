@@ -16,6 +16,7 @@ class QueryTask(Task):
     name = "query"
     description = "put a shuffled network back together from its pieces and a counted oracle of the original"
     oracle = True
+    answer_fields = ("blocks", "head")
     columns = (Column("grouping_accuracy", "groups", "mean", ".1%"), Column("kendall_tau", "τ", "mean", ".3f"),
                Column("queries", "queries", "median", ",.0f"), Column("budget", "budget", "median", ",.0f"),
                Column("mse", "MSE", "median", ".2e"))

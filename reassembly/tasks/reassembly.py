@@ -35,6 +35,7 @@ def failure_class(exact: bool | None, mse: float, true_mse: float) -> str | None
 class ReassemblyTask(Task):
     name = "reassembly"
     description = "put a shuffled residual network back together from its pieces and a data table"
+    answer_fields = ("blocks", "head")
 
     def visible_files(self, root: Path) -> list[str]:
         from reassembly.loader import visible_files
@@ -47,7 +48,14 @@ class ReassemblyTask(Task):
         return load_puzzle(root)
 
     def facts(self, problem: Puzzle) -> dict[str, Any]:
-        return {"depth": problem.depth, "rows": problem.n_rows, "family": problem.family.name, **problem.layout.sizes}
+        from reassembly.identifiability import of_puzzle
+
+        test = of_puzzle(problem)
+        return {"depth": problem.depth, "rows": problem.n_rows, "family": problem.family.name, **problem.layout.sizes,
+                "identifiable": None if test is None else test.identifiable}
+
+    def prepared_facts(self, prepared: Prepared) -> dict[str, Any]:
+        return self.facts(prepared.puzzle)
 
     def claims(self, result: Any) -> dict[str, Any]:
         from reassembly.solver import SolveResult

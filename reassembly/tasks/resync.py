@@ -27,6 +27,7 @@ def stage_dicts(stages: list[Any]) -> list[dict[str, Any]]:
 class ResyncTask(Task):
     name = "resync"
     description = "recover every layer's permutation of a network's hidden units from a reference copy"
+    answer_fields = ("perms", "flags")
     columns = (Column("psi", "Ψ", "mean", ".1%"), Column("unit_share", "units", "mean", ".1%"),
                Column("weight_error", "w-err", "median", ".2e"), Column("output_error", "out-err", "median", ".2e"),
                Column("false_flags", "false flags", "sum", ",.0f"), Column("flag_recall", "attack found", "mean", ".0%"))
