@@ -57,7 +57,8 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def output_file(path: Any, flag: str) -> Any:
-    """``path`` where a command may write a file: not a folder, not a symlink, in a folder that exists."""
+    """``path`` where a command may write a file: not a folder, not a symlink; its folder is made
+    where missing (a folder the command creates is its own)."""
     from pathlib import Path
 
     from reassembly.errors import ConfigError
@@ -68,7 +69,10 @@ def output_file(path: Any, flag: str) -> Any:
     if p.exists() and not p.is_file():
         raise ConfigError(f"{flag} {p}: exists and is not a regular file (a folder?); give a file name")
     if not p.parent.is_dir():
-        raise ConfigError(f"{flag} {p}: folder {p.parent} does not exist")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{flag} {p}: cannot make folder {p.parent} ({exc.strerror or exc})") from None
     if not os.access(p.parent, os.W_OK):
         raise ConfigError(f"{flag} {p}: folder {p.parent} is not writable")
     return p
