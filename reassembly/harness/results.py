@@ -1,5 +1,6 @@
 """Results on disk: one flat row per run in ``results.jsonl`` (the record) and ``results.csv``
-(always rebuilt from it), both read by pandas.
+(rebuilt from it at the end of a bench, or when asked: :meth:`ResultStore.rebuild_csv`), both read
+by pandas. Appending a row costs the same whatever the record's length.
 
 Writers take a lock (several benches may share an output directory); a torn last line (a bench
 killed mid-write) is ended before the next row is appended and skipped with a warning when read;
@@ -102,6 +103,8 @@ class ResultStore:
         self.directory = Path(directory)
         self.jsonl = self.directory / JSONL_NAME
         self.csv = self.directory / CSV_NAME
+        self._keys: set[str] = set()
+        self._seen: tuple[int | None, int] = (None, 0)  # (inode, bytes) of the record read into _keys
 
     def rows(self) -> list[dict[str, Any]]:
         return read_rows(self.directory)
@@ -120,12 +123,13 @@ class ResultStore:
             self._write_csv(kept)
 
     def append(self, row: dict[str, Any]) -> None:
-        """Store ``row`` durably now (a torn last line is ended first), then rebuild the CSV."""
+        """Store ``row`` durably now (a torn last line is ended first). The CSV is not rebuilt (see
+        :meth:`rebuild_csv`); only the lines appended since this store last looked are read, so an
+        append costs the same whatever the record's length."""
         line = json.dumps(clean(row), default=str, allow_nan=False) + "\n"
         with locked(self.directory):
-            rows = self.rows()
-            if any(r["key"] == row["key"] for r in rows):  # one row per key in the record
-                _atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows if r["key"] != row["key"]))
+            if row["key"] in self._known_keys():  # one row per key in the record (a redone run)
+                _atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in self.rows() if r["key"] != row["key"]))
             with self.jsonl.open("a+b") as fh:
                 fh.seek(0, os.SEEK_END)
                 if fh.tell():
@@ -135,9 +139,35 @@ class ResultStore:
                 fh.write(line.encode())
                 fh.flush()
                 os.fsync(fh.fileno())
-            self._write_csv(self.rows())
+            self._keys.add(row["key"])
+
+    def _known_keys(self) -> set[str]:
+        """The record's keys, read incrementally: the whole file only where it was replaced since
+        (another writer removed rows), else the complete lines added since the last look."""
+        try:
+            info = self.jsonl.stat()
+        except FileNotFoundError:
+            self._keys, self._seen = set(), (None, 0)
+            return self._keys
+        inode, offset = self._seen
+        if inode != info.st_ino or info.st_size < offset:
+            self._keys, offset = set(), 0
+        with self.jsonl.open("rb") as fh:
+            fh.seek(offset)
+            chunk = fh.read(info.st_size - offset)
+        end = chunk.rfind(b"\n") + 1  # a torn last line is read once it is ended
+        for text in chunk[:end].splitlines():
+            try:
+                key = json.loads(text).get("key")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(key, str):
+                self._keys.add(key)
+        self._seen = (info.st_ino, offset + end)
+        return self._keys
 
     def rebuild_csv(self) -> None:
+        """Write ``results.csv`` afresh from the record (a bench does so once, at its end)."""
         with locked(self.directory):
             self._write_csv(self.rows())
 
