@@ -21,6 +21,7 @@ import reassembly.loader  # noqa: F401
 import reassembly.registry  # noqa: F401
 import reassembly.solver  # noqa: F401
 import reassembly.tasks.reassembly  # noqa: F401
+from reassembly.errors import UnsupportedPuzzle
 
 WATCH_SECONDS = 0.5
 
@@ -97,7 +98,7 @@ def main(conn: Any, payload: dict[str, Any], replies: Any = None) -> None:
         conn.send(("solved", {"seconds": seconds, **task.claims(result)}))
     except BaseException as exc:  # report everything, even SystemExit from a plugin
         fields = {"seconds": time.perf_counter() - t_solve} if t_solve is not None else {}
-        kind = "unsupported" if type(exc).__name__ == "UnsupportedPuzzle" else "error"
+        kind = "unsupported" if isinstance(exc, UnsupportedPuzzle) else "error"
         try:
             conn.send((kind, {**fields, "error": error_text(exc) if kind == "error" else str(exc)}))
         except Exception:
