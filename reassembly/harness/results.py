@@ -14,12 +14,12 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from reassembly.atomic import atomic_write
 from reassembly.errors import ConfigError
 from reassembly.tasks import get_task
 
@@ -87,13 +87,7 @@ def locked(directory: Path) -> Iterator[None]:
 
 
 def _atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 class ResultStore:
