@@ -110,7 +110,8 @@ def load_named(group: str, built_in: dict[str, str | Any], name: str, what: str,
     make
         Turns the loaded object into the thing asked for (a class into an instance, ...).
     """
-    specs = discover(group, built_in)
+    # a built-in name is known without reading any package's metadata (a solve's process asks once per run)
+    specs = {name: PluginSpec(name, built_in[name])} if name in built_in else discover(group, built_in)
     if name not in specs:
         raise error(f"unknown {what} {name!r}; choose from {', '.join(specs)}")
     spec = specs[name]
