@@ -13,7 +13,7 @@ from typing import Any
 
 from generators.perturbation import Perturbation, parse_perturbation
 from reassembly.errors import ConfigError
-from reassembly.families import DEFAULT_FAMILY, FAMILY_NAMES
+from reassembly.families import DEFAULT_FAMILY, FAMILY_NAMES, trainable_family_names
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -106,7 +106,8 @@ class PuzzleConfig:
     def __post_init__(self) -> None:
         for name in ("depth", "width", "hidden", "output", "rows", "teacher_hidden", "seed"):
             _require(_number(getattr(self, name), True), f"config: {name} must be an integer, got {getattr(self, name)!r}")
-        _require(self.block in FAMILY_NAMES, f"config: unknown block family {self.block!r}; choose from {', '.join(FAMILY_NAMES)}")
+        trainable = FAMILY_NAMES if self.block in FAMILY_NAMES else trainable_family_names()  # plugins looked up only where needed
+        _require(self.block in trainable, f"config: unknown block family {self.block!r}; choose from {', '.join(trainable)}")
         _require(self.depth >= 2, f"config: depth must be >= 2 blocks, got {self.depth}")
         for name in ("width", "hidden", "output", "teacher_hidden"):
             _require(getattr(self, name) >= 1, f"config: {name} must be >= 1, got {getattr(self, name)}")

@@ -2,15 +2,16 @@
 
 Each is called as ``generate(config, out_dir, cache_dir=..., progress=..., force=..., label=...,
 **task_options)`` and writes the problem, its ``answer.json`` and ``generation.json`` into
-``out_dir``; layer reassembly takes no task options.
+``out_dir``; layer reassembly takes no task options. A plugin task's generator is registered in the
+entry-point group ``reassembly.generators`` under the task's name (``name = "module:function"``).
 """
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 from typing import Any, Callable
 
+from reassembly.entrypoints import GENERATORS_GROUP, discover
 from reassembly.errors import ConfigError
 
 GENERATORS = {
@@ -22,11 +23,17 @@ GENERATORS = {
 
 
 def generator_for(task: str) -> Callable[..., Any]:
-    """The generator of ``task`` (a :class:`ConfigError` for a task without one)."""
-    if task not in GENERATORS:
-        raise ConfigError(f"task {task!r} has no synthetic problems; choose from {', '.join(GENERATORS)}")
-    module, _, attr = GENERATORS[task].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    """The generator of ``task`` (a :class:`ConfigError` for a task without one).
+
+    Parameters
+    ----------
+    task
+        A task's name; its generator is built in or registered in ``reassembly.generators``.
+    """
+    found = discover(GENERATORS_GROUP, GENERATORS)
+    if task not in found:
+        raise ConfigError(f"task {task!r} has no synthetic problems; choose from {', '.join(found)}")
+    return found[task].load("generator", ConfigError)
 
 
 def task_generator(task: str, options: dict[str, Any] | None = None) -> Callable[..., Any]:

@@ -12,10 +12,13 @@ import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from reassembly.errors import PermutationError, PuzzleError
 from reassembly.puzzle import Layout
+from reassembly.safeio import read_json
+
+T = TypeVar("T")
 
 ANSWER_NAME = "answer.json"
 
@@ -167,30 +170,52 @@ def save_answer(answer: Answer, path: str | Path) -> Path:
     return path
 
 
-def load_answer(path: str | Path) -> Answer | None:
-    """Read an answer file (``None`` where absent). The referee's only: never solvers."""
+def read_answer(path: str | Path, parse: Callable[[dict[str, Any]], T], what: str = "answer") -> T | None:
+    """The one answer loader, every task's: ``parse`` of the JSON object in the answer file ``path``
+    (``answer.json`` inside it where ``path`` is a folder); ``None`` where there is none. Every fault
+    is a one-line :class:`PuzzleError` naming the file. The referee's only: never solvers.
+
+    Parameters
+    ----------
+    path
+        The answer file, or the problem folder holding ``answer.json``.
+    parse
+        Turns the file's JSON object into the task's answer (raising ``ValueError``, ``KeyError``
+        or ``TypeError`` where it is not one).
+    what
+        What the answer is, for messages (``answer``, ``re-synchronisation answer``, ...).
+    """
     path = Path(path)
     if path.is_dir():
         path = path / ANSWER_NAME
     if not os.path.lexists(path):
         return None
-    from reassembly.safeio import read_json
-
-    data = read_json(path, "answer file")
+    data = read_json(path, what)
     try:
-        ids = data.get("ids", data.get("permutation"))
-        if ids is not None:
-            if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
-                raise ValueError("'ids' must be a list of integer piece ids (floats are refused, not truncated)")
-            if sorted(ids) != list(range(len(ids))):
-                raise ValueError(f"'ids' must be a permutation of 0..{len(ids) - 1}")
-            answer = Answer(hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest(), tuple(ids))
-            if data.get("sha256") not in (None, answer.sha256):
-                raise ValueError("sha256 does not match the ids")
-            return answer
-        sha = str(data["sha256"])
-        if len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
-            raise ValueError("sha256 is not 64 hex digits")
-        return Answer(sha256=sha)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise PuzzleError(f"{path}: not a valid answer file ({str(exc)[:200]})") from None
+        return parse(data)
+    except (ValueError, KeyError, TypeError, AttributeError, PuzzleError, PermutationError) as exc:
+        raise PuzzleError(f"{path}: not a valid {what} file ({str(exc)[:200]})") from None
+
+
+def parse_answer(data: dict[str, Any]) -> Answer:
+    """A layer-reassembly answer from its JSON object (``ids`` or ``permutation``, and/or ``sha256``):
+    ids must be a permutation of integers (floats are refused, not truncated)."""
+    ids = data.get("ids", data.get("permutation"))
+    if ids is not None:
+        if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+            raise ValueError("'ids' must be a list of integer piece ids (floats are refused, not truncated)")
+        if sorted(ids) != list(range(len(ids))):
+            raise ValueError(f"'ids' must be a permutation of 0..{len(ids) - 1}")
+        answer = Answer(hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest(), tuple(ids))
+        if data.get("sha256") not in (None, answer.sha256):
+            raise ValueError("sha256 does not match the ids")
+        return answer
+    sha = str(data["sha256"])
+    if len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+        raise ValueError("sha256 is not 64 hex digits")
+    return Answer(sha256=sha)
+
+
+def load_answer(path: str | Path) -> Answer | None:
+    """A layer-reassembly answer file (``None`` where absent); see :func:`read_answer`."""
+    return read_answer(path, parse_answer)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from reassembly.atomic import atomic_write
 
 ENV = "REASSEMBLY_ANYTIME"
 MAX_BYTES = 64 << 20  # an anytime answer larger than this is not read
@@ -44,10 +45,7 @@ def report(result: Any, task: str = "reassembly") -> bool:
     from reassembly.tasks import get_task
 
     text = json.dumps(get_task(task).claims(result), default=str)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, text, durable=False)
     return True
 
 

@@ -7,11 +7,10 @@ broken plugin fails loudly with its own name in the message, and only when it is
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Callable
 
+from reassembly.entrypoints import PluginSpec, group_entry_points, source_of
 from reassembly.errors import SolverError
 from reassembly.params import Configurable
 from reassembly.solver import Solver
@@ -30,16 +29,7 @@ class SolverSpec:
     task: str = "reassembly"
 
     def load(self) -> Callable[..., Solver]:
-        if callable(self.entry_point):
-            return self.entry_point
-        module, _, attr = self.entry_point.partition(":")
-        try:
-            obj: Any = importlib.import_module(module)
-            for part in attr.split(".") if attr else []:
-                obj = getattr(obj, part)
-        except Exception as exc:
-            raise SolverError(f"solver {self.name!r} (from {self.source}: {self.entry_point}) failed to load: "
-                              f"{type(exc).__name__}: {exc}") from None
+        obj = PluginSpec(self.name, self.entry_point, self.source).load("solver", SolverError)
         if not callable(obj):
             raise SolverError(f"solver {self.name!r} ({self.entry_point}) is not a class or factory")
         return obj
@@ -95,15 +85,9 @@ def unregister(name: str) -> None:
 def specs() -> dict[str, SolverSpec]:
     """All solver specs by name: entry points first, run-time registrations override."""
     found: dict[str, SolverSpec] = {}
-    everything = entry_points()
-    groups = everything.groups if hasattr(everything, "groups") else set(everything)  # type: ignore[attr-defined]
-    ours = sorted(g for g in groups if g == ENTRY_POINT_GROUP or g.startswith(ENTRY_POINT_GROUP + "."))
-    for ep in (ep for g in ours for ep in entry_points(group=g)):
-        dist = getattr(ep, "dist", None)
-        dist_name = dist.name if dist is not None else "?"
-        source = "built-in" if dist_name == "reassembly" else f"plugin {dist_name}"
+    for ep in group_entry_points(ENTRY_POINT_GROUP, subgroups=True):
         task = ep.group.removeprefix(ENTRY_POINT_GROUP).lstrip(".") or "reassembly"
-        found[ep.name] = SolverSpec(name=ep.name, entry_point=ep.value, source=source, task=task)
+        found[ep.name] = SolverSpec(name=ep.name, entry_point=ep.value, source=source_of(ep), task=task)
     found.update(_runtime)
     return dict(sorted(found.items()))
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from reassembly.answer import Assembly
+from reassembly.errors import UnsupportedPuzzle
 from reassembly.params import Configurable
 from reassembly.puzzle import Puzzle
 
@@ -93,5 +94,47 @@ class BaseSolver(Configurable):
             The problem as the solver would see it.
         """
 
+    def skip(self, puzzle: Puzzle) -> str | None:
+        """Why this solver does not apply to ``puzzle`` (``None``: it applies); what a bench asks
+        before it spawns anything. Derived from :meth:`check`: override ``check`` (raise), not this.
+
+        Parameters
+        ----------
+        puzzle
+            The problem as the solver would see it.
+        """
+        try:
+            self.check(puzzle)
+        except UnsupportedPuzzle as exc:
+            return str(exc)
+        return None
+
     def solve(self, puzzle: Puzzle) -> SolveResult:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def skip_reason(solver: Any, problem: Any) -> str | None:
+    """Why ``solver`` does not apply to ``problem`` (``None``: it applies, or cannot tell): its
+    ``skip(problem)`` where it has one, else its ``check(problem)`` (raising
+    :class:`~reassembly.errors.UnsupportedPuzzle`), else ``None``. One protocol for any solver,
+    built on :class:`BaseSolver` or not.
+
+    Parameters
+    ----------
+    solver
+        A built solver; only ``skip`` or ``check`` is called.
+    problem
+        The problem as the solver sees it.
+    """
+    skip = getattr(solver, "skip", None)
+    if callable(skip):
+        reason = skip(problem)
+        return None if reason is None else str(reason)
+    check = getattr(solver, "check", None)
+    if not callable(check):
+        return None
+    try:
+        check(problem)
+    except UnsupportedPuzzle as exc:
+        return str(exc)
+    return None

@@ -97,7 +97,9 @@ def test_plugins_register_solvers_per_task_by_entry_point_group(monkeypatch) -> 
 
     ours = [EntryPoint("t-ep-resync", "solvers.resync:ResyncCosineSolver", "reassembly.solvers.resync"),
             EntryPoint("t-ep-query", "solvers.query:RandomQuerySolver", "reassembly.solvers.query")]
-    real = registry.entry_points
+    from reassembly import entrypoints
+
+    real = entrypoints.entry_points  # every plugin group is read through reassembly.entrypoints
 
     def fake(**kwargs):
         found = real(**kwargs)
@@ -107,7 +109,7 @@ def test_plugins_register_solvers_per_task_by_entry_point_group(monkeypatch) -> 
         known = set(everything.groups if hasattr(everything, "groups") else everything)
         return SimpleNamespace(groups=known | {ep.group for ep in ours})
 
-    monkeypatch.setattr(registry, "entry_points", fake)
+    monkeypatch.setattr(entrypoints, "entry_points", fake)
     specs = registry.specs()
     assert specs["t-ep-resync"].task == "resync" and specs["t-ep-query"].task == "query"
     from reassembly.harness.plan import resolve_solvers

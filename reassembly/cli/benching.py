@@ -65,32 +65,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def synthetic_configs(generator: dict[str, Any], seeds: int, first_seed: int, perturb: list[str]) -> list[Any]:
-    """One configuration per combination of the repeatable options (block, depth) and seed."""
-    from generators.config import PuzzleConfig
-
-    blocks = generator.pop("block") or [None]
-    depths = generator.pop("depth") or [None]
-    return [PuzzleConfig.from_options({**generator, "block": b, "depth": d, "seed": s}, perturb)
-            for b in blocks for d in depths for s in range(first_seed, first_seed + seeds)]
-
-
-def apply_suite(name: str, generator: dict[str, Any], solver: list[str] | None, janestreet: Path | None) -> tuple[list[Any], list[str], Path | None, Any]:
-    """The suite's configurations (seed by seed), solvers and Jane Street puzzle; no generator option may be given too."""
-    from generators.config import PuzzleConfig
-    from reassembly.harness.suites import get_suite
-    from reassembly.janestreet import find_janestreet
-
-    suite = get_suite(name)
-    given = [k for k, v in generator.items() if v not in (None, [])]
-    if given:
-        raise ConfigError(f"--suite {name} fixes its puzzles; drop --{given[0].replace('_', '-')}")
-    configs = [PuzzleConfig.from_options({**options, "seed": s}) for options in suite.puzzles for s in suite.seeds]
-    if suite.janestreet and janestreet is None:
-        janestreet = find_janestreet()
-    return configs, list(solver or suite.solvers), janestreet, suite
-
-
 @with_generator_options(repeatable=("block", "depth"), exclude=("seed",))
 def bench(
     generator: dict[str, Any],
@@ -118,111 +92,72 @@ def bench(
                            "e.g. budget=2000 (query, blackbox); repeatable.")] = None,
 ) -> None:
     """Run solver variants on generated puzzles (and optionally real ones); one results row per run."""
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from reassembly.harness.benchmark import Benchmark
 
-    from reassembly.harness import plan as planning
-    from reassembly.harness.applicability import applicable, left_out_line
-    from reassembly.harness.bench import default_jobs, execute
-    from reassembly.harness.plugins import import_plugins
-    from reassembly.harness.puzzles import check_out
-    from reassembly.harness.results import ResultStore
-    from reassembly.harness.runner import RunOptions
-
-    for name, value, low in (("--seeds", seeds, 0), ("--first-seed", first_seed, 0), ("--jobs", 1 if jobs is None else jobs, 1),
-                             ("--threads", 1 if threads is None else threads, 1)):
-        if value < low:
-            raise ConfigError(f"{name} must be >= {low}, got {value}")
-    chosen = None
-    if suite is not None:
-        if task != "reassembly":
-            raise ConfigError(f"--suite runs layer reassembly; it cannot be combined with --task {task}")
-        configs, solver, janestreet, chosen = apply_suite(suite, generator, solver, janestreet)
-    else:
-        configs = synthetic_configs(dict(generator), seeds, first_seed, perturb or []) if seeds else []
-    timeout = timeout if timeout is not None else (chosen.timeout if chosen else 600.0)
-    if not timeout > 0:
-        raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
-    from reassembly.tasks import get_task
-
-    get_task(task)
+    benchmark = Benchmark(
+        solvers=solver, solver_options=parse_options(solver_option), suite=suite, generator=generator, seeds=seeds,
+        first_seed=first_seed, perturb=perturb or [], puzzles=puzzle or [], janestreet=janestreet, timeout=timeout,
+        jobs=jobs, threads=threads, out=out, cache_dir=cache_dir, force=force, retry_failed=retry_failed,
+        imports=imports or [], scheduler=scheduler, task=task, task_options=parse_options(task_option))
     con = console()
-    resolved = import_plugins(imports or [])
-    solvers = planning.resolve_solvers(solver, parse_options(solver_option), task)
-    if not solver:
-        from reassembly.registry import broken
-
-        for message in broken(task).values():
-            con.print(f"[red]broken plugin, left out:[/] {escape(message)}", soft_wrap=True, highlight=False)
-    check_out(out)
-    puzzles = []
-    if janestreet is not None:
-        if task != "reassembly":
-            raise ConfigError(f"--janestreet is a layer-reassembly puzzle; it does not go with --task {task}")
-        puzzles.append(planning.janestreet_entry(janestreet, out))
-    puzzles += [planning.directory_entry(p, out, task) for p in puzzle or []]
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("eta"), TimeRemainingColumn(), console=con, transient=False)
-    if configs:
-        with progress:
-            bar = progress.add_task("generating puzzles", total=len(configs))
-            puzzles = planning.synthetic_puzzles(
-                configs, out, cache_dir,
-                lambda k, n, label: progress.update(bar, completed=k, description=f"generating {k + 1}/{n}: {label}"),
-                task, parse_options(task_option)) + puzzles
-            progress.update(bar, completed=len(configs), description="puzzles ready")
-    if not puzzles:
-        raise ConfigError("nothing to run: --seeds is 0 and no --janestreet or --puzzle was given")
-    if chosen is not None:
-        puzzles = pin(con, chosen, puzzles)
-
-    runs, left = applicable(planning.plan_runs(puzzles, solvers))
-    if left:
-        con.print(escape(left_out_line(left) or ""), soft_wrap=True, highlight=False)
-    store = ResultStore(out)
-    stored = store.statuses()
-    redo = {r.key for r in runs if r.key in stored and (force or (retry_failed and stored[r.key] in ("error", "timeout")))}
-    store.remove(redo)
-    todo = [r for r in runs if r.key not in stored or r.key in redo]
-    skipped = len(runs) - len(todo)
-    con.print(f"[bold]Runs:[/] {len(runs)} ({len(puzzles)} puzzles × {len(solvers)} solver variants"
-              + (f", {len(left)} left out)" if left else ")")
-              + (f", {skipped} already in {store.jsonl} (--force redoes them, --retry-failed redoes failed ones)" if skipped else ""))
-    jobs = jobs or default_jobs()
-    options = RunOptions(timeout=timeout, imports=resolved, threads=threads or max(1, default_jobs() // jobs))
-    with progress:
-        bar = progress.add_task(f"solving ({jobs} at a time)", total=len(todo))
-
-        def on_done(finished: Any) -> None:
-            progress.console.print(progress_line(finished.row), markup=True, highlight=False)
-            progress.advance(bar)
-
-        try:
-            with sigterm_as_interrupt():
-                execute(todo, store, options, jobs, scheduler, on_done)
-        except KeyboardInterrupt:
-            progress.stop()
-            con.print(f"[yellow]Interrupted[/]: {int(progress.tasks[-1].completed)} runs saved in {store.jsonl}; "
-                      "the same command resumes from there.")
-            raise typer.Exit(130) from None
-    store.rebuild_csv()  # from the record, even where every run was stored already (a torn or deleted CSV is repaired)
-    keys = {r.key for r in runs}
-    show(con, [r for r in store.rows() if r["key"] in keys], f"Exact recovery by solver ({len(keys)} runs)")
-    con.print(f"Results: {store.csv} and {store.jsonl}; 'reassembly report {out}' shows them again.")
+    events = ConsoleEvents(con)
+    try:
+        with sigterm_as_interrupt():
+            results = benchmark.run(events)
+    except KeyboardInterrupt:
+        events.progress.stop()
+        con.print(f"[yellow]Interrupted[/]: {events.done} runs saved in {out / 'results.jsonl'}; "
+                  "the same command resumes from there.")
+        raise typer.Exit(130) from None
+    finally:
+        events.progress.stop()
+    show(con, results.rows, f"Exact recovery by solver ({len(results)} runs)")
+    con.print(f"Results: {results.csv} and {results.jsonl}; 'reassembly report {out}' shows them again.")
 
 
-def pin(con: Any, suite: Any, puzzles: list[Any]) -> list[Any]:
-    """Puzzles marked with whether they match the suite's pins; a warning names those that do not."""
-    import dataclasses
+class ConsoleEvents:
+    """A bench's events on the console: warnings, a generation bar, the plan's line, a solving bar
+    and one line per finished run."""
 
-    from reassembly.harness.suites import check_pins
+    WARNINGS = {"broken": "[red]broken plugin, left out:[/] ", "pins": "[yellow]warning:[/] ", "left-out": ""}
 
-    differs = set(check_pins(suite, {p.id: p.content for p in puzzles}))
-    if differs:
-        con.print(f"[yellow]warning:[/] {len(differs)} puzzle(s) differ from the ones suite {suite.name!r} pins "
-                  f"(generation is not bit-stable across machines; compare results only on equal content): "
-                  + ", ".join(sorted(differs)[:5]), markup=True, highlight=False)
-    return [dataclasses.replace(p, pinned=(p.id not in differs) if p.id in suite.pins else None) for p in puzzles]
+    def __init__(self, con: Any) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.con = con
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("eta"), TimeRemainingColumn(), console=con, transient=False)
+        self.bar: Any = None
+        self.done = 0
+
+    def warn(self, message: str, kind: str) -> None:
+        from rich.markup import escape
+
+        self.con.print(self.WARNINGS.get(kind, "") + escape(message), soft_wrap=True, highlight=False)
+
+    def generating(self, done: int, total: int, label: str) -> None:
+        if self.bar is None:
+            self.progress.start()
+            self.bar = self.progress.add_task("generating puzzles", total=total)
+        if done >= total:
+            self.progress.update(self.bar, completed=total, description="puzzles ready")
+            self.progress.stop()
+        else:
+            self.progress.update(self.bar, completed=done, description=f"generating {done + 1}/{total}: {label}")
+
+    def planned(self, plan: Any) -> None:
+        left, skipped = plan.left_out, plan.skipped
+        self.con.print(f"[bold]Runs:[/] {len(plan.runs)} ({len(plan.puzzles)} puzzles × {len(plan.solvers)} solver variants"
+                       + (f", {len(left)} left out)" if left else ")")
+                       + (f", {skipped} already in {plan.store.jsonl} (--force redoes them, --retry-failed redoes failed ones)"
+                          if skipped else ""))
+        self.progress.start()
+        self.bar = self.progress.add_task(f"solving ({plan.jobs} at a time)", total=len(plan.todo))
+
+    def finished(self, row: dict[str, Any]) -> None:
+        self.progress.console.print(progress_line(row), markup=True, highlight=False)
+        self.progress.advance(self.bar)
+        self.done += 1
 
 
 def show(con: Any, rows: list[dict[str, Any]] | Any, title: str) -> None:

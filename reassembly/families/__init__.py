@@ -2,12 +2,15 @@
 
 Names are known without importing torch (``FAMILY_NAMES``: the families of tables of input vectors,
 which the generators train; ``SEQUENCE_FAMILY_NAMES``: layers of real transformers, with per-puzzle
-options); the family objects load on first use.
+options); the family objects load on first use. Other packages add families through the
+entry-point group ``reassembly.families`` (``name = "module:FamilyClass"``, built with no arguments,
+or with a puzzle's family options); :func:`family_names` lists them too.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from reassembly.entrypoints import FAMILIES_GROUP, discover, load_named
 from reassembly.errors import PuzzleError
 
 if TYPE_CHECKING:
@@ -38,14 +41,34 @@ def families() -> dict[str, "BlockFamily"]:
     return _FAMILIES
 
 
+def family_names() -> tuple[str, ...]:
+    """Every family's name: the built-in ones, then the plugins' (imports nothing)."""
+    return ALL_FAMILY_NAMES + tuple(n for n in discover(FAMILIES_GROUP) if n not in ALL_FAMILY_NAMES)
+
+
+def trainable_family_names() -> tuple[str, ...]:
+    """Families the generators can train (tables of input vectors): the built-in ones and the plugins'."""
+    return FAMILY_NAMES + tuple(n for n in discover(FAMILIES_GROUP) if n not in ALL_FAMILY_NAMES)
+
+
 def get_family(name: str, options: dict[str, Any] | None = None) -> "BlockFamily":
     """The family called ``name`` (configured with ``options`` where given), or a
-    :class:`PuzzleError` listing the known ones or naming the bad option."""
+    :class:`PuzzleError` listing the known ones or naming the bad option.
+
+    Parameters
+    ----------
+    name
+        A built-in family's name or one registered in the ``reassembly.families`` entry-point group.
+    options
+        The family's options (a puzzle's ``family_options``), where it takes any.
+    """
     found = families().get(name) if isinstance(name, str) else None
+    if found is None and isinstance(name, str) and name not in ALL_FAMILY_NAMES:
+        found = _plugin(name)
     if found is None:
         from reassembly.safeio import short
 
-        raise PuzzleError(f"unknown block family {short(name, 80)}; choose from {', '.join(ALL_FAMILY_NAMES)}")
+        raise PuzzleError(f"unknown block family {short(name, 80)}; choose from {', '.join(family_names())}")
     if not options:
         return found
     if not found.options:
@@ -58,4 +81,18 @@ def get_family(name: str, options: dict[str, Any] | None = None) -> "BlockFamily
         raise PuzzleError(f"family {name!r}: bad options ({str(exc)[:200]})") from None
 
 
-__all__ = ["ALL_FAMILY_NAMES", "DEFAULT_FAMILY", "FAMILY_NAMES", "SEQUENCE_FAMILY_NAMES", "families", "get_family"]
+def _plugin(name: str) -> "BlockFamily | None":
+    if name not in _PLUGINS:
+        if name not in discover(FAMILIES_GROUP):
+            return None
+        family = load_named(FAMILIES_GROUP, {}, name, "block family", PuzzleError, lambda cls: cls())
+        if not family.name:
+            family.name = name
+        _PLUGINS[name] = family
+    return _PLUGINS[name]
+
+
+_PLUGINS: dict[str, "BlockFamily"] = {}
+
+__all__ = ["ALL_FAMILY_NAMES", "DEFAULT_FAMILY", "FAMILY_NAMES", "SEQUENCE_FAMILY_NAMES", "families", "family_names",
+           "get_family", "trainable_family_names"]

@@ -1,8 +1,9 @@
 """Which planned runs apply: a plan-time answer, asked of each solver before anything is spawned
-(benchopt's ``Solver.skip``). A solver with a ``check(problem)`` method that raises
-:class:`~reassembly.errors.UnsupportedPuzzle` does not apply to that problem; its runs are left
-out of the bench and named in one line. Solvers without ``check`` apply everywhere (a run-time
-``unsupported`` stays possible for them)."""
+(benchopt's ``Solver.skip``). A solver whose ``skip(problem)`` returns a reason (built-in solvers
+derive it from ``check(problem)`` raising :class:`~reassembly.errors.UnsupportedPuzzle`, see
+:func:`reassembly.solver.skip_reason`) does not apply to that problem; its runs are left out of the
+bench and named in one line. Solvers with neither apply everywhere (a run-time ``unsupported``
+stays possible for them)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -10,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reassembly.errors import UnsupportedPuzzle
 from reassembly.harness.plan import Run, SolverEntry, digest
+from reassembly.solver import skip_reason
 
 
 def why_not(solver: Any, problem: Any) -> str | None:
@@ -20,18 +21,15 @@ def why_not(solver: Any, problem: Any) -> str | None:
     Parameters
     ----------
     solver
-        A built solver; only its optional ``check(problem)`` is called.
+        A built solver; only its optional ``skip(problem)`` or ``check(problem)`` is called.
     problem
         The problem as a solver sees it (a private copy: the check runs the solver's code).
     """
-    check = getattr(solver, "check", None)
-    if not callable(check):
-        return None
-    try:
-        check(problem)
-    except UnsupportedPuzzle as exc:
-        return str(exc)
-    return None
+    return skip_reason(solver, problem)
+
+
+def _asks(solver: Any) -> bool:
+    return callable(getattr(solver, "skip", None)) or callable(getattr(solver, "check", None))
 
 
 def _load(run: Run) -> Any:
@@ -50,7 +48,7 @@ def applicable(runs: list[Run], load: Callable[[Run], Any] = _load,
                build: Callable[[SolverEntry], Any] = _build) -> tuple[list[Run], list[tuple[Run, str]]]:
     """The runs whose solver applies to their puzzle, and the others with the solver's reason.
 
-    Each puzzle is loaded once, and only where one of its variants has a ``check``; each variant
+    Each puzzle is loaded once, and only where one of its variants has a ``skip`` or ``check``; each variant
     is built once.
 
     Parameters
@@ -71,7 +69,7 @@ def applicable(runs: list[Run], load: Callable[[Run], Any] = _load,
         if ident not in solvers:
             solvers[ident] = build(run.solver)
         solver = solvers[ident]
-        if not callable(getattr(solver, "check", None)):
+        if not _asks(solver):
             kept.append(run)
             continue
         if run.puzzle.id not in problems:

@@ -1,5 +1,6 @@
 """Results on disk: one flat row per run in ``results.jsonl`` (the record) and ``results.csv``
-(always rebuilt from it), both read by pandas.
+(rebuilt from it at the end of a bench, or when asked: :meth:`ResultStore.rebuild_csv`), both read
+by pandas. Appending a row costs the same whatever the record's length.
 
 Writers take a lock (several benches may share an output directory); a torn last line (a bench
 killed mid-write) is ended before the next row is appended and skipped with a warning when read;
@@ -14,12 +15,12 @@ import logging
 import math
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from reassembly.atomic import atomic_write
 from reassembly.errors import ConfigError
 from reassembly.tasks import get_task
 
@@ -103,13 +104,7 @@ def locked(directory: Path) -> Iterator[None]:
 
 
 def _atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 class ResultStore:
@@ -119,6 +114,8 @@ class ResultStore:
         self.directory = Path(directory)
         self.jsonl = self.directory / JSONL_NAME
         self.csv = self.directory / CSV_NAME
+        self._keys: set[str] = set()
+        self._seen: tuple[int | None, int] = (None, 0)  # (inode, bytes) of the record read into _keys
 
     def rows(self) -> list[dict[str, Any]]:
         return read_rows(self.directory)
@@ -137,12 +134,13 @@ class ResultStore:
             self._write_csv(kept)
 
     def append(self, row: dict[str, Any]) -> None:
-        """Store ``row`` durably now (a torn last line is ended first), then rebuild the CSV."""
+        """Store ``row`` durably now (a torn last line is ended first). The CSV is not rebuilt (see
+        :meth:`rebuild_csv`); only the lines appended since this store last looked are read, so an
+        append costs the same whatever the record's length."""
         line = json.dumps(clean(row), default=str, allow_nan=False) + "\n"
         with locked(self.directory):
-            rows = self.rows()
-            if any(r["key"] == row["key"] for r in rows):  # one row per key in the record
-                _atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows if r["key"] != row["key"]))
+            if row["key"] in self._known_keys():  # one row per key in the record (a redone run)
+                _atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in self.rows() if r["key"] != row["key"]))
             try:  # never through a symlink, never onto something that is not a plain file
                 fd = os.open(self.jsonl, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
             except OSError as exc:
@@ -159,9 +157,35 @@ class ResultStore:
                 fh.write(line.encode())
                 fh.flush()
                 os.fsync(fh.fileno())
-            self._write_csv(self.rows())
+            self._keys.add(row["key"])
+
+    def _known_keys(self) -> set[str]:
+        """The record's keys, read incrementally: the whole file only where it was replaced since
+        (another writer removed rows), else the complete lines added since the last look."""
+        try:
+            info = self.jsonl.stat()
+        except FileNotFoundError:
+            self._keys, self._seen = set(), (None, 0)
+            return self._keys
+        inode, offset = self._seen
+        if inode != info.st_ino or info.st_size < offset:
+            self._keys, offset = set(), 0
+        with self.jsonl.open("rb") as fh:
+            fh.seek(offset)
+            chunk = fh.read(info.st_size - offset)
+        end = chunk.rfind(b"\n") + 1  # a torn last line is read once it is ended
+        for text in chunk[:end].splitlines():
+            try:
+                key = json.loads(text).get("key")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(key, str):
+                self._keys.add(key)
+        self._seen = (info.st_ino, offset + end)
+        return self._keys
 
     def rebuild_csv(self) -> None:
+        """Write ``results.csv`` afresh from the record (a bench does so once, at its end)."""
         with locked(self.directory):
             self._write_csv(self.rows())
 

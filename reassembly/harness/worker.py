@@ -23,6 +23,7 @@ import reassembly.loader  # noqa: F401
 import reassembly.registry  # noqa: F401
 import reassembly.solver  # noqa: F401
 import reassembly.tasks.reassembly  # noqa: F401
+from reassembly.errors import UnsupportedPuzzle
 from reassembly.harness import reaper, wire
 
 WATCH_SECONDS = 0.5
@@ -114,7 +115,7 @@ def main(conn: Any, payload: dict[str, Any], replies: Any = None) -> None:
             wire.write_all(fd, line)
     except BaseException as exc:  # report everything, even SystemExit from a plugin
         fields = {"seconds": time.perf_counter() - t_solve} if t_solve is not None else {}
-        kind = "unsupported" if type(exc).__name__ == "UnsupportedPuzzle" else "error"
+        kind = "unsupported" if isinstance(exc, UnsupportedPuzzle) else "error"
         try:
             wire.send(fd, kind, {**fields, "error": error_text(exc) if kind == "error" else str(exc)[:2000]}, wire.SEND_LOCK)
         except BaseException:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 import torch
 
+from reassembly.answer import read_answer
 from reassembly.errors import PuzzleError
 from reassembly.query.mlp import NAMES, check_params
 from reassembly.safeio import read_json
@@ -72,11 +73,6 @@ def save_answer(params: Mapping[str, torch.Tensor], path: str | Path) -> Path:
 
 
 def load_answer(path: str | Path, problem: BlackboxProblem) -> dict[str, torch.Tensor] | None:
-    """The true parameters (``None`` where the file is absent): the referee's only."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        return check_params(read_json(path, "answer"), problem.d, problem.h, problem.o, str(path))
-    except Exception as exc:
-        raise PuzzleError(f"{path}: not a valid black-box answer ({exc})") from None
+    """The true parameters (``None`` where the file is absent): the referee's only (see
+    :func:`reassembly.answer.read_answer`)."""
+    return read_answer(path, lambda data: check_params(data, problem.d, problem.h, problem.o, str(path)), "black-box answer")

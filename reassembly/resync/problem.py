@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from reassembly.errors import PuzzleError
-from reassembly.answer import save_answer as write_answer
+from reassembly.answer import read_answer, save_answer as write_answer
 from reassembly.families import get_family
 from reassembly.families.base import BlockFamily
 from reassembly.resync.network import block_groups, check_state
@@ -116,14 +116,12 @@ def save_answer(answer: ResyncAnswer, path: str | Path) -> Path:
 
 
 def load_answer(path: str | Path) -> ResyncAnswer | None:
-    """The answer file (``None`` where absent): the referee's only."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    data = read_json(path, "answer")
-    try:
-        perms = tuple(tuple(int(i) for i in p) for p in data["perms"])
-        rescaled = tuple((int(a), int(b)) for a, b in data.get("rescaled", []))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PuzzleError(f"{path}: not a valid re-synchronisation answer ({exc})") from None
+    """The answer file (``None`` where absent): the referee's only (see :func:`reassembly.answer.read_answer`)."""
+    return read_answer(path, parse_answer, "re-synchronisation answer")
+
+
+def parse_answer(data: dict[str, Any]) -> ResyncAnswer:
+    """A re-synchronisation answer from its JSON object."""
+    perms = tuple(tuple(int(i) for i in p) for p in data["perms"])
+    rescaled = tuple((int(a), int(b)) for a, b in data.get("rescaled", []))
     return ResyncAnswer(perms, rescaled)

@@ -1,8 +1,11 @@
-"""Task families, by name (layer reassembly is the default)."""
+"""Task families, by name (layer reassembly is the default): this package's, and any installed
+package's through the entry-point group ``reassembly.tasks`` (``name = "module:TaskClass"``;
+see :mod:`reassembly.entrypoints`)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reassembly.entrypoints import TASKS_GROUP, discover, load_named
 from reassembly.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -17,16 +20,21 @@ _loaded: dict[str, "Task"] = {}
 
 
 def task_names() -> list[str]:
-    return list(_TASKS)
+    """Every task's name, built-in ones first (imports nothing)."""
+    return list(discover(TASKS_GROUP, _TASKS))
 
 
 def get_task(name: str) -> "Task":
-    """The task called ``name`` (imported on first use)."""
-    import importlib
+    """The task called ``name`` (imported and built on first use).
 
-    if name not in _TASKS:
-        raise ConfigError(f"unknown task {name!r}; choose from {', '.join(_TASKS)}")
+    Parameters
+    ----------
+    name
+        A built-in task's name or one registered in the ``reassembly.tasks`` entry-point group.
+    """
     if name not in _loaded:
-        module, _, attr = _TASKS[name].partition(":")
-        _loaded[name] = getattr(importlib.import_module(module), attr)()
+        task = load_named(TASKS_GROUP, _TASKS, name, "task", ConfigError, lambda cls: cls())
+        if not task.name:
+            task.name = name
+        _loaded[name] = task
     return _loaded[name]
