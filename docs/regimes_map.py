@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> None:
         out = args.out / slug(recipe)
         cmd = ["reassembly", "bench", "--out", str(out), "--seeds", str(args.seeds), "--first-seed", str(args.first_seed),
                "--timeout", str(args.timeout), "-j", "1", *(f"--depth={d}" for d in args.depths),
-               *(a for s in args.solvers for a in ("-s", s)), *RECIPES[recipe]]
+               *(a for s in args.solvers for a in ("-s", s)), *RECIPES[recipe], *(["--retry-failed"] if args.retry_failed else [])]
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=False)
 
@@ -107,6 +107,7 @@ def main() -> None:
             p.add_argument("--recipes", nargs="*", choices=list(RECIPES))
             p.add_argument("--depths", type=int, nargs="+", default=[16, 32, 48])
             p.add_argument("--timeout", type=float, default=600.0)
+            p.add_argument("--retry-failed", action="store_true", help="redo runs stored as error or timeout")
         else:
             p.add_argument("results", type=Path)
         p.add_argument("--seeds", type=int, default=3)
