@@ -3,6 +3,7 @@ wrong weight); the baseline recovers a tiny ReLU network from queries within its
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -64,25 +65,23 @@ def test_the_solvers_reconstruct_a_tiny_network_within_the_budget(tmp_path: Path
             oracle.query(torch.zeros(1, 3))
 
 
-def test_the_kink_reader_returns_an_answer_when_the_budget_runs_out(tmp_path: Path) -> None:
-    truth = tiny_mlp(d=3, h=4, o=2)
-    root = save_problem(BlackboxProblem(3, 4, 2, budget=20), tmp_path / "bb")
-    save_answer(truth, root / "answer.json")
+def solved_tiny(tmp_path: Path, budget: int, solver: Any) -> tuple[Any, dict]:
+    """``solver`` on a served 3-4-2 network with ``budget`` queries: its result and the judge's row."""
+    root = save_problem(BlackboxProblem(3, 4, 2, budget=budget), tmp_path / "bb")
+    save_answer(tiny_mlp(d=3, h=4, o=2), root / "answer.json")
     task = get_task("blackbox")
     oracle = task.serve(root, root / "answer.json")
-    result = get_solver("blackbox-kinks").solve(task.attach(task.load(root), oracle))
-    judged = task.judge(task.prepare(root, root / "answer.json"), {**task.claims(result), **oracle.counts()})
+    result = solver.solve(task.attach(task.load(root), oracle))
+    return result, task.judge(task.prepare(root, root / "answer.json"), {**task.claims(result), **oracle.counts()})
+
+
+def test_the_kink_reader_returns_an_answer_when_the_budget_runs_out(tmp_path: Path) -> None:
+    result, judged = solved_tiny(tmp_path, 20, get_solver("blackbox-kinks"))
     assert not judged["exact"] and judged["queries"] <= 20 and not result.details["complete"]
 
 
 def test_the_committee_starts_no_round_past_its_time_limit(tmp_path: Path) -> None:
-    truth = tiny_mlp(d=3, h=4, o=2)
-    root = save_problem(BlackboxProblem(3, 4, 2, budget=5000), tmp_path / "bb")
-    save_answer(truth, root / "answer.json")
-    task = get_task("blackbox")
-    oracle = task.serve(root, root / "answer.json")
     solver = get_solver("blackbox-committee", initial=16, population=2, max_iter=50, agree=1e-12, time_limit=1e-6)
-    result = solver.solve(task.attach(task.load(root), oracle))
+    result, judged = solved_tiny(tmp_path, 5000, solver)
     assert [s.stage for s in result.stages] == ["fit", "fit"]  # one round of fits, then the limit stops it
-    judged = task.judge(task.prepare(root, root / "answer.json"), {**task.claims(result), **oracle.counts()})
     assert judged["queries"] == 16
