@@ -37,7 +37,7 @@ class Context:
 
     def descend(self, ev: Evaluator, arr: torch.Tensor, exact: bool = False) -> tuple[torch.Tensor, float, SearchLog, dict]:
         """One descent on ``ev``'s rows (regrouping moves included)."""
-        return self.descent.run(ev, arr, self.floor_of(ev), self.exchanges, exact)
+        return self.descent.run(ev, arr, self.floor_of(ev), self.exchanges, exact, self.out_of_time)
 
     def rng(self, offset: int = 0) -> np.random.Generator:
         return np.random.default_rng(self.random_state + offset)

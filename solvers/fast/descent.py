@@ -83,10 +83,10 @@ class Descent(Configurable):
         self.exact_moves = exact_moves
 
     def run(self, ev: Evaluator, arr: torch.Tensor, floor: float, exchanges: list[tuple[int, int]] | None = None,
-            exact: bool = False) -> tuple[torch.Tensor, float, SearchLog, dict]:
+            exact: bool = False, out_of_time: Callable[[], bool] | None = None) -> tuple[torch.Tensor, float, SearchLog, dict]:
         """Descend from ``arr`` until the loss reaches ``floor`` or no screened move (and, with
-        ``exact``, no move of the exact neighbourhood) improves it. ``exchanges``: slot pairs
-        ``(s, t)`` whose pieces may be exchanged. Returns the arrangement, its loss, a log and a
+        ``exact``, no move of the exact neighbourhood) improves it, or ``out_of_time()`` says so.
+        ``exchanges``: slot pairs ``(s, t)`` whose pieces may be exchanged. Returns the arrangement, its loss, a log and a
         certificate (``zero-loss``, ``local-optimum``, ``screen-exhausted``, ``budget``, ``max-rounds``)."""
         log = SearchLog()
         states = ev.states(arr)
@@ -100,6 +100,9 @@ class Descent(Configurable):
             log.rounds += 1
             if loss <= floor:
                 certificate = {"kind": "zero-loss", "loss": loss, "floor": floor}
+                break
+            if out_of_time is not None and out_of_time():
+                certificate = {"kind": "time-limit", "loss": loss}
                 break
             certificate = {"kind": "max-rounds", "loss": loss}
             found = _first_improving(ev, arr, states, loss, disjoint_best(loss - predict_swaps(ev, states, J, delta)),

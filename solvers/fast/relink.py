@@ -119,11 +119,12 @@ class Relink(Configurable):
 
     def select(self, anchors: list[int], margin: np.ndarray, outputs: int, n_rows: int) -> list[int]:
         """The blocks (by anchor piece, pool rows) whose write pieces the regression may exchange:
-        every block where the rows allow ``rows_per_unknown`` per unknown, else those the weights
-        leave in doubt (margin not positive), least confident first, as many as the rows determine
-        (at least ``MIN_ROWS_PER_UNKNOWN`` each); none where fewer than two."""
+        every block where the rows determine every coefficient (at least ``MIN_ROWS_PER_UNKNOWN``
+        per unknown; ``rows_per_unknown`` where there are that many), else those the weights leave
+        in doubt (margin not positive), least confident first, as many as the rows determine; none
+        where fewer than two."""
         D = len(anchors)
-        if self.rows_per_unknown * D * D / outputs <= n_rows:
+        if MIN_ROWS_PER_UNKNOWN * D * D / outputs <= n_rows:
             return list(anchors)
         order = [k for k in np.argsort(margin, kind="stable").tolist() if margin[k] <= 0]
         U = min(len(order), int(np.sqrt(n_rows * outputs / MIN_ROWS_PER_UNKNOWN)))

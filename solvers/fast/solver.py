@@ -138,7 +138,8 @@ class FastSolver(BaseSolver):
         for level, ev in enumerate(evs):
             t0, e0 = time.perf_counter(), ev.evaluations
             arr, loss, log, certificate = ctx.descent.run(ev, arr, ctx.floor_of(ev), ctx.exchanges,
-                                                          exact and level == len(evs) - 1)
+                                                          exact and level == len(evs) - 1,
+                                                          None if exact else ctx.out_of_time)  # certifying runs in the reserve
             ctx.stages.append(StageReport(
                 "descent", f"{label}@{ev.n_rows}rows", mse=loss, rounds=log.rounds, swaps=log.swaps + log.exact_moves,
                 evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
