@@ -28,9 +28,13 @@ class Context:
     random_state: int
     stages: list[StageReport] = field(default_factory=list)
     deadline: float | None = None  # ``time.perf_counter()`` value by which the search must stop
+    final: float | None = None  # ... and by which certifying must stop too (the answer is returned then)
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def past_final(self) -> bool:
+        return self.final is not None and time.perf_counter() >= self.final
 
     def floor_of(self, ev: Evaluator) -> float:
         return self.floor * float(ev.target.pow(2).mean())

@@ -139,7 +139,7 @@ class FastSolver(BaseSolver):
             t0, e0 = time.perf_counter(), ev.evaluations
             arr, loss, log, certificate = ctx.descent.run(ev, arr, ctx.floor_of(ev), ctx.exchanges,
                                                           exact and level == len(evs) - 1,
-                                                          None if exact else ctx.out_of_time)  # certifying runs in the reserve
+                                                          ctx.past_final if exact else ctx.out_of_time)  # certifying uses the reserve
             ctx.stages.append(StageReport(
                 "descent", f"{label}@{ev.n_rows}rows", mse=loss, rounds=log.rounds, swaps=log.swaps + log.exact_moves,
                 evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
@@ -236,8 +236,9 @@ class FastSolver(BaseSolver):
         self.check(puzzle)
         ctx = Context(self.descent, self.floor, unplaced_exchanges(puzzle), self.random_state)
         t0 = time.perf_counter()
-        limit = self._time_limit()  # the search stops a reserve (a tenth, at most 10 s) early, to certify
-        ctx.deadline = None if limit is None else t0 + limit - min(0.1 * limit, 10.0)
+        limit = self._time_limit()  # the search stops a reserve (a tenth, at most 10 s) early, to certify;
+        if limit is not None:       # certifying stops in time to return the answer before the limit
+            ctx.deadline, ctx.final = t0 + limit - min(0.1 * limit, 10.0), t0 + limit - min(0.02 * limit, 2.0)
         grouping = group_pieces(puzzle, self.grouping)
         head = single_head(puzzle)
         stack = PieceStack(puzzle, DTYPES[self.dtype])
