@@ -103,11 +103,7 @@ class BaseSolver(Configurable):
         puzzle
             The problem as the solver would see it.
         """
-        try:
-            self.check(puzzle)
-        except UnsupportedPuzzle as exc:
-            return str(exc)
-        return None
+        return _check_reason(self.check, puzzle)
 
     def solve(self, puzzle: Puzzle) -> SolveResult:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -131,8 +127,11 @@ def skip_reason(solver: Any, problem: Any) -> str | None:
         reason = skip(problem)
         return None if reason is None else str(reason)
     check = getattr(solver, "check", None)
-    if not callable(check):
-        return None
+    return _check_reason(check, problem) if callable(check) else None
+
+
+def _check_reason(check: Any, problem: Any) -> str | None:
+    """The message of the :class:`~reassembly.errors.UnsupportedPuzzle` ``check(problem)`` raises (``None``: none)."""
     try:
         check(problem)
     except UnsupportedPuzzle as exc:

@@ -87,7 +87,8 @@ class Descent(Configurable):
         """Descend from ``arr`` until the loss reaches ``floor`` or no screened move (and, with
         ``exact``, no move of the exact neighbourhood) improves it, or ``out_of_time()`` says so.
         ``exchanges``: slot pairs ``(s, t)`` whose pieces may be exchanged. Returns the arrangement, its loss, a log and a
-        certificate (``zero-loss``, ``local-optimum``, ``screen-exhausted``, ``budget``, ``max-rounds``)."""
+        certificate (``zero-loss``, ``local-optimum``, ``screen-exhausted``, ``budget``, ``max-rounds``,
+        ``time-limit``)."""
         log = SearchLog()
         states = ev.states(arr)
         loss = float(ev.loss(states[-1]))

@@ -161,8 +161,8 @@ class FastSolver(BaseSolver):
         slots = list(stack.slots)
         anchor = slots.index(puzzle.family.anchor)
         write = next(i for i, s in enumerate(puzzle.family.slots) if s.role == "write")
-        weakest = stack.arrangement(Assembly(grouping.blocks, head))[torch.argsort(torch.as_tensor(grouping.confidence),
-                                                                                 stable=True), anchor].tolist()
+        grouped = stack.arrangement(Assembly(grouping.blocks, head))
+        weakest = grouped[torch.argsort(torch.as_tensor(grouping.confidence), stable=True), anchor].tolist()
         ev, floor = evs[0], ctx.floor_of(evs[0])
         patience = self.search.patience_for(best.arr.shape[0])
 
@@ -172,8 +172,7 @@ class FastSolver(BaseSolver):
         arr, loss = best.arr, best.loss
         blocks: list[int] = []  # where the weights leave pairings open, the data decides among these blocks
         if self.relink.rounds and grouping.doubtful:
-            anchors = stack.arrangement(Assembly(grouping.blocks, head))[:, anchor].tolist()
-            blocks = self.relink.select(anchors, grouping.margin, ev.target.shape[-1], puzzle.n_rows)
+            blocks = self.relink.select(grouped[:, anchor].tolist(), grouping.margin, ev.target.shape[-1], puzzle.n_rows)
         reg = evaluator(puzzle, stack, head, self.relink.rows_for(len(blocks), ev.target.shape[-1]),
                         self.random_state + 1) if blocks else None
         relink = (lambda a, l: self.relink.run(ctx, reg, ev, a, l, write, anchor, blocks)) if reg is not None else None
@@ -199,8 +198,8 @@ class FastSolver(BaseSolver):
                  search: Callable[[torch.Tensor, str], tuple[torch.Tensor, float]],
                  best_so_far: Reporter) -> tuple[torch.Tensor, float]:
         """Restarts while the loss is above the floor, time is left and restarts keep paying: each
-        kicks a quarter of the blocks far and, where pairings are in doubt (``reg``), exchanges two
-        write pieces and regroups by data (``relink``), then searches again; the best arrangement is kept."""
+        kicks a quarter of the blocks far and, where pairings are in doubt (``relink`` given), exchanges
+        two write pieces and regroups by data, then searches again; the best arrangement is kept."""
         floor, D = ctx.floor_of(ev), arr.shape[0]
         t0, e0, done, stale, history = time.perf_counter(), ev.evaluations, 0, 0, [loss]
         while loss > floor and stale < self.search.restarts and ctx.deadline is not None and not ctx.out_of_time():
