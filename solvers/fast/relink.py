@@ -2,26 +2,30 @@
 
 Where weight statistics do not pair the pieces (PyTorch's default initialisation leaves every
 output projection close to its random start), the data must. Every write piece enters its block
-linearly: ``branch = W_write φ(reads, x) + b_write``. Around the current arrangement the output is,
-to first order in what the branches change, ``y ≈ y_0 + Σ_a J_a (W_{π(a)} φ_a + b_{π(a)} − branch_a)``
-with ``φ_a`` the hidden activations at position ``a``, ``J_a`` the output Jacobian of the state
-after it and ``π(a)`` the write piece placed there. Relaxing the permutation ``π`` to coefficients
-``β[a, j]`` makes this an ordinary least-squares problem on the rows,
-``target − y_0 + Σ_a J_a branch_a ≈ Σ_{a,j} β[a, j] J_a (W_j φ_a + b_j)``, whose solution the
-Hungarian algorithm rounds back to a pairing. The order is then repaired by the descent, the
-states and Jacobians are taken anew, and the regression repeats until the pairing stops changing.
+linearly, last: ``branch = W_write φ(reads, x) + b_write``. So a network whose position ``a`` writes
+through a *mixture* ``Σ_j β[a, j] W_j`` of the candidate write pieces is still an ordinary network,
+differentiable in ``β``, and the true pairing (a permutation matrix) fits the rows exactly at the
+true order. Relink fits ``β`` by L-BFGS on the exact, nonlinear loss, starting where every piece is
+equally likely at every position (``β = 1/U``), and rounds it to a pairing with the Hungarian
+algorithm; the order search then repairs the order for that pairing, and the fit runs again on
+the new order, until the pairing stops changing.
 
-Why it should carry over to nets we have not seen: it uses only what defines the puzzle (the
-pieces, the rows and the known head), no statistics of a training recipe; the true pairing makes
-the relation exact at the true order, and each round only needs the linearisation to rank the
-true partner first, not to be accurate. Its cost is one regression with ``D²`` unknowns per round
-(about ``rows_per_unknown · D² / o`` rows), so it runs only where the weight scores leave some
-block's pairing in doubt (:attr:`solvers.grouping.Grouping.margin`), and where the rows cannot
-determine ``D²`` coefficients only among the blocks in doubt.
+Why the relaxed fit from the uniform start and not a step from the current pairing: around a wrong
+pairing, a linearised fit explains the residual with the pairing it started from (it is
+self-consistent), and rounding throws away everything the fit learned. Started at the symmetric
+point, the fit owes nothing to the current pairing; it uses only the current order of the read
+pieces, and a better order gives a better pairing, which gives a better order (measured in
+docs/regimes.md). It uses only what defines the puzzle (the pieces, the rows and the known head),
+no statistics of a training recipe, and its one constant, the L-BFGS budget, is a convergence
+budget, not a property of a net. Its cost is ``iterations`` forward and backward passes over
+``rows_per_unknown · U² / o`` rows for ``U`` blocks regrouped, so it runs only where the weight
+scores leave some block's pairing in doubt (:attr:`solvers.grouping.Grouping.margin`), and where
+the rows cannot determine ``U²`` coefficients, only among the blocks in doubt.
 """
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -33,92 +37,101 @@ from reassembly.params import Configurable, Interval
 from reassembly.solver import StageReport
 from solvers.fast.context import Context
 
-
-#: Ridge on the normal equations, relative to their mean diagonal (only the ranking of the
-#: coefficients matters: the Hungarian algorithm rounds them).
-RIDGE = 1e-8
+Improve = Callable[[torch.Tensor], tuple[torch.Tensor, float]]
 
 
-def hidden(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, write: int) -> torch.Tensor:
-    """Hidden activations ``(D, n, h)`` entering each position's write piece: the branch with the
-    write piece replaced by the identity (a write piece enters its branch linearly, last)."""
-    params = dict(ev.stack.gather(arr))
+def hidden(ev: Evaluator, rows: torch.Tensor, states: torch.Tensor, write: int) -> torch.Tensor:
+    """Hidden activations ``(k, n, h)`` entering the write pieces of positions ``rows`` ``(k, S)``
+    from the states ``(k, n, d)`` entering them: each branch with its write piece replaced by the
+    identity (a write piece enters its branch linearly, last)."""
+    params = dict(ev.stack.gather(rows))
     name = ev.stack.slots[write]
     w = params[name].weight
     h = w.shape[-1]
-    eye = torch.eye(h, dtype=w.dtype).expand(arr.shape[0], h, h)
-    params[name] = SlotParams(eye, torch.zeros(arr.shape[0], h, dtype=w.dtype))
-    return ev.family.branch(params, states[:-1])
+    eye = torch.eye(h, dtype=w.dtype).expand(rows.shape[0], h, h)
+    params[name] = SlotParams(eye, torch.zeros(rows.shape[0], h, dtype=w.dtype))
+    return ev.family.branch(params, states)
 
 
-def linear_features(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, write: int,
-                    positions: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
-    """``Φ`` ``(n·o, U, P)``: the first-order output of write piece ``pool[j]`` (pool rows) placed at
-    position ``positions[u]``."""
-    name = ev.stack.slots[write]
-    W, b = ev.stack.tensors[name]
-    W, b = W[pool], None if b is None else b[pool]  # (P, d, h), (P, d)
-    H = hidden(ev, arr, states, write)  # (D, n, h)
-    n, (o, d) = H.shape[1], J.shape[-2:]
-    phi = torch.empty(n * o, len(positions), W.shape[0], dtype=H.dtype)
-    flat_w = W.permute(2, 0, 1).reshape(W.shape[2], -1)  # (h, P·d)
-    for u, a in enumerate(positions.tolist()):
-        Y = (H[a] @ flat_w).view(n, W.shape[0], d)  # W_j φ_a per row, every candidate write piece j
-        phi[:, u] = torch.einsum("npd,nod->nop", Y, J[a + 1]).reshape(n * o, -1)
-        if b is not None:
-            phi[:, u] += J[a + 1].reshape(n * o, d) @ b.T
-    return phi
-
-
-def regressed_pairing(ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.Tensor) -> torch.Tensor:
-    """The write pieces (pool rows) for ``positions`` that the linearised least-squares fit prefers,
-    among those the positions hold now (every other position keeps its piece)."""
-    states = ev.states(arr)
-    J = ev.jacobians(arr, states)
+def mixed_output(ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.Tensor,
+                 beta: torch.Tensor) -> torch.Tensor:
+    """Output ``(n, o)`` of ``arr`` where position ``positions[u]`` writes through the mixture
+    ``Σ_j beta[u, j] · piece(pool[j])`` of the write pieces ``pool`` that ``positions`` hold;
+    every other position keeps its piece. Differentiable in ``beta`` ``(U, U)``."""
+    W, b = ev.stack.tensors[ev.stack.slots[write]]
     pool = arr[positions, write]
-    phi = linear_features(ev, arr, states, J, write, positions, pool)
+    W, b = W[pool], None if b is None else b[pool]
+    mixed = dict(zip(positions.tolist(), range(len(positions))))
+    x = ev.X
+    for a in range(arr.shape[0]):
+        u = mixed.get(a)
+        if u is None:
+            x = x + ev.family.branch(ev.stack.gather(arr[a : a + 1]), x[None])[0]
+            continue
+        x = x + hidden(ev, arr[a : a + 1], x[None], write)[0] @ torch.einsum("j,jdh->hd", beta[u], W)
+        if b is not None:
+            x = x + beta[u] @ b
+    return ev.output(x)
+
+
+def relaxed_pairing(ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.Tensor,
+                    iterations: int) -> torch.Tensor:
+    """The write pieces (pool rows) for ``positions``, among those the positions hold now, that the
+    relaxed fit prefers (see the module docstring): mixture weights from the uniform start, fitted
+    by at most ``iterations`` L-BFGS steps on the rows' mean squared error, rounded by the
+    Hungarian algorithm. Every other position keeps its piece."""
     U = len(positions)
-    current = phi[:, torch.arange(U), torch.arange(U)].sum(1)
-    target = (ev.target - ev.output(states[-1])).reshape(-1) + current
-    A = phi.flatten(1)
-    gram = (A.T @ A).double()  # normal equations: a Gram matrix product is several times cheaper than QR
-    gram.diagonal().add_(RIDGE * float(gram.diagonal().mean()) + 1e-300)
-    beta = torch.linalg.solve(gram, (A.T @ target).double())
-    _, cols = linear_sum_assignment(beta.view(U, U).numpy(), maximize=True)
-    return pool[torch.as_tensor(cols)]
+    free = torch.zeros(U, U, dtype=ev.X.dtype, requires_grad=True)
+    opt = torch.optim.LBFGS([free], lr=1, max_iter=iterations, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (mixed_output(ev, arr, write, positions, free + 1.0 / U) - ev.target).pow(2).mean()
+        loss.backward()
+        ev.evaluations += 1
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    _, cols = linear_sum_assignment(free.detach().numpy(), maximize=True)
+    return arr[positions, write][torch.as_tensor(cols)]
 
 
-#: Fewest regression rows per unknown coefficient for the fit to be determined at all.
+#: Fewest rows per unknown coefficient for the fit to be determined at all.
 MIN_ROWS_PER_UNKNOWN = 2
 
 
 class Relink(Configurable):
-    """Regroup by data (see the module docstring): regress, round to a pairing, repair the order.
+    """Regroup by data (see the module docstring): fit relaxed pairings, round, repair the order.
 
     Parameters
     ----------
     rounds
-        Most regressions (each followed by a descent); 0 turns the stage off.
+        Most fits (each followed by the order search); 0 turns the stage off.
     rows_per_unknown
-        Rows of the regression per unknown coefficient (``U²`` unknowns for ``U`` blocks regrouped,
-        one equation per row and output); capped by the puzzle's rows.
+        Rows of the fit per unknown coefficient (``U²`` unknowns for ``U`` blocks regrouped, one
+        equation per row and output); capped by the puzzle's rows.
     patience
         Rounds without a new best loss after which the stage stops.
+    iterations
+        L-BFGS steps of each fit.
     """
 
-    constraints = {"rounds": Interval(0, None), "rows_per_unknown": Interval(0.5, None), "patience": Interval(1, None)}
+    constraints = {"rounds": Interval(0, None), "rows_per_unknown": Interval(0.5, None), "patience": Interval(1, None),
+                   "iterations": Interval(1, None)}
 
-    def __init__(self, rounds: int = 20, rows_per_unknown: float = 8.0, patience: int = 3) -> None:
+    def __init__(self, rounds: int = 20, rows_per_unknown: float = 2.0, patience: int = 3, iterations: int = 50) -> None:
         self.rounds = rounds
         self.rows_per_unknown = rows_per_unknown
         self.patience = patience
+        self.iterations = iterations
 
     def rows_for(self, blocks: int, outputs: int) -> int:
         """Regression rows for regrouping ``blocks`` blocks with ``outputs`` outputs per row."""
         return max(256, int(np.ceil(self.rows_per_unknown * blocks * blocks / outputs)))
 
     def select(self, anchors: list[int], margin: np.ndarray, outputs: int, n_rows: int) -> list[int]:
-        """The blocks (by anchor piece, pool rows) whose write pieces the regression may exchange:
+        """The blocks (by anchor piece, pool rows) whose write pieces the fit may exchange:
         every block where the rows determine every coefficient (at least ``MIN_ROWS_PER_UNKNOWN``
         per unknown; ``rows_per_unknown`` where there are that many), else those the weights leave
         in doubt (margin not positive), least confident first, as many as the rows determine; none
@@ -131,24 +144,24 @@ class Relink(Configurable):
         return [anchors[k] for k in order[:U]] if U >= 2 else []
 
     def run(self, ctx: Context, reg: Evaluator, ev: Evaluator, arr: torch.Tensor, loss: float, write: int,
-            anchor: int, blocks: list[int]) -> tuple[torch.Tensor, float]:
-        """Regroup ``arr`` (loss ``loss`` on ``ev``'s rows) by regressions on ``reg``'s rows, among the
-        ``blocks`` (anchor pool rows; ``anchor`` is their column); the descents run on ``ev``.
-        Returns the best arrangement met and its loss."""
+            anchor: int, blocks: list[int], improve: Improve) -> tuple[torch.Tensor, float]:
+        """Regroup ``arr`` (loss ``loss`` on ``ev``'s rows) by fits on ``reg``'s rows, among the
+        ``blocks`` (anchor pool rows; ``anchor`` is their column); ``improve`` (``arr -> (arr, loss)``
+        on ``ev``'s rows) repairs the order after each fit. Returns the best arrangement met and its loss."""
         t0, e0 = time.perf_counter(), ev.evaluations + reg.evaluations
         best, best_loss, floor = arr, loss, ctx.floor_of(ev)
         history, moved, stale = [loss], [], 0
         chosen = torch.as_tensor(blocks)
         for _ in range(self.rounds):
             positions = torch.nonzero(torch.isin(arr[:, anchor], chosen)).flatten()
-            new = regressed_pairing(reg, arr, write, positions)
+            new = relaxed_pairing(reg, arr, write, positions, self.iterations)
             changed = int((new != arr[positions, write]).sum())
             moved.append(changed)
             if changed == 0:
                 break
             trial = arr.clone()
             trial[positions, write] = new
-            arr, loss = ctx.descend(ev, trial)[:2]
+            arr, loss = improve(trial)
             history.append(loss)
             if loss < best_loss:
                 best, best_loss, stale = arr, loss, 0

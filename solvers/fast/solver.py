@@ -175,7 +175,8 @@ class FastSolver(BaseSolver):
             blocks = self.relink.select(grouped[:, anchor].tolist(), grouping.margin, ev.target.shape[-1], puzzle.n_rows)
         reg = evaluator(puzzle, stack, head, self.relink.rows_for(len(blocks), ev.target.shape[-1]),
                         self.random_state + 1) if blocks else None
-        relink = (lambda a, l: self.relink.run(ctx, reg, ev, a, l, write, anchor, blocks)) if reg is not None else None
+        relink = (lambda a, l: self.relink.run(ctx, reg, ev, a, l, write, anchor, blocks, lambda t: search(t, "relinked ")))\
+            if reg is not None else None
         if relink is not None:
             arr, loss = relink(arr, loss)
             best_so_far.offer(arr)  # each stage's end is reported (a later stage never ends worse)
