@@ -40,6 +40,10 @@ from solvers.fast.context import Context
 Improve = Callable[[torch.Tensor], tuple[torch.Tensor, float]]
 
 
+#: L-BFGS steps between two looks at the clock.
+STEPS_BETWEEN_CHECKS = 10
+
+
 def hidden(ev: Evaluator, rows: torch.Tensor, states: torch.Tensor, write: int) -> torch.Tensor:
     """Hidden activations ``(k, n, h)`` entering the write pieces of positions ``rows`` ``(k, S)``
     from the states ``(k, n, d)`` entering them: each branch with its write piece replaced by the
@@ -75,14 +79,16 @@ def mixed_output(ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.
 
 
 def relaxed_pairing(ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.Tensor,
-                    iterations: int) -> torch.Tensor:
+                    iterations: int, stop: Callable[[], bool] = lambda: False) -> torch.Tensor:
     """The write pieces (pool rows) for ``positions``, among those the positions hold now, that the
     relaxed fit prefers (see the module docstring): mixture weights from the uniform start, fitted
-    by at most ``iterations`` L-BFGS steps on the rows' mean squared error, rounded by the
-    Hungarian algorithm. Every other position keeps its piece."""
+    by at most ``iterations`` L-BFGS steps on the rows' mean squared error (fewer where ``stop()``
+    says so, checked every few steps), rounded by the Hungarian algorithm. Every other position
+    keeps its piece."""
     U = len(positions)
     free = torch.zeros(U, U, dtype=ev.X.dtype, requires_grad=True)
-    opt = torch.optim.LBFGS([free], lr=1, max_iter=iterations, history_size=20, line_search_fn="strong_wolfe")
+    chunk = min(iterations, STEPS_BETWEEN_CHECKS)
+    opt = torch.optim.LBFGS([free], lr=1, max_iter=chunk, history_size=20, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -92,7 +98,10 @@ def relaxed_pairing(ev: Evaluator, arr: torch.Tensor, write: int, positions: tor
         return loss
 
     with torch.enable_grad():
-        opt.step(closure)
+        for _ in range(0, iterations, chunk):  # L-BFGS keeps its history from one call to the next
+            opt.step(closure)
+            if stop():
+                break
     _, cols = linear_sum_assignment(free.detach().numpy(), maximize=True)
     return arr[positions, write][torch.as_tensor(cols)]
 
@@ -127,7 +136,7 @@ class Relink(Configurable):
         self.iterations = iterations
 
     def rows_for(self, blocks: int, outputs: int) -> int:
-        """Regression rows for regrouping ``blocks`` blocks with ``outputs`` outputs per row."""
+        """Rows of the fit for regrouping ``blocks`` blocks with ``outputs`` outputs per row."""
         return max(256, int(np.ceil(self.rows_per_unknown * blocks * blocks / outputs)))
 
     def select(self, anchors: list[int], margin: np.ndarray, outputs: int, n_rows: int) -> list[int]:
@@ -154,7 +163,7 @@ class Relink(Configurable):
         chosen = torch.as_tensor(blocks)
         for _ in range(self.rounds):
             positions = torch.nonzero(torch.isin(arr[:, anchor], chosen)).flatten()
-            new = relaxed_pairing(reg, arr, write, positions, self.iterations)
+            new = relaxed_pairing(reg, arr, write, positions, self.iterations, ctx.out_of_time)
             changed = int((new != arr[positions, write]).sum())
             moved.append(changed)
             if changed == 0:
