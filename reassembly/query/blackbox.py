@@ -34,10 +34,11 @@ class BlackboxProblem:
     budget: int
     name: str = "blackbox"
     oracle: Any = None
+    layers: int = 1  # hidden layers, each of ``h`` units
 
     @property
     def sizes(self) -> dict[str, int]:
-        return {"d": self.d, "h": self.h, "o": self.o}
+        return {"d": self.d, "h": self.h, "o": self.o, **({"layers": self.layers} if self.layers != 1 else {})}
 
 
 @dataclass
