@@ -7,8 +7,10 @@ precision by :mod:`solvers.blackbox.lines`). With more layers the known layer is
 rest of the network is queried on the positive orthant of that layer's activations
 (:mod:`solvers.blackbox.spaces`), each unit's orientation being the one under which the network
 responds to its activation at all. The last hidden layer's orientations follow from the linear
-term that a flipped unit leaves (``relu(-z) = relu(z) - z``) and the outgoing weights from least
-squares (after the critical-point attacks on ReLU networks, Carlini, Jagielski & Mironov 2020).
+term that a flipped unit leaves (``relu(-z) = relu(z) - z``; sound where the rows cross every plane
+often, as Gaussian rows do in input space; on an orthant a plane crossed by few rows is oriented
+badly, which is where two-layer extraction stops today, docs/blackbox-extraction.md) and the
+outgoing weights from least squares (after the critical-point attacks on ReLU networks, Carlini, Jagielski & Mironov 2020).
 """
 from __future__ import annotations
 
@@ -41,10 +43,10 @@ def find_layer(reader: Reader, space: Space, h: int, lines: int, confirm: int, g
     return (torch.stack(planes) if planes else torch.empty(0, space.dim + 1, dtype=torch.float64)), finder
 
 
-def orient(reader: Reader, space: OrthantSpace | None, parent: Space, planes: torch.Tensor, gen: torch.Generator,
-           bases: int = 3) -> tuple[torch.Tensor, float]:
-    """Signs that make each plane's positive side its unit's active side (a hidden layer that is not
-    the last): moved along its own activation, the network responds only where the unit is active.
+def orient(reader: Reader, parent: Space, planes: torch.Tensor, gen: torch.Generator, bases: int = 3) -> tuple[torch.Tensor, float]:
+    """Signs that make each plane's positive side its unit's active side: moved along its own
+    activation (every other activation held), the network responds only where the unit is active.
+    Needs the planes' normals of full row rank (every activation vector reachable).
     Also the largest ratio of the weaker response to the stronger (near 0 where the test is clear)."""
     probe = OrthantSpace(parent, planes[:, :-1], planes[:, -1])
     n = len(planes)
@@ -68,15 +70,19 @@ def orient(reader: Reader, space: OrthantSpace | None, parent: Space, planes: to
     return signs, ratio
 
 
-def read_out(planes: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The last hidden layer oriented (by the linear term flipped units leave) and its outgoing
-    weights by least squares: ``W, b, W_out, b_out``."""
+def read_out(planes: torch.Tensor, X: torch.Tensor, Y: torch.Tensor, oriented: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The last hidden layer oriented (unless ``oriented``: by the linear term flipped units leave,
+    which needs every plane crossed by the rows ``X``) and its outgoing weights by least squares:
+    ``W, b, W_out, b_out``."""
     W, b = planes[:, :-1], planes[:, -1]
     ones = torch.ones(len(X), 1, dtype=torch.float64)
 
     def lstsq(features: torch.Tensor) -> torch.Tensor:
         return torch.linalg.lstsq(features, Y, driver="gelsd").solution
 
+    if oriented:
+        coef = lstsq(torch.cat([torch.relu(X @ W.T + b), ones], 1))
+        return W, b, coef[:-1].T.contiguous(), coef[-1].clone()
     coef = lstsq(torch.cat([torch.relu(X @ W.T + b), X, ones], 1))  # (h + d + 1, o)
     a, L = coef[: len(W)], coef[len(W): -1]  # L = -sum over flipped units of w_i a_i^T
     terms = torch.stack([(W[i][:, None] * a[i][None, :]).reshape(-1) for i in range(len(W))], 1)
@@ -118,7 +124,7 @@ class KinkBlackboxSolver(BaseSolver):
     constraints = {"span": Interval(0, None, closed=False), "lines": Interval(1, None), "confirm": Interval(1, None),
                    "fit_rows": Interval(1, None), "random_state": Interval(0, None)}
 
-    def __init__(self, span: float = 50.0, lines: int = 40, confirm: int = 1, fit_rows: float = 2.0, random_state: int = 0) -> None:
+    def __init__(self, span: float = 50.0, lines: int = 2000, confirm: int = 1, fit_rows: float = 2.0, random_state: int = 0) -> None:
         self.span = span
         self.lines = lines
         self.confirm = confirm
@@ -143,7 +149,7 @@ class KinkBlackboxSolver(BaseSolver):
                            "candidates": len(finder.candidates)}
                 planes = padded(planes, problem.h, gen)
                 if layer < depth - 1:
-                    signs, ratio = orient(reader, None, space, planes, gen)
+                    signs, ratio = orient(reader, space, planes, gen)
                     planes = planes * signs[:, None]
                     details["orientation_ratio"] = ratio
             except OutOfQueries:
@@ -170,7 +176,7 @@ class KinkBlackboxSolver(BaseSolver):
         n = n if left is None else min(n, left)
         if n > 0:
             X = space.sample(n, gen)
-            W, b, W_out, b_out = read_out(last, X, space.query(X))
+            W, b, W_out, b_out = read_out(last, X, space.query(X), oriented=False)
         else:
             W, b = last[:, :-1], last[:, -1]
             W_out, b_out = torch.zeros(problem.o, problem.h, dtype=torch.float64), torch.zeros(problem.o, dtype=torch.float64)

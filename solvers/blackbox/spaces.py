@@ -16,6 +16,9 @@ import torch
 
 from solvers.blackbox.lines import Query
 
+#: Share of a sampled activation vector's entries that are (almost) off.
+OFF = 0.5
+
 
 class InputSpace:
     """The network's own inputs: lines through points near the origin, Gaussian rows to fit on.
@@ -63,9 +66,12 @@ class OrthantSpace:
         return (C - self.b) @ self.pinv.T
 
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        """Folded-normal rows, at scales spread over two decades (planes cross the orthant anywhere)."""
+        """Sparse folded-normal rows at scales spread over two decades: each entry is off (a thousandth
+        of the scale: still inside) with probability ``OFF``, as ReLU activations are on data, so
+        that the next layer's planes, which may cross the orthant only near its faces, are crossed."""
         scale = torch.exp(math.log(10) * (2 * torch.rand(n, 1, generator=gen, dtype=torch.float64) - 1))
-        return scale * torch.randn(n, self.dim, generator=gen, dtype=torch.float64).abs()
+        on = torch.rand(n, self.dim, generator=gen, dtype=torch.float64) >= OFF
+        return scale * torch.where(on, torch.randn(n, self.dim, generator=gen, dtype=torch.float64).abs(), 1e-3)
 
     def line(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float, float]:
         """The chord through two random points, as far as it stays inside the orthant."""
