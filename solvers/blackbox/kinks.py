@@ -23,24 +23,28 @@ from reassembly.query.blackbox import BlackboxProblem, BlackboxResult
 from reassembly.solver import BaseSolver, StageReport
 from solvers.blackbox.lines import OutOfQueries, Reader
 from solvers.blackbox.planes import PlaneFinder
+from solvers.blackbox.readout import offset, outgoing, signs_from_jumps
 from solvers.blackbox.spaces import InputSpace, OrthantSpace
 from solvers.oracles import require_oracle
 
 Space = InputSpace | OrthantSpace
 
 
-def find_layer(reader: Reader, space: Space, h: int, lines: int, confirm: int, gen: torch.Generator) -> tuple[torch.Tensor, PlaneFinder]:
-    """``(h', dim + 1)``: up to ``h`` accepted hyperplanes of the first layer of the network on
-    ``space``, read from at most ``lines`` random lines (new candidates only while fewer than ``h``
-    are accepted)."""
-    finder = PlaneFinder(reader, confirm)
+def find_layer(reader: Reader, space: Space, h: int, lines: int, confirm: int,
+               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, PlaneFinder]:
+    """Up to ``h`` accepted hyperplanes ``(h', dim + 1)`` of the first layer of the network on
+    ``space`` and their gradient jumps ``(h', o, dim)``, read from at most ``lines`` random lines
+    (new candidates only while fewer than ``h`` are accepted)."""
+    finder = PlaneFinder(reader, confirm, space.chord, gen)
     for _ in range(lines):
         x0, v, a, b = space.line(gen)
         finder.add_line(x0, v, a, b, new=len(finder.accepted()) < h)
-        if len(finder.accepted()) >= h and sum(len(c.lines) > confirm for c in finder.candidates) >= h:
+        if len(finder.accepted()) >= h:
             break
-    planes = [c.plane for c in finder.accepted()[:h]]
-    return (torch.stack(planes) if planes else torch.empty(0, space.dim + 1, dtype=torch.float64)), finder
+    best = finder.accepted()[:h]
+    if not best:
+        return torch.empty(0, space.dim + 1, dtype=torch.float64), torch.empty(0, 0, space.dim, dtype=torch.float64), finder
+    return torch.stack([c.plane for c in best]), torch.stack([c.jump for c in best]), finder
 
 
 def orient(reader: Reader, parent: Space, planes: torch.Tensor, gen: torch.Generator, bases: int = 3) -> tuple[torch.Tensor, float]:
@@ -70,29 +74,6 @@ def orient(reader: Reader, parent: Space, planes: torch.Tensor, gen: torch.Gener
     return signs, ratio
 
 
-def read_out(planes: torch.Tensor, X: torch.Tensor, Y: torch.Tensor, oriented: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The last hidden layer oriented (unless ``oriented``: by the linear term flipped units leave,
-    which needs every plane crossed by the rows ``X``) and its outgoing weights by least squares:
-    ``W, b, W_out, b_out``."""
-    W, b = planes[:, :-1], planes[:, -1]
-    ones = torch.ones(len(X), 1, dtype=torch.float64)
-
-    def lstsq(features: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.lstsq(features, Y, driver="gelsd").solution
-
-    if oriented:
-        coef = lstsq(torch.cat([torch.relu(X @ W.T + b), ones], 1))
-        return W, b, coef[:-1].T.contiguous(), coef[-1].clone()
-    coef = lstsq(torch.cat([torch.relu(X @ W.T + b), X, ones], 1))  # (h + d + 1, o)
-    a, L = coef[: len(W)], coef[len(W): -1]  # L = -sum over flipped units of w_i a_i^T
-    terms = torch.stack([(W[i][:, None] * a[i][None, :]).reshape(-1) for i in range(len(W))], 1)
-    flips = torch.linalg.lstsq(terms, -L.reshape(-1, 1), driver="gelsd").solution.flatten() > 0.5
-    sign = torch.where(flips, -1.0, 1.0).to(torch.float64)
-    W, b = W * sign[:, None], b * sign
-    coef = lstsq(torch.cat([torch.relu(X @ W.T + b), ones], 1))
-    return W, b, coef[:-1].T.contiguous(), coef[-1].clone()
-
-
 def padded(planes: torch.Tensor, h: int, gen: torch.Generator) -> torch.Tensor:
     """``planes`` with random unit rows added up to ``h`` (units not found)."""
     if len(planes) >= h:
@@ -115,20 +96,20 @@ class KinkBlackboxSolver(BaseSolver):
         Most random lines per layer.
     confirm
         Other lines that must cross a hyperplane at a kink before it is accepted.
-    fit_rows
-        Rows for the final least squares, as a multiple of ``h + dim + 1``.
+    offset_rows
+        Rows whose mean residual gives the output bias.
     random_state
         Seed of the lines, the output mix and the rows.
     """
 
     constraints = {"span": Interval(0, None, closed=False), "lines": Interval(1, None), "confirm": Interval(1, None),
-                   "fit_rows": Interval(1, None), "random_state": Interval(0, None)}
+                   "offset_rows": Interval(1, None), "random_state": Interval(0, None)}
 
-    def __init__(self, span: float = 50.0, lines: int = 2000, confirm: int = 1, fit_rows: float = 2.0, random_state: int = 0) -> None:
+    def __init__(self, span: float = 50.0, lines: int = 2000, confirm: int = 1, offset_rows: int = 16, random_state: int = 0) -> None:
         self.span = span
         self.lines = lines
         self.confirm = confirm
-        self.fit_rows = fit_rows
+        self.offset_rows = offset_rows
         self.random_state = random_state
 
     def solve(self, problem: BlackboxProblem) -> BlackboxResult:
@@ -137,21 +118,25 @@ class KinkBlackboxSolver(BaseSolver):
         oracle = require_oracle(problem, "black-box")
         mix = torch.randn(problem.o, generator=gen, dtype=torch.float64)
         space: Space = InputSpace(problem.d, oracle.query, self.span)
-        layers, stages, complete = [], [], True
-        depth = problem.layers
+        layers: list[torch.Tensor] = []
+        stages: list[StageReport] = []
+        W_out = torch.zeros(problem.o, problem.h, dtype=torch.float64)
+        complete, depth = True, problem.layers
         for layer in range(depth):
             t0, used = time.perf_counter(), oracle.used
             reader = Reader(space.query, space.dim, mix, lambda: oracle.remaining)
             details: dict = {}
             try:
-                planes, finder = find_layer(reader, space, problem.h, self.lines, self.confirm, gen)
+                planes, jumps, finder = find_layer(reader, space, problem.h, self.lines, self.confirm, gen)
                 details = {"found": len(planes), "lines": finder.lines, "gradients": finder.gradients,
-                           "candidates": len(finder.candidates)}
-                planes = padded(planes, problem.h, gen)
+                           "candidates": len(finder.candidates), "far_rejected": finder.far_rejected}
                 if layer < depth - 1:
-                    signs, ratio = orient(reader, space, planes, gen)
-                    planes = planes * signs[:, None]
-                    details["orientation_ratio"] = ratio
+                    planes = padded(planes, problem.h, gen)
+                    signs, details["orientation_ratio"] = orient(reader, space, planes, gen)
+                else:
+                    signs, details["sign_residual"] = signs_from_jumps(reader, space, planes, jumps, gen)
+                    W_out[:, : len(planes)] = outgoing(planes, jumps)
+                planes = padded(planes * signs[:, None], problem.h, gen)
             except OutOfQueries:
                 complete = False
                 planes = padded(torch.empty(0, space.dim + 1, dtype=torch.float64), problem.h, gen)
@@ -164,21 +149,12 @@ class KinkBlackboxSolver(BaseSolver):
                 space = OrthantSpace(space, planes[:, :-1], planes[:, -1])
         while len(layers) < depth:
             layers.append(padded(torch.empty(0, problem.h + 1, dtype=torch.float64), problem.h, gen))
-        params = self.assemble(problem, layers, space, gen, oracle.remaining if complete else 0)
-        return BlackboxResult(params, stages, {"units_found": [s.details.get("found", 0) for s in stages], "complete": complete})
-
-    def assemble(self, problem: BlackboxProblem, layers: list[torch.Tensor], space: Space, gen: torch.Generator,
-                 left: int | None) -> dict[str, torch.Tensor]:
-        """Parameters ``W1, b1, ...`` from the layers' planes, the last hidden layer oriented and the
-        output layer fitted by least squares on up to ``left`` rows of the last space (zeros if none)."""
-        last = layers[-1]
-        n = int(self.fit_rows * (problem.h + space.dim + 1))
-        n = n if left is None else min(n, left)
+        n = min(self.offset_rows, oracle.remaining if complete and oracle.remaining is not None else self.offset_rows if complete else 0)
         if n > 0:
             X = space.sample(n, gen)
-            W, b, W_out, b_out = read_out(last, X, space.query(X), oriented=False)
+            b_out = offset((layers[-1][:, :-1], layers[-1][:, -1], W_out), X, space.query(X))
         else:
-            W, b = last[:, :-1], last[:, -1]
-            W_out, b_out = torch.zeros(problem.o, problem.h, dtype=torch.float64), torch.zeros(problem.o, dtype=torch.float64)
-        mats = [(p[:, :-1], p[:, -1]) for p in layers[:-1]] + [(W, b), (W_out, b_out)]
-        return {name: t.contiguous() for k, (Wk, bk) in enumerate(mats, 1) for name, t in ((f"W{k}", Wk), (f"b{k}", bk))}
+            b_out = torch.zeros(problem.o, dtype=torch.float64)
+        mats = [(p[:, :-1], p[:, -1]) for p in layers] + [(W_out, b_out)]
+        params = {name: t.contiguous() for k, (Wk, bk) in enumerate(mats, 1) for name, t in ((f"W{k}", Wk), (f"b{k}", bk))}
+        return BlackboxResult(params, stages, {"units_found": [s.details.get("found", 0) for s in stages], "complete": complete})

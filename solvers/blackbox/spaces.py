@@ -18,6 +18,10 @@ from solvers.blackbox.lines import Query
 
 #: Share of a sampled activation vector's entries that are (almost) off.
 OFF = 0.5
+#: How far the far-point test of a plane reaches from the kink that found it, in spans of the input lines.
+FAR = 4.0
+#: Share of a chord inside the orthant that is used (keeps its ends off the orthant's faces).
+INSIDE = 0.9
 
 
 class InputSpace:
@@ -43,6 +47,10 @@ class InputSpace:
 
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.dim, generator=gen, dtype=torch.float64)
+
+    def chord(self, x: torch.Tensor, u: torch.Tensor) -> tuple[float, float]:
+        """Where the line ``x + t u`` (unit ``u``) may run: ``FAR`` spans either side of ``x``."""
+        return -FAR * self.span, FAR * self.span
 
 
 class OrthantSpace:
@@ -77,7 +85,12 @@ class OrthantSpace:
         """The chord through two random points, as far as it stays inside the orthant."""
         p, q = self.sample(2, gen)
         v = (q - p) / (q - p).norm()
-        up, down = v > 0, v < 0
-        lo = float((-p[up] / v[up]).max()) if bool(up.any()) else -1e6
-        hi = float((-p[down] / v[down]).min()) if bool(down.any()) else 1e6
-        return p, v, 0.999 * lo, 0.999 * hi
+        lo, hi = self.chord(p, v, 0.999)
+        return p, v, lo, hi
+
+    def chord(self, x: torch.Tensor, u: torch.Tensor, inside: float = INSIDE) -> tuple[float, float]:
+        """``inside`` of the range of ``t`` over which ``x + t u`` stays in the orthant (``x`` in it)."""
+        up, down = u > 0, u < 0
+        lo = float((-x[up] / u[up]).max()) if bool(up.any()) else -1e6
+        hi = float((-x[down] / u[down]).min()) if bool(down.any()) else 1e6
+        return inside * lo, inside * hi
