@@ -1,5 +1,7 @@
 """blackbox-kinks at a size where its parts can fail: kinks located to float64 precision, a
-network of 24 inputs and 16 units exact, the query count the oracle's, deeper nets posed and scored."""
+network of 24 inputs and 16 units exact, the query count the oracle's, a small two-hidden-layer
+net exact (its large linear regions let other lines confirm a deeper unit's plane piece: the
+far-point test must reject it), and a layer's orientations read from the sides of its kinks."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +13,7 @@ from reassembly.query.mlp import forward, parameter_errors
 from reassembly.registry import get_solver
 from reassembly.tasks import get_task
 from solvers.blackbox.lines import Reader
+from solvers.blackbox.sides import signs_from_sides
 
 
 def random_net(d: int, h: int, o: int, layers: int = 1, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -47,7 +50,7 @@ def test_a_network_is_read_exactly_and_the_oracle_counts_the_queries(tmp_path: P
     assert "queries" not in result.details  # the count is the referee's, never the solver's claim
 
 
-def test_two_hidden_layers_are_posed_and_scored(tmp_path: Path) -> None:
+def test_two_hidden_layers_are_read_exactly(tmp_path: Path) -> None:
     truth = random_net(12, 6, 2, layers=2)
     root = save_problem(BlackboxProblem(12, 6, 2, budget=50_000, layers=2), tmp_path / "bb2")
     save_answer(truth, root / "answer.json")
@@ -59,3 +62,18 @@ def test_two_hidden_layers_are_posed_and_scored(tmp_path: Path) -> None:
     assert parameter_errors(truth, truth)["max_error"] == 0.0
     judged = task.judge(task.prepare(root, root / "answer.json"), {**task.claims(result), **oracle.counts()})
     assert judged["queries"] == oracle.used
+    assert result.stages[0].details["far_rejected"] >= 1  # a second-layer piece that another line confirmed
+    assert judged["max_error"] < 1e-8 and judged["output_error"] < 1e-14
+
+
+def test_orientations_come_from_the_side_a_unit_shows_on() -> None:
+    p = random_net(8, 6, 3, seed=3)
+    g = torch.Generator().manual_seed(4)
+    flips = torch.tensor([1.0, -1.0, -1.0, 1.0, -1.0, 1.0], dtype=torch.float64)
+    planes = torch.cat([p["W1"], p["b1"][:, None]], 1) * flips[:, None]
+    x = torch.randn(6, 8, generator=g, dtype=torch.float64)
+    W, b = planes[:, :-1], planes[:, -1]
+    points = x - ((x * W).sum(1) + b)[:, None] / W.pow(2).sum(1)[:, None] * W  # each on its own plane
+    reader = Reader(lambda X: forward(p, X), 8, torch.ones(3, dtype=torch.float64), lambda: None)
+    signs, ratio = signs_from_sides(reader, lambda x, u: (-10.0, 10.0), planes, points)
+    assert torch.equal(signs, flips) and ratio < 1e-6

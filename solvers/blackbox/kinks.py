@@ -2,15 +2,16 @@
 
 Every hidden unit of the first layer is a hyperplane in input space where the network kinks; each
 is found at a kink of a random line, read off the rank-one gradient jump there and accepted when
-other lines cross it at kinks too (:mod:`solvers.blackbox.planes`, kinks located to float64
-precision by :mod:`solvers.blackbox.lines`). With more layers the known layer is peeled: the
-rest of the network is queried on the positive orthant of that layer's activations
-(:mod:`solvers.blackbox.spaces`), each unit's orientation being the one under which the network
-responds to its activation at all. The last hidden layer's orientations follow from the linear
-term that a flipped unit leaves (``relu(-z) = relu(z) - z``; sound where the rows cross every plane
-often, as Gaussian rows do in input space; on an orthant a plane crossed by few rows is oriented
-badly, which is where two-layer extraction stops today, docs/blackbox-extraction.md) and the
-outgoing weights from least squares (after the critical-point attacks on ReLU networks, Carlini, Jagielski & Mironov 2020).
+other lines cross it at kinks too and it still kinks the function far away on the plane
+(:mod:`solvers.blackbox.planes`, kinks located to float64 precision by :mod:`solvers.blackbox.lines`).
+With more layers the known layer is peeled: the rest of the network is queried on the positive
+orthant of that layer's activations (:mod:`solvers.blackbox.spaces`). Orientations: the first layer
+by the response test below (every activation vector is reached from the inputs); a deeper, not last
+layer by the side of its kinks on which it shows in the gradient (:mod:`solvers.blackbox.sides`);
+the last hidden layer, and the output layer with it, from the gradient jumps at its planes
+(:mod:`solvers.blackbox.readout`), after the critical-point attacks on ReLU networks (Carlini,
+Jagielski & Mironov 2020; Canales-Martinez et al. 2024). Three hidden layers are not read exactly
+yet: docs/blackbox-extraction.md says where and why.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from reassembly.solver import BaseSolver, StageReport
 from solvers.blackbox.lines import OutOfQueries, Reader
 from solvers.blackbox.planes import PlaneFinder
 from solvers.blackbox.readout import offset, outgoing, signs_from_jumps
+from solvers.blackbox.sides import signs_from_sides
 from solvers.blackbox.spaces import InputSpace, OrthantSpace
 from solvers.oracles import require_oracle
 
@@ -31,9 +33,9 @@ Space = InputSpace | OrthantSpace
 
 
 def find_layer(reader: Reader, space: Space, h: int, lines: int, confirm: int,
-               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, PlaneFinder]:
+               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, PlaneFinder]:
     """Up to ``h`` accepted hyperplanes ``(h', dim + 1)`` of the first layer of the network on
-    ``space`` and their gradient jumps ``(h', o, dim)``, read from at most ``lines`` random lines
+    ``space``, their gradient jumps ``(h', o, dim)`` and the kinks that found them ``(h', dim)``, read from at most ``lines`` random lines
     (new candidates only while fewer than ``h`` are accepted)."""
     finder = PlaneFinder(reader, confirm, space.chord, gen)
     for _ in range(lines):
@@ -43,14 +45,16 @@ def find_layer(reader: Reader, space: Space, h: int, lines: int, confirm: int,
             break
     best = finder.accepted()[:h]
     if not best:
-        return torch.empty(0, space.dim + 1, dtype=torch.float64), torch.empty(0, 0, space.dim, dtype=torch.float64), finder
-    return torch.stack([c.plane for c in best]), torch.stack([c.jump for c in best]), finder
+        empty = torch.empty(0, space.dim, dtype=torch.float64)
+        return torch.empty(0, space.dim + 1, dtype=torch.float64), empty[None].expand(0, 0, -1), empty, finder
+    return torch.stack([c.plane for c in best]), torch.stack([c.jump for c in best]), torch.stack([c.point for c in best]), finder
 
 
 def orient(reader: Reader, parent: Space, planes: torch.Tensor, gen: torch.Generator, bases: int = 3) -> tuple[torch.Tensor, float]:
     """Signs that make each plane's positive side its unit's active side: moved along its own
     activation (every other activation held), the network responds only where the unit is active.
-    Needs the planes' normals of full row rank (every activation vector reachable).
+    Needs the planes' normals of full row rank (every activation vector reachable: the first layer
+    of a network at least as wide in its inputs as in its units).
     Also the largest ratio of the weaker response to the stronger (near 0 where the test is clear)."""
     probe = OrthantSpace(parent, planes[:, :-1], planes[:, -1])
     n = len(planes)
@@ -84,9 +88,10 @@ def padded(planes: torch.Tensor, h: int, gen: torch.Generator) -> torch.Tensor:
 
 class KinkBlackboxSolver(BaseSolver):
     """Reads a ReLU network of one or more hidden layers off its kinks (module docstring): each
-    layer's hyperplanes from the gradient jumps at kinks of random lines, confirmed on other lines;
-    deeper layers on the orthant of the known layer's activations; least squares for the outputs.
-    Where the budget runs out first, the units not found are random and the fit uses what is known.
+    layer's hyperplanes from the gradient jumps at kinks of random lines, confirmed on other lines
+    and far along the plane; deeper layers on the orthant of the known layer's activations; the
+    output layer from the last layer's gradient jumps. Where the budget runs out first, the units
+    not found are random and their outgoing weights zero.
 
     Parameters
     ----------
@@ -127,12 +132,14 @@ class KinkBlackboxSolver(BaseSolver):
             reader = Reader(space.query, space.dim, mix, lambda: oracle.remaining)
             details: dict = {}
             try:
-                planes, jumps, finder = find_layer(reader, space, problem.h, self.lines, self.confirm, gen)
+                planes, jumps, points, finder = find_layer(reader, space, problem.h, self.lines, self.confirm, gen)
                 details = {"found": len(planes), "lines": finder.lines, "gradients": finder.gradients,
                            "candidates": len(finder.candidates), "far_rejected": finder.far_rejected}
-                if layer < depth - 1:
+                if layer < depth - 1 and isinstance(space, InputSpace) and space.dim >= problem.h:  # all reachable
                     planes = padded(planes, problem.h, gen)
                     signs, details["orientation_ratio"] = orient(reader, space, planes, gen)
+                elif layer < depth - 1:
+                    signs, details["orientation_ratio"] = signs_from_sides(reader, space.chord, planes, points)
                 else:
                     signs, details["sign_residual"] = signs_from_jumps(reader, space, planes, jumps, gen)
                     W_out[:, : len(planes)] = outgoing(planes, jumps)
@@ -149,7 +156,8 @@ class KinkBlackboxSolver(BaseSolver):
                 space = OrthantSpace(space, planes[:, :-1], planes[:, -1])
         while len(layers) < depth:
             layers.append(padded(torch.empty(0, problem.h + 1, dtype=torch.float64), problem.h, gen))
-        n = min(self.offset_rows, oracle.remaining if complete and oracle.remaining is not None else self.offset_rows if complete else 0)
+        left = oracle.remaining
+        n = 0 if not complete else self.offset_rows if left is None else min(self.offset_rows, left)
         if n > 0:
             X = space.sample(n, gen)
             b_out = offset((layers[-1][:, :-1], layers[-1][:, -1], W_out), X, space.query(X))
