@@ -32,12 +32,12 @@ from solvers.oracles import require_oracle
 Space = InputSpace | OrthantSpace
 
 
-def find_layer(reader: Reader, space: Space, h: int, lines: int, confirm: int,
-               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, PlaneFinder]:
+def find_layer(reader: Reader, space: Space, h: int, lines: int, confirm: int, gen: torch.Generator,
+               deeper: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, PlaneFinder]:
     """Up to ``h`` accepted hyperplanes ``(h', dim + 1)`` of the first layer of the network on
     ``space``, their gradient jumps ``(h', o, dim)`` and the kinks that found them ``(h', dim)``, read from at most ``lines`` random lines
-    (new candidates only while fewer than ``h`` are accepted)."""
-    finder = PlaneFinder(reader, confirm, space.chord, gen)
+    (new candidates only while fewer than ``h`` are accepted; ``deeper``: hidden layers lie beyond it)."""
+    finder = PlaneFinder(reader, confirm, space.chord, gen, deeper)
     for _ in range(lines):
         x0, v, a, b = space.line(gen)
         finder.add_line(x0, v, a, b, new=len(finder.accepted()) < h)
@@ -132,7 +132,7 @@ class KinkBlackboxSolver(BaseSolver):
             reader = Reader(space.query, space.dim, mix, lambda: oracle.remaining)
             details: dict = {}
             try:
-                planes, jumps, points, finder = find_layer(reader, space, problem.h, self.lines, self.confirm, gen)
+                planes, jumps, points, finder = find_layer(reader, space, problem.h, self.lines, self.confirm, gen, layer < depth - 1)
                 details = {"found": len(planes), "lines": finder.lines, "gradients": finder.gradients,
                            "candidates": len(finder.candidates), "far_rejected": finder.far_rejected}
                 if layer < depth - 1 and isinstance(space, InputSpace) and space.dim >= problem.h:  # all reachable

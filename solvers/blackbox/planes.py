@@ -93,10 +93,13 @@ class PlaneFinder:
         ``(x, u) -> (lo, hi)``: how far the space lets a line ``x + t u`` run (unit ``u``).
     gen
         Random directions of the far-point test's chords.
+    deeper
+        Whether hidden units lie beyond this layer (otherwise every kink is one of its own units
+        and the far-point test is skipped).
     """
 
-    def __init__(self, reader: Reader, confirm: int, chord: Chord, gen: torch.Generator) -> None:
-        self.reader, self.confirm, self.chord, self.gen = reader, confirm, chord, gen
+    def __init__(self, reader: Reader, confirm: int, chord: Chord, gen: torch.Generator, deeper: bool = True) -> None:
+        self.reader, self.confirm, self.chord, self.gen, self.deeper = reader, confirm, chord, gen, deeper
         self.candidates: list[Candidate] = []
         self.lines = 0
         self.gradients = 0
@@ -111,6 +114,8 @@ class PlaneFinder:
     def far(self, c: Candidate) -> bool:
         """Whether the function kinks on ``c``'s plane at ``FAR_HITS`` ends of random chords through
         ``c.point`` within the plane (run once per candidate)."""
+        if c.far is None and not self.deeper:
+            c.far = True
         if c.far is None:
             w, b = c.plane[:-1], float(c.plane[-1])
             n = w / w.norm()
