@@ -80,7 +80,7 @@ class BlackboxTask(Task):
         from reassembly.query.mlp import check_params, output_error, parameter_errors
 
         p = prepared.problem
-        params = check_params(claims.get("params"), p.d, p.h, p.o)
+        params = check_params(claims.get("params"), p.d, p.h, p.o, layers=p.layers)
         counts = {k: claims.get(k) for k in ORACLE_FIELDS}
         if prepared.truth is None:
             return {"exact": None, **counts}
