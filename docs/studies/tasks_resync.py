@@ -2,12 +2,12 @@
 of each perturbation (noise, quantisation, pruning, fine-tuning), and the integrity check under an
 attack; the numbers and the plot of docs/tasks.md.
 
-    python docs/tasks_resync.py                      # report: seeds 0-2, relu, depth 8 (minutes)
-    python docs/tasks_resync.py --seeds 100 101 --out /tmp/heldout.jsonl --plot /tmp/heldout.png  # held-out seeds, for choosing defaults
+    python docs/studies/tasks_resync.py                      # report: seeds 0-2, relu, depth 8 (minutes)
+    python docs/studies/tasks_resync.py --seeds 100 101 --out /tmp/heldout.jsonl --plot /tmp/heldout.png  # held-out seeds, for choosing defaults
 
 Every problem is what ``reassembly bench --task resync --perturb KIND=VALUE`` generates (fine-tuning
 is one run per seed, read at each step count: a run's first k steps are the run of k steps).
-Rows go to docs/tasks-resync.jsonl as they finish (a rerun skips the rows already there).
+Rows go to docs/studies/data/tasks-resync.jsonl as they finish (a rerun skips the rows already there).
 """
 from __future__ import annotations
 

@@ -3,12 +3,12 @@ queries spent, for the fitted-surrogate baseline (``blackbox-random``: queries f
 and ours (``blackbox-kinks``: under a budget), and ours across network sizes; the numbers and the
 plot of docs/tasks.md.
 
-    python docs/tasks_blackbox.py                    # report: seeds 0-2 (a few minutes)
-    python docs/tasks_blackbox.py --seeds 100        # where the defaults were chosen
+    python docs/studies/tasks_blackbox.py                    # report: seeds 0-2 (a few minutes)
+    python docs/studies/tasks_blackbox.py --seeds 100        # where the defaults were chosen
 
 Each network is what ``reassembly bench --task blackbox --width D --hidden H --output O`` generates
 (trained on the configuration's synthetic data); the oracle counts every row, as the harness's does.
-Rows go to docs/tasks-blackbox.jsonl (a rerun skips the rows already there).
+Rows go to docs/studies/data/tasks-blackbox.jsonl (a rerun skips the rows already there).
 """
 from __future__ import annotations
 
