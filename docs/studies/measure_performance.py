@@ -27,7 +27,7 @@ from reassembly.puzzle import Puzzle
 from reassembly.registry import get_solver
 from reassembly.scoring import score
 
-from layout import DATA, DOCS  # beside this script
+from common import DATA, DOCS  # beside this script
 
 
 def timed(name: str, puzzle: Puzzle, answer: Answer, repeats: int) -> dict:

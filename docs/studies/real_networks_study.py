@@ -27,7 +27,7 @@ from solvers.grouping import ddr_scores
 from solvers.transformer.circuits import circuit_scores, match_circuits, zscores
 from solvers.transformer.seriation import bisect, seriate
 
-from layout import DATA  # beside this script
+from common import DATA  # beside this script
 
 MLP = {"bert": ("inp", "out", None), "llama": ("up", "down", "gate")}
 

@@ -21,7 +21,7 @@ import pandas as pd
 from reassembly.harness.results import load_results
 from reassembly.harness.summary import normalise
 
-from layout import DOCS  # beside this script
+from common import DOCS  # beside this script
 
 DOC = DOCS / "real-networks.md"
 

@@ -16,7 +16,7 @@ import typer
 
 from generators.config import PuzzleConfig, TrainingRecipe
 
-from layout import DATA, DOCS  # beside this script
+from common import DATA, DOCS  # beside this script
 
 RECIPES: dict[str, TrainingRecipe] = {
     # The generator's default: Adam 1e-3, output projections initialised at zero.
@@ -26,6 +26,8 @@ RECIPES: dict[str, TrainingRecipe] = {
     # Decoupled weight decay, PyTorch's default initialisation.
     "adamw-wd0.1": TrainingRecipe(optimizer="adamw", weight_decay=0.1, init="default"),
 }
+RECIPE_NAMES = list(RECIPES)
+RECIPES_HELP = f"Recipes (repeatable): {', '.join(RECIPES)}."
 
 
 def signals(model, X):
@@ -80,7 +82,7 @@ def run_study(depths: list[int], recipes: list[str], epochs: int, seed: int, bas
             model = build_model(get_family(config.block), config.depth, sizes(config), config.seed, config.recipe.init)
             found: dict[int, dict] = {}
             curve = train(model, data, config.recipe, config.seed, progress=progress,
-                          on_epoch=lambda epoch, m: found.__setitem__(epoch, signals(m, X)))
+                          on_epoch=lambda epoch, m, found=found, X=X: found.__setitem__(epoch, signals(m, X)))
             for point in curve:
                 rows.append({"depth": depth, "recipe": name, **point, **found[point["epoch"]], **config.to_dict()})
     return pd.DataFrame(rows)
@@ -119,7 +121,7 @@ def main(
     out: Path = typer.Option(DATA / "regimes.csv", help="The rows (CSV)."),
     plot_path: Path = typer.Option(DOCS / "regimes.png", "--plot", help="The figure."),
     depths: list[int] = typer.Option([8, 16, 48], "--depth", help="Depths to study (repeatable)."),
-    recipes: list[str] = typer.Option(list(RECIPES), "--recipe", help=f"Recipes (repeatable): {', '.join(RECIPES)}."),
+    recipes: list[str] = typer.Option(RECIPE_NAMES, "--recipe", help=RECIPES_HELP),
     epochs: int = typer.Option(20, help="Epochs per run (every epoch is a checkpoint)."),
     seed: int = typer.Option(0, help="Seed of data, initialisation and training."),
     threads: int = typer.Option(1, help="torch threads."),

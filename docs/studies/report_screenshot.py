@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from layout import DOCS  # beside this script
+from common import DOCS  # beside this script
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "headless_shell")
 PROBE = """<script>addEventListener('load',()=>{const t=document.querySelector('table.runs');

@@ -26,7 +26,7 @@ from reassembly.puzzle import Puzzle
 from solvers.grouping import SCORES, group_pieces
 from solvers.ranking import bradley_terry, bradley_terry_order, bubble_repair, soft_wins, swap_deltas
 
-from layout import DATA  # beside this script
+from common import DATA  # beside this script
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PAPER = {

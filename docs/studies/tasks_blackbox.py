@@ -3,76 +3,94 @@ queries spent, for the fitted-surrogate baseline (``blackbox-random``: queries f
 and ours (``blackbox-kinks``: under a budget), and ours across network sizes; the numbers and the
 plot of docs/tasks.md.
 
-    python docs/studies/tasks_blackbox.py                    # report: seeds 0-2 (a few minutes)
-    python docs/studies/tasks_blackbox.py --seeds 100        # where the defaults were chosen
+    python docs/studies/tasks_blackbox.py            # report: seeds 0-2 (a few minutes)
+    python docs/studies/tasks_blackbox.py --seeds 100 --out /tmp/bb.jsonl --plot /tmp/bb.png --bench runs/bb-heldout  # where the defaults were chosen
 
-Each network is what ``reassembly bench --task blackbox --width D --hidden H --output O`` generates
-(trained on the configuration's synthetic data); the oracle counts every row, as the harness's does.
-Rows go to docs/studies/data/tasks-blackbox.jsonl (a rerun skips the rows already there).
+Every solve is a run of ``reassembly.Benchmark(task="blackbox", task_options={"budget": N})``, the
+same as ``reassembly bench --task blackbox --width D --hidden H --output O -t budget=N``: the
+oracle lives in the harness, which counts every row and refuses rows beyond the budget, and the
+referee scores each answer. One bench folder (``--bench``) holds every problem and row; a rerun
+skips the runs stored there, and the study's rows (docs/studies/data/tasks-blackbox.jsonl) are
+rewritten from them.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
+from typing import Any
 
-import torch
+from common import DATA, DOCS, bench_rows, write_rows  # beside this script
 
-from generators.blackbox import build_blackbox
-from generators.config import PuzzleConfig
-from reassembly.query.mlp import forward, output_error, parameter_errors
-from reassembly.query.oracle import Oracle
-from reassembly.registry import get_solver
-
-HERE = Path(__file__).parent
 CURVE_SIZE = (8, 16, 2)
-CURVES = {"blackbox-random": [("queries", q) for q in (64, 256, 1024)],
-          "blackbox-kinks": [("budget", b) for b in (250, 500, 750, 1000, 1250, 1500, 2000)]}
+#: ``blackbox-random`` asks a fixed number of rows (population 1, 500 L-BFGS iterations);
+#: ``blackbox-kinks`` runs under a budget.
+RANDOM_QUERIES = [64, 256, 1024]
+RANDOM_OPTIONS = "population=1,max_iter=500"
+KINKS_BUDGETS = [250, 500, 750, 1000, 1250, 1500, 2000]
 SIZES = [(8, 16, 2), (32, 32, 4), (64, 64, 10), (128, 128, 10)]
-RANDOM_OPTIONS = {"population": 1, "max_iter": 500}
+UNLIMITED = 10**9  # the budget where a run is not limited by one
+METRICS = ("max_error", "mean_error", "output_error", "queries", "budget", "query_calls", "queries_refused")
 
 
-def run_one(size: tuple[int, int, int], seed: int, solver: str, what: str, value: int) -> dict:
+def _bench(bench: Path, size: tuple[int, int, int], seed: int, budget: int, solvers: list[str], jobs: int,
+           timeout: float) -> list[dict[str, Any]]:
     d, h, o = size
-    config = PuzzleConfig.from_options({"block": "relu", "depth": 2, "width": d, "hidden": h, "output": o, "seed": seed})
-    problem, truth, _ = build_blackbox(config, 10**9, progress=False)
-    problem.oracle = Oracle(lambda X: forward(truth, X), d, value if what == "budget" else None)
-    options = {**RANDOM_OPTIONS, "queries": value} if solver == "blackbox-random" else {}
-    t0 = time.perf_counter()
-    result = get_solver(solver, **options).solve(problem)
-    seconds = time.perf_counter() - t0
-    probes = torch.randn(4096, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    return {"size": f"{d}-{h}-{o}", "seed": seed, "solver": solver, "setting": what, "value": value, "queries": problem.oracle.used,
-            **parameter_errors(truth, result.params), "output_error": output_error(truth, result.params, probes),
-            "seconds": seconds}
+    return bench_rows(bench, METRICS, task="blackbox", solvers=solvers, seeds=1, first_seed=seed, jobs=jobs, threads=1,
+                      timeout=timeout, generator={"block": "relu", "depth": 2, "width": d, "hidden": h, "output": o},
+                      task_options={"budget": budget})
+
+
+def run(seeds: list[int], bench: Path, out: Path, jobs: int, timeout: float) -> list[dict[str, Any]]:
+    """The error-against-queries curve at :data:`CURVE_SIZE` and ours at every size of :data:`SIZES`,
+    on every seed; the rows, also written to ``out``.
+
+    Parameters
+    ----------
+    seeds
+        Generator seeds (report on 0-2, choose defaults on 100 and up).
+    bench
+        The bench folder (problems, answers, the referee's rows).
+    out
+        The study's rows (JSON lines).
+    jobs, timeout
+        Solves at a time, and seconds per solve.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def add(study: str, size: tuple[int, int, int], seed: int, setting: str, found: list[dict[str, Any]]) -> None:
+        for r in found:
+            value = r["params.queries"] if setting == "queries" else r["budget"]
+            rows.append({"study": study, "size": "-".join(map(str, size)), "seed": seed, "solver": r["variant"].split("[")[0],
+                         "setting": setting, "value": value, **r})
+            print(study, rows[-1]["size"], seed, r["variant"], value, f"{r['max_error']:.2e}", r["queries"], flush=True)
+        write_rows(out, rows)
+
+    for seed in seeds:
+        queries = ",".join(map(str, RANDOM_QUERIES))
+        add("curve", CURVE_SIZE, seed, "queries",
+            _bench(bench, CURVE_SIZE, seed, UNLIMITED, [f"blackbox-random[queries=[{queries}],{RANDOM_OPTIONS}]"], jobs, timeout))
+        for budget in KINKS_BUDGETS:
+            add("curve", CURVE_SIZE, seed, "budget", _bench(bench, CURVE_SIZE, seed, budget, ["blackbox-kinks"], jobs, timeout))
+    for size in SIZES:
+        for seed in seeds:
+            add("sizes", size, seed, "budget", _bench(bench, size, seed, UNLIMITED, ["blackbox-kinks"], jobs, timeout))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=HERE / "tasks-blackbox.jsonl")
-    parser.add_argument("--plot", type=Path, default=HERE / "tasks-blackbox.png")
+    parser.add_argument("--bench", type=Path, default=Path("runs/tasks-blackbox"), help="bench folder (resumable)")
+    parser.add_argument("--out", type=Path, default=DATA / "tasks-blackbox.jsonl")
+    parser.add_argument("--plot", type=Path, default=DOCS / "tasks-blackbox.png")
+    parser.add_argument("--jobs", "-j", type=int, default=1, help="solves at a time")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per solve")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    done = set()
-    if args.out.exists():
-        done = {(r["study"], r["size"], r["seed"], r["solver"], r["value"])
-                for r in map(json.loads, args.out.read_text().splitlines())}
-    plan = [("curve", CURVE_SIZE, s, solver, what, v) for s in args.seeds for solver, grid in CURVES.items() for what, v in grid]
-    plan += [("sizes", size, s, "blackbox-kinks", "budget", 10**9) for size in SIZES for s in args.seeds]
-    with args.out.open("a") as fh:
-        for study, size, seed, solver, what, value in plan:
-            if (study, "-".join(map(str, size)), seed, solver, value) in done:
-                continue
-            row = run_one(size, seed, solver, what, value)
-            fh.write(json.dumps({"study": study, **row}) + "\n")
-            fh.flush()
-            print(study, row["size"], seed, solver, value, f"{row['max_error']:.2e}", row["queries"], flush=True)
+    run(args.seeds, args.bench, args.out, args.jobs, args.timeout)
     from tasks_plots import blackbox_figure
 
     blackbox_figure(args.out, args.plot)
-    print(f"rows: {args.out}; plot: {args.plot}")
+    print(f"rows: {args.out}; plot: {args.plot}; bench: {args.bench}")
 
 
 if __name__ == "__main__":

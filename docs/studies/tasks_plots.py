@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-COLOURS = {"resync-cosine": "C0", "resync-match": "C3", "resync-match[method=likelihood]": "C1", "query-random": "C0", "query-committee": "C3",
+COLOURS = {"resync-cosine": "C0", "resync-match": "C3", "resync-match[method=\"likelihood\"]": "C1", "query-random": "C0", "query-committee": "C3",
            "blackbox-random": "C0", "blackbox-committee": "C2", "blackbox-kinks": "C3"}
 LABELS = {"noise": "Gaussian noise σ (relative to each tensor's RMS)", "quantize": "bits (uniform, per tensor)",
           "prune": "share of weights pruned (magnitude, per matrix)", "finetune": "fine-tuning steps (Adam, lr 1e-3)"}

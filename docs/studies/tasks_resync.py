@@ -2,33 +2,28 @@
 of each perturbation (noise, quantisation, pruning, fine-tuning), and the integrity check under an
 attack; the numbers and the plot of docs/tasks.md.
 
-    python docs/studies/tasks_resync.py                      # report: seeds 0-2, relu, depth 8 (minutes)
-    python docs/studies/tasks_resync.py --seeds 100 101 --out /tmp/heldout.jsonl --plot /tmp/heldout.png  # held-out seeds, for choosing defaults
+    python docs/studies/tasks_resync.py              # report: seeds 0-2, relu, depth 8
+    python docs/studies/tasks_resync.py --seeds 100 101 --out /tmp/heldout.jsonl --plot /tmp/heldout.png --bench runs/heldout  # held-out seeds, for choosing defaults
 
-Every problem is what ``reassembly bench --task resync --perturb KIND=VALUE`` generates (fine-tuning
-is one run per seed, read at each step count: a run's first k steps are the run of k steps).
-Rows go to docs/studies/data/tasks-resync.jsonl as they finish (a rerun skips the rows already there).
+Every solve is a run of ``reassembly.Benchmark(task="resync", perturb=[KIND=VALUE])``, the same as
+``reassembly bench --task resync --perturb KIND=VALUE``: one bench folder (``--bench``) holds every
+problem and row, and the referee scores each. Fine-tuning settings are generated in increasing
+order of steps, so each continues the previous run of its seed (a run's first k steps are the run
+of k steps). A rerun skips the runs stored in the bench folder; the study's rows
+(docs/studies/data/tasks-resync.jsonl) are rewritten from them after each setting.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
+from typing import Any
 
-import torch
+from common import DATA, DOCS, bench_rows, write_rows  # beside this script
 
-from generators.build import trained_model
-from generators.config import PuzzleConfig
-from generators.perturb import finetune
-from generators.resync import build_resync, permuted_copy, problem_of
-from generators.seeding import generator
-from reassembly.registry import get_solver
-from reassembly.resync.scoring import judge
-
-HERE = Path(__file__).parent
-SOLVERS = {"resync-cosine": {}, "resync-match": {}, "resync-match[method=likelihood]": {"method": "likelihood"}}
-SWEEPS = {
+SOLVERS = ["resync-cosine", "resync-match", "resync-match[method=likelihood]"]
+METRICS = ("psi", "unit_share", "output_error", "weight_error", "flagged", "false_flags", "flag_recall", "flag_precision",
+           "layers_exact")
+SWEEPS: dict[str, list[float]] = {
     "noise": [0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
     "quantize": [8, 6, 4, 3, 2, 1],
     "prune": [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999],
@@ -37,59 +32,40 @@ SWEEPS = {
 }
 
 
-def solve_all(problem, answer, seconds: float, labels: list[str]) -> list[dict]:
-    rows = []
-    for name in labels:
-        t0 = time.perf_counter()
-        result = get_solver(name.split("[")[0], **SOLVERS[name]).solve(problem)
-        scored = judge(problem, answer, result.perms, result.flags)
-        rows.append({"solver": name, "seconds": time.perf_counter() - t0, "build_seconds": seconds,
-                     **{k: scored.get(k) for k in ("psi", "unit_share", "output_error", "weight_error", "flagged",
-                                                    "false_flags", "flag_recall")}})
-    return rows
-
-
 def perturbations(kind: str, value: float) -> list[str]:
+    """The ``--perturb`` options of one setting (the attack's: rescale 5 % of units, then noise)."""
     if kind == "rescale=0.05+noise":
-        return ["rescale=0.05"] + ([f"noise={value}"] if value else [])
-    return [f"{kind}={value}"]
+        return ["rescale=0.05"] + ([f"noise={value:g}"] if value else [])
+    return [f"{kind}={value:g}"]
 
 
-def run(seeds: list[int], family: str, depth: int, out: Path) -> None:
-    done = set()
-    if out.exists():
-        done = {(r["kind"], r["value"], r["seed"], r["solver"]) for r in map(json.loads, out.read_text().splitlines())}
+def run(seeds: list[int], family: str, depth: int, bench: Path, out: Path, jobs: int, timeout: float) -> list[dict[str, Any]]:
+    """Every setting of :data:`SWEEPS` on every seed, each solver once; the rows, also written to ``out``.
 
-    def missing(kind: str, value: float, seed: int) -> list[str]:
-        return [name for name in SOLVERS if (kind, value, seed, name) not in done]
-
-    with out.open("a") as fh:
-        def emit(kind: str, value: float, seed: int, problem, answer, seconds: float) -> None:
-            for row in solve_all(problem, answer, seconds, missing(kind, value, seed)):
-                fh.write(json.dumps({"kind": kind, "value": value, "seed": seed, "family": family, **row}) + "\n")
-            fh.flush()
-            print(kind, value, seed, flush=True)
-
-        for seed in seeds:
-            base = {"block": family, "depth": depth, "seed": seed}
-            for kind, values in SWEEPS.items():
-                todo = [v for v in values if missing(kind, v, seed)]
-                if kind == "finetune" and todo:
-                    config = PuzzleConfig.from_options(base, [f"finetune={max(todo)}"])
-                    trained = trained_model(config, progress=False)
-                    copy, perms = permuted_copy(trained, config)
-                    t0 = time.perf_counter()
-
-                    def snap(k: int, model) -> None:
-                        if k in todo:
-                            emit(kind, k, seed, *problem_of(trained, config, model, perms), time.perf_counter() - t0)
-
-                    finetune(copy, max(todo), config, trained.teacher, generator(seed, "perturb:0:finetune"), on_step=snap)
-                    continue
-                for value in todo:
-                    t0 = time.perf_counter()
-                    problem, answer, _ = build_resync(PuzzleConfig.from_options(base, perturbations(kind, value)), progress=False)
-                    emit(kind, value, seed, problem, answer, time.perf_counter() - t0)
+    Parameters
+    ----------
+    seeds
+        Generator seeds (report on 0-2, choose defaults on 100 and up).
+    family, depth
+        The block family and the depth of the networks.
+    bench
+        The bench folder (problems, answers, the referee's rows).
+    out
+        The study's rows (JSON lines).
+    jobs, timeout
+        Solves at a time, and seconds per solve.
+    """
+    rows: list[dict[str, Any]] = []
+    for seed in seeds:
+        for kind, values in SWEEPS.items():
+            for value in sorted(values):  # fine-tuning: each run continues the shorter one
+                found = bench_rows(bench, METRICS, task="resync", solvers=SOLVERS, generator={"block": family, "depth": depth},
+                                   seeds=1, first_seed=seed, perturb=perturbations(kind, value), jobs=jobs, threads=1,
+                                   timeout=timeout)
+                rows += [{"kind": kind, "value": value, "seed": seed, "family": family, "solver": r["variant"], **r} for r in found]
+                write_rows(out, rows)
+                print(kind, value, seed, " ".join(f"{r['variant']}: Ψ={r['psi']}" for r in found), flush=True)
+    return rows
 
 
 def main() -> None:
@@ -97,15 +73,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--family", default="relu")
     parser.add_argument("--depth", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=HERE / "tasks-resync.jsonl")
-    parser.add_argument("--plot", type=Path, default=HERE / "tasks-resync.png")
+    parser.add_argument("--bench", type=Path, default=Path("runs/tasks-resync"), help="bench folder (resumable)")
+    parser.add_argument("--out", type=Path, default=DATA / "tasks-resync.jsonl")
+    parser.add_argument("--plot", type=Path, default=DOCS / "tasks-resync.png")
+    parser.add_argument("--jobs", "-j", type=int, default=1, help="solves at a time")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per solve")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    run(args.seeds, args.family, args.depth, args.out)
+    run(args.seeds, args.family, args.depth, args.bench, args.out, args.jobs, args.timeout)
     from tasks_plots import resync_figure
 
     resync_figure(args.out, args.plot)
-    print(f"rows: {args.out}; plot: {args.plot}")
+    print(f"rows: {args.out}; plot: {args.plot}; bench: {args.bench}")
 
 
 if __name__ == "__main__":
