@@ -19,6 +19,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import torch
 from common import DATA, DOCS, bench_rows, write_rows  # beside this script
 
 CURVE_SIZE = (8, 16, 2)
@@ -32,16 +33,10 @@ UNLIMITED = 10**9  # the budget where a run is not limited by one
 METRICS = ("max_error", "mean_error", "output_error", "queries", "budget", "query_calls", "queries_refused")
 
 
-def _bench(bench: Path, size: tuple[int, int, int], seed: int, budget: int, solvers: list[str], jobs: int,
-           timeout: float) -> list[dict[str, Any]]:
-    d, h, o = size
-    return bench_rows(bench, METRICS, task="blackbox", solvers=solvers, seeds=1, first_seed=seed, jobs=jobs, threads=1,
-                      timeout=timeout, generator={"block": "relu", "depth": 2, "width": d, "hidden": h, "output": o},
-                      task_options={"budget": budget})
-
-
-def run(seeds: list[int], bench: Path, out: Path, jobs: int, timeout: float) -> list[dict[str, Any]]:
-    """The error-against-queries curve at :data:`CURVE_SIZE` and ours at every size of :data:`SIZES`,
+def run(seeds: list[int], bench: Path, out: Path, jobs: int = 1, timeout: float = 600.0,
+        random_queries: list[int] = RANDOM_QUERIES, kinks_budgets: list[int] = KINKS_BUDGETS,
+        sizes: list[tuple[int, int, int]] = SIZES) -> list[dict[str, Any]]:
+    """The error-against-queries curve at :data:`CURVE_SIZE` and ours at every size of ``sizes``,
     on every seed; the rows, also written to ``out``.
 
     Parameters
@@ -54,8 +49,17 @@ def run(seeds: list[int], bench: Path, out: Path, jobs: int, timeout: float) -> 
         The study's rows (JSON lines).
     jobs, timeout
         Solves at a time, and seconds per solve.
+    random_queries, kinks_budgets, sizes
+        The curve's settings (rows ``blackbox-random`` asks for, budgets of ``blackbox-kinks``) and
+        the sizes ``d-h-o`` ours runs at without a budget (defaults: the report's).
     """
     rows: list[dict[str, Any]] = []
+
+    def bench_at(size: tuple[int, int, int], seed: int, budget: int, solvers: list[str]) -> list[dict[str, Any]]:
+        d, h, o = size
+        return bench_rows(bench, METRICS, task="blackbox", solvers=solvers, seeds=1, first_seed=seed, jobs=jobs, threads=1,
+                          timeout=timeout, generator={"block": "relu", "depth": 2, "width": d, "hidden": h, "output": o},
+                          task_options={"budget": budget})
 
     def add(study: str, size: tuple[int, int, int], seed: int, setting: str, found: list[dict[str, Any]]) -> None:
         for r in found:
@@ -65,15 +69,15 @@ def run(seeds: list[int], bench: Path, out: Path, jobs: int, timeout: float) -> 
             print(study, rows[-1]["size"], seed, r["variant"], value, f"{r['max_error']:.2e}", r["queries"], flush=True)
         write_rows(out, rows)
 
+    queries = ",".join(map(str, random_queries))
     for seed in seeds:
-        queries = ",".join(map(str, RANDOM_QUERIES))
         add("curve", CURVE_SIZE, seed, "queries",
-            _bench(bench, CURVE_SIZE, seed, UNLIMITED, [f"blackbox-random[queries=[{queries}],{RANDOM_OPTIONS}]"], jobs, timeout))
-        for budget in KINKS_BUDGETS:
-            add("curve", CURVE_SIZE, seed, "budget", _bench(bench, CURVE_SIZE, seed, budget, ["blackbox-kinks"], jobs, timeout))
-    for size in SIZES:
+            bench_at(CURVE_SIZE, seed, UNLIMITED, [f"blackbox-random[queries=[{queries}],{RANDOM_OPTIONS}]"]))
+        for budget in kinks_budgets:
+            add("curve", CURVE_SIZE, seed, "budget", bench_at(CURVE_SIZE, seed, budget, ["blackbox-kinks"]))
+    for size in sizes:
         for seed in seeds:
-            add("sizes", size, seed, "budget", _bench(bench, size, seed, UNLIMITED, ["blackbox-kinks"], jobs, timeout))
+            add("sizes", size, seed, "budget", bench_at(size, seed, UNLIMITED, ["blackbox-kinks"]))
     return rows
 
 
@@ -86,6 +90,7 @@ def main() -> None:
     parser.add_argument("--jobs", "-j", type=int, default=1, help="solves at a time")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per solve")
     args = parser.parse_args()
+    torch.set_num_threads(1)  # training runs here; each solve gets one thread too
     run(args.seeds, args.bench, args.out, args.jobs, args.timeout)
     from tasks_plots import blackbox_figure
 

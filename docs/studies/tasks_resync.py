@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import torch
 from common import DATA, DOCS, bench_rows, write_rows  # beside this script
 
 SOLVERS = ["resync-cosine", "resync-match", "resync-match[method=likelihood]"]
@@ -39,29 +40,36 @@ def perturbations(kind: str, value: float) -> list[str]:
     return [f"{kind}={value:g}"]
 
 
-def run(seeds: list[int], family: str, depth: int, bench: Path, out: Path, jobs: int, timeout: float) -> list[dict[str, Any]]:
-    """Every setting of :data:`SWEEPS` on every seed, each solver once; the rows, also written to ``out``.
+def run(seeds: list[int], bench: Path, out: Path, family: str = "relu", depth: int = 8, jobs: int = 1,
+        timeout: float = 600.0, sweeps: dict[str, list[float]] | None = None,
+        options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every setting of ``sweeps`` on every seed, each solver of :data:`SOLVERS` once; the rows,
+    also written to ``out``.
 
     Parameters
     ----------
     seeds
         Generator seeds (report on 0-2, choose defaults on 100 and up).
-    family, depth
-        The block family and the depth of the networks.
     bench
         The bench folder (problems, answers, the referee's rows).
     out
         The study's rows (JSON lines).
+    family, depth
+        The block family and the depth of the networks.
     jobs, timeout
         Solves at a time, and seconds per solve.
+    sweeps
+        Perturbation kind -> its settings (default :data:`SWEEPS`).
+    options
+        Further generator options (``width``, ``epochs``, ...; default: the generator's defaults).
     """
     rows: list[dict[str, Any]] = []
     for seed in seeds:
-        for kind, values in SWEEPS.items():
+        for kind, values in (SWEEPS if sweeps is None else sweeps).items():
             for value in sorted(values):  # fine-tuning: each run continues the shorter one
-                found = bench_rows(bench, METRICS, task="resync", solvers=SOLVERS, generator={"block": family, "depth": depth},
-                                   seeds=1, first_seed=seed, perturb=perturbations(kind, value), jobs=jobs, threads=1,
-                                   timeout=timeout)
+                found = bench_rows(bench, METRICS, task="resync", solvers=SOLVERS, seeds=1, first_seed=seed,
+                                   generator={**(options or {}), "block": family, "depth": depth},
+                                   perturb=perturbations(kind, value), jobs=jobs, threads=1, timeout=timeout)
                 rows += [{"kind": kind, "value": value, "seed": seed, "family": family, "solver": r["variant"], **r} for r in found]
                 write_rows(out, rows)
                 print(kind, value, seed, " ".join(f"{r['variant']}: Ψ={r['psi']}" for r in found), flush=True)
@@ -79,7 +87,8 @@ def main() -> None:
     parser.add_argument("--jobs", "-j", type=int, default=1, help="solves at a time")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per solve")
     args = parser.parse_args()
-    run(args.seeds, args.family, args.depth, args.bench, args.out, args.jobs, args.timeout)
+    torch.set_num_threads(1)  # generation (training, fine-tuning) runs here; each solve gets one thread too
+    run(args.seeds, args.bench, args.out, args.family, args.depth, args.jobs, args.timeout)
     from tasks_plots import resync_figure
 
     resync_figure(args.out, args.plot)
