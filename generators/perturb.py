@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
-from collections.abc import Callable
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -46,23 +49,75 @@ def prune(model: FamilyNet, fraction: float) -> None:
                 w.view(-1)[idx] = 0.0
 
 
-def finetune(model: nn.Module, steps: int, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator,
-             on_step: Callable[[int, nn.Module], None] | None = None) -> None:
+@dataclass
+class _FinetuneRun:
+    """Where a fine-tuning run stopped: enough to continue it exactly (weights, optimiser, random stream)."""
+
+    steps: int
+    model: dict[str, torch.Tensor]
+    optimizer: dict
+    gen: torch.Tensor
+
+
+#: The latest fine-tuning runs of this process, by what they started from (a few, least recent dropped):
+#: a run of ``k`` steps continues one of ``j <= k`` steps instead of starting over, so a sweep over step
+#: counts costs its largest count, not their sum. The results are those of a run from the start.
+_RUNS: OrderedDict[str, _FinetuneRun] = OrderedDict()
+_KEPT_RUNS = 4
+
+
+def _run_key(model: nn.Module, config: PuzzleConfig, gen: torch.Generator) -> str:
+    """A digest of everything a fine-tuning run depends on besides its length."""
+    h = hashlib.sha256(json.dumps({k: v for k, v in config.to_dict().items() if k != "perturbations"},
+                                  sort_keys=True, default=str).encode())
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    h.update(gen.get_state().numpy().tobytes())
+    return h.hexdigest()
+
+
+def finetune(model: nn.Module, steps: int, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator) -> None:
     """``steps`` optimiser steps of the training recipe on fresh batches from the same distribution.
-    ``on_step(k, model)`` after step ``k`` (a run's first ``k`` steps are the run of ``k`` steps)."""
+
+    A run's first ``k`` steps are the run of ``k`` steps: where this process fine-tuned the same
+    start (same weights, configuration and random stream) for at most ``steps`` steps lately, the
+    run continues from there (bit for bit the same result: ``tests/test_generators.py``).
+
+    Parameters
+    ----------
+    model
+        The network, changed in place.
+    steps
+        Optimiser steps (>= 0).
+    config
+        Its configuration: the training recipe and the data distribution.
+    teacher
+        The function that labels fresh rows.
+    gen
+        The run's random stream (advanced as a run of ``steps`` steps would).
+    """
+    key = _run_key(model, config, gen)
     opt = make_optimizer(config.recipe, model.parameters())
+    start = 0
+    done = _RUNS.get(key)
+    if done is not None and done.steps <= steps:
+        model.load_state_dict(done.model)
+        opt.load_state_dict(done.optimizer)
+        gen.set_state(done.gen)
+        start = done.steps
     model.train()
-    for k in range(1, int(steps) + 1):
+    for _ in range(start, int(steps)):
         X, y = fresh_batch(config, teacher, config.recipe.batch_size, gen)
         loss = nn.functional.mse_loss(model(X.float()), y.float())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if on_step is not None:
-            model.eval()
-            on_step(k, model)
-            model.train()
     model.eval()
+    _RUNS[key] = _FinetuneRun(int(steps), copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), gen.get_state())
+    _RUNS.move_to_end(key)
+    while len(_RUNS) > _KEPT_RUNS:
+        _RUNS.popitem(last=False)
 
 
 @torch.no_grad()

@@ -159,6 +159,25 @@ def test_finetuning_changes_weights_and_keeps_the_original(trained):
     assert all(torch.equal(a, b) for a, b in zip(params(trained.model), before))
 
 
+def test_a_longer_finetuning_continues_a_shorter_one_bit_for_bit(trained):
+    """A sweep over step counts costs its largest count: the run of 7 steps continues the run of 3
+    (kept in this process), and gives exactly what a run of 7 from the start gives."""
+    from generators import perturb
+
+    def tuned(steps: int):
+        config = dataclasses.replace(SMALL, perturbations=(parse_perturbation(f"finetune={steps}"),))
+        return params(apply_perturbations(trained.model, config, trained.teacher))
+
+    perturb._RUNS.clear()
+    fresh = tuned(7)
+    perturb._RUNS.clear()
+    tuned(3)
+    continued = tuned(7)
+    assert [run.steps for run in perturb._RUNS.values()] == [7]  # one run, continued
+    assert all(torch.equal(a, b) for a, b in zip(continued, fresh))
+    assert not all(torch.equal(a, b) for a, b in zip(tuned(3), fresh))  # a shorter run is not cut from a longer one
+
+
 # --- puzzles, determinism and cache --------------------------------------------------------------
 
 def digest(directory: Path) -> dict[str, str]:

@@ -39,8 +39,8 @@ def test_minilm_layers_match_a_plain_bert():
     x = ln(w["embeddings.word_embeddings.weight"][tokens] + w["embeddings.position_embeddings.weight"][:T]
            + w["embeddings.token_type_embeddings.weight"][0], (384,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], 1e-12)
     for layer in range(6):
-        p = lambda name: w[f"encoder.layer.{layer}.{name}"]  # noqa: E731
-        lin = lambda v, name: v @ p(name + ".weight").T + p(name + ".bias")  # noqa: E731
+        p = lambda name, layer=layer: w[f"encoder.layer.{layer}.{name}"]  # noqa: E731
+        lin = lambda v, name, p=p: v @ p(name + ".weight").T + p(name + ".bias")  # noqa: E731
         q, k, v = (lin(x, f"attention.self.{n}").view(*tokens.shape, 12, 32).transpose(1, 2) for n in ("query", "key", "value"))
         a = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(32), -1) @ v).transpose(1, 2).reshape(x.shape)
         x = ln(x + lin(a, "attention.output.dense"), (384,), p("attention.output.LayerNorm.weight"), p("attention.output.LayerNorm.bias"), 1e-12)

@@ -173,7 +173,7 @@ def solvers(
                                 helps.get(key, "")))
         table.add_row(*(escape(c) for c in row))
     out.print(table)
-    for name, message in failing.items():
+    for message in failing.values():
         out.print(f"[red]broken plugin[/] {escape(message)}", soft_wrap=True, highlight=False)
     if load:
         opts = Table("solver", "option", "default", "help", title="Options (set with -o NAME=VALUE or NAME[option=value]; "

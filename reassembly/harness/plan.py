@@ -12,7 +12,7 @@ from typing import Any
 
 from reassembly.errors import ConfigError, SolverError
 from reassembly.harness.puzzles import PUZZLES_DIR, answer_path, checked_hash, file_digest, store_directory
-from reassembly.harness.variants import Variant, expand, parse_spec
+from reassembly.harness.variants import expand, parse_spec
 from reassembly.tasks import DEFAULT_TASK
 
 

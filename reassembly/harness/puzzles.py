@@ -96,10 +96,10 @@ def sealed_copy(entry: "PuzzleEntry", dst: Path) -> tuple[Path, Path | None]:  #
 
 def read_only(root: Path) -> None:
     """Make a copied tree read-only (files 0444, folders 0555)."""
-    for folder, dirs, files in os.walk(root):
+    for folder, _, files in os.walk(root):
         for name in files:
             os.chmod(os.path.join(folder, name), 0o444)
-    for folder, dirs, files in os.walk(root, topdown=False):
+    for folder, _, _ in os.walk(root, topdown=False):
         os.chmod(folder, 0o555)
 
 

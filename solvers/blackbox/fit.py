@@ -103,7 +103,7 @@ def polish(params: Params, X: torch.Tensor, Y: torch.Tensor, max_iter: int = 50)
 
     r = residual(theta)
     loss, damping, steps = float(r.square().mean()) / scale, 1e-3, 0
-    for steps in range(1, max_iter + 1):
+    for steps in range(1, max_iter + 1):  # noqa: B007 - the steps taken are returned
         A, g = normal_equations(_unflat(theta, params), X, r)
         diag = A.diagonal().clamp_min(1e-12)
         while damping < 1e12:

@@ -1,7 +1,7 @@
 """Pin a suite's generated puzzles by the content hash a run of it recorded.
 
 A maintainer's tool: after ``reassembly bench --suite NAME --out DIR`` on the reference machine,
-``python docs/pin_suites.py NAME DIR`` writes the hash of every generated puzzle the run saw into
+``python docs/studies/pin_suites.py NAME DIR`` writes the hash of every generated puzzle the run saw into
 ``reassembly/harness/suite_pins.json``; later runs of the suite say where their puzzles differ
 (``pinned`` column: ``False``), so results on different content are never compared unawares.
 """

@@ -1,8 +1,8 @@
 """The regime map of docs/regimes.md: training recipe x depth, every solve through the referee.
 
-    python docs/regimes_map.py run --out runs/regimes                 # seeds 0-2, depths 16 32 48
-    python docs/regimes_map.py run --out runs/regimes --recipes default-init --depths 16 --seeds 1
-    python docs/regimes_map.py table runs/regimes                     # the markdown table
+    python docs/studies/regimes_map.py run --out runs/regimes                 # seeds 0-2, depths 16 32 48
+    python docs/studies/regimes_map.py run --out runs/regimes --recipes default-init --depths 16 --seeds 1
+    python docs/studies/regimes_map.py table runs/regimes                     # the markdown table
 
 ``run`` calls ``reassembly bench`` once per recipe (so the referee scores every row; nothing is
 solved in this process) with ``fast``, ``paper`` and ``cosine``. ``table`` adds, per recipe and

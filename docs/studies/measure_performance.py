@@ -1,12 +1,13 @@
 """Regenerate the numbers and plot in docs/performance.md.
 
-    python docs/measure_performance.py [--repeats 5] [--bench DIR ...] [--out docs/]
+    python docs/studies/measure_performance.py [--repeats 5] [--bench DIR ...]
 
 Part 1, the Jane Street puzzle: ``fast`` and ``paper`` side by side in one process, core solve
 time (after loading) as the median of ``--repeats`` solves. Part 2 (only with ``--bench``): the
 time-vs-depth table of ``reassembly bench`` runs (the bounded way to map depth, with
 ``--timeout``; docs/performance.md gives the command) and the growth exponent of ``fast``'s
-solve time, fitted over its exact solves. Writes ``performance.json`` (and ``performance-depth.png``).
+solve time, fitted over its exact solves. Writes ``docs/studies/data/performance.json`` (and
+``docs/performance-depth.png``).
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from reassembly.loader import load_puzzle
 from reassembly.puzzle import Puzzle
 from reassembly.registry import get_solver
 from reassembly.scoring import score
+
+from common import DATA, DOCS  # beside this script
 
 
 def timed(name: str, puzzle: Puzzle, answer: Answer, repeats: int) -> dict:
@@ -103,17 +106,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, nargs="+", help="`reassembly bench` output directories to map time against depth")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent)
+    parser.add_argument("--out", type=Path, default=DATA / "performance.json", help="the numbers (JSON)")
+    parser.add_argument("--plot", type=Path, default=DOCS / "performance-depth.png", help="time against depth")
     args = parser.parse_args()
     env = {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
            "threads": torch.get_num_threads()}
-    path = args.out / "performance.json"
+    path = args.out
     result = json.loads(path.read_text()) if path.is_file() else {}  # keep sections not re-measured
     result.update({"environment": env, "janestreet": janestreet(args.repeats)})
     print(json.dumps(result["janestreet"], indent=1), flush=True)
     if args.bench:
         result["scaling"] = scaling(args.bench)
-        plot(result["scaling"], args.out / "performance-depth.png")
+        plot(result["scaling"], args.plot)
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

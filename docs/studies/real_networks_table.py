@@ -1,8 +1,8 @@
 """The results table of docs/real-networks.md from a ``reassembly bench`` output over real-network
 puzzles (see the doc's "Reproduce" section for the bench line)::
 
-    python docs/real_networks_table.py /tmp/real/bench            # prints the table
-    python docs/real_networks_table.py /tmp/real/bench --write    # also replaces it in the doc
+    python docs/studies/real_networks_table.py /tmp/real/bench            # prints the table
+    python docs/studies/real_networks_table.py /tmp/real/bench --write    # also replaces it in the doc
 
 One row per puzzle and solver: the run's status (``unsupported`` where the solver does not apply),
 whether every piece is in its place (or the assembly computes the same function), grouping accuracy,
@@ -21,7 +21,9 @@ import pandas as pd
 from reassembly.harness.results import load_results
 from reassembly.harness.summary import normalise
 
-DOC = Path(__file__).with_name("real-networks.md")
+from common import DOCS  # beside this script
+
+DOC = DOCS / "real-networks.md"
 
 
 def _num(value: object, spec: str) -> str:

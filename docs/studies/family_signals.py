@@ -1,7 +1,7 @@
 """Per-family weight signals of trained nets: how well each grouping score pairs every read slot
 with its block's write slot, and what the default recipe's losses are (docs/regimes.md).
 
-    python docs/family_signals.py [--seeds 100 101 102] [--depths 16 48]
+    python docs/studies/family_signals.py [--seeds 100 101 102] [--depths 16 48]
 
 Uses the generators' cache (trains what is missing). Scores: ``ddr`` (the paper), ``cosine``
 (per-unit alignment), ``profile`` (correlation of per-unit norms) and ``units`` (fast's combination);

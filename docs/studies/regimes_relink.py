@@ -1,8 +1,8 @@
 """Why relink works: the alternation of docs/regimes.md, measured against the truth (a diagnostic).
 
     reassembly generate --out /tmp/di32s100 --depth 32 --init default --seed 100
-    python docs/regimes_relink.py /tmp/di32s100              # the alternation table
-    python docs/regimes_relink.py /tmp/di32s100 --true-order # the fit alone, on the true order
+    python docs/studies/regimes_relink.py /tmp/di32s100              # the alternation table
+    python docs/studies/regimes_relink.py /tmp/di32s100 --true-order # the fit alone, on the true order
 
 Each round: the order search of ``fast`` with the pairing held fixed (relink off, no time limit: its
 iterated search stops on its own patience, so the table does not depend on the machine), then one

@@ -1,7 +1,7 @@
 """Regenerate the numbers in docs/paper-reproduction.md on the real Jane Street puzzle.
 
-    python docs/reproduce_paper.py [--out docs/paper-reproduction.json] [--all-rows]
-    python docs/reproduce_paper.py --render docs/paper-reproduction.json   # tables only, no solving
+    python docs/studies/reproduce_paper.py [--out docs/studies/data/paper-reproduction.json] [--all-rows]
+    python docs/studies/reproduce_paper.py --render docs/studies/data/paper-reproduction.json   # tables only, no solving
 
 Uses only the project's stage functions (pairing, seeds, ranking, repair); runs on one CPU
 thread. Two readings are compared: this code's defaults (a random 1,000-row subsample drives
@@ -25,6 +25,8 @@ from reassembly.loader import load_puzzle
 from reassembly.puzzle import Puzzle
 from solvers.grouping import SCORES, group_pieces
 from solvers.ranking import bradley_terry, bradley_terry_order, bubble_repair, soft_wins, swap_deltas
+
+from common import DATA  # beside this script
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PAPER = {
@@ -159,7 +161,7 @@ def _scores_extremes(puzzle: Puzzle, grouping, method: str) -> tuple[float, floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("paper-reproduction.json"))
+    ap.add_argument("--out", type=Path, default=DATA / "paper-reproduction.json")
     ap.add_argument("--all-rows", action="store_true", help="also repair on all 10,000 rows (slow)")
     ap.add_argument("--render", type=Path, help="print the tables of an existing results file and stop")
     args = ap.parse_args()

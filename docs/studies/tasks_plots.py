@@ -1,13 +1,17 @@
 """Plots and tables of docs/tasks.md from the rows the study scripts write (tasks_resync.py and
-tasks_blackbox.py)."""
+tasks_blackbox.py); reads rows only, solves nothing.
+
+    python docs/studies/tasks_plots.py      # every table of docs/tasks.md from docs/studies/data/
+"""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-COLOURS = {"resync-cosine": "C0", "resync-match": "C3", "resync-match[method=likelihood]": "C1", "query-random": "C0", "query-committee": "C3",
+COLOURS = {"resync-cosine": "C0", "resync-match": "C3", "resync-match[method=\"likelihood\"]": "C1", "query-random": "C0", "query-committee": "C3",
            "blackbox-random": "C0", "blackbox-committee": "C2", "blackbox-kinks": "C3"}
 LABELS = {"noise": "Gaussian noise σ (relative to each tensor's RMS)", "quantize": "bits (uniform, per tensor)",
           "prune": "share of weights pruned (magnitude, per matrix)", "finetune": "fine-tuning steps (Adam, lr 1e-3)"}
@@ -130,3 +134,74 @@ def breakdown_table(jsonl: Path) -> str:
         up_to = " / ".join(f"{held[s]:g}" if s in held else "never" for s in solvers)
         lines.append(f"| {kind} | {'; '.join(cells)} | {up_to} |")
     return "\n".join(lines)
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else float("nan")
+
+
+def _span(values: list[float], fmt: str = ",.0f") -> str:
+    lo, hi = min(values), max(values)
+    return format(lo, fmt) if lo == hi else f"{format(lo, fmt)}–{format(hi, fmt)}"
+
+
+def integrity_table(jsonl: Path) -> str:
+    """Markdown: the integrity check (5 % of units rescaled, then noise) per noise level and solver:
+    the share of attacked units flagged and the false flags per network (means over seeds); and the
+    false flags fine-tuning alone raises."""
+    rows = rows_of(jsonl)
+    attack = [r for r in rows if r["kind"] == "rescale=0.05+noise"]
+    solvers = sorted({r["solver"] for r in attack})
+    lines = ["| noise σ after the attack | " + " | ".join(f"`{s}`: flagged (false flags)" for s in solvers) + " |",
+             "|---|" + "---|" * len(solvers)]
+    for v in sorted({r["value"] for r in attack}):
+        cells = []
+        for s in solvers:
+            mine = [r for r in attack if r["value"] == v and r["solver"] == s]
+            cells.append(f"{np.mean([r['flag_recall'] for r in mine]):.1%} ({np.mean([r['false_flags'] for r in mine]):.1f})")
+        lines.append(f"| {v:g} | " + " | ".join(cells) + " |")
+    tuned = [r for r in rows if r["kind"] == "finetune"]
+    for v in sorted({r["value"] for r in tuned}):
+        flags = [r["false_flags"] for r in tuned if r["value"] == v]
+        lines.append(f"| fine-tuning {v:g} steps, no attack | false flags per network, every solver and seed: {_span(flags)} |" + " |" * (len(solvers) - 1))
+    return "\n".join(lines)
+
+
+def blackbox_tables(jsonl: Path) -> str:
+    """Markdown: the error-against-queries curve (per solver and setting: median max error and
+    output error over seeds, seeds below the paper's 1e-4, queries counted) and ours by size."""
+    rows = rows_of(jsonl)
+    curve = [r for r in rows if r["study"] == "curve"]
+    lines = ["| solver | setting | max error (median) | output error (median) | seeds < 1e-4 | queries counted |",
+             "|---|---|---|---|---|---|"]
+    for solver in sorted({r["solver"] for r in curve}, reverse=True):
+        mine = [r for r in curve if r["solver"] == solver]
+        for v in sorted({r["value"] for r in mine}):
+            at = [r for r in mine if r["value"] == v]
+            below = sum(r["max_error"] < 1e-4 for r in at)
+            lines.append(f"| `{solver}` | {at[0]['setting']} {v:,} | {_median([r['max_error'] for r in at]):.2g} | "
+                         f"{_median([r['output_error'] for r in at]):.2g} | {below}/{len(at)} | {_span([r['queries'] for r in at])} |")
+    sizes = [r for r in rows if r["study"] == "sizes"]
+    lines += ["", "| d-h-o | max error per seed | queries per seed | seconds (solve) |", "|---|---|---|---|"]
+    for name in dict.fromkeys(r["size"] for r in sizes):
+        mine = sorted((r for r in sizes if r["size"] == name), key=lambda r: r["seed"])
+        lines.append(f"| {name} | " + ", ".join(f"{r['max_error']:.2g}" for r in mine) + " | "
+                     + ", ".join(f"{r['queries']:,}" for r in mine) + f" | {_span([r['seconds'] for r in mine], '.2f')} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from common import DATA  # beside this script
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resync", type=Path, default=DATA / "tasks-resync.jsonl")
+    parser.add_argument("--blackbox", type=Path, default=DATA / "tasks-blackbox.jsonl")
+    args = parser.parse_args()
+    if args.resync.is_file():
+        print(breakdown_table(args.resync) + "\n\n" + integrity_table(args.resync) + "\n")
+    if args.blackbox.is_file():
+        print(blackbox_tables(args.blackbox))
+
+
+if __name__ == "__main__":
+    main()

@@ -9,8 +9,8 @@ loss on its text in the true order, with llama.cpp's Q/K row layout, and in shuf
 check that the forward and the un-permuted rotary layout are right). Needs the weights in the cache
 (``reassembly fetch minilm``, ``reassembly fetch smollm2``) and the ``real`` extra::
 
-    python docs/real_networks_study.py            # prints the tables, writes docs/real-networks.json
-    python docs/real_networks_study.py --write    # also replaces the tables in docs/real-networks.md
+    python docs/studies/real_networks_study.py            # prints the tables, writes docs/studies/data/real-networks.json
+    python docs/studies/real_networks_study.py --write    # also replaces the tables in docs/real-networks.md
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from generators.real.build import RealConfig, build_real
 from solvers.grouping import ddr_scores
 from solvers.transformer.circuits import circuit_scores, match_circuits, zscores
 from solvers.transformer.seriation import bisect, seriate
+
+from common import DATA  # beside this script
 
 MLP = {"bert": ("inp", "out", None), "llama": ("up", "down", "gate")}
 
@@ -138,7 +140,7 @@ if __name__ == "__main__":
     from real_networks_table import write_block  # beside this script
 
     results = {name: study(name) for name in ("minilm", "smollm2")}
-    Path(__file__).with_name("real-networks.json").write_text(json.dumps(results, indent=1) + "\n")
+    (DATA / "real-networks.json").write_text(json.dumps(results, indent=1) + "\n")
     blocks = {"smollm2-loss": loss_table(results["smollm2"]["next_token_loss"]), "signals": table(results).strip()}
     for name, text in blocks.items():
         print(text + "\n")

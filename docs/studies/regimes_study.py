@@ -3,9 +3,9 @@
 For each depth and recipe, train once and record at every epoch: pairing accuracy of DDR +
 Hungarian, the Spearman correlation of ``||W_out||_F`` with depth, the mean ``tr(W_out W_in)``,
 the MSE of the delta-norm seed order (true pairs) against the model, and the losses. Writes
-``regimes.csv`` and ``regimes.png`` to ``--out``::
+``docs/studies/data/regimes.csv`` and ``docs/regimes.png`` (``--out``, ``--plot``)::
 
-    python docs/regimes_study.py --out docs/
+    python docs/studies/regimes_study.py
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import typer
 
 from generators.config import PuzzleConfig, TrainingRecipe
 
+from common import DATA, DOCS  # beside this script
+
 RECIPES: dict[str, TrainingRecipe] = {
     # The generator's default: Adam 1e-3, output projections initialised at zero.
     "default": TrainingRecipe(),
@@ -24,6 +26,8 @@ RECIPES: dict[str, TrainingRecipe] = {
     # Decoupled weight decay, PyTorch's default initialisation.
     "adamw-wd0.1": TrainingRecipe(optimizer="adamw", weight_decay=0.1, init="default"),
 }
+RECIPE_NAMES = list(RECIPES)
+RECIPES_HELP = f"Recipes (repeatable): {', '.join(RECIPES)}."
 
 
 def signals(model, X):
@@ -78,7 +82,7 @@ def run_study(depths: list[int], recipes: list[str], epochs: int, seed: int, bas
             model = build_model(get_family(config.block), config.depth, sizes(config), config.seed, config.recipe.init)
             found: dict[int, dict] = {}
             curve = train(model, data, config.recipe, config.seed, progress=progress,
-                          on_epoch=lambda epoch, m: found.__setitem__(epoch, signals(m, X)))
+                          on_epoch=lambda epoch, m, found=found, X=X: found.__setitem__(epoch, signals(m, X)))
             for point in curve:
                 rows.append({"depth": depth, "recipe": name, **point, **found[point["epoch"]], **config.to_dict()})
     return pd.DataFrame(rows)
@@ -114,9 +118,10 @@ def plot(df, path: Path) -> None:
 
 
 def main(
-    out: Path = typer.Option(Path("docs"), help="Folder for regimes.csv and regimes.png."),
+    out: Path = typer.Option(DATA / "regimes.csv", help="The rows (CSV)."),
+    plot_path: Path = typer.Option(DOCS / "regimes.png", "--plot", help="The figure."),
     depths: list[int] = typer.Option([8, 16, 48], "--depth", help="Depths to study (repeatable)."),
-    recipes: list[str] = typer.Option(list(RECIPES), "--recipe", help=f"Recipes (repeatable): {', '.join(RECIPES)}."),
+    recipes: list[str] = typer.Option(RECIPE_NAMES, "--recipe", help=RECIPES_HELP),
     epochs: int = typer.Option(20, help="Epochs per run (every epoch is a checkpoint)."),
     seed: int = typer.Option(0, help="Seed of data, initialisation and training."),
     threads: int = typer.Option(1, help="torch threads."),
@@ -131,14 +136,14 @@ def main(
     if unknown:
         raise typer.BadParameter(f"unknown recipe(s) {unknown}; choose from {', '.join(RECIPES)}")
     torch.set_num_threads(threads)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
         df = run_study(depths, recipes, epochs, seed, PuzzleConfig(), progress=not quiet)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from None
-    df.to_csv(out / "regimes.csv", index=False)
-    plot(df, out / "regimes.png")
-    typer.echo(f"wrote {out / 'regimes.csv'} and {out / 'regimes.png'}")
+    df.to_csv(out, index=False)
+    plot(df, plot_path)
+    typer.echo(f"wrote {out} and {plot_path}")
 
 
 if __name__ == "__main__":

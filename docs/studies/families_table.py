@@ -1,7 +1,7 @@
 """The per-family table of docs/families.md from a ``reassembly bench --suite families`` output.
 
     reassembly bench --suite families --out runs/families
-    python docs/families_table.py runs/families
+    python docs/studies/families_table.py runs/families
 
 For every family and depth: each solver's exact recoveries over the seeds, and for each miss whether
 the solver's MSE is above the true assembly's (``search``: a better answer existed) or not

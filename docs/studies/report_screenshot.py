@@ -1,6 +1,6 @@
 """Check the HTML report in a real headless browser and save a screenshot in docs/.
 
-    python docs/report_screenshot.py RESULTS_DIR [--out docs/report.png]
+    python docs/studies/report_screenshot.py RESULTS_DIR [--out docs/report.png]
 
 Writes ``RESULTS_DIR``'s page with ``reassembly report --html``, opens it in headless Chromium
 (Debian: ``apt-get install -y chromium``; also found as ``chromium-browser`` or ``google-chrome``),
@@ -11,7 +11,7 @@ full-width screenshot. docs/report.png was made from a folder with three tasks a
     reassembly bench --depth 8 --seeds 3 -s "fast[search__patience=[5,10,20,40,80]]" -s paper -s cosine -s paper-hillclimb --out runs/report
     reassembly bench --task resync --depth 8 --seeds 3 --out runs/report
     reassembly bench --task query --depth 8 --seeds 3 --out runs/report
-    python docs/report_screenshot.py runs/report
+    python docs/studies/report_screenshot.py runs/report
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from common import DOCS  # beside this script
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "headless_shell")
 PROBE = """<script>addEventListener('load',()=>{const t=document.querySelector('table.runs');
@@ -47,7 +49,7 @@ def run(exe: str, *args: str) -> subprocess.CompletedProcess:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("report.png"))
+    parser.add_argument("--out", type=Path, default=DOCS / "report.png")
     parser.add_argument("--height", type=int, default=2400)
     args = parser.parse_args()
     exe = browser()
