@@ -3,6 +3,7 @@
 Run ``pytest benchmarks --benchmark-autosave`` to time and store a run, ``--benchmark-compare`` to
 compare with the last stored one, and ``--benchmark-disable`` to run every body once (as CI does).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,10 +27,9 @@ def pytest_benchmark_update_machine_info(config, machine_info) -> None:  # noqa:
 @pytest.fixture(scope="session")
 def janestreet_puzzle():
     """The real puzzle and its hash-only answer, or a skip saying where it is looked for."""
+    from reassembly.errors import PuzzleError
     from reassembly.janestreet import JANESTREET_ENV, find_janestreet, janestreet_answer
     from reassembly.loader import load_puzzle
-
-    from reassembly.errors import PuzzleError
 
     try:
         path = find_janestreet()
@@ -52,6 +52,8 @@ def synthetic_puzzle():
     config = PuzzleConfig(depth=SYNTHETIC_DEPTH, seed=0)
     cache = ModelCache()
     if os.environ.get(FULL_ENV) != "1" and not cache.paths(config.cache_key())[1].is_file():
-        pytest.skip(f"the depth-{SYNTHETIC_DEPTH} seed-0 model is not in the cache {cache.root}; run "
-                    f"`reassembly bench --depth {SYNTHETIC_DEPTH}` once or set {FULL_ENV}=1 to train it here")
+        pytest.skip(
+            f"the depth-{SYNTHETIC_DEPTH} seed-0 model is not in the cache {cache.root}; run "
+            f"`reassembly bench --depth {SYNTHETIC_DEPTH}` once or set {FULL_ENV}=1 to train it here"
+        )
     return build_puzzle(config, progress=False)[:2]

@@ -1,5 +1,6 @@
 """blackbox-kinks on one black-box size (100-32-10, built in memory: nothing trained), timed once;
 the referee's max parameter error, output error and query count go into ``extra_info``."""
+
 from __future__ import annotations
 
 import torch
@@ -12,8 +13,12 @@ from reassembly.registry import get_solver
 
 def test_kinks_on_100_32_10(benchmark) -> None:
     g = torch.Generator().manual_seed(0)
-    truth = {"W1": torch.randn(32, 100, generator=g, dtype=torch.float64) / 10, "b1": 0.1 * torch.randn(32, generator=g, dtype=torch.float64),
-             "W2": torch.randn(10, 32, generator=g, dtype=torch.float64) / 32**0.5, "b2": torch.zeros(10, dtype=torch.float64)}
+    truth = {
+        "W1": torch.randn(32, 100, generator=g, dtype=torch.float64) / 10,
+        "b1": 0.1 * torch.randn(32, generator=g, dtype=torch.float64),
+        "W2": torch.randn(10, 32, generator=g, dtype=torch.float64) / 32**0.5,
+        "b2": torch.zeros(10, dtype=torch.float64),
+    }
 
     def solve():
         problem = BlackboxProblem(100, 32, 10, budget=100_000)

@@ -1,4 +1,5 @@
 """Hot paths of the evaluation kernel and grouping, at the Jane Street sizes, for every family."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,11 @@ def random_puzzle(family: str, seed: int = 0) -> Puzzle:
     pieces = []
     for slot in [s for _ in range(DEPTH) for s in fam.slots] + list(fam.head_slots):
         shape = slot.dims(sizes)
-        w = torch.randn(shape, generator=g, dtype=torch.float64) / shape[-1] ** 0.5 if len(shape) == 2 else 1 + 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)
+        w = (
+            torch.randn(shape, generator=g, dtype=torch.float64) / shape[-1] ** 0.5
+            if len(shape) == 2
+            else 1 + 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)
+        )
         w = w * 0.1 if slot.role == "write" else w  # small branches: a deep random net stays finite
         b = 0.1 * torch.randn(shape[0], generator=g, dtype=torch.float64) if slot.bias else None
         pieces.append(Piece(len(pieces), w, b))

@@ -8,6 +8,7 @@ Without the variable a depth-8 cached case still runs (a few seconds).
 
     REASSEMBLY_BENCH_FULL=1 pytest benchmarks/test_bench_generate.py
 """
+
 from __future__ import annotations
 
 import os

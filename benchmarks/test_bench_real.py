@@ -4,6 +4,7 @@ MiniLM takes under a minute, SmolLM2 its 480 s limit), and it needs their weight
 
 all-MiniLM-L6-v2 must be recovered exactly; on SmolLM2-135M the score goes into ``extra_info``.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,6 @@ import os
 import pytest
 
 from reassembly.scoring import score
-
 
 REAL_ENV = "REASSEMBLY_BENCH_REAL"
 
@@ -36,7 +36,13 @@ def test_transformer_on_real_network(benchmark, name: str, reader: str, exact: b
     puzzle, answer = real_puzzle(name, reader)
     result = benchmark.pedantic(TransformerSolver().solve, args=(puzzle,), rounds=1, iterations=1)
     s = score(puzzle, result.assembly, answer)
-    benchmark.extra_info.update(network=name, exact=s.exact, mse=s.mse, grouping_accuracy=s.grouping_accuracy,
-                                kendall_tau=s.kendall_tau, evaluations=result.evaluations)
+    benchmark.extra_info.update(
+        network=name,
+        exact=s.exact,
+        mse=s.mse,
+        grouping_accuracy=s.grouping_accuracy,
+        kendall_tau=s.kendall_tau,
+        evaluations=result.evaluations,
+    )
     if exact:
         assert s.exact, f"transformer no longer recovers {name} exactly (MSE {s.mse:.3e})"

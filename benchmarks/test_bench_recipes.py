@@ -6,6 +6,7 @@
 - The whole command a user runs on the real puzzle (interpreter start, imports, loading, CSV
   parsing, solving, printing), in a fresh process per round.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,9 @@ def test_fast_on_default_init_depth16(benchmark, default_init_puzzle) -> None:
     puzzle, answer = default_init_puzzle
     result = benchmark.pedantic(get_solver("fast").solve, args=(puzzle,), rounds=3, iterations=1, warmup_rounds=1)
     s = score(puzzle, result.assembly, answer)
-    benchmark.extra_info.update(exact=s.exact, mse=s.mse, grouping_accuracy=s.grouping_accuracy,
-                                evaluations=result.evaluations)
+    benchmark.extra_info.update(
+        exact=s.exact, mse=s.mse, grouping_accuracy=s.grouping_accuracy, evaluations=result.evaluations
+    )
     assert s.exact, f"fast misses the default-init depth-16 net (MSE {s.mse:.3e}, grouping {s.grouping_accuracy:.0%})"
 
 

@@ -4,6 +4,7 @@ Solvers take seconds to minutes, so each runs one round (``benchmark.pedantic``;
 after a warm-up); the result's
 exactness, MSE and evaluation count go into the benchmark's ``extra_info``.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,13 +24,20 @@ def solve_once(benchmark, name: str, puzzle, answer):
     solver = get_solver(name)
     rounds = ROUNDS.get(name, 1)
     try:
-        result = benchmark.pedantic(solver.solve, args=(puzzle,), rounds=rounds, iterations=1, warmup_rounds=min(rounds - 1, 1))
+        result = benchmark.pedantic(
+            solver.solve, args=(puzzle,), rounds=rounds, iterations=1, warmup_rounds=min(rounds - 1, 1)
+        )
     except UnsupportedPuzzle as exc:  # a solver for other families (transformer) says so at once
         pytest.skip(f"{name}: {exc}")
     s = score(puzzle, result.assembly, answer)
     benchmark.extra_info.update(
-        solver=name, params=repr(solver.get_params()), exact=s.exact, mse=s.mse,
-        grouping_accuracy=s.grouping_accuracy, kendall_tau=s.kendall_tau, evaluations=result.evaluations,
+        solver=name,
+        params=repr(solver.get_params()),
+        exact=s.exact,
+        mse=s.mse,
+        grouping_accuracy=s.grouping_accuracy,
+        kendall_tau=s.kendall_tau,
+        evaluations=result.evaluations,
     )
     assert math.isfinite(s.mse)  # score() has also checked the answer is valid
     return s

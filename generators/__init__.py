@@ -3,6 +3,7 @@
 Names resolve lazily (PEP 562), so importing :mod:`generators.config` (as the CLI does) does not
 import torch.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -8,6 +8,7 @@ The data are the generator's own (``--inputs binary``: ±1 states plus noise, ta
 does not ship. Extraction queries the network anywhere in input space, so what matters of the
 training is only that it moves every weight off its initialisation, as MNIST training does.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,9 @@ def relu_mlp(d: int, h: int, o: int, seed: int, layers: int = 1) -> nn.Sequentia
         return nn.Sequential(*mods, nn.Linear(h, o))
 
 
-def build_blackbox(config: PuzzleConfig, budget: int = DEFAULT_BUDGET, progress: bool = True,
-                   label: str | None = None, layers: int = 1) -> tuple[BlackboxProblem, dict[str, torch.Tensor], list[dict]]:
+def build_blackbox(
+    config: PuzzleConfig, budget: int = DEFAULT_BUDGET, progress: bool = True, label: str | None = None, layers: int = 1
+) -> tuple[BlackboxProblem, dict[str, torch.Tensor], list[dict]]:
     """The problem, the trained network's parameters (float64 copies of its float32 ones) and its loss curve.
 
     Parameters
@@ -72,18 +74,39 @@ def build_blackbox(config: PuzzleConfig, budget: int = DEFAULT_BUDGET, progress:
         raise ConfigError(f"black-box layers must be an integer from 1 to 16 (hidden layers), got {layers!r}")
     data, _ = make_dataset(config)
     model = relu_mlp(config.width, config.hidden, config.output, config.seed, layers)
-    curve = train(model, data, config.recipe, config.seed, progress=progress, label=label or f"training black box seed {config.seed}")
+    curve = train(
+        model,
+        data,
+        config.recipe,
+        config.seed,
+        progress=progress,
+        label=label or f"training black box seed {config.seed}",
+    )
     linears = [m for m in model if isinstance(m, nn.Linear)]
-    params = {f"{kind}{k}": getattr(m, attr) for k, m in enumerate(linears, 1) for kind, attr in (("W", "weight"), ("b", "bias"))}
+    params = {
+        f"{kind}{k}": getattr(m, attr)
+        for k, m in enumerate(linears, 1)
+        for kind, attr in (("W", "weight"), ("b", "bias"))
+    }
     params = {k: v.detach().double().clone() for k, v in params.items()}
     sizes = "-".join(map(str, [config.width] + [config.hidden] * layers + [config.output]))
-    problem = BlackboxProblem(config.width, config.hidden, config.output, budget, name=f"blackbox-{sizes}-seed{config.seed}", layers=layers)
+    problem = BlackboxProblem(
+        config.width, config.hidden, config.output, budget, name=f"blackbox-{sizes}-seed{config.seed}", layers=layers
+    )
     return problem, params, curve
 
 
-def generate_blackbox(config: PuzzleConfig, out_dir: str | Path, cache_dir: str | Path | None = None, progress: bool = True,
-                      use_cache: bool = True, force: bool = False, label: str | None = None,
-                      budget: int = DEFAULT_BUDGET, layers: int = 1) -> None:
+def generate_blackbox(
+    config: PuzzleConfig,
+    out_dir: str | Path,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    force: bool = False,
+    label: str | None = None,
+    budget: int = DEFAULT_BUDGET,
+    layers: int = 1,
+) -> None:
     """Write the problem of ``config`` into the new or empty ``out_dir`` with ``answer.json`` (never
     for solvers) and ``generation.json``. (Small networks train in seconds: no model cache.)
     ``budget`` and ``layers`` are the task options (:func:`build_blackbox`)."""

@@ -1,4 +1,5 @@
 """Train (or fetch from the cache), perturb, disassemble and shuffle: a puzzle and its answer."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,13 @@ def sizes(config: PuzzleConfig) -> dict[str, int]:
     return {"d": config.width, "h": config.hidden, "o": config.output}
 
 
-def trained_model(config: PuzzleConfig, cache_dir: str | Path | None = None, progress: bool = True,
-                  use_cache: bool = True, label: str | None = None) -> TrainedModel:
+def trained_model(
+    config: PuzzleConfig,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    label: str | None = None,
+) -> TrainedModel:
     """Train the model of ``config``, or load it from the cache (keyed by the training options).
     ``label`` names the run on the progress bar."""
     t0 = time.perf_counter()
@@ -71,11 +77,18 @@ def shuffled_ids(n_pieces: int, seed: int) -> list[int]:
 
 def _puzzle(model: FamilyNet, ids: list[int], data: Dataset, pred: torch.Tensor, name: str) -> Puzzle:
     pieces = [Piece(index=ids[j], weight=p.weight, bias=p.bias) for j, p in enumerate(model.pieces())]
-    return Puzzle(pieces=tuple(pieces), X=data.X.clone(), pred=pred, true=data.true.clone(), name=name, family=model.family)
+    return Puzzle(
+        pieces=tuple(pieces), X=data.X.clone(), pred=pred, true=data.true.clone(), name=name, family=model.family
+    )
 
 
-def build_puzzle(config: PuzzleConfig, cache_dir: str | Path | None = None, progress: bool = True,
-                 use_cache: bool = True, label: str | None = None) -> tuple[Puzzle, Answer, TrainedModel]:
+def build_puzzle(
+    config: PuzzleConfig,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    label: str | None = None,
+) -> tuple[Puzzle, Answer, TrainedModel]:
     """The shuffled puzzle of ``config``, its answer and the trained model, in memory.
 
     ``pred`` is the float64 output, on all rows, of the float32 pieces of the original model
@@ -84,19 +97,34 @@ def build_puzzle(config: PuzzleConfig, cache_dir: str | Path | None = None, prog
     trained = trained_model(config, cache_dir, progress, use_cache, label)
     S = len(trained.model.family.slots)
     ids = shuffled_ids(config.depth * S + len(trained.model.family.head_slots), config.seed)
-    truth = Assembly(tuple(tuple(ids[S * k : S * (k + 1)]) for k in range(config.depth)), tuple(ids[S * config.depth :]))
+    truth = Assembly(
+        tuple(tuple(ids[S * k : S * (k + 1)]) for k in range(config.depth)), tuple(ids[S * config.depth :])
+    )
     placeholder = torch.zeros(config.rows, config.output, dtype=torch.float64)
     original = _puzzle(trained.model, ids, trained.data, placeholder, "original")
     perturbed = apply_perturbations(trained.model, config, trained.teacher) if config.perturbations else None
-    source = _puzzle(perturbed, ids, trained.data, placeholder, "perturbed") if perturbed and config.pred_from == "perturbed" else original
+    source = (
+        _puzzle(perturbed, ids, trained.data, placeholder, "perturbed")
+        if perturbed and config.pred_from == "perturbed"
+        else original
+    )
     with single_thread():  # small matrices: one thread is faster on a shared machine
         pred = outputs(source, truth)
-    puzzle = _puzzle(perturbed or trained.model, ids, trained.data, pred, f"{config.block}-depth{config.depth}-seed{config.seed}")
+    puzzle = _puzzle(
+        perturbed or trained.model, ids, trained.data, pred, f"{config.block}-depth{config.depth}-seed{config.seed}"
+    )
     return puzzle, Answer.of(truth), trained
 
 
-def generate(config: PuzzleConfig, out_dir: str | Path, cache_dir: str | Path | None = None, progress: bool = True,
-             use_cache: bool = True, force: bool = False, label: str | None = None) -> TrainedModel:
+def generate(
+    config: PuzzleConfig,
+    out_dir: str | Path,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    force: bool = False,
+    label: str | None = None,
+) -> TrainedModel:
     """Write the puzzle of ``config`` into ``out_dir``: ``pieces/``, ``historical_data.csv``,
     ``puzzle.json``, ``answer.json`` (ground truth: never for solvers) and ``generation.json``
     (options and loss curve; nothing about this run, so equal options give byte-identical files).

@@ -6,6 +6,7 @@ Both are written to a temporary file and moved into place with ``os.replace``; t
 last, so an entry without one, or whose bytes do not match its checksum, is treated as absent and
 rebuilt.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,6 +76,10 @@ class ModelCache:
         data = buf.getvalue()
         try:
             atomic_write(weights, data)
-            atomic_write(sidecar, (json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=1) + "\n").encode())
+            atomic_write(
+                sidecar, (json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=1) + "\n").encode()
+            )
         except OSError as exc:  # a read-only or full cache directory: the cache is optional
-            log.warning("could not store the trained model in the cache %s (%s); going on without it", self.dir, exc.strerror)
+            log.warning(
+                "could not store the trained model in the cache %s (%s); going on without it", self.dir, exc.strerror
+            )

@@ -1,6 +1,7 @@
 """Everything a cache folder holds, counted and cleared as one: trained models (``models/``),
 fetched real-network weights (``real/<model>/``) and anything else found there (partial
 downloads, temporary files, entries of older versions)."""
+
 from __future__ import annotations
 
 import re

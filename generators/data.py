@@ -1,4 +1,5 @@
 """Synthetic data: inputs (binary ±1 plus noise, or Gaussian) and targets from a random teacher."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ class Dataset:
     val: torch.Tensor
 
 
-def sample_inputs(kind: str, rows: int, width: int, input_noise: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_inputs(
+    kind: str, rows: int, width: int, input_noise: float, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Observed inputs and the clean values behind them.
 
     ``binary``: clean uniform ±1 states, observed with ``N(0, input_noise²)`` measurement noise;
@@ -42,9 +45,12 @@ class Teacher:
     std: torch.Tensor
 
     @classmethod
-    def random(cls, config: PuzzleConfig, gen: torch.Generator, X: torch.Tensor) -> "Teacher":
+    def random(cls, config: PuzzleConfig, gen: torch.Generator, X: torch.Tensor) -> Teacher:
         w1 = torch.randn(config.width, config.teacher_hidden, generator=gen, dtype=torch.float64) / config.width**0.5
-        w2 = torch.randn(config.teacher_hidden, config.output, generator=gen, dtype=torch.float64) / config.teacher_hidden**0.5
+        w2 = (
+            torch.randn(config.teacher_hidden, config.output, generator=gen, dtype=torch.float64)
+            / config.teacher_hidden**0.5
+        )
         raw = torch.tanh(X @ w1) @ w2
         return cls(w1, w2, raw.mean(0), raw.std(0).clamp_min(1e-12))
 
@@ -58,14 +64,20 @@ def make_dataset(config: PuzzleConfig) -> tuple[Dataset, Teacher]:
     X, clean = sample_inputs(config.inputs, config.rows, config.width, config.input_noise, gen)
     seen = clean if config.teacher_sees == "clean" else X
     teacher = Teacher.random(config, gen, seen)
-    true = teacher(seen) + config.label_noise * torch.randn(config.rows, config.output, generator=gen, dtype=torch.float64)
+    true = teacher(seen) + config.label_noise * torch.randn(
+        config.rows, config.output, generator=gen, dtype=torch.float64
+    )
     order = torch.randperm(config.rows, generator=gen)
     n_val = max(1, round(config.rows * config.recipe.val_fraction))
     return Dataset(X=X, true=true, train=order[n_val:].sort().values, val=order[:n_val].sort().values), teacher
 
 
-def fresh_batch(config: PuzzleConfig, teacher: Teacher, rows: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def fresh_batch(
+    config: PuzzleConfig, teacher: Teacher, rows: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """New rows from the same distribution (for fine-tuning)."""
     X, clean = sample_inputs(config.inputs, rows, config.width, config.input_noise, gen)
-    y = teacher(clean if config.teacher_sees == "clean" else X) + config.label_noise * torch.randn(rows, config.output, generator=gen, dtype=torch.float64)
+    y = teacher(clean if config.teacher_sees == "clean" else X) + config.label_noise * torch.randn(
+        rows, config.output, generator=gen, dtype=torch.float64
+    )
     return X, y

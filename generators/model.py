@@ -1,5 +1,6 @@
 """A trainable network of any block family, written against the family's forward (no second copy
 of it), and its disassembly into pieces."""
+
 from __future__ import annotations
 
 import math
@@ -57,7 +58,11 @@ class FamilyNet(nn.Module):
         out = []
         for group in self.groups():
             for p in group.params().values():
-                out.append(SlotParams(p.weight.detach().float().clone(), None if p.bias is None else p.bias.detach().float().clone()))
+                out.append(
+                    SlotParams(
+                        p.weight.detach().float().clone(), None if p.bias is None else p.bias.detach().float().clone()
+                    )
+                )
         return out
 
 

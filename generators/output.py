@@ -1,4 +1,5 @@
 """Where generated puzzles may be written: never over files a user owns."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,11 @@ def _ours(root: Path) -> bool:
     """Whether ``root`` holds only what ``generate`` writes, with its ``generation.json``."""
     names = {p.name for p in root.iterdir()}
     pieces = root / PIECES_DIR
-    return (METADATA_NAME in names and names <= GENERATED
-            and (not pieces.exists() or all(p.name.startswith("piece_") and p.suffix == ".pth" for p in pieces.iterdir())))
+    return (
+        METADATA_NAME in names
+        and names <= GENERATED
+        and (not pieces.exists() or all(p.name.startswith("piece_") and p.suffix == ".pth" for p in pieces.iterdir()))
+    )
 
 
 def claim_directory(root: Path, force: bool = False) -> Path:
@@ -30,8 +34,10 @@ def claim_directory(root: Path, force: bool = False) -> Path:
     if root.exists() and not root.is_dir():
         raise ConfigError(f"--out {root}: exists and is not a directory")
     if root.is_dir() and any(root.iterdir()) and not _ours(root) and not force:
-        raise ConfigError(f"--out {root}: not empty and not a puzzle written by 'reassembly generate'; "
-                          "choose a new directory, or pass --force to replace its puzzle files")
+        raise ConfigError(
+            f"--out {root}: not empty and not a puzzle written by 'reassembly generate'; "
+            "choose a new directory, or pass --force to replace its puzzle files"
+        )
     if (root / PIECES_DIR).is_symlink():
         raise ConfigError(f"--out {root}: {PIECES_DIR} is a symlink; refusing to delete or write through it")
     try:

@@ -1,4 +1,5 @@
 """Post-training perturbations (the "Find the Lady" set), applied to a copy of the trained model."""
+
 from __future__ import annotations
 
 import copy
@@ -68,8 +69,11 @@ _KEPT_RUNS = 4
 
 def _run_key(model: nn.Module, config: PuzzleConfig, gen: torch.Generator) -> str:
     """A digest of everything a fine-tuning run depends on besides its length."""
-    h = hashlib.sha256(json.dumps({k: v for k, v in config.to_dict().items() if k != "perturbations"},
-                                  sort_keys=True, default=str).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in config.to_dict().items() if k != "perturbations"}, sort_keys=True, default=str
+        ).encode()
+    )
     for name, t in model.state_dict().items():
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
@@ -114,15 +118,22 @@ def finetune(model: nn.Module, steps: int, config: PuzzleConfig, teacher: Teache
         loss.backward()
         opt.step()
     model.eval()
-    _RUNS[key] = _FinetuneRun(int(steps), copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), gen.get_state())
+    _RUNS[key] = _FinetuneRun(
+        int(steps), copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), gen.get_state()
+    )
     _RUNS.move_to_end(key)
     while len(_RUNS) > _KEPT_RUNS:
         _RUNS.popitem(last=False)
 
 
 @torch.no_grad()
-def transform_units(model: FamilyNet, k: int, perm: torch.Tensor | None = None, log_scale: torch.Tensor | None = None,
-                    powers: dict[str, int] | None = None) -> None:
+def transform_units(
+    model: FamilyNet,
+    k: int,
+    perm: torch.Tensor | None = None,
+    log_scale: torch.Tensor | None = None,
+    powers: dict[str, int] | None = None,
+) -> None:
     """Reorder block ``k``'s hidden units (unit ``i`` becomes the old unit ``perm[i]``) and multiply
     unit ``i`` by ``exp(power * log_scale[i])`` in every slot that has them (``powers``: per slot)."""
     block, h = model.blocks[k], model.sizes["h"]
@@ -152,7 +163,9 @@ def reparametrise(model: FamilyNet, gen: torch.Generator, max_scale: float = 2.0
 
 
 @torch.no_grad()
-def rescale_attack(model: FamilyNet, fraction: float, gen: torch.Generator, low: float = 2.0, high: float = 4.0) -> list[tuple[int, int]]:
+def rescale_attack(
+    model: FamilyNet, fraction: float, gen: torch.Generator, low: float = 2.0, high: float = 4.0
+) -> list[tuple[int, int]]:
     """The integrity attack of "Find the Lady": in each block, ``fraction`` of the hidden units (at
     least one) multiplied by a factor in [low, high] or its inverse. Where the family allows it the
     unit is rescaled without changing the function (read slots by ``s``, write slots by ``1/s``),
@@ -172,7 +185,9 @@ def rescale_attack(model: FamilyNet, fraction: float, gen: torch.Generator, low:
     return attacked
 
 
-def apply_perturbations(model: FamilyNet, config: PuzzleConfig, teacher: Teacher, record: dict | None = None) -> FamilyNet:
+def apply_perturbations(
+    model: FamilyNet, config: PuzzleConfig, teacher: Teacher, record: dict | None = None
+) -> FamilyNet:
     """A perturbed copy of ``model``: ``config.perturbations`` in order, each with its own random
     stream. ``record`` (where given) receives ``rescaled``: the units an attack rescaled."""
     model = copy.deepcopy(model)
@@ -183,8 +198,9 @@ def apply_perturbations(model: FamilyNet, config: PuzzleConfig, teacher: Teacher
     return model
 
 
-def apply_one(model: FamilyNet, p: Perturbation, config: PuzzleConfig, teacher: Teacher,
-              gen: torch.Generator) -> list[tuple[int, int]] | None:
+def apply_one(
+    model: FamilyNet, p: Perturbation, config: PuzzleConfig, teacher: Teacher, gen: torch.Generator
+) -> list[tuple[int, int]] | None:
     """Apply one perturbation; an attack returns the units it rescaled."""
     if p.kind == "noise":
         add_noise(model, float(p.value), gen)

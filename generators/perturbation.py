@@ -1,5 +1,6 @@
 """Post-training perturbations as options: ``noise=0.01``, ``quantize=8``, ``prune=0.5``,
 ``finetune=100``, ``reparam`` or ``rescale=0.05`` (an integrity attack on that share of the units)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,12 +31,17 @@ class Perturbation:
         if k == "reparam":
             _require(v is None, "perturbation: reparam takes no value")
             return
-        _require(isinstance(v, (int, float)) and v == v and abs(v) != float("inf"),
-                 f"perturbation {k}: needs a numeric value, e.g. {k}={_EXAMPLES[k]}")
+        _require(
+            isinstance(v, (int, float)) and v == v and abs(v) != float("inf"),
+            f"perturbation {k}: needs a numeric value, e.g. {k}={_EXAMPLES[k]}",
+        )
         if k == "noise":
             _require(v >= 0, f"perturbation noise: relative sigma must be >= 0, got {v}")
         elif k == "quantize":
-            _require(float(v).is_integer() and 1 <= v <= 16, f"perturbation quantize: bits must be an integer in 1..16, got {v}")
+            _require(
+                float(v).is_integer() and 1 <= v <= 16,
+                f"perturbation quantize: bits must be an integer in 1..16, got {v}",
+            )
         elif k == "prune":
             _require(0 <= v < 1, f"perturbation prune: fraction must be in [0, 1), got {v}")
         elif k == "finetune":

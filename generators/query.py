@@ -1,5 +1,6 @@
 """Query-only reassembly problems: a generated puzzle's pieces and inputs, without its outputs,
 and a budget of oracle rows."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,16 @@ from reassembly.query.problem import save_query_puzzle
 DEFAULT_BUDGET = 2000
 
 
-def generate_query(config: PuzzleConfig, out_dir: str | Path, cache_dir: str | Path | None = None, progress: bool = True,
-                   use_cache: bool = True, force: bool = False, label: str | None = None,
-                   budget: int = DEFAULT_BUDGET) -> TrainedModel:
+def generate_query(
+    config: PuzzleConfig,
+    out_dir: str | Path,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    force: bool = False,
+    label: str | None = None,
+    budget: int = DEFAULT_BUDGET,
+) -> TrainedModel:
     """Write the puzzle of ``config`` as a query-only problem with ``budget`` oracle rows, with its
     ``answer.json`` (never for solvers) and ``generation.json``."""
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:

@@ -1,5 +1,6 @@
 """Re-synchronisation problems: a trained network, and a copy whose hidden units are permuted in
 every block and then perturbed (the configuration's perturbations, in order, after permuting)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ from reassembly.resync.problem import ResyncAnswer, ResyncProblem, save_answer, 
 def flat_state(model: FamilyNet) -> dict[str, torch.Tensor]:
     """The model's tensors under :mod:`reassembly.resync.network` names, as float32 copies."""
     out = {}
-    for where, group, slots in [*((f"blocks.{k}", b, model.family.slots) for k, b in enumerate(model.blocks)),
-                                ("head", model.head, model.family.head_slots)]:
+    for where, group, slots in [
+        *((f"blocks.{k}", b, model.family.slots) for k, b in enumerate(model.blocks)),
+        ("head", model.head, model.family.head_slots),
+    ]:
         for s in slots:
             out[tensor_name(where, s.name)] = group.weight[s.name].detach().float().clone()
             if s.name in group.bias:
@@ -43,19 +46,35 @@ def permuted_copy(trained: TrainedModel, config: PuzzleConfig) -> tuple[FamilyNe
     return shuffled, perms
 
 
-def problem_of(trained: TrainedModel, config: PuzzleConfig, copy: FamilyNet, perms: list[torch.Tensor],
-               rescaled: list[tuple[int, int]] = ()) -> tuple[ResyncProblem, ResyncAnswer]:
+def problem_of(
+    trained: TrainedModel,
+    config: PuzzleConfig,
+    copy: FamilyNet,
+    perms: list[torch.Tensor],
+    rescaled: list[tuple[int, int]] = (),
+) -> tuple[ResyncProblem, ResyncAnswer]:
     """The problem of reference ``trained.model`` and ``copy`` (permuted by ``perms``), and its
     answer (``rescaled``: attacked units in the copy's numbering)."""
     moved = sorted((k, int(perms[k][j])) for k, j in rescaled)
     answer = ResyncAnswer(tuple(tuple(int(i) for i in torch.argsort(p)) for p in perms), tuple(moved))
-    problem = ResyncProblem(trained.model.family, config.depth, flat_state(trained.model), flat_state(copy),
-                            trained.data.X.float().double(), name=f"resync-{config.block}-depth{config.depth}-seed{config.seed}")
+    problem = ResyncProblem(
+        trained.model.family,
+        config.depth,
+        flat_state(trained.model),
+        flat_state(copy),
+        trained.data.X.float().double(),
+        name=f"resync-{config.block}-depth{config.depth}-seed{config.seed}",
+    )
     return problem, answer
 
 
-def build_resync(config: PuzzleConfig, cache_dir: str | Path | None = None, progress: bool = True,
-                 use_cache: bool = True, label: str | None = None) -> tuple[ResyncProblem, ResyncAnswer, TrainedModel]:
+def build_resync(
+    config: PuzzleConfig,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    label: str | None = None,
+) -> tuple[ResyncProblem, ResyncAnswer, TrainedModel]:
     """The problem of ``config``: the trained model as reference; a copy with each block's hidden
     units permuted, then ``config.perturbations`` applied to it in order."""
     trained = trained_model(config, cache_dir, progress, use_cache, label)
@@ -66,13 +85,22 @@ def build_resync(config: PuzzleConfig, cache_dir: str | Path | None = None, prog
     return problem, answer, trained
 
 
-def generate_resync(config: PuzzleConfig, out_dir: str | Path, cache_dir: str | Path | None = None, progress: bool = True,
-                    use_cache: bool = True, force: bool = False, label: str | None = None) -> TrainedModel:
+def generate_resync(
+    config: PuzzleConfig,
+    out_dir: str | Path,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    force: bool = False,
+    label: str | None = None,
+) -> TrainedModel:
     """Write the problem of ``config`` into the new or empty directory ``out_dir`` with its
     ``answer.json`` (never for solvers) and ``generation.json``."""
     root = fresh_directory(Path(out_dir), force)
     problem, answer, trained = build_resync(config, cache_dir, progress, use_cache, label)
     save_problem(problem, root)
     save_answer(answer, root / ANSWER_NAME)
-    (root / METADATA_NAME).write_text(json.dumps({"config": config.to_dict(), "loss_curve": trained.loss_curve}, indent=1) + "\n")
+    (root / METADATA_NAME).write_text(
+        json.dumps({"config": config.to_dict(), "loss_curve": trained.loss_curve}, indent=1) + "\n"
+    )
     return trained

@@ -1,4 +1,5 @@
 """Independent random streams derived from one seed (data, training, shuffling, each perturbation)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -5,11 +5,13 @@ Each is called as ``generate(config, out_dir, cache_dir=..., progress=..., force
 ``out_dir``; layer reassembly takes no task options. A plugin task's generator is registered in the
 entry-point group ``reassembly.generators`` under the task's name (``name = "module:function"``).
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from reassembly.entrypoints import GENERATORS_GROUP, discover
 from reassembly.errors import ConfigError

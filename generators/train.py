@@ -1,4 +1,5 @@
 """CPU training with a rich progress bar and a recorded loss curve."""
+
 from __future__ import annotations
 
 import copy
@@ -28,11 +29,23 @@ def make_optimizer(recipe: TrainingRecipe, params) -> torch.optim.Optimizer:
 def _progress(enabled: bool):
     if not enabled:
         return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(), transient=False,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
     )
 
 
@@ -78,7 +91,8 @@ def train(
     steps_per_epoch = -(-len(data.train) // recipe.batch_size)
     sched = (
         torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs * steps_per_epoch)
-        if recipe.schedule == "cosine" else None
+        if recipe.schedule == "cosine"
+        else None
     )
     curve = [{"epoch": 0, "train_loss": _loss(model, Xtr, ytr), "val_loss": _loss(model, Xva, yva)}]
     if on_epoch:

@@ -10,14 +10,19 @@ The bench is a library call as well as a command (``reassembly bench``)::
 ``Benchmark``, ``BenchResults`` and ``bench`` are loaded on first use, so ``import reassembly``
 stays light.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 __version__ = "0.1.0"
 
-_LAZY = {"Benchmark": "reassembly.harness.benchmark", "BenchResults": "reassembly.harness.benchmark",
-         "BenchEvents": "reassembly.harness.benchmark", "bench": "reassembly.harness.benchmark"}
+_LAZY = {
+    "Benchmark": "reassembly.harness.benchmark",
+    "BenchResults": "reassembly.harness.benchmark",
+    "BenchEvents": "reassembly.harness.benchmark",
+    "bench": "reassembly.harness.benchmark",
+}
 
 
 def __getattr__(name: str) -> Any:

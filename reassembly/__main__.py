@@ -1,4 +1,5 @@
 """``python -m reassembly``: the command line."""
+
 from reassembly.cli import main
 
 main()

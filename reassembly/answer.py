@@ -4,15 +4,17 @@ An assembly names, block by block in network order, the piece in each of the fam
 the head's pieces. Its text is those ids comma-joined without spaces: for the ``relu`` family
 ``inp_1,out_1,...,inp_D,out_D,last``, exactly the string whose SHA-256 Jane Street published.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import numbers
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from reassembly.errors import PermutationError, PuzzleError
 from reassembly.puzzle import Layout
@@ -70,7 +72,7 @@ class Assembly:
         return self.text()
 
     @classmethod
-    def from_ids(cls, ids: Sequence[int], layout: Layout) -> "Assembly":
+    def from_ids(cls, ids: Sequence[int], layout: Layout) -> Assembly:
         """Split a flat id list by the layout (no checks beyond the length; see :func:`validate`)."""
         ids = _ids(ids, "the answer")
         S, D = len(layout.block_slots), layout.depth
@@ -79,7 +81,7 @@ class Assembly:
         return cls(tuple(ids[S * k : S * (k + 1)] for k in range(D)), ids[S * D :])
 
     @classmethod
-    def parse(cls, text: str, layout: Layout) -> "Assembly":
+    def parse(cls, text: str, layout: Layout) -> Assembly:
         """Read ``"3,17,..."`` (spaces and brackets tolerated) and validate it against ``layout``."""
         return validate(cls.from_ids(parse_ids(text), layout), layout)
 
@@ -90,15 +92,19 @@ def parse_ids(text: str) -> list[int]:
     tokens = [tok.strip() for tok in cleaned.split(",")]
     for tok in tokens:
         if len(tok.split()) > 1:
-            raise PermutationError(f"answer {text[:40]!r} is not a comma-separated list of integers "
-                                   f"(ids must be separated by commas, not spaces: {tok[:30]!r})")
+            raise PermutationError(
+                f"answer {text[:40]!r} is not a comma-separated list of integers "
+                f"(ids must be separated by commas, not spaces: {tok[:30]!r})"
+            )
     out = []
     for tok in tokens:
         if tok == "":
             continue
         if not tok.lstrip("-").isdigit() or len(tok) > 19:
-            raise PermutationError(f"answer {text[:40]!r} is not a comma-separated list of integers "
-                                   f"({tok[:30]!r} is not an integer piece id)")
+            raise PermutationError(
+                f"answer {text[:40]!r} is not a comma-separated list of integers "
+                f"({tok[:30]!r} is not an integer piece id)"
+            )
         out.append(int(tok))
     return out
 
@@ -108,7 +114,11 @@ def validate(assembly: Assembly, layout: Layout) -> Assembly:
     if not isinstance(assembly, Assembly):
         raise PermutationError(f"expected an Assembly, got {type(assembly).__name__}")
     S, D = len(layout.block_slots), layout.depth
-    if len(assembly.blocks) != D or any(len(b) != S for b in assembly.blocks) or len(assembly.head) != len(layout.head_slots):
+    if (
+        len(assembly.blocks) != D
+        or any(len(b) != S for b in assembly.blocks)
+        or len(assembly.head) != len(layout.head_slots)
+    ):
         raise PermutationError(
             f"the answer must have {D} blocks of {S} pieces ({', '.join(layout.block_slots)}) and "
             f"{len(layout.head_slots)} head piece(s)"
@@ -121,11 +131,15 @@ def validate(assembly: Assembly, layout: Layout) -> Assembly:
         seen: set[int] = set()
         dupes = sorted({i for i in ids if i in seen or seen.add(i)})
         where = f"piece id {outside[0]} is out of range; " if outside else ""
-        raise PermutationError(f"{where}the answer must use each piece 0..{n - 1} once (missing {missing[:8]}, repeated {dupes[:8]})")
+        raise PermutationError(
+            f"{where}the answer must use each piece 0..{n - 1} once (missing {missing[:8]}, repeated {dupes[:8]})"
+        )
     for k, block in enumerate(assembly.blocks):
         for slot, piece in zip(layout.block_slots, block):
             if piece not in layout.pools[slot]:
-                raise PermutationError(f"block {k + 1} slot {slot!r} holds piece {piece}, whose shape does not fit that slot")
+                raise PermutationError(
+                    f"block {k + 1} slot {slot!r} holds piece {piece}, whose shape does not fit that slot"
+                )
     for slot, piece in zip(layout.head_slots, assembly.head):
         if piece not in layout.pools[slot]:
             raise PermutationError(f"the head slot {slot!r} holds piece {piece}, whose shape does not fit that slot")
@@ -148,7 +162,7 @@ class Answer:
     ids: tuple[int, ...] | None = None
 
     @classmethod
-    def of(cls, assembly: Assembly) -> "Answer":
+    def of(cls, assembly: Assembly) -> Answer:
         return cls(sha256=assembly.sha256(), ids=tuple(assembly.ids()))
 
     def assembly(self, layout: Layout) -> Assembly | None:
@@ -164,7 +178,9 @@ def save_answer(answer: Answer, path: str | Path) -> Path:
     try:  # never through a symlink
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
-        raise PuzzleError(f"{path}: cannot write it ({exc.strerror}{'; it is a symlink' if os.path.islink(path) else ''})") from None
+        raise PuzzleError(
+            f"{path}: cannot write it ({exc.strerror}{'; it is a symlink' if os.path.islink(path) else ''})"
+        ) from None
     with os.fdopen(fd, "w") as fh:
         fh.write(json.dumps(answer.to_json()) + "\n")
     return path

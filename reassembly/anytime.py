@@ -7,6 +7,7 @@ reads that file and the referee judges it exactly as it judges a final answer (s
 its own copy of the puzzle); the row stays ``timeout``, with the answer's scores. Outside a bench
 (``reassembly solve``, a notebook) :func:`report` does nothing, so solvers call it freely.
 """
+
 from __future__ import annotations
 
 import json

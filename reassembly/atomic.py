@@ -1,5 +1,6 @@
 """The one way this package replaces a file: write a temporary file beside it, then ``os.replace``,
 so that a reader sees the old file or the new one, never half of one."""
+
 from __future__ import annotations
 
 import os

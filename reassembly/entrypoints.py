@@ -6,6 +6,7 @@ Groups: ``reassembly.solvers`` (and ``reassembly.solvers.<task>``), ``reassembly
 that fails to import fails loudly with its own name and package in the message, when it is used.
 (``--imports``, modules imported for their run-time registrations, is :mod:`reassembly.harness.plugins`.)
 """
+
 from __future__ import annotations
 
 import importlib
@@ -53,8 +54,9 @@ class PluginSpec:
             for part in attr.split(".") if attr else []:
                 obj = getattr(obj, part)
         except Exception as exc:
-            raise error(f"{what} {self.name!r} (from {self.source}: {self.target}) failed to load: "
-                        f"{type(exc).__name__}: {exc}") from None
+            raise error(
+                f"{what} {self.name!r} (from {self.source}: {self.target}) failed to load: {type(exc).__name__}: {exc}"
+            ) from None
         return obj
 
 
@@ -92,8 +94,14 @@ def discover(group: str, built_in: dict[str, str | Any] | None = None) -> dict[s
     return specs
 
 
-def load_named(group: str, built_in: dict[str, str | Any], name: str, what: str,
-               error: type[ReassemblyError], make: Callable[[Any], Any] = lambda obj: obj) -> Any:
+def load_named(
+    group: str,
+    built_in: dict[str, str | Any],
+    name: str,
+    what: str,
+    error: type[ReassemblyError],
+    make: Callable[[Any], Any] = lambda obj: obj,
+) -> Any:
     """``make(obj)`` of the object registered as ``name`` in ``group`` (or built in), or ``error``
     listing the names there are.
 
@@ -121,4 +129,6 @@ def load_named(group: str, built_in: dict[str, str | Any], name: str, what: str,
     except ReassemblyError:
         raise
     except Exception as exc:
-        raise error(f"{what} {name!r} (from {spec.source}: {spec.target}) failed to build: {type(exc).__name__}: {exc}") from None
+        raise error(
+            f"{what} {name!r} (from {spec.source}: {spec.target}) failed to build: {type(exc).__name__}: {exc}"
+        ) from None

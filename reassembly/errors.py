@@ -1,4 +1,5 @@
 """Exceptions with messages meant for people: which file, what is wrong."""
+
 from __future__ import annotations
 
 

@@ -8,6 +8,7 @@ data cannot identify the answer. Passing it is necessary, not sufficient: a puzz
 still admit other answers of equal loss. Families of token sequences (whose blocks normalise and mix
 positions first) are not tested.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,10 @@ class Identifiability:
         """One line for people (empty where the test passes)."""
         if self.identifiable:
             return ""
-        return (f"the data cannot tell candidate answers apart: {self.rows} row(s) span rank {self.rank} "
-                f"< {self.needed} (width + 1), so an answer that fits them is not shown to be the true one")
+        return (
+            f"the data cannot tell candidate answers apart: {self.rows} row(s) span rank {self.rank} "
+            f"< {self.needed} (width + 1), so an answer that fits them is not shown to be the true one"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {"identifiable": self.identifiable, "data_rank": self.rank, "rank_needed": self.needed}

@@ -1,4 +1,5 @@
 """Where the real Jane Street puzzle lives and how its answer is checked."""
+
 from __future__ import annotations
 
 import os
@@ -48,10 +49,15 @@ def find_janestreet() -> Path | None:
     env = os.environ.get(JANESTREET_ENV)
     if env:
         if not _is_puzzle(Path(env)):
-            raise PuzzleError(f"${JANESTREET_ENV}={env}: not a puzzle directory (needs pieces/ and historical_data.csv)")
+            raise PuzzleError(
+                f"${JANESTREET_ENV}={env}: not a puzzle directory (needs pieces/ and historical_data.csv)"
+            )
         return Path(env)
-    for c in (Path(__file__).resolve().parents[2] / "shared" / "janestreet", Path.cwd().parent / "shared" / "janestreet",
-              Path.cwd() / "shared" / "janestreet"):
+    for c in (
+        Path(__file__).resolve().parents[2] / "shared" / "janestreet",
+        Path.cwd().parent / "shared" / "janestreet",
+        Path.cwd() / "shared" / "janestreet",
+    ):
         if _is_puzzle(c):
             return c
     return None

@@ -5,6 +5,7 @@ the CSV (:mod:`reassembly.sequences`).
 
 Pieces are untrusted files (:mod:`reassembly.safeio`): ``torch.load(weights_only=True)`` only.
 """
+
 from __future__ import annotations
 
 import io
@@ -43,7 +44,9 @@ def read_spec(root: Path) -> BlockFamily:
     if not isinstance(options, dict):
         raise PuzzleError(f"{path}: 'options' must be a JSON object of family options")
     if spec.get("format", SPEC_FORMAT) != SPEC_FORMAT:
-        raise PuzzleError(f"{path}: format {spec.get('format')!r} is not supported (this version reads format {SPEC_FORMAT})")
+        raise PuzzleError(
+            f"{path}: format {spec.get('format')!r} is not supported (this version reads format {SPEC_FORMAT})"
+        )
     try:
         return get_family(spec.get("family", DEFAULT_FAMILY), options)
     except PuzzleError as exc:
@@ -81,8 +84,10 @@ def piece_paths(pieces_dir: Path) -> dict[int, Path]:
     n = max(found) + 1
     gaps = [i for i in range(n) if i not in found]
     if gaps:
-        raise PuzzleError(f"{pieces_dir}: piece numbers must run 0..{n - 1} without gaps; missing {gaps[:10]}"
-                          + (f" and {len(gaps) - 10} more" if len(gaps) > 10 else ""))
+        raise PuzzleError(
+            f"{pieces_dir}: piece numbers must run 0..{n - 1} without gaps; missing {gaps[:10]}"
+            + (f" and {len(gaps) - 10} more" if len(gaps) > 10 else "")
+        )
     return found
 
 
@@ -119,7 +124,9 @@ def load_data(csv: Path, input_dim: int, output_dim: int) -> tuple[torch.Tensor,
     if not meas:
         raise PuzzleError(f"{csv}: no measurement_i columns")
     if meas != [f"measurement_{i}" for i in range(input_dim)]:
-        raise PuzzleError(f"{csv}: has {len(meas)} measurement columns but the pieces need measurement_0..measurement_{input_dim - 1}")
+        raise PuzzleError(
+            f"{csv}: has {len(meas)} measurement columns but the pieces need measurement_0..measurement_{input_dim - 1}"
+        )
     pred_cols = _columns(header, "pred")
     if not pred_cols:
         raise PuzzleError(f"{csv}: no 'pred' column (the original model's outputs)")
@@ -131,7 +138,9 @@ def load_data(csv: Path, input_dim: int, output_dim: int) -> tuple[torch.Tensor,
     except pd.errors.EmptyDataError:
         raise PuzzleError(f"{csv}: no data rows") from None
     except Exception as exc:
-        raise PuzzleError(f"{csv}: cannot be parsed as CSV ({(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]})") from None
+        raise PuzzleError(
+            f"{csv}: cannot be parsed as CSV ({(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]})"
+        ) from None
     if len(df) == 0:
         raise PuzzleError(f"{csv}: no data rows")
     if df.shape[1] != len(header):
@@ -150,7 +159,9 @@ def load_data(csv: Path, input_dim: int, output_dim: int) -> tuple[torch.Tensor,
         bad = (~torch.isfinite(t)).nonzero()
         if len(bad):
             row, col = (int(v) for v in bad[0])
-            raise PuzzleError(f"{csv}: {what} has NaN, inf or empty values (first at row {row + 1}, column {cols[col]})")
+            raise PuzzleError(
+                f"{csv}: {what} has NaN, inf or empty values (first at row {row + 1}, column {cols[col]})"
+            )
         return t
 
     true = tensor(true_cols, "true") if len(true_cols) == output_dim else None
@@ -181,7 +192,9 @@ def _write(path: Path, data: bytes) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
-        raise PuzzleError(f"{path}: cannot write it ({exc.strerror}{'; it is a symlink' if os.path.islink(path) else ''})") from None
+        raise PuzzleError(
+            f"{path}: cannot write it ({exc.strerror}{'; it is a symlink' if os.path.islink(path) else ''})"
+        ) from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 

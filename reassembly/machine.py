@@ -1,4 +1,5 @@
 """The cores this process may use and how many of them are free right now."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ Every option is an ``__init__`` argument stored under its own name; nothing is c
 ``constraints``, and one-line help read from the numpy-style "Parameters" section of the class
 docstring. :func:`clone` copies a configuration without any fitted state.
 """
+
 from __future__ import annotations
 
 import copy
@@ -128,13 +129,16 @@ class Configurable:
         (``max_shift`` for ``descent__max_shift``) where exactly one part has it."""
         if "__" in key or key in self._signature():
             return key
-        owners = [f"{name}__{key}" for name, value in self.get_params(deep=False).items()
-                  if isinstance(value, Configurable) and key in value.get_params(deep=True)]
+        owners = [
+            f"{name}__{key}"
+            for name, value in self.get_params(deep=False).items()
+            if isinstance(value, Configurable) and key in value.get_params(deep=True)
+        ]
         if len(owners) > 1:
             raise SolverError(f"{type(self).__name__}: option {key!r} is ambiguous; say {' or '.join(owners)}")
         return owners[0] if owners else key
 
-    def set_params(self, **params: Any) -> "Configurable":
+    def set_params(self, **params: Any) -> Configurable:
         """Set options, ``part__option`` reaching into parts (or a part's option by its own name, where
         only one part has it); unknown names raise :class:`SolverError`."""
         valid = self._signature()

@@ -3,6 +3,7 @@
 A :class:`Puzzle` holds only what a solver may see (family, pieces and data). Ground truth lives
 apart in :class:`reassembly.answer.Answer`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -119,12 +120,19 @@ def infer_layout(family: BlockFamily, pieces: list[Piece] | tuple[Piece, ...], s
         if expected == found:
             solutions.append(sizes)
     if not solutions:
-        summary = ", ".join(f"{k} x {'x'.join(map(str, shape))}{'+bias' if bias else ''}" for (shape, bias), k in sorted(found.items()))
-        want = ", ".join(f"{depth} x {s.name} {'x'.join(s.shape)}" for s in slots) + ", " + ", ".join(
-            f"1 x {s.name} {'x'.join(s.shape)}" for s in head)
+        summary = ", ".join(
+            f"{k} x {'x'.join(map(str, shape))}{'+bias' if bias else ''}" for (shape, bias), k in sorted(found.items())
+        )
+        want = (
+            ", ".join(f"{depth} x {s.name} {'x'.join(s.shape)}" for s in slots)
+            + ", "
+            + ", ".join(f"1 x {s.name} {'x'.join(s.shape)}" for s in head)
+        )
         raise PuzzleError(f"{source}: shapes cannot form {family.name!r} blocks: found {summary}; expected {want}")
     if len(solutions) > 1:
-        raise PuzzleError(f"{source}: shapes fit {family.name!r} blocks in several ways ({solutions[:3]}); cannot tell d, h and o")
+        raise PuzzleError(
+            f"{source}: shapes fit {family.name!r} blocks in several ways ({solutions[:3]}); cannot tell d, h and o"
+        )
     sizes = solutions[0]
     fault = family.check_sizes(sizes)
     if fault:
@@ -192,12 +200,16 @@ class Puzzle:
         if self.X.ndim != 2 or self.X.shape[1] != d:
             raise PuzzleError(f"{self.name}: data has {tuple(self.X.shape)} inputs but the pieces need {d} columns")
         if self.pred.shape != (self.X.shape[0], o):
-            raise PuzzleError(f"{self.name}: pred has shape {tuple(self.pred.shape)}, expected ({self.X.shape[0]}, {o})")
+            raise PuzzleError(
+                f"{self.name}: pred has shape {tuple(self.pred.shape)}, expected ({self.X.shape[0]}, {o})"
+            )
 
     def _check_sequences(self) -> None:
         d, fam = self.layout.sizes["d"], self.family
         if self.X.ndim != 3 or self.X.shape[-1] != d:
-            raise PuzzleError(f"{self.name}: states have shape {tuple(self.X.shape)}; the {fam.name!r} pieces need (N, T, {d})")
+            raise PuzzleError(
+                f"{self.name}: states have shape {tuple(self.X.shape)}; the {fam.name!r} pieces need (N, T, {d})"
+            )
         if self.pred.shape != self.X.shape:
             raise PuzzleError(f"{self.name}: pred has shape {tuple(self.pred.shape)}, expected {tuple(self.X.shape)}")
         check_fixed(fam, self.fixed, d, self.name)
@@ -216,8 +228,12 @@ def check_fixed(family: BlockFamily, fixed: dict[str, torch.Tensor], d: int, sou
     width ``d`` where the shape says ``d``."""
     want = family.fixed_shapes
     if set(fixed) != set(want):
-        raise PuzzleError(f"{source}: fixed tensors {sorted(fixed)} do not match the {family.name!r} family's {sorted(want)}")
+        raise PuzzleError(
+            f"{source}: fixed tensors {sorted(fixed)} do not match the {family.name!r} family's {sorted(want)}"
+        )
     for name, shape in want.items():
         got = tuple(fixed[name].shape)
         if len(got) != len(shape) or any(s == "d" and g != d for s, g in zip(shape, got)) or 0 in got:
-            raise PuzzleError(f"{source}: fixed tensor {name!r} has shape {got}, expected ({', '.join(shape)}) with d = {d}")
+            raise PuzzleError(
+                f"{source}: fixed tensor {name!r} has shape {got}, expected ({', '.join(shape)}) with d = {d}"
+            )

@@ -5,10 +5,12 @@ Solvers come from the entry-point group ``reassembly.solvers`` (layer reassembly
 third-party package, and from :func:`register` at run time. Listing names imports nothing; a
 broken plugin fails loudly with its own name in the message, and only when it is used.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from reassembly.entrypoints import PluginSpec, group_entry_points, source_of
 from reassembly.errors import SolverError
@@ -38,7 +40,9 @@ class SolverSpec:
         """Build the solver with its default options updated by ``overrides`` (``part__option``
         reaches into parts); every option is validated by the solver's own declared types and ranges."""
         factory = self.load()
-        accepted = set(factory._signature()) if isinstance(factory, type) and issubclass(factory, Configurable) else None
+        accepted = (
+            set(factory._signature()) if isinstance(factory, type) and issubclass(factory, Configurable) else None
+        )
         merged = {**self.kwargs, **overrides}
         own = {k: v for k, v in merged.items() if "__" not in k and (accepted is None or k in accepted)}
         nested = {k: v for k, v in merged.items() if k not in own}
@@ -47,8 +51,10 @@ class SolverSpec:
         except TypeError as exc:
             raise SolverError(f"solver {self.name!r}: bad options {sorted(overrides)}: {exc}") from None
         if not isinstance(solver, Solver):
-            raise SolverError(f"solver {self.name!r} ({self.entry_point}) made {type(solver).__name__}, "
-                              "which has no solve()/get_params()")
+            raise SolverError(
+                f"solver {self.name!r} ({self.entry_point}) made {type(solver).__name__}, "
+                "which has no solve()/get_params()"
+            )
         if isinstance(solver, Configurable):
             try:
                 if nested:
@@ -71,7 +77,9 @@ class SolverSpec:
 _runtime: dict[str, SolverSpec] = {}
 
 
-def register(name: str, entry_point: str | Callable[..., Solver], task: str = "reassembly", **kwargs: Any) -> SolverSpec:
+def register(
+    name: str, entry_point: str | Callable[..., Solver], task: str = "reassembly", **kwargs: Any
+) -> SolverSpec:
     """Register a solver of ``task`` for this process (entry points are the way for installed packages)."""
     spec = SolverSpec(name=name, entry_point=entry_point, kwargs=kwargs, task=task)
     _runtime[name] = spec

@@ -1,6 +1,7 @@
 """Reading untrusted files: regular files only, weights-only tensors whose memory is bounded by
 the bytes actually stored, CSV headers without duplicates. Every fault is a one-line
 :class:`~reassembly.errors.PuzzleError` naming the file."""
+
 from __future__ import annotations
 
 import csv
@@ -34,7 +35,9 @@ def regular_file(path: Path, what: str = "file") -> os.stat_result:
         raise PuzzleError(f"{path}: {what} not found") from None
     except OSError as exc:
         if os.path.islink(path):
-            raise PuzzleError(f"{path}: {what} is a symlink that cannot be followed ({exc.strerror}); refusing it") from None
+            raise PuzzleError(
+                f"{path}: {what} is a symlink that cannot be followed ({exc.strerror}); refusing it"
+            ) from None
         raise PuzzleError(f"{path}: cannot be read ({exc.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
         raise PuzzleError(f"{path}: not a regular file (a {_kind(info.st_mode)}); refusing to read it")
@@ -42,8 +45,13 @@ def regular_file(path: Path, what: str = "file") -> os.stat_result:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+    for test, name in (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
         if test(mode):
             return name
     return "special file"
@@ -56,9 +64,13 @@ def check_tensor(t: Any, path: Path, name: str, integer: bool = False) -> torch.
     if not isinstance(t, torch.Tensor):
         raise PuzzleError(f"{path}: {name!r} is a {type(t).__name__}, not a tensor")
     if t.layout != torch.strided:
-        raise PuzzleError(f"{path}: {name!r} is a {str(t.layout).removeprefix('torch.')} tensor; only dense tensors are accepted")
+        raise PuzzleError(
+            f"{path}: {name!r} is a {str(t.layout).removeprefix('torch.')} tensor; only dense tensors are accepted"
+        )
     if t.device.type != "cpu":
-        raise PuzzleError(f"{path}: {name!r} lives on {t.device.type!r}, not in memory; only CPU-storable tensors are accepted")
+        raise PuzzleError(
+            f"{path}: {name!r} lives on {t.device.type!r}, not in memory; only CPU-storable tensors are accepted"
+        )
     if integer:
         if t.is_quantized or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
             raise PuzzleError(f"{path}: {name!r} must be an integer tensor, got {t.dtype}")
@@ -81,7 +93,9 @@ def load_state(path: Path, what: str = "piece file", integers: tuple[str, ...] =
     (floating tensors, except the names in ``integers``)."""
     info = regular_file(path, what)
     if info.st_size > MAX_PIECE_BYTES:
-        raise PuzzleError(f"{path}: {info.st_size:,} bytes is larger than the {MAX_PIECE_BYTES:,}-byte limit for a {what}")
+        raise PuzzleError(
+            f"{path}: {info.st_size:,} bytes is larger than the {MAX_PIECE_BYTES:,}-byte limit for a {what}"
+        )
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:  # torch raises many types for corrupt or unsafe files
@@ -102,7 +116,9 @@ def csv_header(path: Path) -> list[str]:
         raise PuzzleError(f"{path}: cannot be read as CSV ({exc})") from None
     dupes = sorted(name for name, k in Counter(header).items() if k > 1)
     if dupes:
-        raise PuzzleError(f"{path}: duplicated column name(s) {', '.join(map(repr, dupes[:5]))}; each column must be named once")
+        raise PuzzleError(
+            f"{path}: duplicated column name(s) {', '.join(map(repr, dupes[:5]))}; each column must be named once"
+        )
     return header
 
 
@@ -161,7 +177,9 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     a one-line :class:`PuzzleError`."""
     info = regular_file(path, what)
     if info.st_size > MAX_JSON_BYTES:
-        raise PuzzleError(f"{path}: {info.st_size:,} bytes is larger than the {MAX_JSON_BYTES:,}-byte limit for a {what}")
+        raise PuzzleError(
+            f"{path}: {info.st_size:,} bytes is larger than the {MAX_JSON_BYTES:,}-byte limit for a {what}"
+        )
     try:
         data = loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:

@@ -4,6 +4,7 @@ Exactness judges the assembled *function*: an assembly that differs from the ans
 piece (two interchangeable slots swapped, two identical pieces exchanged) is still exact when it
 computes the same outputs, in float64, on the puzzle's rows and on random probe rows.
 """
+
 from __future__ import annotations
 
 import math

@@ -5,6 +5,7 @@ Both are untrusted: weights-only ``torch.load`` of regular files of bounded size
 that own their bytes (:mod:`reassembly.safeio`), checked against the family and the pieces; every
 fault is a one-line :class:`~reassembly.errors.PuzzleError` naming the file.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,9 +29,13 @@ def load_sequences(path: Path, d: int) -> tuple[torch.Tensor, torch.Tensor]:
         raise PuzzleError(f"{path}: expected 'tokens' and 'pred', found {sorted(state)}")
     tokens, pred = state["tokens"], state["pred"]
     if tokens.ndim != 2 or 0 in tokens.shape:
-        raise PuzzleError(f"{path}: 'tokens' must be a non-empty (sequences, length) table, got shape {tuple(tokens.shape)}")
+        raise PuzzleError(
+            f"{path}: 'tokens' must be a non-empty (sequences, length) table, got shape {tuple(tokens.shape)}"
+        )
     if tuple(pred.shape) != (*tokens.shape, d):
-        raise PuzzleError(f"{path}: 'pred' has shape {tuple(pred.shape)}, expected {(*tokens.shape, d)} (one state per token)")
+        raise PuzzleError(
+            f"{path}: 'pred' has shape {tuple(pred.shape)}, expected {(*tokens.shape, d)} (one state per token)"
+        )
     return tokens.long(), pred.double()
 
 
@@ -54,5 +59,7 @@ def sequence_files(puzzle: Puzzle) -> dict[str, dict[str, torch.Tensor]]:
     """What :func:`reassembly.loader.save_puzzle` writes for a sequence puzzle: file name -> state."""
     if puzzle.tokens is None:
         raise PuzzleError(f"{puzzle.name}: a {puzzle.family.name!r} puzzle needs its token sequences to be saved")
-    return {SEQUENCES_NAME: {"tokens": puzzle.tokens.to(torch.int64).clone(), "pred": puzzle.pred.double().clone()},
-            FIXED_NAME: {k: v.to(torch.float32).clone() for k, v in puzzle.fixed.items()}}
+    return {
+        SEQUENCES_NAME: {"tokens": puzzle.tokens.to(torch.int64).clone(), "pred": puzzle.pred.double().clone()},
+        FIXED_NAME: {k: v.to(torch.float32).clone() for k, v in puzzle.fixed.items()},
+    }

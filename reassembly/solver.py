@@ -1,5 +1,6 @@
 """The solver protocol: configuration in ``__init__``, all work in ``solve(puzzle)``, an
 :class:`~reassembly.answer.Assembly` out."""
+
 from __future__ import annotations
 
 import time
@@ -10,7 +11,6 @@ from reassembly.answer import Assembly
 from reassembly.errors import UnsupportedPuzzle
 from reassembly.params import Configurable
 from reassembly.puzzle import Puzzle
-
 
 _deadline: float | None = None
 

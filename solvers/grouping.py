@@ -17,6 +17,7 @@ drops it). A norm gain (``scale`` slot) is placed by the correlation of its entr
 per-column norms of its block's read pieces (``units``; otherwise in id order). Which of two
 same-shaped read pieces of a block is which is left to data-driven search.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -120,11 +121,15 @@ def _roles(puzzle: Puzzle) -> tuple[str, list[str], list[str]]:
     writes = [s.name for s in slots if s.role == "write"]
     reads = [s.name for s in slots if s.role == "read"]
     if len(writes) != 1 or not reads or any(s.role not in ("read", "write", "scale") for s in slots):
-        raise UnsupportedPuzzle(f"grouping by weight scores needs blocks of read pieces and one write piece; "
-                                f"{puzzle.family.name!r} has {[f'{s.name}:{s.role}' for s in slots]}")
+        raise UnsupportedPuzzle(
+            f"grouping by weight scores needs blocks of read pieces and one write piece; "
+            f"{puzzle.family.name!r} has {[f'{s.name}:{s.role}' for s in slots]}"
+        )
     if puzzle.layout.pools[writes[0]] in {puzzle.layout.pools[r] for r in reads}:
-        raise UnsupportedPuzzle(f"{puzzle.family.name!r} blocks here are square (h == d): shapes do not separate "
-                                "read from write pieces, which weight scores need")
+        raise UnsupportedPuzzle(
+            f"{puzzle.family.name!r} blocks here are square (h == d): shapes do not separate "
+            "read from write pieces, which weight scores need"
+        )
     return writes[0], reads, [s.name for s in slots if s.role == "scale"]
 
 
@@ -201,7 +206,10 @@ def unplaced_exchanges(puzzle: Puzzle) -> list[tuple[int, int]]:
     for i, s in enumerate(slots):
         for j in range(i, len(slots)):
             t = slots[j]
-            if s.role == t.role == "read" and pools[s.name] == pools[t.name] and any(
-                    pools[u.name] == pools[s.name] for k, u in enumerate(slots) if k != i):
+            if (
+                s.role == t.role == "read"
+                and pools[s.name] == pools[t.name]
+                and any(pools[u.name] == pools[s.name] for k, u in enumerate(slots) if k != i)
+            ):
                 pairs.append((i, j))
     return pairs

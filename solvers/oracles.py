@@ -1,5 +1,6 @@
 """What every solver that asks an oracle shares: the oracle a problem carries, asking within the
 budget, and how much a committee of candidate networks disagrees on each row."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """The paper's pipeline ("I Dropped a Neural Net"): grouping by a weight score + Hungarian, a seed
 order, Bradley–Terry ranking, bubble repair; and its variants ``paper-hillclimb`` and ``cosine``."""
+
 from __future__ import annotations
 
 import time
@@ -24,14 +25,20 @@ def check_applies(puzzle: Puzzle) -> None:
     """The paper's signals place two-piece blocks (one read, one write projection) only."""
     slots, fam = puzzle.family.slots, puzzle.family
     if sorted(s.role for s in slots) != ["read", "write"]:
-        extra = [s.name for s in slots if s.role not in ("read", "write")] or [s.name for s in slots if s.role == "read"][1:]
+        extra = [s.name for s in slots if s.role not in ("read", "write")] or [
+            s.name for s in slots if s.role == "read"
+        ][1:]
         if fam.data_format == "sequences":
-            raise UnsupportedPuzzle(f"the paper's pipeline pairs one input with one output projection per block; {fam.name!r} "
-                                    f"layers have {len(slots)} pieces ({', '.join(s.name for s in slots)}): its DDR pairs their "
-                                    f"MLP projections (docs/real-networks.md), but no signal of the paper places Q, K, V, O "
-                                    f"or the norms")
-        raise UnsupportedPuzzle(f"the paper's pipeline pairs one input with one output projection per block; "
-                                f"{fam.name!r} blocks also have {', '.join(extra)}, which its signals cannot place")
+            raise UnsupportedPuzzle(
+                f"the paper's pipeline pairs one input with one output projection per block; {fam.name!r} "
+                f"layers have {len(slots)} pieces ({', '.join(s.name for s in slots)}): its DDR pairs their "
+                f"MLP projections (docs/real-networks.md), but no signal of the paper places Q, K, V, O "
+                f"or the norms"
+            )
+        raise UnsupportedPuzzle(
+            f"the paper's pipeline pairs one input with one output projection per block; "
+            f"{fam.name!r} blocks also have {', '.join(extra)}, which its signals cannot place"
+        )
 
 
 class StagedSolver(BaseSolver):
@@ -59,13 +66,30 @@ class StagedSolver(BaseSolver):
         ``random`` rows, or the first ``rows`` (``head``, the paper's reading).
     """
 
-    constraints = {"pairing": OneOf(tuple(SCORES)), "seed": OneOf(SEEDS), "ranking": OneOf(("bradley-terry", "none")),
-                   "rows": Interval(2, None), "temperature": Interval(0, None, closed=False), "max_rounds": Interval(1, None),
-                   "dtype": OneOf(tuple(DTYPES)), "random_state": Interval(0, None), "row_sampling": OneOf(("random", "head"))}
+    constraints = {
+        "pairing": OneOf(tuple(SCORES)),
+        "seed": OneOf(SEEDS),
+        "ranking": OneOf(("bradley-terry", "none")),
+        "rows": Interval(2, None),
+        "temperature": Interval(0, None, closed=False),
+        "max_rounds": Interval(1, None),
+        "dtype": OneOf(tuple(DTYPES)),
+        "random_state": Interval(0, None),
+        "row_sampling": OneOf(("random", "head")),
+    }
 
-    def __init__(self, pairing: str = "ddr", seed: str = "delta-norm", ranking: str = "bradley-terry",
-                 rows: int | None = 1000, temperature: float | None = None, max_rounds: int = 500,
-                 dtype: str = "float32", random_state: int = 0, row_sampling: str = "random") -> None:
+    def __init__(
+        self,
+        pairing: str = "ddr",
+        seed: str = "delta-norm",
+        ranking: str = "bradley-terry",
+        rows: int | None = 1000,
+        temperature: float | None = None,
+        max_rounds: int = 500,
+        dtype: str = "float32",
+        random_state: int = 0,
+        row_sampling: str = "random",
+    ) -> None:
         self.pairing = pairing
         self.seed = seed
         self.ranking = ranking
@@ -90,7 +114,9 @@ class StagedSolver(BaseSolver):
         head = single_head(puzzle)
         stack = PieceStack(puzzle, DTYPES[self.dtype])
         arr = stack.arrangement(Assembly(grouping.blocks, head))
-        stages.append(StageReport("pairing", self.pairing, seconds=time.perf_counter() - t0, details={"gap": grouping.gap}))
+        stages.append(
+            StageReport("pairing", self.pairing, seconds=time.perf_counter() - t0, details={"gap": grouping.gap})
+        )
         work = evaluator(puzzle, stack, head, self.rows, self.random_state, self.row_sampling)
         full = evaluator(puzzle, PieceStack(puzzle, torch.float64), head)
 
@@ -101,14 +127,31 @@ class StagedSolver(BaseSolver):
             t0, e0 = time.perf_counter(), work.evaluations
             order, fit = bradley_terry_order(swap_deltas(work, arr), self.temperature)
             arr = arr[order]
-            stages.append(StageReport("ranking", "bradley-terry", mse=full.mse(arr), rounds=fit.iterations,
-                                      evaluations=work.evaluations - e0, seconds=time.perf_counter() - t0,
-                                      details={"temperature": fit.temperature}))
+            stages.append(
+                StageReport(
+                    "ranking",
+                    "bradley-terry",
+                    mse=full.mse(arr),
+                    rounds=fit.iterations,
+                    evaluations=work.evaluations - e0,
+                    seconds=time.perf_counter() - t0,
+                    details={"temperature": fit.temperature},
+                )
+            )
         t0, e0 = time.perf_counter(), work.evaluations
         arr, log = bubble_repair(work, arr, self.max_rounds)
-        stages.append(StageReport("repair", "bubble", mse=full.mse(arr), rounds=len(log) - 1,
-                                  swaps=sum(r["swaps"] for r in log), evaluations=work.evaluations - e0,
-                                  seconds=time.perf_counter() - t0, details={"history": log}))
+        stages.append(
+            StageReport(
+                "repair",
+                "bubble",
+                mse=full.mse(arr),
+                rounds=len(log) - 1,
+                swaps=sum(r["swaps"] for r in log),
+                evaluations=work.evaluations - e0,
+                seconds=time.perf_counter() - t0,
+                details={"history": log},
+            )
+        )
         return SolveResult(stack.assembly(arr, head), stages)
 
 

@@ -1,4 +1,5 @@
 """The paper's ranking: pairwise swap deltas from a seed order, then a margin-weighted Bradley–Terry fit."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

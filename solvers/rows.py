@@ -1,4 +1,5 @@
 """Row subsets a solver works on (the referee always scores on all rows)."""
+
 from __future__ import annotations
 
 import torch
@@ -18,8 +19,14 @@ def row_index(n_rows: int, rows: int | None, seed: int = 0, sampling: str = "ran
     return torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed))[:rows]
 
 
-def evaluator(puzzle: Puzzle, stack: PieceStack, head: tuple[int, ...], rows: int | None = None, seed: int = 0,
-              sampling: str = "random") -> Evaluator:
+def evaluator(
+    puzzle: Puzzle,
+    stack: PieceStack,
+    head: tuple[int, ...],
+    rows: int | None = None,
+    seed: int = 0,
+    sampling: str = "random",
+) -> Evaluator:
     """An evaluator of ``stack`` on ``rows`` of the puzzle's rows (all where ``None``) against ``pred``."""
     idx = row_index(puzzle.n_rows, rows, seed, sampling)
     X, y = (puzzle.X, puzzle.pred) if idx is None else (puzzle.X[idx], puzzle.pred[idx])

@@ -4,6 +4,7 @@ Each key sorts the blocks ascending; the ``-reversed`` variant sorts them descen
 direction matches depth depends on how the network was trained (docs/regimes.md): on the Jane
 Street net small delta-norms come first, on deep zero-initialised synthetic nets the reverse.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,12 +1,13 @@
 """Shared fixtures: small synthetic puzzles (in memory and on disk) and the real Jane Street puzzle."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 import torch
-
 from helpers.synthetic import make_puzzle, write_puzzle
+
 from reassembly.answer import Answer
 from reassembly.errors import PuzzleError
 from reassembly.janestreet import JANESTREET_ENV, find_janestreet
@@ -42,8 +43,10 @@ def janestreet_dir() -> Path:
     except PuzzleError as exc:
         pytest.skip(str(exc))
     if path is None:
-        pytest.skip(f"Jane Street puzzle not found: put it at ../shared/janestreet beside the checkout "
-                    f"or set ${JANESTREET_ENV} to its directory")
+        pytest.skip(
+            f"Jane Street puzzle not found: put it at ../shared/janestreet beside the checkout "
+            f"or set ${JANESTREET_ENV} to its directory"
+        )
     return path
 
 

@@ -1,6 +1,7 @@
 """Anytime answers: a solver that reports an answer and then runs out of time gets a ``timeout`` row
 with that answer's scores; what it reports is validated like a final answer; outside a bench
 reporting does nothing."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from helpers.cli import invoke
 from helpers.synthetic import write_puzzle
+
 from reassembly import anytime
 
 PLUGIN = '''
@@ -46,8 +47,27 @@ def benched(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, str
     root = tmp_path_factory.mktemp("anytime")
     (root / "anytime_plugin.py").write_text(PLUGIN)
     puzzle = write_puzzle(root / "p", with_answer=True, depth=4, width=6, rows=120)
-    result = invoke("bench", "--seeds", "0", "--puzzle", puzzle, "--out", root / "out", "--imports", root / "anytime_plugin.py",
-                    "-s", "t-anytime", "-s", "t-anytime[bad=true]", "--timeout", "3", "--jobs", "2", "--threads", "1")
+    result = invoke(
+        "bench",
+        "--seeds",
+        "0",
+        "--puzzle",
+        puzzle,
+        "--out",
+        root / "out",
+        "--imports",
+        root / "anytime_plugin.py",
+        "-s",
+        "t-anytime",
+        "-s",
+        "t-anytime[bad=true]",
+        "--timeout",
+        "3",
+        "--jobs",
+        "2",
+        "--threads",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     return pd.read_json(root / "out" / "results.jsonl", lines=True).set_index("variant"), result.output
 
@@ -84,6 +104,7 @@ def test_reporting_outside_a_bench_does_nothing_and_reading_is_strict(tmp_path: 
 def test_fast_and_transformer_report_their_best_so_far(name: str, tmp_path: Path, monkeypatch) -> None:
     from helpers.sequences import make_sequence_puzzle
     from helpers.synthetic import make_puzzle
+
     from reassembly.answer import validate
     from reassembly.registry import get_solver
 

@@ -1,5 +1,6 @@
 """The bench as a library: the README's Python example runs verbatim, and the API writes what the
 command writes."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,13 @@ def test_the_readme_python_example_runs_verbatim(tmp_path: Path, monkeypatch: py
     out = tmp_path / "runs" / "notebook"
     assert results.csv.resolve() == out / "results.csv" and len(pd.read_csv(out / "results.csv")) == 4
     assert "fast" in capsys.readouterr().out
-    again = namespace["Benchmark"](solvers=["fast"], generator={"depth": 4, "width": 12, "hidden": 24, "rows": 400, "epochs": 3},
-                                   seeds=2, out=str(out), jobs=1).run()
+    again = namespace["Benchmark"](
+        solvers=["fast"],
+        generator={"depth": 4, "width": 12, "hidden": 24, "rows": 400, "epochs": 3},
+        seeds=2,
+        out=str(out),
+        jobs=1,
+    ).run()
     assert list(again.frame["key"]) == list(df.loc[df["variant"] == "fast", "key"])  # stored runs are not redone
     assert list(again.frame["finished_at"]) == list(df.loc[df["variant"] == "fast", "finished_at"])
 

@@ -2,6 +2,7 @@
 network of 24 inputs and 16 units exact, the query count the oracle's, a small two-hidden-layer
 net exact (its large linear regions let other lines confirm a deeper unit's plane piece: the
 far-point test must reject it), and a layer's orientations read from the sides of its kinks."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,9 +20,14 @@ from solvers.blackbox.sides import signs_from_sides
 def random_net(d: int, h: int, o: int, layers: int = 1, seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     widths = [d] + [h] * layers + [o]
-    return {n: t for k in range(layers + 1) for n, t in
-            ((f"W{k + 1}", torch.randn(widths[k + 1], widths[k], generator=g, dtype=torch.float64) / widths[k] ** 0.5),
-             (f"b{k + 1}", 0.1 * torch.randn(widths[k + 1], generator=g, dtype=torch.float64)))}
+    return {
+        n: t
+        for k in range(layers + 1)
+        for n, t in (
+            (f"W{k + 1}", torch.randn(widths[k + 1], widths[k], generator=g, dtype=torch.float64) / widths[k] ** 0.5),
+            (f"b{k + 1}", 0.1 * torch.randn(widths[k + 1], generator=g, dtype=torch.float64)),
+        )
+    }
 
 
 def test_every_kink_of_a_line_is_found_to_float64_precision() -> None:

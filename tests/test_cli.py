@@ -1,4 +1,5 @@
 """CLI: solve (line and JSON), verify, solvers, --version, python -m, and a --help that imports no torch."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers.cli import assert_clean_error, invoke
 from helpers.synthetic import write_puzzle
+
 from reassembly.answer import load_answer
 
 
@@ -80,27 +81,33 @@ def test_verify_without_a_known_answer(puzzle_dir: Path) -> None:
     assert result.exit_code == 0 and "no known answer to compare with" in result.output
 
 
-@pytest.mark.parametrize(("ids", "fragment"), [
-    ("1,2,x", "not a comma-separated list of integers"),
-    ("0,1,2", "has 3 ids, the puzzle has 17 pieces"),
-])
+@pytest.mark.parametrize(
+    ("ids", "fragment"),
+    [
+        ("1,2,x", "not a comma-separated list of integers"),
+        ("0,1,2", "has 3 ids, the puzzle has 17 pieces"),
+    ],
+)
 def test_verify_bad_answer(solved_dir: Path, ids: str, fragment: str) -> None:
     assert_clean_error(invoke("verify", solved_dir, ids), fragment)
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["-o", "rows=abc"], "option rows: expected"),
-    (["-o", "random_state=1.5"], "option random_state: expected int"),
-    (["-o", "rows=-5"], "option rows: must be [2, inf]"),
-    (["-s", "fast[search__patience=[1,2]]"], "is a grid of several variants"),
-    (["-s", "fast[oops]"], "must look like NAME=VALUE"),
-    (["--threads", "0"], "--threads must be >= 1"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["-o", "rows=abc"], "option rows: expected"),
+        (["-o", "random_state=1.5"], "option random_state: expected int"),
+        (["-o", "rows=-5"], "option rows: must be [2, inf]"),
+        (["-s", "fast[search__patience=[1,2]]"], "is a grid of several variants"),
+        (["-s", "fast[oops]"], "must look like NAME=VALUE"),
+        (["--threads", "0"], "--threads must be >= 1"),
+    ],
+)
 def test_bad_solver_options_are_one_line_errors(solved_dir: Path, args: list[str], fragment: str) -> None:
     assert_clean_error(invoke("solve", solved_dir, *args), fragment)
 
 
-PLUGIN = '''
+PLUGIN = """
 from reassembly.registry import register
 from reassembly.solver import BaseSolver, SolveResult
 from reassembly.answer import Assembly
@@ -120,17 +127,22 @@ class Twice(BaseSolver):
 
 register("t-listy", Listy)
 register("t-twice", Twice)
-'''
+"""
 
 
 def test_a_plugin_returning_garbage_is_a_clean_error(solved_dir: Path, tmp_path: Path) -> None:
     plugin = tmp_path / "cli_garbage_plugin.py"
     plugin.write_text(PLUGIN)
     try:
-        assert_clean_error(invoke("solve", solved_dir, "--imports", plugin, "-s", "t-listy"),
-                           "solver 't-listy' returned a list, not a SolveResult")
-        assert_clean_error(invoke("solve", solved_dir, "--imports", plugin, "-s", "t-twice"),
-                           "solver 't-twice' returned an invalid answer", "repeated")
+        assert_clean_error(
+            invoke("solve", solved_dir, "--imports", plugin, "-s", "t-listy"),
+            "solver 't-listy' returned a list, not a SolveResult",
+        )
+        assert_clean_error(
+            invoke("solve", solved_dir, "--imports", plugin, "-s", "t-twice"),
+            "solver 't-twice' returned an invalid answer",
+            "repeated",
+        )
     finally:
         from reassembly.registry import unregister
 
@@ -158,8 +170,9 @@ def test_solvers_load_shows_every_top_level_option_with_help() -> None:
 
 def test_files_written_by_generate_are_readable_by_others(tmp_path: Path) -> None:
     out = tmp_path / "g"
-    result = invoke("generate", "--depth", "2", "--width", "4", "--hidden", "6", "--rows", "40", "--epochs", "1",
-                    "--out", out, "-q")
+    result = invoke(
+        "generate", "--depth", "2", "--width", "4", "--hidden", "6", "--rows", "40", "--epochs", "1", "--out", out, "-q"
+    )
     assert result.exit_code == 0, result.output
     for path in out.rglob("*"):
         if path.is_file():

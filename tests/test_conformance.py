@@ -1,5 +1,6 @@
 """``reassembly.testing.check_solver`` on every built-in layer-reassembly solver (scikit-learn's
 ``parametrize_with_checks``): the checks a plugin author runs, passed by this package's own solvers."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,7 +48,7 @@ class Careless(BaseSolver):
 
         ids = list(range(len(puzzle.pieces)))
         random.shuffle(ids)  # not seeded: not deterministic, and not a valid assembly
-        return SolveResult(Assembly(tuple(tuple(ids[3 * k:3 * k + 3]) for k in range(3)), tuple(ids[9:])))
+        return SolveResult(Assembly(tuple(tuple(ids[3 * k : 3 * k + 3]) for k in range(3)), tuple(ids[9:])))
 
 
 def test_the_checks_name_what_breaks() -> None:

@@ -1,12 +1,13 @@
 """The ``fast`` solver: exact on every family, on reparametrised and noisy puzzles, and an honest certificate."""
+
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 import torch
-
 from helpers.synthetic import make_puzzle
+
 from reassembly.answer import Assembly
 from reassembly.puzzle import Piece, Puzzle
 from reassembly.registry import get_solver
@@ -35,7 +36,9 @@ def noisy(puzzle: Puzzle, sigma: float, seed: int = 0) -> Puzzle:
     """Relative Gaussian noise on every weight; ``pred`` stays the original network's."""
     g = torch.Generator().manual_seed(seed)
     pieces = tuple(
-        dataclasses.replace(p, weight=p.weight + sigma * p.weight.std() * torch.randn(p.weight.shape, generator=g, dtype=p.weight.dtype))
+        dataclasses.replace(
+            p, weight=p.weight + sigma * p.weight.std() * torch.randn(p.weight.shape, generator=g, dtype=p.weight.dtype)
+        )
         for p in puzzle.pieces
     )
     return Puzzle(pieces=pieces, X=puzzle.X, pred=puzzle.pred, name=puzzle.name, family=puzzle.family)
@@ -133,8 +136,8 @@ def test_deterministic_given_random_state(base):
 
 @pytest.mark.parametrize("family", ["relu", "gelu", "silu", "prenorm", "swiglu"])
 def test_hidden_activations_feed_the_write_piece_linearly(family):
-    from reassembly.kernel import Evaluator, PieceStack
     from reassembly.families.base import linear
+    from reassembly.kernel import Evaluator, PieceStack
     from solvers.fast.relink import hidden
 
     puzzle, answer = make_puzzle(depth=3, width=8, rows=20, seed=1, family=family)

@@ -1,4 +1,5 @@
 """Generators: options, perturbations, determinism, cache, and the written puzzle."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +24,7 @@ from reassembly.scoring import network_mse
 def mse(puzzle, answer) -> float:
     return network_mse(puzzle, answer.assembly(puzzle.layout))
 
+
 SMALL = PuzzleConfig(depth=3, width=6, hidden=12, rows=256, recipe=TrainingRecipe(epochs=2, batch_size=64))
 
 
@@ -36,6 +38,7 @@ def params(model) -> list[torch.Tensor]:
 
 
 # --- options -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "change, fragment",
@@ -78,9 +81,16 @@ def test_bad_recipe_options_raise_config_error(change, fragment):
 
 @pytest.mark.parametrize(
     "text, fragment",
-    [("noise=-0.1", "sigma must be >= 0"), ("quantize=0", "bits"), ("prune=1.5", "fraction"),
-     ("finetune=2.5", "steps"), ("blur=3", "unknown kind 'blur'"), ("noise=abc", "not a number"),
-     ("noise", "needs a numeric value"), ("reparam=2", "takes no value")],
+    [
+        ("noise=-0.1", "sigma must be >= 0"),
+        ("quantize=0", "bits"),
+        ("prune=1.5", "fraction"),
+        ("finetune=2.5", "steps"),
+        ("blur=3", "unknown kind 'blur'"),
+        ("noise=abc", "not a number"),
+        ("noise", "needs a numeric value"),
+        ("reparam=2", "takes no value"),
+    ],
 )
 def test_bad_perturbations_raise_config_error(text, fragment):
     with pytest.raises(ConfigError, match=fragment):
@@ -99,13 +109,18 @@ def test_to_dict_is_flat_json_and_key_ignores_post_training_options():
     assert d["recipe_optimizer"] == SMALL.recipe.optimizer and d["perturbations"] == "prune=0.5"
     assert config.cache_key() == SMALL.cache_key()
     assert dataclasses.replace(SMALL, seed=1).cache_key() != SMALL.cache_key()
-    assert dataclasses.replace(SMALL, recipe=dataclasses.replace(SMALL.recipe, lr=2e-3)).cache_key() != SMALL.cache_key()
+    assert (
+        dataclasses.replace(SMALL, recipe=dataclasses.replace(SMALL.recipe, lr=2e-3)).cache_key() != SMALL.cache_key()
+    )
 
 
 # --- perturbations -------------------------------------------------------------------------------
 
+
 def test_reparametrisation_keeps_outputs_and_changes_weights(trained):
-    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("reparam"),)), trained.teacher)
+    model = apply_perturbations(
+        trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("reparam"),)), trained.teacher
+    )
     X = trained.data.X.float()
     with torch.no_grad():
         assert torch.allclose(model(X), trained.model(X), atol=1e-5, rtol=0)
@@ -124,7 +139,9 @@ def test_reparametrisation_keeps_the_function_of_every_family(tmp_path, family):
 
 
 def test_pruning_zeroes_the_asked_fraction(trained):
-    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("prune=0.3"),)), trained.teacher)
+    model = apply_perturbations(
+        trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("prune=0.3"),)), trained.teacher
+    )
     for new, orig in zip(model.pieces(), trained.model.pieces()):
         w = new.weight
         assert int((w == 0).sum()) == round(0.3 * w.numel())
@@ -135,7 +152,11 @@ def test_pruning_zeroes_the_asked_fraction(trained):
 
 @pytest.mark.parametrize("bits", [2, 4])
 def test_quantisation_has_at_most_2_pow_bits_levels(trained, bits):
-    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation(f"quantize={bits}"),)), trained.teacher)
+    model = apply_perturbations(
+        trained.model,
+        dataclasses.replace(SMALL, perturbations=(parse_perturbation(f"quantize={bits}"),)),
+        trained.teacher,
+    )
     for q, orig in zip(model.parameters(), trained.model.parameters()):
         levels = len(torch.unique(q))
         assert levels <= 2**bits and (levels > 1 or orig.numel() == 1)
@@ -145,7 +166,11 @@ def test_quantisation_has_at_most_2_pow_bits_levels(trained, bits):
 
 @pytest.mark.parametrize("sigma", [0.01, 0.1])
 def test_noise_changes_weights_by_the_relative_sigma(trained, sigma):
-    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation(f"noise={sigma}"),)), trained.teacher)
+    model = apply_perturbations(
+        trained.model,
+        dataclasses.replace(SMALL, perturbations=(parse_perturbation(f"noise={sigma}"),)),
+        trained.teacher,
+    )
     for q, orig in zip(model.parameters(), trained.model.parameters()):
         if orig.numel() >= 60:
             ratio = float((q - orig).detach().norm() / orig.detach().norm())
@@ -154,7 +179,9 @@ def test_noise_changes_weights_by_the_relative_sigma(trained, sigma):
 
 def test_finetuning_changes_weights_and_keeps_the_original(trained):
     before = params(trained.model)
-    model = apply_perturbations(trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("finetune=5"),)), trained.teacher)
+    model = apply_perturbations(
+        trained.model, dataclasses.replace(SMALL, perturbations=(parse_perturbation("finetune=5"),)), trained.teacher
+    )
     assert all(not torch.equal(a, b) for a, b in zip(params(model), before))
     assert all(torch.equal(a, b) for a, b in zip(params(trained.model), before))
 
@@ -180,6 +207,7 @@ def test_a_longer_finetuning_continues_a_shorter_one_bit_for_bit(trained):
 
 # --- puzzles, determinism and cache --------------------------------------------------------------
 
+
 def digest(directory: Path) -> dict[str, str]:
     files = sorted((directory / "pieces").glob("*.pth")) + [directory / "historical_data.csv"]
     return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
@@ -200,9 +228,11 @@ def test_generated_puzzle_loads_and_answer_reproduces_pred(tmp_path, family):
 
 def test_same_config_gives_identical_bytes_and_reuses_the_cache(tmp_path):
     cache = tmp_path / "cache"
-    runs = [generate(SMALL, tmp_path / "a", cache_dir=cache, progress=False),
-            generate(SMALL, tmp_path / "b", cache_dir=cache, progress=False),
-            generate(SMALL, tmp_path / "c", progress=False, use_cache=False)]
+    runs = [
+        generate(SMALL, tmp_path / "a", cache_dir=cache, progress=False),
+        generate(SMALL, tmp_path / "b", cache_dir=cache, progress=False),
+        generate(SMALL, tmp_path / "c", progress=False, use_cache=False),
+    ]
     assert [r.cached for r in runs] == [False, True, False]
     files = ("generation.json", "puzzle.json", "answer.json")
     for d in ("b", "c"):  # every file that defines the puzzle, generation.json included, is byte-identical
@@ -231,7 +261,9 @@ def test_generate_never_overwrites_a_directory_it_did_not_write(tmp_path):
 
 
 def test_a_diverging_recipe_is_an_error_and_writes_nothing(tmp_path):
-    config = dataclasses.replace(SMALL, depth=8, recipe=TrainingRecipe(optimizer="sgd", lr=50.0, epochs=2, batch_size=64))
+    config = dataclasses.replace(
+        SMALL, depth=8, recipe=TrainingRecipe(optimizer="sgd", lr=50.0, epochs=2, batch_size=64)
+    )
     with pytest.raises(ConfigError, match="training diverged in epoch 1"):
         generate(config, tmp_path / "p", progress=False, use_cache=False)
     assert not (tmp_path / "p" / "historical_data.csv").exists()
@@ -262,7 +294,9 @@ def test_corrupt_cache_entry_is_rebuilt_not_used(tmp_path, damage):
     again = trained_model(SMALL, cache_dir=cache.root, progress=False)
     assert not again.cached
     assert all(torch.equal(a, b) for a, b in zip(params(first.model), params(again.model)))
-    assert cache.load(SMALL.cache_key()) is not None and trained_model(SMALL, cache_dir=cache.root, progress=False).cached
+    assert (
+        cache.load(SMALL.cache_key()) is not None and trained_model(SMALL, cache_dir=cache.root, progress=False).cached
+    )
 
 
 def test_cache_dir_defaults_to_environment_variable(tmp_path, monkeypatch):
@@ -276,7 +310,9 @@ def test_pred_from_perturbed_matches_the_perturbed_pieces(tmp_path):
     orig_cfg = dataclasses.replace(SMALL, perturbations=pert)
     puzzle, answer, _ = build_puzzle(orig_cfg, cache_dir=tmp_path, progress=False)
     assert mse(puzzle, answer) > 1e-8
-    puzzle2, answer2, _ = build_puzzle(dataclasses.replace(orig_cfg, pred_from="perturbed"), cache_dir=tmp_path, progress=False)
+    puzzle2, answer2, _ = build_puzzle(
+        dataclasses.replace(orig_cfg, pred_from="perturbed"), cache_dir=tmp_path, progress=False
+    )
     assert answer2 == answer and mse(puzzle2, answer2) < 1e-12
 
 
@@ -306,8 +342,10 @@ def test_zero_residual_init_starts_every_block_as_the_identity(family):
 
 
 def test_recipe_variants_train_and_record_a_loss_curve():
-    for recipe in (TrainingRecipe(optimizer="sgd", lr=1e-2, epochs=2, batch_size=64, schedule="cosine"),
-                   TrainingRecipe(optimizer="adamw", epochs=8, batch_size=64, weight_decay=0.1, early_stopping=1)):
+    for recipe in (
+        TrainingRecipe(optimizer="sgd", lr=1e-2, epochs=2, batch_size=64, schedule="cosine"),
+        TrainingRecipe(optimizer="adamw", epochs=8, batch_size=64, weight_decay=0.1, early_stopping=1),
+    ):
         config = dataclasses.replace(SMALL, recipe=recipe, teacher_sees="clean")
         result = trained_model(config, progress=False, use_cache=False)
         assert result.loss_curve[0]["epoch"] == 0 and 2 <= len(result.loss_curve) <= recipe.epochs + 1

@@ -1,21 +1,38 @@
 """``reassembly generate`` on the command line: options from the one generator table, and errors."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from helpers.cli import assert_clean_error, invoke
+
 from reassembly.answer import load_answer
 from reassembly.loader import load_puzzle
 from reassembly.scoring import network_mse
 
-SMALL = ["--depth", "3", "--width", "6", "--hidden", "12", "--rows", "256", "--epochs", "2", "--batch-size", "64", "--quiet"]
+SMALL = [
+    "--depth",
+    "3",
+    "--width",
+    "6",
+    "--hidden",
+    "12",
+    "--rows",
+    "256",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "64",
+    "--quiet",
+]
 
 
 def test_generate_command_writes_a_loadable_puzzle(tmp_path):
     out = tmp_path / "p"
-    result = invoke("generate", *SMALL, "--block", "swiglu", "--perturb", "reparam", "--cache-dir", tmp_path / "c", "--out", out)
+    result = invoke(
+        "generate", *SMALL, "--block", "swiglu", "--perturb", "reparam", "--cache-dir", tmp_path / "c", "--out", out
+    )
     assert result.exit_code == 0, result.output
     assert "model trained in" in result.output and "from trained" not in result.output
     puzzle, answer = load_puzzle(out), load_answer(out)
@@ -41,9 +58,14 @@ def test_bench_offers_every_generator_option():
 
 @pytest.mark.parametrize(
     "args, fragment",
-    [(["--depth", "0"], "depth"), (["--hidden", "0"], "hidden"), (["--optimizer", "lion"], "optimizer"),
-     (["--label-noise", "-1"], "label_noise"), (["--perturb", "noise=-0.5"], "noise"),
-     (["--block", "transformer"], "unknown block family")],
+    [
+        (["--depth", "0"], "depth"),
+        (["--hidden", "0"], "hidden"),
+        (["--optimizer", "lion"], "optimizer"),
+        (["--label-noise", "-1"], "label_noise"),
+        (["--perturb", "noise=-0.5"], "noise"),
+        (["--block", "transformer"], "unknown block family"),
+    ],
 )
 def test_generate_command_rejects_bad_options_with_a_clean_error(tmp_path, args, fragment):
     assert_clean_error(invoke("generate", *SMALL, *args, "--no-cache", "--out", tmp_path / "p"), fragment)

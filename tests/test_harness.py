@@ -1,6 +1,7 @@
 """The bench end to end on tiny puzzles, with test solvers loaded through ``--imports``: crashes,
 timeouts, garbage and cheats become honest rows without stopping the bench; resume, --force and
 --retry-failed; variants kept apart; report, plots and HTML from the saved rows alone."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from helpers.cli import invoke
 from helpers.synthetic import write_puzzle
+
 from reassembly import registry
 
 PLUGIN = '''
@@ -167,19 +168,28 @@ def results(out: Path) -> pd.DataFrame:
 def test_crash_timeout_garbage_and_bad_answers_are_rows_and_the_bench_goes_on(tmp_path, plugin) -> None:
     out = tmp_path / "out"
     (p,) = puzzles(tmp_path, 1)
-    result = bench(out, plugin, [p], "t-brute", "t-crash", "t-die", "t-sleep", "t-garbage", "t-floaty",
-                   extra=("--timeout", "2"))
+    result = bench(
+        out, plugin, [p], "t-brute", "t-crash", "t-die", "t-sleep", "t-garbage", "t-floaty", extra=("--timeout", "2")
+    )
     assert result.exit_code == 0, result.output
     df = results(out).set_index("solver")
-    assert df.loc["t-crash", "status"] == "error" and "RuntimeError: boom from the crash solver" in df.loc["t-crash", "error"]
-    assert df.loc["t-die", "status"] == "error" and "worker died without an answer (exit code 3)" in df.loc["t-die", "error"]
+    assert (
+        df.loc["t-crash", "status"] == "error"
+        and "RuntimeError: boom from the crash solver" in df.loc["t-crash", "error"]
+    )
+    assert (
+        df.loc["t-die", "status"] == "error"
+        and "worker died without an answer (exit code 3)" in df.loc["t-die", "error"]
+    )
     assert df.loc["t-sleep", "status"] == "timeout" and 2.0 <= df.loc["t-sleep", "seconds"] < 60
     assert df.loc["t-garbage", "status"] == "error" and "malformed message" in df.loc["t-garbage", "error"]
     assert df.loc["t-floaty", "status"] == "error" and "not an integer piece id" in df.loc["t-floaty", "error"]
     brute = df.loc["t-brute"]
     assert brute.status == "ok" and bool(brute.exact) and brute.grouping_accuracy == 1.0 and brute.kendall_tau == 1.0
     assert brute.mse < 1e-20 and (brute.depth, brute.d, brute.h) == (3, 4, 8) and brute.family == "relu"
-    assert {"env.torch", "env.cpu", "env.git_commit", "torch_threads", "key", "variant", "true_mse", "trace"} <= set(df.columns)
+    assert {"env.torch", "env.cpu", "env.git_commit", "torch_threads", "key", "variant", "true_mse", "trace"} <= set(
+        df.columns
+    )
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(r["status"] for r in lines) == ["error"] * 4 + ["ok", "timeout"]
     for text in ("t-brute", "t-crash", "t-sleep", "1 error", "1 timeout", "1/1"):
@@ -238,8 +248,23 @@ def test_resume_force_and_retry_failed(tmp_path, plugin) -> None:
 def test_variants_are_kept_apart_and_grids_expand(tmp_path) -> None:
     out = tmp_path / "out"
     (p,) = puzzles(tmp_path, 1)
-    args = ["bench", "--seeds", "0", "--puzzle", p, "--out", out, "--jobs", "2",
-            "-s", "fast[search__kick_moves=[2,4]]", "-s", "paper", "-s", "fast[search__kick_moves=4]"]
+    args = [
+        "bench",
+        "--seeds",
+        "0",
+        "--puzzle",
+        p,
+        "--out",
+        out,
+        "--jobs",
+        "2",
+        "-s",
+        "fast[search__kick_moves=[2,4]]",
+        "-s",
+        "paper",
+        "-s",
+        "fast[search__kick_moves=4]",
+    ]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     df = results(out)
@@ -263,19 +288,25 @@ def test_narrow_terminals_still_show_every_failed_run(tmp_path, plugin) -> None:
         assert text in narrow.output, text
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["report", "{tmp}/nowhere"], "results directory not found"),
-    (["report", "{tmp}"], "no results.jsonl or results.csv"),
-    (["bench", "--seeds", "0", "--solver", "no-such-solver"], "unknown solver 'no-such-solver'"),
-    (["bench", "--seeds", "0", "--janestreet", "{tmp}/missing", "--out", "{tmp}/o"], "--janestreet {tmp}/missing: directory not found"),
-    (["bench", "--seeds", "0", "--out", "{tmp}/o"], "nothing to run"),
-    (["bench", "--timeout", "0"], "--timeout must be a positive number"),
-    (["bench", "--jobs", "0"], "--jobs must be >= 1"),
-    (["bench", "--imports", "{tmp}/absent.py"], "--imports {tmp}/absent.py: file not found"),
-    (["bench", "--seeds", "0", "--out", "{tmp}/file"], "exists and is not a directory"),
-    (["bench", "--seeds", "0", "--out", "{tmp}/theirs"], "holds a results.csv that this harness did not write"),
-    (["bench", "-s", "paper", "-o", "rows=-5", "--seeds", "0"], "option rows: must be [2, inf]"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "{tmp}/nowhere"], "results directory not found"),
+        (["report", "{tmp}"], "no results.jsonl or results.csv"),
+        (["bench", "--seeds", "0", "--solver", "no-such-solver"], "unknown solver 'no-such-solver'"),
+        (
+            ["bench", "--seeds", "0", "--janestreet", "{tmp}/missing", "--out", "{tmp}/o"],
+            "--janestreet {tmp}/missing: directory not found",
+        ),
+        (["bench", "--seeds", "0", "--out", "{tmp}/o"], "nothing to run"),
+        (["bench", "--timeout", "0"], "--timeout must be a positive number"),
+        (["bench", "--jobs", "0"], "--jobs must be >= 1"),
+        (["bench", "--imports", "{tmp}/absent.py"], "--imports {tmp}/absent.py: file not found"),
+        (["bench", "--seeds", "0", "--out", "{tmp}/file"], "exists and is not a directory"),
+        (["bench", "--seeds", "0", "--out", "{tmp}/theirs"], "holds a results.csv that this harness did not write"),
+        (["bench", "-s", "paper", "-o", "rows=-5", "--seeds", "0"], "option rows: must be [2, inf]"),
+    ],
+)
 def test_bad_input_is_a_clean_error(tmp_path, args, message) -> None:
     (tmp_path / "file").write_text("x")
     (tmp_path / "theirs").mkdir()
@@ -290,6 +321,7 @@ def test_bad_input_is_a_clean_error(tmp_path, args, message) -> None:
 def test_hash_only_answers_score_exactness(tmp_path, plugin) -> None:
     """As for the Jane Street puzzle: no answer.json, only the published hash of the answer."""
     from helpers.synthetic import make_puzzle
+
     from reassembly.answer import Answer
     from reassembly.harness.plan import directory_entry
     from reassembly.harness.puzzles import store_directory
@@ -319,5 +351,11 @@ def test_the_issue_command_shows_three_variants_in_table_and_plots(tmp_path) -> 
     from reassembly.harness.plots import overview
     from reassembly.harness.results import load_results
 
-    legend = [t.get_text() for ax in overview(load_results(out)).axes for lg in [ax.get_legend()] if lg for t in lg.get_texts()]
+    legend = [
+        t.get_text()
+        for ax in overview(load_results(out)).axes
+        for lg in [ax.get_legend()]
+        if lg
+        for t in lg.get_texts()
+    ]
     assert {"fast[max_shift=2]", "fast[max_shift=3]", "paper"} <= set(legend)

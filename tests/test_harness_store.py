@@ -1,5 +1,6 @@
 """Run keys and the results store, without running solvers: one row per key, torn lines, locks,
 the CSV rebuilt from the record when asked, appends in constant time."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,11 @@ def test_keys_name_puzzle_content_solver_and_params() -> None:
 
 
 def test_suites_are_named_by_what_differs() -> None:
-    configs = [{"block": "relu", "depth": 16, "recipe_lr": 1e-3, "seed": 0}, {"block": "relu", "depth": 48, "recipe_lr": 1e-3, "seed": 0},
-               {"block": "relu", "depth": 48, "recipe_lr": 1e-4, "seed": 1}]
+    configs = [
+        {"block": "relu", "depth": 16, "recipe_lr": 1e-3, "seed": 0},
+        {"block": "relu", "depth": 48, "recipe_lr": 1e-3, "seed": 0},
+        {"block": "relu", "depth": 48, "recipe_lr": 1e-4, "seed": 1},
+    ]
     assert suite_labels(configs) == ["depth=16 lr=0.001", "depth=48 lr=0.001", "depth=48 lr=0.0001"]
     assert suite_labels(configs[:1]) == ["block=relu depth=16"]
 
@@ -65,7 +69,9 @@ def test_rows_are_flat_one_per_key_and_torn_lines_are_skipped(tmp_path, caplog) 
 def test_a_truncated_csv_is_rebuilt_from_the_record(tmp_path) -> None:
     store = ResultStore(tmp_path)
     for seed in range(3):
-        store.append(row(Run(PuzzleEntry(f"p{seed}", "/p", "synthetic", "d4", "c", None, seed), PAPER), "ok", exact=True))
+        store.append(
+            row(Run(PuzzleEntry(f"p{seed}", "/p", "synthetic", "d4", "c", None, seed), PAPER), "ok", exact=True)
+        )
     (tmp_path / "results.csv").write_text("key,sta")
     store.rebuild_csv()
     assert len(pd.read_csv(tmp_path / "results.csv")) == 3

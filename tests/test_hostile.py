@@ -2,6 +2,7 @@
 stalled or flooded pipes, hostile field types (a row each, the bench goes on), then corrupt files
 and odd options (a one-line error, exit 2). Every bench case runs under a deadline and checks
 through ``/proc`` that nothing it started is left running."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers.synthetic import write_puzzle
 from helpers.tasks import write_query_puzzle
+
 from reassembly import registry
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc (Linux)")
@@ -251,9 +252,26 @@ class Huge(BaseSolver):
 register("h-deaf", Deaf, task="query")
 register("h-huge", Huge, task="query")
 '''
-NAMES = ("h-forger", "h-liar", "h-pickler", "h-ready", "h-partial", "h-flood", "h-text-seconds", "h-trace-object",
-         "h-set-certificate", "h-deep-certificate", "h-deep-line", "h-string-blocks", "h-tamper", "h-daemon", "h-brute",
-         "h-escape", "h-deaf", "h-huge")
+NAMES = (
+    "h-forger",
+    "h-liar",
+    "h-pickler",
+    "h-ready",
+    "h-partial",
+    "h-flood",
+    "h-text-seconds",
+    "h-trace-object",
+    "h-set-certificate",
+    "h-deep-certificate",
+    "h-deep-line",
+    "h-string-blocks",
+    "h-tamper",
+    "h-daemon",
+    "h-brute",
+    "h-escape",
+    "h-deaf",
+    "h-huge",
+)
 DEADLINE = 90  # seconds any one bench below may take
 
 
@@ -282,8 +300,13 @@ def hostile(tmp_path: Path, monkeypatch):
 def bench(*args: object, timeout: float = DEADLINE) -> subprocess.CompletedProcess:
     """``reassembly bench ARGS`` in a process of its own, under a deadline."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "reassembly", "bench", *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "reassembly", "bench", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def rows(out: Path) -> dict[str, dict]:
@@ -293,12 +316,42 @@ def rows(out: Path) -> dict[str, dict]:
 def test_forged_claims_pickles_and_hostile_types_are_rows_and_the_bench_goes_on(tmp_path, hostile) -> None:
     plugin, log, mark = hostile
     puzzle = write_puzzle(tmp_path / "p", with_answer=True, depth=3, width=4, rows=30)
-    solvers = ["h-forger", "h-liar", "h-pickler", "h-ready", "h-partial", "h-flood", "h-text-seconds", "h-trace-object",
-               "h-set-certificate", "h-deep-certificate", "h-deep-line", "h-string-blocks", "h-daemon", "h-escape", "h-brute"]
+    solvers = [
+        "h-forger",
+        "h-liar",
+        "h-pickler",
+        "h-ready",
+        "h-partial",
+        "h-flood",
+        "h-text-seconds",
+        "h-trace-object",
+        "h-set-certificate",
+        "h-deep-certificate",
+        "h-deep-line",
+        "h-string-blocks",
+        "h-daemon",
+        "h-escape",
+        "h-brute",
+    ]
     out = tmp_path / "out"
     t0 = time.monotonic()
-    done = bench("--seeds", "0", "--puzzle", puzzle, "--out", out, "--imports", plugin, "--jobs", "2", "--timeout", "2",
-                 "--threads", "1", *[a for s in solvers for a in ("-s", s)])
+    done = bench(
+        "--seeds",
+        "0",
+        "--puzzle",
+        puzzle,
+        "--out",
+        out,
+        "--imports",
+        plugin,
+        "--jobs",
+        "2",
+        "--timeout",
+        "2",
+        "--threads",
+        "1",
+        *[a for s in solvers for a in ("-s", s)],
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert time.monotonic() - t0 < DEADLINE
     got = rows(out)
@@ -306,7 +359,13 @@ def test_forged_claims_pickles_and_hostile_types_are_rows_and_the_bench_goes_on(
     forger = got["h-forger"]  # scored on its answer, timed by the referee, facts from the puzzle
     assert forger["status"] == "ok" and forger["exact"] and forger["claimed_seconds"] == 0.001
     assert forger["seconds"] >= 1.2 and forger["wall_seconds"] >= forger["seconds"]
-    assert (forger["family"], forger["depth"], forger["rows"], forger["d"], forger["torch_threads"]) == ("relu", 3, 30, 4, 1)
+    assert (forger["family"], forger["depth"], forger["rows"], forger["d"], forger["torch_threads"]) == (
+        "relu",
+        3,
+        30,
+        4,
+        1,
+    )
     liar = got["h-liar"]
     assert liar["status"] == "ok" and liar["exact"] is False and liar["mse"] > 0 and liar["kendall_tau"] < 1
     assert got["h-pickler"]["status"] == "error" and "malformed message" in got["h-pickler"]["error"]
@@ -315,9 +374,14 @@ def test_forged_claims_pickles_and_hostile_types_are_rows_and_the_bench_goes_on(
     assert ready["status"] == "timeout" and 2 <= ready["seconds"] < 4  # a second "ready" did not restart the timer
     assert got["h-partial"]["status"] == "timeout"
     assert got["h-flood"]["status"] in ("error", "timeout")
-    for name, words in [("h-text-seconds", "'seconds' is a str"), ("h-trace-object", "trace"),
-                        ("h-set-certificate", "not plain data"), ("h-deep-certificate", "not plain data"),
-                        ("h-deep-line", "nested deeper"), ("h-string-blocks", "invalid answer")]:
+    for name, words in [
+        ("h-text-seconds", "'seconds' is a str"),
+        ("h-trace-object", "trace"),
+        ("h-set-certificate", "not plain data"),
+        ("h-deep-certificate", "not plain data"),
+        ("h-deep-line", "nested deeper"),
+        ("h-string-blocks", "invalid answer"),
+    ]:
         assert got[name]["status"] == "error" and words in got[name]["error"], (name, got[name]["error"])
         assert "\n" not in got[name]["error"]
     assert got["h-brute"]["status"] == "ok" and got["h-brute"]["exact"]
@@ -330,8 +394,26 @@ def test_a_solver_that_rewrites_the_files_it_was_given_is_scored_on_the_planned_
     plugin, log, _ = hostile
     puzzle = write_puzzle(tmp_path / "p", with_answer=True, depth=3, width=4, rows=30)
     out = tmp_path / "out"
-    done = bench("--seeds", "0", "--puzzle", puzzle, "--out", out, "--imports", plugin, "--jobs", "1", "--timeout", "30",
-                 "-s", "h-tamper", "-s", "h-brute", "-s", "h-escape")
+    done = bench(
+        "--seeds",
+        "0",
+        "--puzzle",
+        puzzle,
+        "--out",
+        out,
+        "--imports",
+        plugin,
+        "--jobs",
+        "1",
+        "--timeout",
+        "30",
+        "-s",
+        "h-tamper",
+        "-s",
+        "h-brute",
+        "-s",
+        "h-escape",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     got = rows(out)
     assert "own copy mode 444" in log.read_text()
@@ -346,8 +428,26 @@ def test_a_query_solver_that_stops_reading_or_sends_huge_values_cannot_stall_the
     root = write_query_puzzle(tmp_path / "q", budget=100_000, depth=3, width=6, rows=300)
     out = tmp_path / "out"
     t0 = time.monotonic()
-    done = bench("--task", "query", "--seeds", "0", "--puzzle", root, "--out", out, "--imports", plugin, "--jobs", "1",
-                 "--timeout", "2", "-s", "h-deaf", "-s", "h-huge")
+    done = bench(
+        "--task",
+        "query",
+        "--seeds",
+        "0",
+        "--puzzle",
+        root,
+        "--out",
+        out,
+        "--imports",
+        plugin,
+        "--jobs",
+        "1",
+        "--timeout",
+        "2",
+        "-s",
+        "h-deaf",
+        "-s",
+        "h-huge",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert time.monotonic() - t0 < DEADLINE
     got = rows(out)
@@ -367,7 +467,12 @@ def test_the_oracle_service_refuses_what_it_cannot_answer_and_never_raises() -> 
         raise RuntimeError("value cannot be converted to type float without overflow")
 
     oracle = Oracle(boom, d=2, budget=10)
-    for fields in ({"X": wire.encode_array(np.ones((1, 2)))}, {"X": "rows"}, {"X": {"__array__": "<f8", "shape": [9], "data": "AA=="}}, {}):
+    for fields in (
+        {"X": wire.encode_array(np.ones((1, 2)))},
+        {"X": "rows"},
+        {"X": {"__array__": "<f8", "shape": [9], "data": "AA=="}},
+        {},
+    ):
         kind, body = answer(oracle, fields)
         assert kind == "refused" and "\n" not in body["error"]
 
@@ -395,7 +500,7 @@ def test_the_wire_bounds_depth_size_and_framing(monkeypatch) -> None:
 
 # ---------------------------------------------------------------- inputs: one line, exit 2 ----------
 
-CLI_PLUGIN = r'''
+CLI_PLUGIN = r"""
 import os, sys
 from reassembly.registry import register
 from reassembly.solver import BaseSolver, SolveResult
@@ -422,7 +527,7 @@ class Chatty(BaseSolver):
 register("c-raise", Raise)
 register("c-exit", Exit)
 register("c-chatty", Chatty)
-'''
+"""
 
 
 @pytest.fixture
@@ -437,8 +542,9 @@ def cli_plugin(tmp_path: Path):
 
 def cli(*args: object, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "reassembly", *map(str, args)], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "reassembly", *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def one_line_error(result, *fragments: str, limit: int = 1200) -> None:
@@ -463,14 +569,17 @@ def variant(base: Path, root: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("case, fragment", [
-    ("deep", "nested deeper than"),
-    ("dangling", "dangling"),
-    ("loop", "cannot be followed"),
-    ("fifo", "not a regular file"),
-    ("huge-family", "unknown block family"),
-    ("huge-number", "out of range"),
-])
+@pytest.mark.parametrize(
+    "case, fragment",
+    [
+        ("deep", "nested deeper than"),
+        ("dangling", "dangling"),
+        ("loop", "cannot be followed"),
+        ("fifo", "not a regular file"),
+        ("huge-family", "unknown block family"),
+        ("huge-number", "out of range"),
+    ],
+)
 def test_a_hostile_puzzle_spec_is_one_line(tmp_path, base, case: str, fragment: str) -> None:
     from helpers.cli import invoke
 
@@ -500,8 +609,10 @@ def test_a_hostile_option_or_answer_is_one_line(tmp_path, base) -> None:
     one_line_error(invoke("verify", base, " ".join(map(str, ids))), "separated by commas")
     one_line_error(invoke("verify", base, ",".join(map(str, ids[:-1] + [97]))), "piece id 97 is out of range")
     one_line_error(invoke("verify", base, ",".join(map(str, [-1] + ids[1:]))), "piece id -1 is out of range")
-    for name, content, fragment in [("perm", {"ids": [0] * len(ids)}, "permutation"),
-                                    ("floats", {"ids": [i + 0.5 for i in ids]}, "floats are refused")]:
+    for name, content, fragment in [
+        ("perm", {"ids": [0] * len(ids)}, "permutation"),
+        ("floats", {"ids": [i + 0.5 for i in ids]}, "floats are refused"),
+    ]:
         root = variant(base, tmp_path / name)
         (root / "answer.json").write_text(json.dumps(content))
         one_line_error(invoke("verify", root, ",".join(map(str, ids))), "answer.json", fragment)
@@ -521,7 +632,9 @@ def test_a_csv_row_with_a_field_too_many_is_refused_not_read_shifted(tmp_path, b
 def test_a_solver_that_raises_exits_or_prints_is_one_line_or_clean_json(base, cli_plugin) -> None:
     from helpers.cli import invoke
 
-    one_line_error(invoke("solve", base, "--imports", cli_plugin, "-s", "c-raise"), "c-raise", "RuntimeError: boom second line")
+    one_line_error(
+        invoke("solve", base, "--imports", cli_plugin, "-s", "c-raise"), "c-raise", "RuntimeError: boom second line"
+    )
     one_line_error(invoke("solve", base, "--imports", cli_plugin, "-s", "c-exit"), "c-exit", "status 3")
     done = cli("solve", base, "--imports", cli_plugin, "-s", "c-chatty", "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["solver"] == "c-chatty" and "stray" in done.stderr
@@ -529,6 +642,7 @@ def test_a_solver_that_raises_exits_or_prints_is_one_line_or_clean_json(base, cl
 
 def test_verify_of_a_wrong_answer_to_the_jane_street_puzzle_fails() -> None:
     from helpers.cli import invoke
+
     from reassembly.answer import Assembly
     from reassembly.janestreet import find_janestreet
     from reassembly.loader import load_puzzle
@@ -550,11 +664,14 @@ def test_odd_options_and_outputs_are_one_line(tmp_path) -> None:
     out.mkdir()
     (out / "results.jsonl").write_text('{"key": "k", "status": "ok", "solver": "s"}\n')
     one_line_error(invoke("report", out, "--html", tmp_path / "folder"), "--html", "not a regular file")
-    one_line_error(invoke("bench", "--depth", "3", "--width", "9" * 30, "--seeds", "1", "-s", "fast", "--out", tmp_path / "w"),
-                   "width must be <=")
+    one_line_error(
+        invoke("bench", "--depth", "3", "--width", "9" * 30, "--seeds", "1", "-s", "fast", "--out", tmp_path / "w"),
+        "width must be <=",
+    )
 
 
 # ------------------------------------------------------------------------------ files ------------
+
 
 def test_the_bench_never_writes_through_symlinks_or_appends_to_foreign_records(tmp_path, base) -> None:
     from helpers.cli import invoke
@@ -603,9 +720,9 @@ def test_cache_clear_deletes_only_its_own_entries_and_list_skips_fifos(tmp_path)
 
 # ------------------------------------------------------------------------- identifiability -------
 
+
 def test_a_one_row_table_is_flagged_as_unidentifiable(tmp_path, base) -> None:
     import pandas as pd
-
     from helpers.cli import invoke
 
     root = variant(base, tmp_path / "one-row")
@@ -623,8 +740,11 @@ def test_cached_real_weights_are_checked_by_checksum_on_every_use(tmp_path, monk
     from generators.real import fetch
 
     good = b"weights"
-    monkeypatch.setitem(fetch.SOURCES, "t-net", fetch.Source("t-net==0", "0" * 64,
-                                                             {"m/w.bin": ("w.bin", hashlib.sha256(good).hexdigest())}, "json"))
+    monkeypatch.setitem(
+        fetch.SOURCES,
+        "t-net",
+        fetch.Source("t-net==0", "0" * 64, {"m/w.bin": ("w.bin", hashlib.sha256(good).hexdigest())}, "json"),
+    )
     folder = fetch.weights_dir("t-net", tmp_path)
     folder.mkdir(parents=True)
     (folder / "w.bin").write_bytes(good)

@@ -1,4 +1,5 @@
 """No orphans: a timeout, or the bench killed with SIGKILL, ends the solver and everything it started."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers.synthetic import write_puzzle
 from test_harness import PLUGIN
 
@@ -38,8 +38,24 @@ def setup(tmp_path: Path):
     puzzle = write_puzzle(tmp_path / "p", with_answer=True, depth=3, width=4, rows=30)
     log = tmp_path / "pids"
     env = {**os.environ, "HARNESS_PID_LOG": str(log), "PYTHONPATH": os.pathsep.join(sys.path)}
-    args = [sys.executable, "-m", "reassembly", "bench", "--seeds", "0", "--puzzle", str(puzzle), "--out", str(tmp_path / "out"),
-            "--imports", str(plugin), "-s", "t-spawner", "--jobs", "1"]
+    args = [
+        sys.executable,
+        "-m",
+        "reassembly",
+        "bench",
+        "--seeds",
+        "0",
+        "--puzzle",
+        str(puzzle),
+        "--out",
+        str(tmp_path / "out"),
+        "--imports",
+        str(plugin),
+        "-s",
+        "t-spawner",
+        "--jobs",
+        "1",
+    ]
     return args, env, log
 
 

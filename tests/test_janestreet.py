@@ -4,6 +4,7 @@ Skipped (with the reason) where the puzzle is absent: see ``janestreet_dir`` in 
 One full solve per solver; the ``paper`` solve runs with ``--json`` and feeds the JSON and
 ``verify`` checks too.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from helpers.cli import invoke
+
 from reassembly.janestreet import JANESTREET_SHA256
 
 pytestmark = pytest.mark.janestreet

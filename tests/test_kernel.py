@@ -1,11 +1,12 @@
 """The evaluation kernel, for every block family: every fast path agrees with a plain forward and
 with autograd, and the first-order screens track exact losses."""
+
 from __future__ import annotations
 
 import pytest
 import torch
-
 from helpers.synthetic import make_puzzle
+
 from reassembly.families import FAMILY_NAMES, get_family
 from reassembly.kernel import Evaluator, PieceStack
 from reassembly.kernel.screens import predict_exchanges, predict_insertions, predict_swaps, swap_effects
@@ -60,7 +61,10 @@ def test_suffix_losses_on_few_rows_run_grouped_by_block_and_agree(case):
     arr = stack.arrangement(truth)
     gen = torch.Generator().manual_seed(1)
     cands = torch.stack([arr[torch.randperm(len(arr), generator=gen)] for _ in range(4)])
-    direct = [float((plain_forward(puzzle, stack, c, truth.head, puzzle.X[:1]) - puzzle.pred[:1]).pow(2).mean()) for c in cands]
+    direct = [
+        float((plain_forward(puzzle, stack, c, truth.head, puzzle.X[:1]) - puzzle.pred[:1]).pow(2).mean())
+        for c in cands
+    ]
     assert few.run(cands).tolist() == pytest.approx(direct, rel=1e-9, abs=1e-18)
 
 

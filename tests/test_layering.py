@@ -1,6 +1,7 @@
 """The import contract, read from the source (imports inside functions included): the core imports
 neither generators nor solvers, generators and solvers import only the core, harness and CLI sit on
 top; and no module imports its way back to itself."""
+
 from __future__ import annotations
 
 import ast
@@ -20,8 +21,12 @@ def layer(module: str) -> str:
     return module.split(".")[0] if not module.startswith("reassembly") else "core"
 
 
-ALLOWED = {"core": {"core"}, "generators": {"core", "generators"}, "solvers": {"core", "solvers"},
-           "top": {"core", "generators", "solvers", "top"}}
+ALLOWED = {
+    "core": {"core"},
+    "generators": {"core", "generators"},
+    "solvers": {"core", "solvers"},
+    "top": {"core", "generators", "solvers", "top"},
+}
 
 
 def modules() -> dict[str, Path]:
@@ -44,7 +49,9 @@ def imports(path: Path, name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             out.add(base)
             out.update(f"{base}.{a.name}" for a in node.names)
     known = modules()
@@ -70,7 +77,7 @@ def test_no_import_cycles() -> None:
         stack.append(node)
         for nxt in sorted(GRAPH.get(node, ())):
             if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt):] + [nxt]
+                cycle = stack[stack.index(nxt) :] + [nxt]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt)

@@ -1,5 +1,6 @@
 """Loader: valid round trips for every family, and every bad-input case (a hostile one included)
 gives a clear one-line error naming file and fault, never a hang, a traceback or a silent wrong answer."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
 from helpers.cli import assert_clean_error, invoke
 from helpers.synthetic import make_puzzle
+
 from reassembly.errors import PuzzleError
 from reassembly.loader import CSV_NAME, PIECES_DIR, SPEC_NAME, load_puzzle, save_puzzle
 
@@ -169,13 +170,16 @@ def test_pieces_of_another_family(puzzle_dir: Path) -> None:
     check_error(puzzle_dir, "cannot form 'swiglu' blocks")
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ('{"family": "transformerish"}', "unknown block family 'transformerish'"),
-    ('{"format": 9, "family": "relu"}', "format 9 is not supported"),
-    ('{"family": "relu", "extra": 1}', "unknown key(s) ['extra']"),
-    ("[1, 2]", "expected a JSON object"),
-    ("{not json", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('{"family": "transformerish"}', "unknown block family 'transformerish'"),
+        ('{"format": 9, "family": "relu"}', "format 9 is not supported"),
+        ('{"family": "relu", "extra": 1}', "unknown key(s) ['extra']"),
+        ("[1, 2]", "expected a JSON object"),
+        ("{not json", "not valid JSON"),
+    ],
+)
 def test_bad_spec_file(puzzle_dir: Path, text: str, fragment: str) -> None:
     (puzzle_dir / SPEC_NAME).write_text(text)
     check_error(puzzle_dir, str(puzzle_dir / SPEC_NAME), fragment)
@@ -197,10 +201,13 @@ def test_non_finite_piece(puzzle_dir: Path, key: str, value: float) -> None:
     check_error(puzzle_dir, str(path), f"'{key}' contains NaN or inf")
 
 
-@pytest.mark.parametrize(("column", "value", "what"), [
-    ("measurement_2", float("nan"), "measurement"),
-    ("pred", float("inf"), "pred"),
-])
+@pytest.mark.parametrize(
+    ("column", "value", "what"),
+    [
+        ("measurement_2", float("nan"), "measurement"),
+        ("pred", float("inf"), "pred"),
+    ],
+)
 def test_non_finite_csv(puzzle_dir: Path, column: str, value: float, what: str) -> None:
     def change(df: pd.DataFrame) -> pd.DataFrame:
         df.loc[6, column] = value
@@ -252,6 +259,7 @@ def test_square_blocks_load_with_one_shared_pool(tmp_path: Path) -> None:
 
 
 # Hostile files: each must give a one-line error, quickly, with bounded memory.
+
 
 def test_a_fifo_piece_is_refused_without_hanging(puzzle_dir: Path) -> None:
     path = piece(puzzle_dir, 2)

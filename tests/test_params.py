@@ -1,4 +1,5 @@
 """scikit-learn-style configuration: nested parameters, cloning, validation and help."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,14 +41,17 @@ def test_registry_builds_variants_with_nested_options() -> None:
     assert short.descent.max_shift == 3 and short.whitening.kicks == 2
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"rows": "abc"}, "option rows: expected"),
-    ({"random_state": 1.5}, "option random_state: expected int"),
-    ({"rows": -5}, "option rows: must be [2, inf]"),
-    ({"search__patience": 0}, "option search__patience: must be [1, inf]"),
-    ({"grouping": "bogus"}, "option grouping: must be one of ddr, cosine, units"),
-    ({"floor": float("nan")}, "option floor: expected float"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rows": "abc"}, "option rows: expected"),
+        ({"random_state": 1.5}, "option random_state: expected int"),
+        ({"rows": -5}, "option rows: must be [2, inf]"),
+        ({"search__patience": 0}, "option search__patience: must be [1, inf]"),
+        ({"grouping": "bogus"}, "option grouping: must be one of ddr, cosine, units"),
+        ({"floor": float("nan")}, "option floor: expected float"),
+    ],
+)
 def test_values_are_checked_against_declared_types_and_ranges(options, message) -> None:
     with pytest.raises(SolverError) as info:
         get_solver("fast", **options)

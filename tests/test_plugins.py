@@ -2,6 +2,7 @@
 (``tests/helpers/toyplug``, installed as a ``.dist-info`` on ``PYTHONPATH``) adds a task with its
 generator and solver, and a block family; both bench end to end in a process that knows them
 only through ``importlib.metadata``."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,14 @@ def install(site: Path) -> Path:
 def test_a_toy_task_and_a_toy_family_from_an_outside_package_bench_end_to_end(tmp_path: Path) -> None:
     site = install(tmp_path / "site")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, str(TOY / "bench_both.py"), str(tmp_path / "out")], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(TOY / "bench_both.py"), str(tmp_path / "out")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert "toysort" in found["tasks"] and "tanh" in found["families"]
@@ -58,5 +65,7 @@ def test_unknown_names_list_what_there_is_and_plugins_cannot_take_a_built_in_nam
 
 
 def test_a_broken_plugin_fails_with_its_name() -> None:
-    with pytest.raises(ConfigError, match=r"task 'bad' \(from plugin x: no_such_mod:T\) failed to load: ModuleNotFoundError"):
+    with pytest.raises(
+        ConfigError, match=r"task 'bad' \(from plugin x: no_such_mod:T\) failed to load: ModuleNotFoundError"
+    ):
         PluginSpec("bad", "no_such_mod:T", "plugin x").load("task", ConfigError)

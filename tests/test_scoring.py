@@ -1,13 +1,14 @@
 """Scoring: the answer's text and SHA-256, MSE of right and wrong assemblies, accuracies, validation,
 and exactness judged on the assembled function."""
+
 from __future__ import annotations
 
 import math
 
 import pytest
 import torch
-
 from helpers.synthetic import make_puzzle
+
 from reassembly.answer import Answer, Assembly, parse_ids, validate
 from reassembly.errors import PermutationError
 from reassembly.puzzle import Piece, Puzzle
@@ -99,35 +100,47 @@ def test_square_blocks_are_a_valid_layout_and_slots_are_part_of_the_answer() -> 
 
 # Three relu blocks: inputs 0, 2, 4 (shape h x d), outputs 1, 3, 5 (d x h), head 6.
 def _layout():
-    pieces = [Piece(i, torch.zeros((4, 3) if i in (0, 2, 4) else (3, 4) if i < 6 else (1, 3)),
-                    torch.zeros(4 if i in (0, 2, 4) else 3 if i < 6 else 1)) for i in range(7)]
+    pieces = [
+        Piece(
+            i,
+            torch.zeros((4, 3) if i in (0, 2, 4) else (3, 4) if i < 6 else (1, 3)),
+            torch.zeros(4 if i in (0, 2, 4) else 3 if i < 6 else 1),
+        )
+        for i in range(7)
+    ]
     return Puzzle(tuple(pieces), torch.zeros(2, 3), torch.zeros(2, 1)).layout
 
 
 TRUTH = Assembly(((0, 1), (2, 3), (4, 5)), (6,))
 
 
-@pytest.mark.parametrize(("ids", "accuracy", "tau"), [
-    ((0, 1, 2, 3, 4, 5, 6), 1.0, 1.0),
-    ((2, 3, 0, 1, 4, 5, 6), 1.0, 1 / 3),  # first two blocks exchanged
-    ((4, 5, 2, 3, 0, 1, 6), 1.0, -1.0),  # reversed
-    ((0, 3, 2, 1, 4, 5, 6), 1 / 3, 1.0),  # two outputs exchanged
-    ((2, 5, 4, 1, 0, 3, 6), 0.0, -1 / 3),  # every group wrong, blocks rotated
-])
+@pytest.mark.parametrize(
+    ("ids", "accuracy", "tau"),
+    [
+        ((0, 1, 2, 3, 4, 5, 6), 1.0, 1.0),
+        ((2, 3, 0, 1, 4, 5, 6), 1.0, 1 / 3),  # first two blocks exchanged
+        ((4, 5, 2, 3, 0, 1, 6), 1.0, -1.0),  # reversed
+        ((0, 3, 2, 1, 4, 5, 6), 1 / 3, 1.0),  # two outputs exchanged
+        ((2, 5, 4, 1, 0, 3, 6), 0.0, -1 / 3),  # every group wrong, blocks rotated
+    ],
+)
 def test_accuracies_on_hand_made_answers(ids, accuracy, tau) -> None:
     predicted = Assembly.from_ids(ids, _layout())
     assert grouping_accuracy(predicted, TRUTH) == pytest.approx(accuracy)
     assert block_order_tau(predicted, TRUTH) == pytest.approx(tau)
 
 
-@pytest.mark.parametrize(("ids", "message"), [
-    ([0, 1, 2, 3, 4, 5], "has 6 ids, the puzzle has 7 pieces"),
-    ([0, 1, 2, 3, 4, 4, 6], "missing [5], repeated [4]"),
-    ([0, 1, 2, 3, 4, 5, 7], "missing [6]"),
-    ([1, 0, 2, 3, 4, 5, 6], "block 1 slot 'inp' holds piece 1, whose shape does not fit"),
-    ([0, 2, 1, 3, 4, 5, 6], "block 1 slot 'out' holds piece 2"),
-    ([0, 1, 2, 3, 6, 5, 4], "slot 'inp' holds piece 6"),
-])
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        ([0, 1, 2, 3, 4, 5], "has 6 ids, the puzzle has 7 pieces"),
+        ([0, 1, 2, 3, 4, 4, 6], "missing [5], repeated [4]"),
+        ([0, 1, 2, 3, 4, 5, 7], "missing [6]"),
+        ([1, 0, 2, 3, 4, 5, 6], "block 1 slot 'inp' holds piece 1, whose shape does not fit"),
+        ([0, 2, 1, 3, 4, 5, 6], "block 1 slot 'out' holds piece 2"),
+        ([0, 1, 2, 3, 6, 5, 4], "slot 'inp' holds piece 6"),
+    ],
+)
 def test_invalid_answers(ids, message) -> None:
     with pytest.raises(PermutationError) as info:
         validate(Assembly.from_ids(ids, _layout()), _layout())

@@ -1,12 +1,13 @@
 """Seeds in both directions, the long-range insertion screen, iterated local search and the doubt on
 the weakest groups, on arrangements of a small puzzle stacked in its true order."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-
 from helpers.synthetic import make_puzzle
+
 from reassembly.answer import Assembly
 from reassembly.kernel import PieceStack
 from reassembly.kernel.screens import predict_insertions
@@ -53,7 +54,9 @@ def test_auto_seed_picks_the_direction_with_lower_loss(truth):
     assert seed.mse == candidates[seed.method]
 
 
-@pytest.mark.parametrize(("k", "t", "expected"), [(0, 3, [1, 2, 0, 3, 4]), (3, 1, [0, 3, 1, 2, 4]), (1, 5, [0, 2, 3, 4, 1])])
+@pytest.mark.parametrize(
+    ("k", "t", "expected"), [(0, 3, [1, 2, 0, 3, 4]), (3, 1, [0, 3, 1, 2, 4]), (1, 5, [0, 2, 3, 4, 1])]
+)
 def test_insertion_order(k, t, expected):
     assert insertion_order(5, k, t) == expected
 
@@ -168,7 +171,7 @@ def test_a_kick_displaces_at_most_its_number_of_blocks(moves):
     longest: list[int] = []  # patience sorting: the longest increasing subsequence
     for x in positions:
         i = int(np.searchsorted(longest, x))
-        longest[i:i + 1] = [x]
+        longest[i : i + 1] = [x]
     assert D - len(longest) <= moves
     if moves == 0:
         assert positions == list(range(D))

@@ -1,5 +1,6 @@
 """Sequence families (real transformer layers): forwards against plain implementations, the kernel
 on (n, T, d) states, puzzle files with options and fixed tensors, scoring, and the solvers."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import math
 
 import pytest
 import torch
-
 from helpers.sequences import make_sequence_puzzle
+
 from reassembly.errors import PuzzleError, UnsupportedPuzzle
 from reassembly.families import get_family
 from reassembly.kernel import Evaluator, PieceStack
@@ -43,8 +44,9 @@ def plain_llama(p, x, heads, kv, base, eps):
 
     def rope(t):
         freq = base ** (-torch.arange(hd // 2, dtype=torch.float64) * 2 / hd)
-        z = torch.complex(t[..., : hd // 2], t[..., hd // 2 :]) * torch.polar(torch.ones(T, hd // 2, dtype=torch.float64),
-                                                                                   torch.arange(T)[:, None] * freq)
+        z = torch.complex(t[..., : hd // 2], t[..., hd // 2 :]) * torch.polar(
+            torch.ones(T, hd // 2, dtype=torch.float64), torch.arange(T)[:, None] * freq
+        )
         return torch.cat([z.real, z.imag], -1)
 
     u = rms(x, p["attn_norm"])
@@ -106,10 +108,16 @@ def test_save_and_load_keep_everything(case, tmp_path):
     root = save_puzzle(puzzle, tmp_path / "p")
     spec = json.loads((root / "puzzle.json").read_text())
     assert spec["family"] == puzzle.family.name and spec["options"] == puzzle.family.options
-    assert "historical_data.csv" not in visible_files(root) and {"sequences.pth", "fixed.pth", "puzzle.json"} <= set(visible_files(root))
+    assert "historical_data.csv" not in visible_files(root) and {"sequences.pth", "fixed.pth", "puzzle.json"} <= set(
+        visible_files(root)
+    )
     back = load_puzzle(root)
     assert back.family.options == puzzle.family.options
-    assert torch.equal(back.tokens, puzzle.tokens) and torch.equal(back.pred, puzzle.pred) and torch.equal(back.X, puzzle.X)
+    assert (
+        torch.equal(back.tokens, puzzle.tokens)
+        and torch.equal(back.pred, puzzle.pred)
+        and torch.equal(back.X, puzzle.X)
+    )
     assert network_mse(back, truth) < 1e-20
 
 
@@ -124,17 +132,43 @@ def test_scoring_judges_the_function(case):
     assert not wrong.exact and wrong.mse > 1e-6 and wrong.kendall_tau == pytest.approx(-1.0)
 
 
-@pytest.mark.parametrize("fault, message", [
-    (lambda r: torch.save({"tokens": torch.zeros(2, 5, dtype=torch.long), "pred": torch.zeros(2, 4, 8)}, r / "sequences.pth"), "expected"),
-    (lambda r: torch.save({"tokens": torch.full((6, 5), 99), "pred": torch.zeros(6, 5, 8, dtype=torch.float64)}, r / "sequences.pth"), "index"),
-    (lambda r: torch.save({"tokens": torch.zeros(6, 5), "pred": torch.zeros(6, 5, 8)}, r / "sequences.pth"), "integer"),
-    (lambda r: torch.save({"embed": torch.zeros(20, 8)}, r / "fixed.pth"), "fixed tensors"),
-    (lambda r: (r / "fixed.pth").unlink(), "fixed.pth"),
-    (lambda r: (r / "puzzle.json").write_text('{"format": 1, "family": "bert", "options": {"n_heads": 3}}'), "heads"),
-    (lambda r: (r / "puzzle.json").write_text('{"format": 1, "family": "bert", "options": {"wings": 2}}'), "unknown option"),
-    (lambda r: (r / "puzzle.json").write_text('{"format": 1, "family": "relu", "options": {"n_heads": 2}}'), "takes no options"),
-    (lambda r: torch.save({"tokens": [1, 2], "pred": torch.zeros(1)}, r / "sequences.pth"), "sequences.pth"),
-])
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        (
+            lambda r: torch.save(
+                {"tokens": torch.zeros(2, 5, dtype=torch.long), "pred": torch.zeros(2, 4, 8)}, r / "sequences.pth"
+            ),
+            "expected",
+        ),
+        (
+            lambda r: torch.save(
+                {"tokens": torch.full((6, 5), 99), "pred": torch.zeros(6, 5, 8, dtype=torch.float64)},
+                r / "sequences.pth",
+            ),
+            "index",
+        ),
+        (
+            lambda r: torch.save({"tokens": torch.zeros(6, 5), "pred": torch.zeros(6, 5, 8)}, r / "sequences.pth"),
+            "integer",
+        ),
+        (lambda r: torch.save({"embed": torch.zeros(20, 8)}, r / "fixed.pth"), "fixed tensors"),
+        (lambda r: (r / "fixed.pth").unlink(), "fixed.pth"),
+        (
+            lambda r: (r / "puzzle.json").write_text('{"format": 1, "family": "bert", "options": {"n_heads": 3}}'),
+            "heads",
+        ),
+        (
+            lambda r: (r / "puzzle.json").write_text('{"format": 1, "family": "bert", "options": {"wings": 2}}'),
+            "unknown option",
+        ),
+        (
+            lambda r: (r / "puzzle.json").write_text('{"format": 1, "family": "relu", "options": {"n_heads": 2}}'),
+            "takes no options",
+        ),
+        (lambda r: torch.save({"tokens": [1, 2], "pred": torch.zeros(1)}, r / "sequences.pth"), "sequences.pth"),
+    ],
+)
 def test_bad_sequence_files_give_one_line_errors(tmp_path, fault, message):
     puzzle, _ = make_sequence_puzzle("bert")
     root = save_puzzle(puzzle, tmp_path / "p")
@@ -179,8 +213,8 @@ def test_transformer_refuses_table_puzzles(synthetic):
 
 def test_solve_and_bench_run_the_family_solver(tmp_path):
     import pandas as pd
-
     from helpers.cli import invoke
+
     from reassembly.answer import ANSWER_NAME, save_answer
 
     puzzle, answer = make_sequence_puzzle("bert")
@@ -191,8 +225,23 @@ def test_solve_and_bench_run_the_family_solver(tmp_path):
     data = json.loads(solved.output)
     assert data["solver"] == "transformer"
     assert "matches answer.json" in invoke("verify", root, data["answer"]).output
-    benched = invoke("bench", "--seeds", "0", "--puzzle", root, "--out", tmp_path / "o", "--jobs", "1", "--threads", "1",
-                     "-s", "transformer", "-s", "paper")
+    benched = invoke(
+        "bench",
+        "--seeds",
+        "0",
+        "--puzzle",
+        root,
+        "--out",
+        tmp_path / "o",
+        "--jobs",
+        "1",
+        "--threads",
+        "1",
+        "-s",
+        "transformer",
+        "-s",
+        "paper",
+    )
     assert benched.exit_code == 0, benched.output
     rows = pd.read_json(tmp_path / "o" / "results.jsonl", lines=True).set_index("solver")
     assert rows.loc["transformer", "status"] == "ok" and bool(rows.loc["transformer", "exact"])

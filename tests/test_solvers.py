@@ -4,13 +4,14 @@ exact answer, parameters, stage reports, and where their signals do not apply.
 The synthetic blocks are built with the structure the paper relies on (see helpers/synthetic.py):
 this is a unit test of the pipeline, not a claim that trained networks look like this.
 """
+
 from __future__ import annotations
 
 import math
 
 import pytest
-
 from helpers.synthetic import make_puzzle
+
 from reassembly.errors import ReassemblyError, UnsupportedPuzzle
 from reassembly.registry import get_solver
 from reassembly.scoring import score

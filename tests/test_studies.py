@@ -1,5 +1,6 @@
 """The docs' studies go through the bench: every row they keep is a row the referee scored (same
 key, same scores), a rerun redoes nothing, and their figures draw from the rows they write."""
+
 from __future__ import annotations
 
 import json
@@ -49,11 +50,15 @@ def test_the_blackbox_study_counts_queries_in_the_harness(tmp_path: Path, studie
     from tasks_plots import blackbox_figure
 
     bench, out = tmp_path / "bench", tmp_path / "rows.jsonl"
-    rows = tasks_blackbox.run([0], bench, out, timeout=120, random_queries=[64], kinks_budgets=[300], sizes=[(8, 16, 2)])
+    rows = tasks_blackbox.run(
+        [0], bench, out, timeout=120, random_queries=[64], kinks_budgets=[300], sizes=[(8, 16, 2)]
+    )
     stored = referee_rows(bench)
     assert [(r["study"], r["solver"], r["setting"], r["value"]) for r in rows] == [
-        ("curve", "blackbox-random", "queries", 64), ("curve", "blackbox-kinks", "budget", 300),
-        ("sizes", "blackbox-kinks", "budget", tasks_blackbox.UNLIMITED)]
+        ("curve", "blackbox-random", "queries", 64),
+        ("curve", "blackbox-kinks", "budget", 300),
+        ("sizes", "blackbox-kinks", "budget", tasks_blackbox.UNLIMITED),
+    ]
     for row in rows:
         judged = stored[row["key"]]
         assert all(row[m] == judged[m] for m in tasks_blackbox.METRICS)

@@ -1,5 +1,6 @@
 """Black-box reconstruction: the referee compares up to the network's isomorphisms (and catches a
 wrong weight); the baseline recovers a tiny ReLU network from queries within its budget."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,8 @@ from typing import Any
 
 import pytest
 import torch
-
 from helpers.tasks import tiny_mlp
+
 from reassembly.errors import PermutationError
 from reassembly.query.blackbox import BlackboxProblem, save_answer, save_problem
 from reassembly.query.mlp import canonical, check_params, forward, parameter_errors
@@ -46,8 +47,9 @@ def test_answers_of_the_wrong_shape_are_refused() -> None:
         check_params({"W1": [["x"]], "b1": [0.0], "W2": [[1.0]], "b2": [0.0]}, 1, 1, 1)
 
 
-@pytest.mark.parametrize("name, options", [("blackbox-random", {"queries": 1000, "population": 2, "max_iter": 400}),
-                                           ("blackbox-kinks", {})])
+@pytest.mark.parametrize(
+    "name, options", [("blackbox-random", {"queries": 1000, "population": 2, "max_iter": 400}), ("blackbox-kinks", {})]
+)
 def test_the_solvers_reconstruct_a_tiny_network_within_the_budget(tmp_path: Path, name: str, options: dict) -> None:
     truth = tiny_mlp(d=3, h=4, o=2)
     root = save_problem(BlackboxProblem(3, 4, 2, budget=300), tmp_path / "bb")

@@ -1,5 +1,6 @@
 """Query-only reassembly: the oracle's budget, enforced by the referee's process whatever the
 solver claims; both baselines on a small puzzle; the bench's rows for the task; plugins per task."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import torch
-
 from helpers.cli import invoke
 from helpers.tasks import write_query_puzzle
+
 from reassembly import registry
 from reassembly.query.oracle import Oracle, OracleError
 from reassembly.query.problem import load_query_puzzle
@@ -77,14 +78,35 @@ def test_the_referee_enforces_the_budget_whatever_the_solver_claims(tmp_path: Pa
     plugin = tmp_path / "greedy_plugin.py"
     plugin.write_text(GREEDY)
     out = tmp_path / "out"
-    args = ["bench", "--task", "query", "--seeds", "0", "--puzzle", root, "--imports", plugin, "-s", "t-greedy",
-            "-s", "query-random[queries=8]", "--out", out, "--jobs", "1", "--timeout", "120"]
+    args = [
+        "bench",
+        "--task",
+        "query",
+        "--seeds",
+        "0",
+        "--puzzle",
+        root,
+        "--imports",
+        plugin,
+        "-s",
+        "t-greedy",
+        "-s",
+        "query-random[queries=8]",
+        "--out",
+        out,
+        "--jobs",
+        "1",
+        "--timeout",
+        "120",
+    ]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     rows = {r["solver"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
     greedy, random = rows["t-greedy"], rows["query-random"]
     assert greedy["task"] == random["task"] == "query" and greedy["status"] == random["status"] == "ok"
-    assert greedy["queries"] == 29 and greedy["exact"] and greedy["queries_refused"] == 1 and greedy["budget"] == 30  # 8 + 3 x 7 rows, no more
+    assert (
+        greedy["queries"] == 29 and greedy["exact"] and greedy["queries_refused"] == 1 and greedy["budget"] == 30
+    )  # 8 + 3 x 7 rows, no more
     assert random["queries"] == 8 and random["exact"]
     assert set(pd.read_csv(out / "results.csv")["task"]) == {"query"}
     again = invoke(*args)  # resumed: nothing is run twice
@@ -95,8 +117,10 @@ def test_the_referee_enforces_the_budget_whatever_the_solver_claims(tmp_path: Pa
 def test_plugins_register_solvers_per_task_by_entry_point_group(monkeypatch) -> None:
     from importlib.metadata import EntryPoint, EntryPoints
 
-    ours = [EntryPoint("t-ep-resync", "solvers.resync:ResyncCosineSolver", "reassembly.solvers.resync"),
-            EntryPoint("t-ep-query", "solvers.query:RandomQuerySolver", "reassembly.solvers.query")]
+    ours = [
+        EntryPoint("t-ep-resync", "solvers.resync:ResyncCosineSolver", "reassembly.solvers.resync"),
+        EntryPoint("t-ep-query", "solvers.query:RandomQuerySolver", "reassembly.solvers.query"),
+    ]
     from reassembly import entrypoints
 
     real = entrypoints.entry_points  # every plugin group is read through reassembly.entrypoints

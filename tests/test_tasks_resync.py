@@ -1,11 +1,12 @@
 """Neuron re-synchronisation: the referee catches wrong permutations, both solvers re-synchronise a
 small network, ours where the paper's cosine breaks, and the integrity check flags rescaled units."""
+
 from __future__ import annotations
 
 import pytest
 import torch
-
 from helpers.tasks import resync_problem
+
 from reassembly.errors import PermutationError
 from reassembly.registry import get_solver
 from reassembly.resync.problem import ResyncAnswer, load_answer, load_problem, save_answer, save_problem
@@ -25,11 +26,14 @@ def test_the_referee_scores_the_true_permutations_and_catches_a_swap() -> None:
     assert scored["unit_share"] == pytest.approx(1 - 2 / 48) and scored["weight_error"] > 0.01
 
 
-@pytest.mark.parametrize("perms, message", [
-    ([[0, 1]], "3 permutations"),
-    ([list(range(16))] * 2 + [[0] * 16], "each unit"),
-    ([list(range(16))] * 2 + [[0.5] + list(range(1, 16))], "not an integer"),
-])
+@pytest.mark.parametrize(
+    "perms, message",
+    [
+        ([[0, 1]], "3 permutations"),
+        ([list(range(16))] * 2 + [[0] * 16], "each unit"),
+        ([list(range(16))] * 2 + [[0.5] + list(range(1, 16))], "not an integer"),
+    ],
+)
 def test_malformed_answers_are_refused(perms, message) -> None:
     problem, answer = resync_problem()
     with pytest.raises(PermutationError, match=message):
@@ -57,7 +61,9 @@ def test_ours_holds_where_the_cosine_of_incoming_weights_breaks() -> None:
     """Heavy noise: the incoming weights alone no longer single out each unit; every tensor of the
     unit, each view weighed by how well it separates, still does."""
     problem, answer = resync_problem(noise=0.8, d=12, h=24, seed=3)
-    psi = {n: judge(problem, answer, get_solver(n).solve(problem).perms)["psi"] for n in ("resync-cosine", "resync-match")}
+    psi = {
+        n: judge(problem, answer, get_solver(n).solve(problem).perms)["psi"] for n in ("resync-cosine", "resync-match")
+    }
     assert psi["resync-match"] == 1 and psi["resync-cosine"] < 1
 
 

@@ -1,11 +1,12 @@
 """The whitened loss: a row-mixing metric that keeps the MSE's global optimum, and attempts on it."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-
 from helpers.synthetic import make_puzzle
+
 from reassembly.kernel import PieceStack
 from reassembly.kernel.screens import predict_insertions
 from solvers.fast import Descent, IteratedSearch, Whitening
@@ -33,7 +34,9 @@ def test_a_transform_mixes_rows_and_the_identity_changes_nothing(truth):
     arr, ev = truth
     final = ev.states(shuffled(arr))[-1]
     n = ev.n_rows
-    assert torch.allclose(ev.with_rows(ev.X, ev.target, lambda e: torch.eye(n, dtype=e.dtype) @ e).loss(final), ev.loss(final))
+    assert torch.allclose(
+        ev.with_rows(ev.X, ev.target, lambda e: torch.eye(n, dtype=e.dtype) @ e).loss(final), ev.loss(final)
+    )
     L = torch.randn(n, n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     err = ev.output(final) - ev.target
     assert torch.allclose(ev.with_rows(ev.X, ev.target, lambda e: L @ e).loss(final), (L @ err).pow(2).mean())

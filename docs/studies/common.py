@@ -1,6 +1,7 @@
 """What the studies share: where they write (their rows beside them in ``docs/studies/data/``, the
 images and pages the documentation shows in ``docs/``) and how they solve: every solve is a run
 of :class:`reassembly.Benchmark`, so each row carries the referee's scores, never a study's own."""
+
 from __future__ import annotations
 
 import json

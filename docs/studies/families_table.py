@@ -7,6 +7,7 @@ For every family and depth: each solver's exact recoveries over the seeds, and f
 the solver's MSE is above the true assembly's (``search``: a better answer existed) or not
 (``identifiability``: the data cannot tell), with median seconds and evaluations.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ def table(df: pd.DataFrame) -> str:
     df["depth"] = df["depth"].astype("Int64")
     df["family"] = df.get("config.block", df.get("family")).fillna("relu")
     variants = sorted(df["variant"].unique())
-    lines = ["| family | depth | " + " | ".join(f"`{v}`: exact (misses), median s" for v in variants) + " |",
-             "|---|---|" + "---|" * len(variants)]
+    lines = [
+        "| family | depth | " + " | ".join(f"`{v}`: exact (misses), median s" for v in variants) + " |",
+        "|---|---|" + "---|" * len(variants),
+    ]
     for (family, depth), g in df.groupby(["family", "depth"], sort=False):
         lines.append(f"| {family} | {depth} | " + " | ".join(cell(g[g["variant"] == v]) for v in variants) + " |")
     return "\n".join(lines)

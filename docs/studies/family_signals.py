@@ -8,6 +8,7 @@ Uses the generators' cache (trains what is missing). Scores: ``ddr`` (the paper)
 each is the share of true blocks the Hungarian assignment recovers when each read slot is matched
 to the write pieces on its own (gate and up apart), on the true pieces.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,16 +41,22 @@ def row(family: str, depth: int, seed: int) -> dict:
     slots = puzzle.family.slots
     stacked = {s.name: torch.stack([puzzle.pieces[b[i]].weight for b in truth.blocks]) for i, s in enumerate(slots)}
     write = next(s.name for s in slots if s.role == "write")
-    out = {"family": family, "depth": depth, "seed": seed, "train": trained.loss_curve[-1]["train_loss"],
-           "val": trained.loss_curve[-1]["val_loss"]}
+    out = {
+        "family": family,
+        "depth": depth,
+        "seed": seed,
+        "train": trained.loss_curve[-1]["train_loss"],
+        "val": trained.loss_curve[-1]["val_loss"],
+    }
     for s in slots:
         if s.role == "read":
             for name, score in SCORES.items():
                 out[f"{s.name}:{name}"] = accuracy(score(stacked[s.name], stacked[write]))
         elif s.role == "scale":  # a norm gain against its block's read pieces' column norms
             reads = [r for r in slots if r.role == "read"]
-            out[f"{s.name}:profile"] = accuracy(sum(profile_scores(unit_norms(stacked[r.name], 1), stacked[s.name])
-                                                    for r in reads))
+            out[f"{s.name}:profile"] = accuracy(
+                sum(profile_scores(unit_norms(stacked[r.name], 1), stacked[s.name]) for r in reads)
+            )
     return out
 
 

@@ -9,6 +9,7 @@ time-vs-depth table of ``reassembly bench`` runs (the bounded way to map depth, 
 solve time, fitted over its exact solves. Writes ``docs/studies/data/performance.json`` (and
 ``docs/performance-depth.png``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,14 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import DATA, DOCS  # beside this script
 from reassembly.answer import Answer
 from reassembly.janestreet import find_janestreet, janestreet_answer
 from reassembly.loader import load_puzzle
 from reassembly.puzzle import Puzzle
 from reassembly.registry import get_solver
 from reassembly.scoring import score
-
-from common import DATA, DOCS  # beside this script
 
 
 def timed(name: str, puzzle: Puzzle, answer: Answer, repeats: int) -> dict:
@@ -42,8 +42,13 @@ def timed(name: str, puzzle: Puzzle, answer: Answer, repeats: int) -> dict:
         result = solver.solve(puzzle)
         seconds.append(time.perf_counter() - t0)
         exact, evaluations = score(puzzle, result.assembly, answer).exact, result.evaluations
-    return {"solver": name, "median_s": statistics.median(seconds), "all_s": seconds, "exact": exact,
-            "evaluations": evaluations}
+    return {
+        "solver": name,
+        "median_s": statistics.median(seconds),
+        "all_s": seconds,
+        "exact": exact,
+        "evaluations": evaluations,
+    }
 
 
 def janestreet(repeats: int) -> dict | None:
@@ -61,11 +66,20 @@ def scaling(benches: list[Path]) -> dict:
     import pandas as pd
 
     runs = pd.concat([pd.read_csv(bench / "results.csv") for bench in benches], ignore_index=True)
-    rows = runs[["solver", "depth", "seed", "status", "exact", "kendall_tau", "mse", "seconds"]].sort_values(["solver", "depth"])
+    rows = runs[["solver", "depth", "seed", "status", "exact", "kendall_tau", "mse", "seconds"]].sort_values(
+        ["solver", "depth"]
+    )
     exact = rows[(rows.solver == "fast") & (rows.exact == True)]  # noqa: E712 (pandas mask)
-    fit = np.polyfit(np.log(exact.depth), np.log(exact.seconds), 1) if exact.depth.nunique() >= 2 else [float("nan"), 0.0]
-    return {"bench": [str(b) for b in benches], "rows": json.loads(rows.to_json(orient="records")), "exponent": float(fit[0]),
-            "fit_log_intercept": float(fit[1]), "fit_points": int(len(exact))}
+    fit = (
+        np.polyfit(np.log(exact.depth), np.log(exact.seconds), 1) if exact.depth.nunique() >= 2 else [float("nan"), 0.0]
+    )
+    return {
+        "bench": [str(b) for b in benches],
+        "rows": json.loads(rows.to_json(orient="records")),
+        "exponent": float(fit[0]),
+        "fit_log_intercept": float(fit[1]),
+        "fit_points": int(len(exact)),
+    }
 
 
 def plot(scale: dict, path: Path) -> None:
@@ -73,8 +87,8 @@ def plot(scale: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullLocator
     import pandas as pd
+    from matplotlib.ticker import NullLocator
 
     rows = pd.DataFrame(scale["rows"])
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -84,11 +98,23 @@ def plot(scale: dict, path: Path) -> None:
         if solved.any():
             ax.plot(group.depth[solved], group.seconds[solved], "o", color=colour, label=f"{solver}: exact")
         if (~solved).any():
-            ax.plot(group.depth[~solved], group.seconds[~solved], "x", color=colour, ms=9, label=f"{solver}: not exact / timeout")
+            ax.plot(
+                group.depth[~solved],
+                group.seconds[~solved],
+                "x",
+                color=colour,
+                ms=9,
+                label=f"{solver}: not exact / timeout",
+            )
     d = np.array(sorted(rows.depth.unique()), dtype=float)
     if np.isfinite(scale["exponent"]):
-        ax.plot(d, np.exp(scale["fit_log_intercept"]) * d ** scale["exponent"], "--", color="grey",
-                label=f"fit over fast's exact solves: time ∝ depth^{scale['exponent']:.2f}")
+        ax.plot(
+            d,
+            np.exp(scale["fit_log_intercept"]) * d ** scale["exponent"],
+            "--",
+            color="grey",
+            label=f"fit over fast's exact solves: time ∝ depth^{scale['exponent']:.2f}",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.xaxis.set_minor_locator(NullLocator())
@@ -104,13 +130,18 @@ def plot(scale: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bench", type=Path, nargs="+", help="`reassembly bench` output directories to map time against depth")
+    parser.add_argument(
+        "--bench", type=Path, nargs="+", help="`reassembly bench` output directories to map time against depth"
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=DATA / "performance.json", help="the numbers (JSON)")
     parser.add_argument("--plot", type=Path, default=DOCS / "performance-depth.png", help="time against depth")
     args = parser.parse_args()
-    env = {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-           "threads": torch.get_num_threads()}
+    env = {
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
     path = args.out
     result = json.loads(path.read_text()) if path.is_file() else {}  # keep sections not re-measured
     result.update({"environment": env, "janestreet": janestreet(args.repeats)})

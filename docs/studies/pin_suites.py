@@ -5,6 +5,7 @@ A maintainer's tool: after ``reassembly bench --suite NAME --out DIR`` on the re
 ``reassembly/harness/suite_pins.json``; later runs of the suite say where their puzzles differ
 (``pinned`` column: ``False``), so results on different content are never compared unawares.
 """
+
 from __future__ import annotations
 
 import json

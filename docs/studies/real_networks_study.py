@@ -12,22 +12,21 @@ check that the forward and the un-permuted rotary layout are right). Needs the w
     python docs/studies/real_networks_study.py            # prints the tables, writes docs/studies/data/real-networks.json
     python docs/studies/real_networks_study.py --write    # also replaces the tables in docs/real-networks.md
 """
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import kendalltau, spearmanr
 
+from common import DATA  # beside this script
 from generators.real.build import RealConfig, build_real
 from solvers.grouping import ddr_scores
 from solvers.transformer.circuits import circuit_scores, match_circuits, zscores
 from solvers.transformer.seriation import bisect, seriate
-
-from common import DATA  # beside this script
 
 MLP = {"bert": ("inp", "out", None), "llama": ("up", "down", "gate")}
 
@@ -36,8 +35,12 @@ def _pairs(score: np.ndarray) -> dict:
     """Diagonal (true pairs) against off-diagonal, and the Hungarian assignment's accuracy."""
     off = score[~np.eye(len(score), dtype=bool)]
     _, cols = linear_sum_assignment(score, maximize=True)
-    return {"true_min": float(score.diagonal().min()), "true_median": float(np.median(score.diagonal())),
-            "other_max": float(off.max()), "hungarian": float(np.mean(cols == np.arange(len(score))))}
+    return {
+        "true_min": float(score.diagonal().min()),
+        "true_median": float(np.median(score.diagonal())),
+        "other_max": float(off.max()),
+        "hungarian": float(np.mean(cols == np.arange(len(score)))),
+    }
 
 
 def study(name: str) -> dict:
@@ -61,11 +64,15 @@ def study(name: str) -> dict:
     comps = match_circuits(puzzle)
     block_of = {p: k for k, b in enumerate(truth.blocks) for p in b}
     role_of = {p: s for b in truth.blocks for s, p in zip(slots, b)}
-    out["matching"] = {"components": len(comps.members),
-                       "same_block": sum(len({block_of[p] for p in m.values()}) == 1 for m in comps.members),
-                       "roles_right": sum(all(role_of[p] == s for s, p in m.items()) for m in comps.members),
-                       "orientation_left_to_data": sum(bool(u) for u in comps.unsure)}
-    out["norm_vs_depth"] = {s: float(spearmanr(range(puzzle.depth), weights(s).flatten(1).norm(dim=1)).statistic) for s in slots}
+    out["matching"] = {
+        "components": len(comps.members),
+        "same_block": sum(len({block_of[p] for p in m.values()}) == 1 for m in comps.members),
+        "roles_right": sum(all(role_of[p] == s for s, p in m.items()) for m in comps.members),
+        "orientation_left_to_data": sum(bool(u) for u in comps.unsure),
+    }
+    out["norm_vs_depth"] = {
+        s: float(spearmanr(range(puzzle.depth), weights(s).flatten(1).norm(dim=1)).statistic) for s in slots
+    }
     kinds = {}
     for m in comps.members:
         kinds.setdefault("+".join(sorted(m)), []).append(m)
@@ -100,11 +107,19 @@ def next_token_losses(puzzle, answer, meta) -> dict:
     gen = torch.Generator().manual_seed(0)
     swap = torch.arange(puzzle.depth)
     swap[[3, 4]] = swap[[4, 3]]
-    return {"true": next_token_loss(puzzle, truth, head, tokens),
-            "llama.cpp Q/K layout": next_token_loss(puzzle, truth, head, tokens, stored=True),
-            "layers 3 and 4 swapped": next_token_loss(puzzle, truth[swap], head, tokens),
-            "shuffled (mean of 3)": float(np.mean([next_token_loss(puzzle, truth[torch.randperm(puzzle.depth, generator=gen)], head, tokens)
-                                                   for _ in range(3)]))}
+    return {
+        "true": next_token_loss(puzzle, truth, head, tokens),
+        "llama.cpp Q/K layout": next_token_loss(puzzle, truth, head, tokens, stored=True),
+        "layers 3 and 4 swapped": next_token_loss(puzzle, truth[swap], head, tokens),
+        "shuffled (mean of 3)": float(
+            np.mean(
+                [
+                    next_token_loss(puzzle, truth[torch.randperm(puzzle.depth, generator=gen)], head, tokens)
+                    for _ in range(3)
+                ]
+            )
+        ),
+    }
 
 
 def table(results: dict) -> str:
@@ -114,18 +129,24 @@ def table(results: dict) -> str:
         lines.append("| signal | true pairs: min | median | best wrong pair | Hungarian |\n|---|---|---|---|---|")
         for kind, key in (("DDR", "ddr"), ("z of circuit", "circuits")):
             for label, s in r[key].items():
-                lines.append(f"| {kind} {label} | {s['true_min']:.3g} | {s['true_median']:.3g} | {s['other_max']:.3g} | {s['hungarian']:.0%} |")
+                lines.append(
+                    f"| {kind} {label} | {s['true_min']:.3g} | {s['true_median']:.3g} | {s['other_max']:.3g} | {s['hungarian']:.0%} |"
+                )
         m = r["matching"]
-        lines.append(f"\nGreedy circuit matching: {m['components']} components, {m['same_block']} within one layer, "
-                     f"{m['roles_right']} with every role right ({m['orientation_left_to_data']} left to data).\n")
+        lines.append(
+            f"\nGreedy circuit matching: {m['components']} components, {m['same_block']} within one layer, "
+            f"{m['roles_right']} with every role right ({m['orientation_left_to_data']} left to data).\n"
+        )
         lines.append("| slot | Spearman(norm, depth) |\n|---|---|")
         lines += [f"| {s} | {v:+.2f} |" for s, v in r["norm_vs_depth"].items()]
         lines.append("\n| kind | seriation \\|τ\\| |\n|---|---|")
         lines += [f"| {k} | {v:.2f} |" for k, v in r["seriation_tau"].items()]
         lines.append(f"\nNorm gains split into two chains by the Fiedler vector: {r['norm_chains_split']:.0%} pure.")
         if "key_bias_norm" in r:
-            lines.append(f"\nKey bias norms {', '.join(f'{v:.3f}' for v in r['key_bias_norm'])}; query bias norms "
-                         f"{', '.join(f'{v:.2f}' for v in r['query_bias_norm'])}.")
+            lines.append(
+                f"\nKey bias norms {', '.join(f'{v:.3f}' for v in r['key_bias_norm'])}; query bias norms "
+                f"{', '.join(f'{v:.2f}' for v in r['query_bias_norm'])}."
+            )
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ whether every piece is in its place (or the assembly computes the same function)
 whether the layer order is exact, Kendall τ of the order, the referee's output MSE (float64, all
 sequences), seconds and evaluations.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,10 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from common import DOCS  # beside this script
 from reassembly.harness.results import load_results
 from reassembly.harness.summary import normalise
-
-from common import DOCS  # beside this script
 
 DOC = DOCS / "real-networks.md"
 
@@ -33,17 +33,27 @@ def _num(value: object, spec: str) -> str:
 def row(r: pd.Series) -> str:
     ok = r["status"] == "ok"
     order = r["order_exact"] if ok and not pd.isna(r["order_exact"]) else None
-    cells = [r["puzzle"], f"`{r['variant']}`", r["status"], ("yes" if r["exact"] else "no") if ok else "–",
-             _num(r["grouping_accuracy"], ".1%") if ok else "–", ("–" if order is None else ("yes" if order in (True, 1, "True") else "no")),
-             _num(r["kendall_tau"], ".3f") if ok else "–", _num(r["mse"], ".3g") if ok else "–",
-             _num(r["seconds"], ".1f"), _num(r["evaluations"], ".0f") if ok else "–"]
+    cells = [
+        r["puzzle"],
+        f"`{r['variant']}`",
+        r["status"],
+        ("yes" if r["exact"] else "no") if ok else "–",
+        _num(r["grouping_accuracy"], ".1%") if ok else "–",
+        ("–" if order is None else ("yes" if order in (True, 1, "True") else "no")),
+        _num(r["kendall_tau"], ".3f") if ok else "–",
+        _num(r["mse"], ".3g") if ok else "–",
+        _num(r["seconds"], ".1f"),
+        _num(r["evaluations"], ".0f") if ok else "–",
+    ]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def table(df: pd.DataFrame) -> str:
     df = normalise(df).sort_values(["puzzle", "variant"], kind="stable")
-    lines = ["| puzzle | solver | status | exact | grouping accuracy | order exact | Kendall τ | output MSE | seconds | evaluations |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| puzzle | solver | status | exact | grouping accuracy | order exact | Kendall τ | output MSE | seconds | evaluations |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     return "\n".join(lines + [row(r) for _, r in df.iterrows()])
 
 

@@ -9,6 +9,7 @@ solved in this process) with ``fast``, ``paper`` and ``cosine``. ``table`` adds,
 depth, the grouping accuracy of the weight signal alone (``units`` scores + Hungarian, the start
 ``fast`` searches from), read from the bench's puzzles and the answers it kept apart.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,24 @@ def slug(recipe: str) -> str:
 def run(args: argparse.Namespace) -> None:
     for recipe in args.recipes or list(RECIPES):
         out = args.out / slug(recipe)
-        cmd = ["reassembly", "bench", "--out", str(out), "--seeds", str(args.seeds), "--first-seed", str(args.first_seed),
-               "--timeout", str(args.timeout), "-j", "1", *(f"--depth={d}" for d in args.depths),
-               *(a for s in args.solvers for a in ("-s", s)), *RECIPES[recipe], *(["--retry-failed"] if args.retry_failed else [])]
+        cmd = [
+            "reassembly",
+            "bench",
+            "--out",
+            str(out),
+            "--seeds",
+            str(args.seeds),
+            "--first-seed",
+            str(args.first_seed),
+            "--timeout",
+            str(args.timeout),
+            "-j",
+            "1",
+            *(f"--depth={d}" for d in args.depths),
+            *(a for s in args.solvers for a in ("-s", s)),
+            *RECIPES[recipe],
+            *(["--retry-failed"] if args.retry_failed else []),
+        ]
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=False)
 
@@ -82,7 +98,9 @@ def table(args: argparse.Namespace) -> None:
     from reassembly.harness.results import load_results
 
     solvers = list(args.solvers)
-    print("| recipe | depth | weight grouping | " + " | ".join(f"`{s}`: exact (misses), median s" for s in solvers) + " |")
+    print(
+        "| recipe | depth | weight grouping | " + " | ".join(f"`{s}`: exact (misses), median s" for s in solvers) + " |"
+    )
     print("|---|---|---|" + "---|" * len(solvers))
     for recipe in RECIPES:
         bench = args.results / slug(recipe)

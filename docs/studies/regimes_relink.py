@@ -10,6 +10,7 @@ relaxed fit (:func:`solvers.fast.relink.relaxed_pairing`) on the order it found.
 ``answer.json`` (which the generator writes beside it, apart from what a solver reads) is used only
 to count the blocks paired right and the order's Kendall τ; no solver sees it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,7 @@ def main() -> None:
     report(blocks, "weight scores")
     for rnd in range(args.rounds):
         fixed = tuple(sorted(blocks))
-        fast.group_pieces = lambda *_: Grouping(fixed, np.ones(D), 1.0, np.ones(D))  # hold the pairing
+        fast.group_pieces = lambda *_, b=fixed: Grouping(b, np.ones(D), 1.0, np.ones(D))  # hold the pairing
         t0 = time.perf_counter()
         result = fast.FastSolver(relink=Relink(rounds=0)).solve(puzzle)
         blocks = list(result.assembly.blocks)

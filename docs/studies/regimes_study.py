@@ -7,6 +7,7 @@ the MSE of the delta-norm seed order (true pairs) against the model, and the los
 
     python docs/studies/regimes_study.py
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +15,8 @@ from pathlib import Path
 
 import typer
 
-from generators.config import PuzzleConfig, TrainingRecipe
-
 from common import DATA, DOCS  # beside this script
+from generators.config import PuzzleConfig, TrainingRecipe
 
 RECIPES: dict[str, TrainingRecipe] = {
     # The generator's default: Adam 1e-3, output projections initialised at zero.
@@ -33,9 +33,8 @@ RECIPES_HELP = f"Recipes (repeatable): {', '.join(RECIPES)}."
 def signals(model, X):
     """Pairing accuracy, Spearman of ||W_out|| with depth, mean trace, seed-order MSE vs the model."""
     import torch
-    from scipy.stats import spearmanr
-
     from scipy.optimize import linear_sum_assignment
+    from scipy.stats import spearmanr
 
     from solvers.grouping import ddr_scores
 
@@ -63,26 +62,36 @@ def signals(model, X):
     }
 
 
-def run_study(depths: list[int], recipes: list[str], epochs: int, seed: int, base: PuzzleConfig, progress: bool = True) -> "pd.DataFrame":  # noqa: F821
+def run_study(
+    depths: list[int], recipes: list[str], epochs: int, seed: int, base: PuzzleConfig, progress: bool = True
+) -> pd.DataFrame:  # noqa: F821
     import pandas as pd
     import torch
 
-    from generators.data import make_dataset
     from generators.build import sizes
+    from generators.data import make_dataset
     from generators.model import build_model
-    from reassembly.families import get_family
     from generators.train import train
+    from reassembly.families import get_family
 
     rows: list[dict] = []
     for depth in depths:
         for name in recipes:
-            config = dataclasses.replace(base, depth=depth, seed=seed, recipe=dataclasses.replace(RECIPES[name], epochs=epochs))
+            config = dataclasses.replace(
+                base, depth=depth, seed=seed, recipe=dataclasses.replace(RECIPES[name], epochs=epochs)
+            )
             data, _ = make_dataset(config)
             X = data.X[data.val][:1000].to(torch.float32)
             model = build_model(get_family(config.block), config.depth, sizes(config), config.seed, config.recipe.init)
             found: dict[int, dict] = {}
-            curve = train(model, data, config.recipe, config.seed, progress=progress,
-                          on_epoch=lambda epoch, m, found=found, X=X: found.__setitem__(epoch, signals(m, X)))
+            curve = train(
+                model,
+                data,
+                config.recipe,
+                config.seed,
+                progress=progress,
+                on_epoch=lambda epoch, m, found=found, X=X: found.__setitem__(epoch, signals(m, X)),
+            )
             for point in curve:
                 rows.append({"depth": depth, "recipe": name, **point, **found[point["epoch"]], **config.to_dict()})
     return pd.DataFrame(rows)
@@ -95,9 +104,14 @@ def plot(df, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     depths = sorted(df.depth.unique())
-    metrics = [("pairing_accuracy", "DDR + Hungarian pairing accuracy"), ("wout_spearman", "Spearman(‖W_out‖_F, depth)"),
-               ("seed_mse", "delta-norm seed MSE (true pairs)")]
-    fig, axes = plt.subplots(len(metrics), len(depths), figsize=(4.2 * len(depths), 3.0 * len(metrics)), squeeze=False, sharex=True)
+    metrics = [
+        ("pairing_accuracy", "DDR + Hungarian pairing accuracy"),
+        ("wout_spearman", "Spearman(‖W_out‖_F, depth)"),
+        ("seed_mse", "delta-norm seed MSE (true pairs)"),
+    ]
+    fig, axes = plt.subplots(
+        len(metrics), len(depths), figsize=(4.2 * len(depths), 3.0 * len(metrics)), squeeze=False, sharex=True
+    )
     for j, depth in enumerate(depths):
         for i, (col, label) in enumerate(metrics):
             ax = axes[i][j]

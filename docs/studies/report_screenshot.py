@@ -13,6 +13,7 @@ full-width screenshot. docs/report.png was made from a folder with three tasks a
     reassembly bench --task query --depth 8 --seeds 3 --out runs/report
     python docs/studies/report_screenshot.py runs/report
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,11 @@ def main() -> None:
     exe = browser()
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "report.html"
-        subprocess.run([sys.executable, "-m", "reassembly", "report", str(args.results), "--html", str(page)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "reassembly", "report", str(args.results), "--html", str(page)],
+            check=True,
+            capture_output=True,
+        )
         probed = Path(tmp) / "probe.html"
         probed.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
         dom = run(exe, "--dump-dom", probed.as_uri()).stdout
@@ -67,7 +71,9 @@ def main() -> None:
         import json
 
         quote = dom[start + len("data-probe=")]
-        probe = json.loads(html.unescape(dom[start + len("data-probe=") + 1: dom.index(quote, start + len("data-probe=") + 1)]))
+        probe = json.loads(
+            html.unescape(dom[start + len("data-probe=") + 1 : dom.index(quote, start + len("data-probe=") + 1)])
+        )
         print(f"browser check: {probe}")
         assert probe["sorted"] and 0 < probe["shown"] < probe["total"] and probe["images"] >= 2, probe
         shot = run(exe, f"--screenshot={args.out.resolve()}", f"--window-size=1400,{args.height}", page.as_uri())

@@ -8,6 +8,7 @@ thread. Two readings are compared: this code's defaults (a random 1,000-row subs
 seed, Bradley–Terry deltas and repair; T = median |delta|) and a reading that reproduces the
 paper's figures (the first 2,000 rows drive all three; T = 1e-3).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from common import DATA  # beside this script
 from reassembly.answer import Assembly
 from reassembly.janestreet import find_janestreet
 from reassembly.kernel import Evaluator, PieceStack
@@ -26,13 +28,17 @@ from reassembly.puzzle import Puzzle
 from solvers.grouping import SCORES, group_pieces
 from solvers.ranking import bradley_terry, bradley_terry_order, bubble_repair, soft_wins, swap_deltas
 
-from common import DATA  # beside this script
-
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PAPER = {
-    "ddr_gap": 1.18, "seed_delta_norm": 0.036794, "seed_wout_norm": 0.075851, "bradley_terry": 0.002989,
-    "repair": {"bt": [21, 7, 5, 3, 1], "delta-norm": [23, 20, 21, 15, 11, 9, 12, 5, 2, 1, 1, 1, 1],
-               "wout-norm": [30, 16, 12, 9, 4, 1]},
+    "ddr_gap": 1.18,
+    "seed_delta_norm": 0.036794,
+    "seed_wout_norm": 0.075851,
+    "bradley_terry": 0.002989,
+    "repair": {
+        "bt": [21, 7, 5, 3, 1],
+        "delta-norm": [23, 20, 21, 15, 11, 9, 12, 5, 2, 1, 1, 1, 1],
+        "wout-norm": [30, 16, 12, 9, 4, 1],
+    },
 }
 
 
@@ -95,8 +101,13 @@ def repair_rounds(work: Evaluator, full: Evaluator, arr: torch.Tensor) -> dict:
         if swaps == 0:
             break
         history.append({"round": len(history), "swaps": swaps, "mse": full.mse(arr)})
-    return {"rounds": len(history) - 1, "swaps": sum(h["swaps"] for h in history), "history": history,
-            "final_mse": full.mse(arr), "seconds": time.perf_counter() - t0}
+    return {
+        "rounds": len(history) - 1,
+        "swaps": sum(h["swaps"] for h in history),
+        "history": history,
+        "final_mse": full.mse(arr),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def render(out: dict) -> str:
@@ -105,24 +116,46 @@ def render(out: dict) -> str:
     for m, p in out["pairing"].items():
         lines.append(f"| {m} | {p['assigned_min']:.4f} | {p['unassigned_max']:.4f} | {p['gap']:.4f} |")
     lines += ["", "| seed | definition | rows | dtype | MSE |", "|---|---|---|---|---|"]
-    lines += [f"| {r['seed']} | {r['definition']} | {r['rows']} | {r['dtype']} | {r['mse']:.6f} |" for r in out["seeds"]]
-    lines += ["", "| BT seed rows | delta rows | dtype | T | T value | MM iterations | MSE |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['seed_rows']} | {r['delta_rows']} | {r['dtype']} | {r['temperature']} | {r['T_value']:.3g} | "
-              f"{r['mm_iterations']} | {r['mse']:.6f} |" for r in out["bradley_terry"]]
+    lines += [
+        f"| {r['seed']} | {r['definition']} | {r['rows']} | {r['dtype']} | {r['mse']:.6f} |" for r in out["seeds"]
+    ]
+    lines += [
+        "",
+        "| BT seed rows | delta rows | dtype | T | T value | MM iterations | MSE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['seed_rows']} | {r['delta_rows']} | {r['dtype']} | {r['temperature']} | {r['T_value']:.3g} | "
+        f"{r['mm_iterations']} | {r['mse']:.6f} |"
+        for r in out["bradley_terry"]
+    ]
     lines += ["", "| start | repair rows | rounds | swaps | swaps per round | seconds |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['start']} | {r['repair_rows']} | {r['rounds']} | {r['swaps']} | "
-              f"{', '.join(str(h['swaps']) for h in r['history'][1:])} | {r['seconds']:.0f} |" for r in out["repair"]]
+    lines += [
+        f"| {r['start']} | {r['repair_rows']} | {r['rounds']} | {r['swaps']} | "
+        f"{', '.join(str(h['swaps']) for h in r['history'][1:])} | {r['seconds']:.0f} |"
+        for r in out["repair"]
+    ]
     if "seed_random_draws" in out:
         d = out["seed_random_draws"]
-        lines += ["", f"delta-norm seed over {d['draws']} random 1,000-row draws: min {d['min']:.4f}, "
-                  f"median {d['median']:.4f}, max {d['max']:.4f}"]
+        lines += [
+            "",
+            f"delta-norm seed over {d['draws']} random 1,000-row draws: min {d['min']:.4f}, "
+            f"median {d['median']:.4f}, max {d['max']:.4f}",
+        ]
     if "bt_paper_reading" in out:
         b = out["bt_paper_reading"]
-        lines += ["", "BT (first 2,000 rows, T=1e-3) MSE by MM iteration cap: "
-                  + ", ".join(f"{k}: {v:.7f}" for k, v in b["mse_by_mm_cap"].items()),
-                  "", "| T | MSE after BT | round-1 swaps | MSE after round 1 |", "|---|---|---|---|"]
-        lines += [f"| {g['T']:g} | {g['mse']:.6f} | {g['round1_swaps']} | {g['round1_mse']:.6f} |"
-                  for g in b["temperature_grid"]]
+        lines += [
+            "",
+            "BT (first 2,000 rows, T=1e-3) MSE by MM iteration cap: "
+            + ", ".join(f"{k}: {v:.7f}" for k, v in b["mse_by_mm_cap"].items()),
+            "",
+            "| T | MSE after BT | round-1 swaps | MSE after round 1 |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {g['T']:g} | {g['mse']:.6f} | {g['round1_swaps']} | {g['round1_mse']:.6f} |"
+            for g in b["temperature_grid"]
+        ]
     lines += ["", "MSE (all 10,000 rows) after each round, first-2000-row repair:", ""]
     for r in out["repair"]:
         if r["repair_rows"] == "first2000":
@@ -142,7 +175,9 @@ def bt_probe(blocks: Blocks, full: Evaluator, delta: torch.Tensor, seed: torch.T
     for T in (1e-4, 2e-4, 3e-4, 5e-4, 7e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3):
         order, _ = bradley_terry_order(delta, T)
         after, log = bubble_repair(work, seed[order], max_rounds=1)
-        grid.append({"T": T, "mse": full.mse(seed[order]), "round1_swaps": log[1]["swaps"], "round1_mse": full.mse(after)})
+        grid.append(
+            {"T": T, "mse": full.mse(seed[order]), "round1_swaps": log[1]["swaps"], "round1_mse": full.mse(after)}
+        )
     return {"mse_by_mm_cap": iters, "temperature_grid": grid}
 
 
@@ -176,8 +211,14 @@ def main() -> None:
     out: dict = {"paper": PAPER}
 
     grouping = {m: group_pieces(puzzle, m) for m in ("ddr", "cosine")}
-    out["pairing"] = {m: {"assigned_min": _scores_extremes(puzzle, g, m)[0], "unassigned_max": _scores_extremes(puzzle, g, m)[1],
-                          "gap": g.gap} for m, g in grouping.items()}
+    out["pairing"] = {
+        m: {
+            "assigned_min": _scores_extremes(puzzle, g, m)[0],
+            "unassigned_max": _scores_extremes(puzzle, g, m)[1],
+            "gap": g.gap,
+        }
+        for m, g in grouping.items()
+    }
     assert grouping["ddr"].blocks == grouping["cosine"].blocks
     blocks = Blocks(puzzle, grouping["ddr"].blocks, puzzle.layout.pools["last"])
     arr = blocks.arr
@@ -191,8 +232,9 @@ def main() -> None:
             X, _ = rows_of(puzzle, rows)
             for name, key in delta_norm_keys(blocks.evaluator(rows, dtype), arr, X).items():
                 order = ascending(key)
-                out["seeds"].append({"seed": "delta-norm", "definition": name, "rows": rows, "dtype": dtype,
-                                     "mse": full.mse(order)})
+                out["seeds"].append(
+                    {"seed": "delta-norm", "definition": name, "rows": rows, "dtype": dtype, "mse": full.mse(order)}
+                )
                 if name == "mean L2 norm" and dtype == "float32":
                     seeds[f"delta-norm/{rows}"] = order
     draws = []
@@ -200,19 +242,34 @@ def main() -> None:
         idx = torch.randperm(puzzle.n_rows, generator=torch.Generator().manual_seed(draw))[:1000]
         draws.append(full.mse(ascending(delta_norm_keys(full64, arr, puzzle.X[idx])["mean L2 norm"])))
     draws.sort()
-    out["seed_random_draws"] = {"draws": len(draws), "min": draws[0], "median": (draws[99] + draws[100]) / 2,
-                                "max": draws[-1]}
+    out["seed_random_draws"] = {
+        "draws": len(draws),
+        "min": draws[0],
+        "median": (draws[99] + draws[100]) / 2,
+        "max": draws[-1],
+    }
     w_out = blocks.stacks["float64"].tensors["out"].weight[arr[:, 1]]
     seeds["wout-norm"] = ascending(w_out.flatten(1).norm(dim=1))
-    out["seeds"].append({"seed": "wout-norm", "definition": "Frobenius", "rows": "-", "dtype": "float64",
-                         "mse": full.mse(seeds["wout-norm"])})
+    out["seeds"].append(
+        {
+            "seed": "wout-norm",
+            "definition": "Frobenius",
+            "rows": "-",
+            "dtype": "float64",
+            "mse": full.mse(seeds["wout-norm"]),
+        }
+    )
     print("seeds done", flush=True)
 
     # Bradley–Terry: (seed, rows for the swap deltas, dtype) x temperature.
     out["bradley_terry"] = []
     bt_orders: dict[str, list[int]] = {}
-    for seed_rows, delta_rows, dtype in (("random1000", "random1000", "float32"), ("first2000", "random1000", "float32"),
-                                         ("first2000", "first2000", "float32"), ("first2000", "first2000", "float64")):
+    for seed_rows, delta_rows, dtype in (
+        ("random1000", "random1000", "float32"),
+        ("first2000", "random1000", "float32"),
+        ("first2000", "first2000", "float32"),
+        ("first2000", "first2000", "float64"),
+    ):
         seed = seeds[f"delta-norm/{seed_rows}"]
         seed_arr = arr[torch.tensor(seed)]
         t0 = time.perf_counter()
@@ -223,10 +280,18 @@ def main() -> None:
             order = [seed[int(p)] for p in positions]
             label = f"seed {seed_rows}, deltas {delta_rows} {dtype}, T={'median' if T is None else T}"
             bt_orders[label] = order
-            out["bradley_terry"].append({"seed_rows": seed_rows, "delta_rows": delta_rows, "dtype": dtype,
-                                         "temperature": "median |delta|" if T is None else T,
-                                         "T_value": fit.temperature, "mm_iterations": fit.iterations,
-                                         "mse": full.mse(order), "delta_seconds": seconds})
+            out["bradley_terry"].append(
+                {
+                    "seed_rows": seed_rows,
+                    "delta_rows": delta_rows,
+                    "dtype": dtype,
+                    "temperature": "median |delta|" if T is None else T,
+                    "T_value": fit.temperature,
+                    "mm_iterations": fit.iterations,
+                    "mse": full.mse(order),
+                    "delta_seconds": seconds,
+                }
+            )
         if (seed_rows, delta_rows, dtype) == ("first2000", "first2000", "float32"):
             out["bt_paper_reading"] = bt_probe(blocks, full64, delta, seed_arr)
         print("bt", seed_rows, delta_rows, dtype, flush=True)

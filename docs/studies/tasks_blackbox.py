@@ -13,6 +13,7 @@ referee scores each answer. One bench folder (``--bench``) holds every problem a
 skips the runs stored there, and the study's rows (docs/studies/data/tasks-blackbox.jsonl) are
 rewritten from them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from common import DATA, DOCS, bench_rows, write_rows  # beside this script
 
 CURVE_SIZE = (8, 16, 2)
@@ -33,9 +35,16 @@ UNLIMITED = 10**9  # the budget where a run is not limited by one
 METRICS = ("max_error", "mean_error", "output_error", "queries", "budget", "query_calls", "queries_refused")
 
 
-def run(seeds: list[int], bench: Path, out: Path, jobs: int = 1, timeout: float = 600.0,
-        random_queries: list[int] = RANDOM_QUERIES, kinks_budgets: list[int] = KINKS_BUDGETS,
-        sizes: list[tuple[int, int, int]] = SIZES) -> list[dict[str, Any]]:
+def run(
+    seeds: list[int],
+    bench: Path,
+    out: Path,
+    jobs: int = 1,
+    timeout: float = 600.0,
+    random_queries: list[int] = RANDOM_QUERIES,
+    kinks_budgets: list[int] = KINKS_BUDGETS,
+    sizes: list[tuple[int, int, int]] = SIZES,
+) -> list[dict[str, Any]]:
     """The error-against-queries curve at :data:`CURVE_SIZE` and ours at every size of ``sizes``,
     on every seed; the rows, also written to ``out``.
 
@@ -57,22 +66,46 @@ def run(seeds: list[int], bench: Path, out: Path, jobs: int = 1, timeout: float 
 
     def bench_at(size: tuple[int, int, int], seed: int, budget: int, solvers: list[str]) -> list[dict[str, Any]]:
         d, h, o = size
-        return bench_rows(bench, METRICS, task="blackbox", solvers=solvers, seeds=1, first_seed=seed, jobs=jobs, threads=1,
-                          timeout=timeout, generator={"block": "relu", "depth": 2, "width": d, "hidden": h, "output": o},
-                          task_options={"budget": budget})
+        return bench_rows(
+            bench,
+            METRICS,
+            task="blackbox",
+            solvers=solvers,
+            seeds=1,
+            first_seed=seed,
+            jobs=jobs,
+            threads=1,
+            timeout=timeout,
+            generator={"block": "relu", "depth": 2, "width": d, "hidden": h, "output": o},
+            task_options={"budget": budget},
+        )
 
     def add(study: str, size: tuple[int, int, int], seed: int, setting: str, found: list[dict[str, Any]]) -> None:
         for r in found:
             value = r["params.queries"] if setting == "queries" else r["budget"]
-            rows.append({"study": study, "size": "-".join(map(str, size)), "seed": seed, "solver": r["variant"].split("[")[0],
-                         "setting": setting, "value": value, **r})
+            rows.append(
+                {
+                    "study": study,
+                    "size": "-".join(map(str, size)),
+                    "seed": seed,
+                    "solver": r["variant"].split("[")[0],
+                    "setting": setting,
+                    "value": value,
+                    **r,
+                }
+            )
             print(study, rows[-1]["size"], seed, r["variant"], value, f"{r['max_error']:.2e}", r["queries"], flush=True)
         write_rows(out, rows)
 
     queries = ",".join(map(str, random_queries))
     for seed in seeds:
-        add("curve", CURVE_SIZE, seed, "queries",
-            bench_at(CURVE_SIZE, seed, UNLIMITED, [f"blackbox-random[queries=[{queries}],{RANDOM_OPTIONS}]"]))
+        add(
+            "curve",
+            CURVE_SIZE,
+            seed,
+            "queries",
+            bench_at(CURVE_SIZE, seed, UNLIMITED, [f"blackbox-random[queries=[{queries}],{RANDOM_OPTIONS}]"]),
+        )
         for budget in kinks_budgets:
             add("curve", CURVE_SIZE, seed, "budget", bench_at(CURVE_SIZE, seed, budget, ["blackbox-kinks"]))
     for size in sizes:

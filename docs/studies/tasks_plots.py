@@ -3,6 +3,7 @@ tasks_blackbox.py); reads rows only, solves nothing.
 
     python docs/studies/tasks_plots.py      # every table of docs/tasks.md from docs/studies/data/
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,10 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-COLOURS = {"resync-cosine": "C0", "resync-match": "C3", "resync-match[method=\"likelihood\"]": "C1", "query-random": "C0", "query-committee": "C3",
-           "blackbox-random": "C0", "blackbox-committee": "C2", "blackbox-kinks": "C3"}
-LABELS = {"noise": "Gaussian noise σ (relative to each tensor's RMS)", "quantize": "bits (uniform, per tensor)",
-          "prune": "share of weights pruned (magnitude, per matrix)", "finetune": "fine-tuning steps (Adam, lr 1e-3)"}
+COLOURS = {
+    "resync-cosine": "C0",
+    "resync-match": "C3",
+    'resync-match[method="likelihood"]': "C1",
+    "query-random": "C0",
+    "query-committee": "C3",
+    "blackbox-random": "C0",
+    "blackbox-committee": "C2",
+    "blackbox-kinks": "C3",
+}
+LABELS = {
+    "noise": "Gaussian noise σ (relative to each tensor's RMS)",
+    "quantize": "bits (uniform, per tensor)",
+    "prune": "share of weights pruned (magnitude, per matrix)",
+    "finetune": "fine-tuning steps (Adam, lr 1e-3)",
+}
 
 
 def rows_of(path: Path) -> list[dict]:
@@ -33,7 +46,13 @@ def _panel(ax, rows: list[dict], kind: str, metric: str = "psi") -> None:
         ax.plot(x, means, marker="o", color=COLOURS.get(solver), ls=":" if "[" in solver else "-", label=solver)
         if points:
             px, py = zip(*points)
-            ax.scatter(np.array(px) + (0.06 if solver.endswith("match") else -0.06), py, s=10, color=COLOURS.get(solver), alpha=0.4)
+            ax.scatter(
+                np.array(px) + (0.06 if solver.endswith("match") else -0.06),
+                py,
+                s=10,
+                color=COLOURS.get(solver),
+                alpha=0.4,
+            )
     ax.set_xticks(x)
     ax.set_xticklabels([f"{v:g}" for v in values], fontsize=8)
     ax.set_xlabel(LABELS.get(kind, kind), fontsize=8)
@@ -62,11 +81,24 @@ def resync_figure(jsonl: Path, png: Path) -> Path:
     attack = [r for r in rows if r["kind"] == "rescale=0.05+noise"]
     values = sorted({r["value"] for r in attack})
     for solver in sorted({r["solver"] for r in attack}):
-        recall = [np.mean([r["flag_recall"] for r in attack if r["value"] == v and r["solver"] == solver]) for v in values]
-        false = [np.mean([r["false_flags"] for r in attack if r["value"] == v and r["solver"] == solver]) for v in values]
+        recall = [
+            np.mean([r["flag_recall"] for r in attack if r["value"] == v and r["solver"] == solver]) for v in values
+        ]
+        false = [
+            np.mean([r["false_flags"] for r in attack if r["value"] == v and r["solver"] == solver]) for v in values
+        ]
         ax.plot(values, recall, marker="o", color=COLOURS.get(solver), label=f"{solver}: attacked units flagged")
-        ax.plot(values, np.array(false) / 100, marker="x", ls=":", color=COLOURS.get(solver), label=f"{solver}: false flags / 100")
-    ax.set(title="Integrity check: 5% of units rescaled ×[2, 4]^±1, then noise", xlabel=LABELS["noise"], ylim=(-0.05, 1.08))
+        ax.plot(
+            values,
+            np.array(false) / 100,
+            marker="x",
+            ls=":",
+            color=COLOURS.get(solver),
+            label=f"{solver}: false flags / 100",
+        )
+    ax.set(
+        title="Integrity check: 5% of units rescaled ×[2, 4]^±1, then noise", xlabel=LABELS["noise"], ylim=(-0.05, 1.08)
+    )
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -88,15 +120,22 @@ def blackbox_figure(jsonl: Path, png: Path) -> Path:
     curve = [r for r in rows if r["study"] == "curve"]
     for solver in sorted({r["solver"] for r in curve}):
         mine = [r for r in curve if r["solver"] == solver]
-        left.scatter([r["queries"] for r in mine], [r["max_error"] for r in mine], s=14, alpha=0.5, color=COLOURS.get(solver))
+        left.scatter(
+            [r["queries"] for r in mine], [r["max_error"] for r in mine], s=14, alpha=0.5, color=COLOURS.get(solver)
+        )
         values = sorted({r["value"] for r in mine})
         xs = [np.median([r["queries"] for r in mine if r["value"] == v]) for v in values]
         ys = [np.median([r["max_error"] for r in mine if r["value"] == v]) for v in values]
         left.plot(xs, ys, marker="o", color=COLOURS.get(solver), label=f"{solver} (median over seeds)")
     left.axhline(1e-4, ls=":", color="0.4", label="the paper's bar, 1e-4")
     size = curve[0]["size"] if curve else "?"
-    left.set(xscale="log", yscale="log", xlabel="queries (rows answered by the oracle)", ylabel="max parameter error (canonical)",
-             title=f"Error against queries, {size} ReLU network")
+    left.set(
+        xscale="log",
+        yscale="log",
+        xlabel="queries (rows answered by the oracle)",
+        ylabel="max parameter error (canonical)",
+        title=f"Error against queries, {size} ReLU network",
+    )
     left.legend(fontsize=8)
     left.grid(alpha=0.3)
     sizes = [r for r in rows if r["study"] == "sizes"]
@@ -105,8 +144,13 @@ def blackbox_figure(jsonl: Path, png: Path) -> Path:
         mine = [r for r in sizes if r["size"] == name]
         right.scatter([r["queries"] for r in mine], [r["max_error"] for r in mine], s=22, label=name, color=f"C{i}")
     right.axhline(1e-4, ls=":", color="0.4")
-    right.set(xscale="log", yscale="log", xlabel="queries", ylabel="max parameter error (canonical)",
-              title="blackbox-kinks by network size d-h-o (each seed)")
+    right.set(
+        xscale="log",
+        yscale="log",
+        xlabel="queries",
+        ylabel="max parameter error (canonical)",
+        title="blackbox-kinks by network size d-h-o (each seed)",
+    )
     right.legend(fontsize=8)
     right.grid(alpha=0.3)
     png.parent.mkdir(parents=True, exist_ok=True)
@@ -119,12 +163,18 @@ def breakdown_table(jsonl: Path) -> str:
     (and the mean Ψ at each setting)."""
     rows = [r for r in rows_of(jsonl) if r["kind"] in LABELS]
     solvers = sorted({r["solver"] for r in rows})
-    lines = ["| perturbation | setting: mean Ψ (" + " / ".join(solvers) + ") | Ψ = 100 % on every seed up to |", "|---|---|---|"]
+    lines = [
+        "| perturbation | setting: mean Ψ (" + " / ".join(solvers) + ") | Ψ = 100 % on every seed up to |",
+        "|---|---|---|",
+    ]
     for kind in LABELS:
         values = sorted({r["value"] for r in rows if r["kind"] == kind}, reverse=kind == "quantize")
         cells, held, broken = [], {}, set()
         for v in values:
-            psis = {s: [r["psi"] for r in rows if r["kind"] == kind and r["value"] == v and r["solver"] == s] for s in solvers}
+            psis = {
+                s: [r["psi"] for r in rows if r["kind"] == kind and r["value"] == v and r["solver"] == s]
+                for s in solvers
+            }
             cells.append(f"{v:g}: " + " / ".join(f"{np.mean(p):.2f}" if p else "–" for p in psis.values()))
             for s, p in psis.items():
                 if p and min(p) < 1:
@@ -152,18 +202,25 @@ def integrity_table(jsonl: Path) -> str:
     rows = rows_of(jsonl)
     attack = [r for r in rows if r["kind"] == "rescale=0.05+noise"]
     solvers = sorted({r["solver"] for r in attack})
-    lines = ["| noise σ after the attack | " + " | ".join(f"`{s}`: flagged (false flags)" for s in solvers) + " |",
-             "|---|" + "---|" * len(solvers)]
+    lines = [
+        "| noise σ after the attack | " + " | ".join(f"`{s}`: flagged (false flags)" for s in solvers) + " |",
+        "|---|" + "---|" * len(solvers),
+    ]
     for v in sorted({r["value"] for r in attack}):
         cells = []
         for s in solvers:
             mine = [r for r in attack if r["value"] == v and r["solver"] == s]
-            cells.append(f"{np.mean([r['flag_recall'] for r in mine]):.1%} ({np.mean([r['false_flags'] for r in mine]):.1f})")
+            cells.append(
+                f"{np.mean([r['flag_recall'] for r in mine]):.1%} ({np.mean([r['false_flags'] for r in mine]):.1f})"
+            )
         lines.append(f"| {v:g} | " + " | ".join(cells) + " |")
     tuned = [r for r in rows if r["kind"] == "finetune"]
     for v in sorted({r["value"] for r in tuned}):
         flags = [r["false_flags"] for r in tuned if r["value"] == v]
-        lines.append(f"| fine-tuning {v:g} steps, no attack | false flags per network, every solver and seed: {_span(flags)} |" + " |" * (len(solvers) - 1))
+        lines.append(
+            f"| fine-tuning {v:g} steps, no attack | false flags per network, every solver and seed: {_span(flags)} |"
+            + " |" * (len(solvers) - 1)
+        )
     return "\n".join(lines)
 
 
@@ -172,21 +229,30 @@ def blackbox_tables(jsonl: Path) -> str:
     output error over seeds, seeds below the paper's 1e-4, queries counted) and ours by size."""
     rows = rows_of(jsonl)
     curve = [r for r in rows if r["study"] == "curve"]
-    lines = ["| solver | setting | max error (median) | output error (median) | seeds < 1e-4 | queries counted |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| solver | setting | max error (median) | output error (median) | seeds < 1e-4 | queries counted |",
+        "|---|---|---|---|---|---|",
+    ]
     for solver in sorted({r["solver"] for r in curve}, reverse=True):
         mine = [r for r in curve if r["solver"] == solver]
         for v in sorted({r["value"] for r in mine}):
             at = [r for r in mine if r["value"] == v]
             below = sum(r["max_error"] < 1e-4 for r in at)
-            lines.append(f"| `{solver}` | {at[0]['setting']} {v:,} | {_median([r['max_error'] for r in at]):.2g} | "
-                         f"{_median([r['output_error'] for r in at]):.2g} | {below}/{len(at)} | {_span([r['queries'] for r in at])} |")
+            lines.append(
+                f"| `{solver}` | {at[0]['setting']} {v:,} | {_median([r['max_error'] for r in at]):.2g} | "
+                f"{_median([r['output_error'] for r in at]):.2g} | {below}/{len(at)} | {_span([r['queries'] for r in at])} |"
+            )
     sizes = [r for r in rows if r["study"] == "sizes"]
     lines += ["", "| d-h-o | max error per seed | queries per seed | seconds (solve) |", "|---|---|---|---|"]
     for name in dict.fromkeys(r["size"] for r in sizes):
         mine = sorted((r for r in sizes if r["size"] == name), key=lambda r: r["seed"])
-        lines.append(f"| {name} | " + ", ".join(f"{r['max_error']:.2g}" for r in mine) + " | "
-                     + ", ".join(f"{r['queries']:,}" for r in mine) + f" | {_span([r['seconds'] for r in mine], '.2f')} |")
+        lines.append(
+            f"| {name} | "
+            + ", ".join(f"{r['max_error']:.2g}" for r in mine)
+            + " | "
+            + ", ".join(f"{r['queries']:,}" for r in mine)
+            + f" | {_span([r['seconds'] for r in mine], '.2f')} |"
+        )
     return "\n".join(lines)
 
 

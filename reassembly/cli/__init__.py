@@ -1,4 +1,5 @@
 """The command line: :data:`app` (typer) and :func:`main`."""
+
 from __future__ import annotations
 
 from reassembly.cli.app import app, main

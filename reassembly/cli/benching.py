@@ -1,4 +1,5 @@
 """``reassembly bench`` and ``reassembly report``."""
+
 from __future__ import annotations
 
 import contextlib
@@ -6,7 +7,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -16,8 +17,14 @@ from reassembly.cli.solving import IMPORTS_HELP
 from reassembly.errors import ConfigError
 
 DEFAULT_OUT = Path("bench-results")
-OUTCOMES = {"solved": "[green]solved[/]", "missed": "[yellow]missed[/]", "answered": "[cyan]answered[/]",
-            "timeout": "[yellow]timeout[/]", "error": "[red]error[/]", "unsupported": "[blue]unsupported[/]"}
+OUTCOMES = {
+    "solved": "[green]solved[/]",
+    "missed": "[yellow]missed[/]",
+    "answered": "[cyan]answered[/]",
+    "timeout": "[yellow]timeout[/]",
+    "error": "[red]error[/]",
+    "unsupported": "[blue]unsupported[/]",
+}
 
 
 def outcome(row: dict[str, Any]) -> str:
@@ -52,6 +59,7 @@ def progress_line(row: dict[str, Any]) -> str:
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """``kill`` stops the workers as Ctrl-C does."""
+
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
@@ -68,37 +76,123 @@ def sigterm_as_interrupt() -> Iterator[None]:
 @with_generator_options(repeatable=("block", "depth"), exclude=("seed",))
 def bench(
     generator: dict[str, Any],
-    suite: Annotated[Optional[str], typer.Option("--suite", help="Run a named suite (its puzzles, pins and solvers; see 'reassembly suites').")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Synthetic puzzles per configuration (seeds FIRST..FIRST+N-1); 0 for none.")] = 3,
-    first_seed: Annotated[int, typer.Option("--first-seed", help="First generator seed (tune on seeds >= 100, report on 0-2).")] = 0,
-    solver: Annotated[Optional[list[str]], typer.Option("--solver", "-s", help="Solver variant NAME or NAME[opt=value] "
-                      "(a list value is a grid: NAME[opt=[1,2]]); repeatable; every registered solver when not given.")] = None,
-    solver_option: Annotated[Optional[list[str]], typer.Option("--solver-option", "-o", help="NAME=VALUE for every selected solver that has the option (repeatable).")] = None,
-    perturb: Annotated[Optional[list[str]], typer.Option("--perturb", help="Change after training (repeatable), as for 'reassembly generate'.")] = None,
-    janestreet: Annotated[Optional[Path], typer.Option("--janestreet", help="Also run the real Jane Street puzzle in DIR (scored by its published SHA-256).")] = None,
-    puzzle: Annotated[Optional[list[Path]], typer.Option("--puzzle", help="Also run this puzzle directory (scored by its answer.json where present; repeatable).")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Seconds each solve may take before it is stopped and recorded as a timeout (default 600, or the suite's).")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Solves at a time (one process each); default: the cores not already busy. 1 for the cleanest timings.")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="Torch threads per solve; default: free cores / jobs.")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Directory for puzzles/, answers/ and results.csv / results.jsonl.")] = DEFAULT_OUT,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Trained-model cache; default $REASSEMBLY_CACHE or the user cache folder.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Redo runs already in the results (their rows are replaced).")] = False,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo runs whose stored status is error or timeout.")] = False,
-    imports: Annotated[Optional[list[str]], typer.Option("--imports", help=IMPORTS_HELP)] = None,
-    scheduler: Annotated[Optional[str], typer.Option(help="Run on Dask: 'local' (a local cluster) or a scheduler address tcp://HOST:PORT (needs the dask extra).")] = None,
-    task: Annotated[str, typer.Option("--task", help="Task family: reassembly (layer reassembly), resync (neuron re-synchronisation), "
-                    "query (query-only reassembly) or blackbox (black-box parameter reconstruction).")] = "reassembly",
-    task_option: Annotated[Optional[list[str]], typer.Option("--task-option", "-t", help="NAME=VALUE for the task's problem generator, "
-                           "e.g. budget=2000 (query, blackbox); repeatable.")] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option("--suite", help="Run a named suite (its puzzles, pins and solvers; see 'reassembly suites')."),
+    ] = None,
+    seeds: Annotated[
+        int, typer.Option("--seeds", help="Synthetic puzzles per configuration (seeds FIRST..FIRST+N-1); 0 for none.")
+    ] = 3,
+    first_seed: Annotated[
+        int, typer.Option("--first-seed", help="First generator seed (tune on seeds >= 100, report on 0-2).")
+    ] = 0,
+    solver: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--solver",
+            "-s",
+            help="Solver variant NAME or NAME[opt=value] "
+            "(a list value is a grid: NAME[opt=[1,2]]); repeatable; every registered solver when not given.",
+        ),
+    ] = None,
+    solver_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--solver-option", "-o", help="NAME=VALUE for every selected solver that has the option (repeatable)."
+        ),
+    ] = None,
+    perturb: Annotated[
+        list[str] | None,
+        typer.Option("--perturb", help="Change after training (repeatable), as for 'reassembly generate'."),
+    ] = None,
+    janestreet: Annotated[
+        Path | None,
+        typer.Option(
+            "--janestreet", help="Also run the real Jane Street puzzle in DIR (scored by its published SHA-256)."
+        ),
+    ] = None,
+    puzzle: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--puzzle", help="Also run this puzzle directory (scored by its answer.json where present; repeatable)."
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds each solve may take before it is stopped and recorded as a timeout (default 600, or the suite's)."
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Solves at a time (one process each); default: the cores not already busy. 1 for the cleanest timings.",
+        ),
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads per solve; default: free cores / jobs.")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for puzzles/, answers/ and results.csv / results.jsonl.")
+    ] = DEFAULT_OUT,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Trained-model cache; default $REASSEMBLY_CACHE or the user cache folder.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Redo runs already in the results (their rows are replaced).")
+    ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Redo runs whose stored status is error or timeout.")
+    ] = False,
+    imports: Annotated[list[str] | None, typer.Option("--imports", help=IMPORTS_HELP)] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on Dask: 'local' (a local cluster) or a scheduler address tcp://HOST:PORT (needs the dask extra)."
+        ),
+    ] = None,
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task",
+            help="Task family: reassembly (layer reassembly), resync (neuron re-synchronisation), "
+            "query (query-only reassembly) or blackbox (black-box parameter reconstruction).",
+        ),
+    ] = "reassembly",
+    task_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task-option",
+            "-t",
+            help="NAME=VALUE for the task's problem generator, e.g. budget=2000 (query, blackbox); repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Run solver variants on generated puzzles (and optionally real ones); one results row per run."""
     from reassembly.harness.benchmark import Benchmark
 
     benchmark = Benchmark(
-        solvers=solver, solver_options=parse_options(solver_option), suite=suite, generator=generator, seeds=seeds,
-        first_seed=first_seed, perturb=perturb or [], puzzles=puzzle or [], janestreet=janestreet, timeout=timeout,
-        jobs=jobs, threads=threads, out=out, cache_dir=cache_dir, force=force, retry_failed=retry_failed,
-        imports=imports or [], scheduler=scheduler, task=task, task_options=parse_options(task_option))
+        solvers=solver,
+        solver_options=parse_options(solver_option),
+        suite=suite,
+        generator=generator,
+        seeds=seeds,
+        first_seed=first_seed,
+        perturb=perturb or [],
+        puzzles=puzzle or [],
+        janestreet=janestreet,
+        timeout=timeout,
+        jobs=jobs,
+        threads=threads,
+        out=out,
+        cache_dir=cache_dir,
+        force=force,
+        retry_failed=retry_failed,
+        imports=imports or [],
+        scheduler=scheduler,
+        task=task,
+        task_options=parse_options(task_option),
+    )
     con = console()
     events = ConsoleEvents(con)
     try:
@@ -106,8 +200,10 @@ def bench(
             results = benchmark.run(events)
     except KeyboardInterrupt:
         events.progress.stop()
-        con.print(f"[yellow]Interrupted[/]: {events.done} runs saved in {out / 'results.jsonl'}; "
-                  "the same command resumes from there.")
+        con.print(
+            f"[yellow]Interrupted[/]: {events.done} runs saved in {out / 'results.jsonl'}; "
+            "the same command resumes from there."
+        )
         raise typer.Exit(130) from None
     finally:
         events.progress.stop()
@@ -122,11 +218,26 @@ class ConsoleEvents:
     WARNINGS = {"broken": "[red]broken plugin, left out:[/] ", "pins": "[yellow]warning:[/] ", "left-out": ""}
 
     def __init__(self, con: Any) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.con = con
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("eta"), TimeRemainingColumn(), console=con, transient=False)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=con,
+            transient=False,
+        )
         self.bar: Any = None
         self.done = 0
 
@@ -147,10 +258,15 @@ class ConsoleEvents:
 
     def planned(self, plan: Any) -> None:
         left, skipped = plan.left_out, plan.skipped
-        self.con.print(f"[bold]Runs:[/] {len(plan.runs)} ({len(plan.puzzles)} puzzles × {len(plan.solvers)} solver variants"
-                       + (f", {len(left)} left out)" if left else ")")
-                       + (f", {skipped} already in {plan.store.jsonl} (--force redoes them, --retry-failed redoes failed ones)"
-                          if skipped else ""))
+        self.con.print(
+            f"[bold]Runs:[/] {len(plan.runs)} ({len(plan.puzzles)} puzzles × {len(plan.solvers)} solver variants"
+            + (f", {len(left)} left out)" if left else ")")
+            + (
+                f", {skipped} already in {plan.store.jsonl} (--force redoes them, --retry-failed redoes failed ones)"
+                if skipped
+                else ""
+            )
+        )
         self.progress.start()
         self.bar = self.progress.add_task(f"solving ({plan.jobs} at a time)", total=len(plan.todo))
 
@@ -175,10 +291,23 @@ def show(con: Any, rows: list[dict[str, Any]] | Any, title: str) -> None:
 
 
 def report(
-    directory: Annotated[Path, typer.Argument(help="A bench output directory (with results.jsonl or results.csv).")] = DEFAULT_OUT,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write PNGs, one set per task: the runs overview (PATH, or PATH-TASK with several tasks) and profiles (…-profiles.png).")] = None,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Also write one self-contained HTML page of tables and plots.")] = None,
-    parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also export the rows as a parquet file (needs the parquet extra: pyarrow).")] = None,
+    directory: Annotated[
+        Path, typer.Argument(help="A bench output directory (with results.jsonl or results.csv).")
+    ] = DEFAULT_OUT,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Also write PNGs, one set per task: the runs overview (PATH, or PATH-TASK with several tasks) and profiles (…-profiles.png).",
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write one self-contained HTML page of tables and plots.")
+    ] = None,
+    parquet: Annotated[
+        Path | None,
+        typer.Option("--parquet", help="Also export the rows as a parquet file (needs the parquet extra: pyarrow)."),
+    ] = None,
 ) -> None:
     """Summarise saved bench results: the table again, failed runs, and optionally plots, HTML and parquet."""
     from reassembly.harness.results import load_results
@@ -197,7 +326,9 @@ def report(
     if plot is not None:
         from reassembly.harness.plots import plot as draw
 
-        con.print("Plots (one set per task): " + ", ".join(str(p) for p in draw(df, plot)), soft_wrap=True, highlight=False)
+        con.print(
+            "Plots (one set per task): " + ", ".join(str(p) for p in draw(df, plot)), soft_wrap=True, highlight=False
+        )
     if html is not None:
         from reassembly.harness.html import write
 

@@ -1,4 +1,5 @@
 """What every command shares: consoles, the one-line error contract, strict JSON, option parsing."""
+
 from __future__ import annotations
 
 import functools
@@ -6,7 +7,8 @@ import json
 import math
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -15,7 +17,7 @@ from reassembly.errors import ReassemblyError, SolverError
 err_console_kwargs = {"stderr": True, "highlight": False, "soft_wrap": True}
 
 
-def console(stderr: bool = False) -> "Console":  # noqa: F821
+def console(stderr: bool = False) -> Console:  # noqa: F821
     """A rich console; when output is not a terminal and ``COLUMNS`` is unset, wide enough that
     tables do not wrap (a terminal's, or ``COLUMNS``, width is honoured)."""
     from rich.console import Console

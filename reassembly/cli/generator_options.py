@@ -1,11 +1,13 @@
 """The generator's options as command-line options, built from the configuration's fields
 (:func:`generators.config.option_fields`) so that ``generate`` and ``bench`` offer the same ones."""
+
 from __future__ import annotations
 
 import functools
 import inspect
 import typing
-from typing import Annotated, Any, Callable, Optional
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -21,9 +23,10 @@ def _option(f: Any, repeatable: bool) -> inspect.Parameter:
     help_text = f"{f.metadata['help']} ({default}{'; ' + ', '.join(choices) if choices else ''})"
     if repeatable:
         help_text += " Repeatable: one suite per value."
-    annotation = Annotated[Optional[list[kind]] if repeatable else Optional[kind],  # type: ignore[valid-type]
-                           typer.Option(f"--{f.name.replace('_', '-')}", help=help_text, rich_help_panel=RECIPE_PANEL,
-                                        show_default=False)]
+    annotation = Annotated[
+        list[kind] | None if repeatable else kind | None,  # type: ignore[valid-type]
+        typer.Option(f"--{f.name.replace('_', '-')}", help=help_text, rich_help_panel=RECIPE_PANEL, show_default=False),
+    ]
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
@@ -37,8 +40,11 @@ def with_generator_options(repeatable: tuple[str, ...] = (), exclude: tuple[str,
 
     def decorate(func: Callable) -> Callable:
         hints = typing.get_type_hints(func, include_extras=True)
-        own = [p.replace(annotation=hints[name]) for name, p in inspect.signature(func).parameters.items()
-               if name != "generator"]
+        own = [
+            p.replace(annotation=hints[name])
+            for name, p in inspect.signature(func).parameters.items()
+            if name != "generator"
+        ]
         names = {f.name for f in chosen}
 
         @functools.wraps(func)

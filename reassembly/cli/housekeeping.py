@@ -1,9 +1,10 @@
 """``reassembly suites`` and ``reassembly cache``."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,8 +26,15 @@ def suites() -> None:
 
 
 def cache(
-    action: Annotated[str, typer.Argument(help="list (entries and sizes), size (the total) or clear (delete what the cache wrote; anything else there is left alone).")] = "list",
-    cache_dir: Annotated[Optional[Path], typer.Option(help="The cache (default: $REASSEMBLY_CACHE or the user cache folder).")] = None,
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="list (entries and sizes), size (the total) or clear (delete what the cache wrote; anything else there is left alone)."
+        ),
+    ] = "list",
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="The cache (default: $REASSEMBLY_CACHE or the user cache folder).")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Clear without asking.")] = False,
 ) -> None:
     """Show or clear the cache: trained models, fetched real-network weights and anything else in its folder."""
@@ -42,8 +50,17 @@ def cache(
     if action == "size":
         typer.echo(f"{summary(items)} in {root}")
     elif action == "list":
-        models = Table("family", "depth", "width", "hidden", "seed", "recipe", "MB", title=f"Trained models in {root / 'models'}",
-                       title_justify="left")
+        models = Table(
+            "family",
+            "depth",
+            "width",
+            "hidden",
+            "seed",
+            "recipe",
+            "MB",
+            title=f"Trained models in {root / 'models'}",
+            title_justify="left",
+        )
         others = Table("kind", "name", "MB", title=f"Other holdings in {root}", title_justify="left")
         for item in items:
             if item.kind != KINDS[0]:
@@ -54,8 +71,15 @@ def cache(
             except (OSError, ValueError):
                 c = {}
             recipe = f"{c.get('recipe_optimizer', '?')} lr {c.get('recipe_lr', '?')} {c.get('recipe_epochs', '?')} ep"
-            models.add_row(str(c.get("block", "relu")), str(c.get("depth", "?")), str(c.get("width", "?")), str(c.get("hidden", "?")),
-                           str(c.get("seed", "?")), recipe, f"{item.size / 1e6:.2f}")
+            models.add_row(
+                str(c.get("block", "relu")),
+                str(c.get("depth", "?")),
+                str(c.get("width", "?")),
+                str(c.get("hidden", "?")),
+                str(c.get("seed", "?")),
+                recipe,
+                f"{item.size / 1e6:.2f}",
+            )
         console().print(models)
         if others.row_count:
             console().print(others)

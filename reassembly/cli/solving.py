@@ -1,4 +1,5 @@
 """``reassembly solve``, ``verify`` and ``solvers``."""
+
 from __future__ import annotations
 
 import contextlib
@@ -7,7 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -40,12 +41,21 @@ def solver_output_to_stderr() -> Iterator[None]:
 
 def solve(
     directory: Annotated[Path, typer.Argument(help="Puzzle directory (pieces/ and historical_data.csv).")],
-    solver: Annotated[Optional[str], typer.Option("--solver", "-s", help=SOLVER_HELP + " Default: the one the puzzle's "
-                      "block family recommends (fast; transformer for real transformer layers).")] = None,
-    option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Solver option NAME=VALUE (repeatable).")] = None,
+    solver: Annotated[
+        str | None,
+        typer.Option(
+            "--solver",
+            "-s",
+            help=SOLVER_HELP + " Default: the one the puzzle's "
+            "block family recommends (fast; transformer for real transformer layers).",
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Solver option NAME=VALUE (repeatable).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the answer line.")] = False,
-    threads: Annotated[Optional[int], typer.Option(help="Torch threads (default: the cores not already busy).")] = None,
-    imports: Annotated[Optional[list[str]], typer.Option("--imports", help=IMPORTS_HELP)] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: the cores not already busy).")] = None,
+    imports: Annotated[list[str] | None, typer.Option("--imports", help=IMPORTS_HELP)] = None,
 ) -> None:
     """Solve a puzzle and print its answer: piece ids block by block in slot order, then the head."""
     from reassembly.answer import validate
@@ -80,7 +90,11 @@ def solve(
 
             if isinstance(exc, ReassemblyError) and not isinstance(exc, SystemExit):
                 raise
-            what = f"exited with status {exc.code!r}" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
+            what = (
+                f"exited with status {exc.code!r}"
+                if isinstance(exc, SystemExit)
+                else f"raised {type(exc).__name__}: {exc}"
+            )
             fail(f"solver {name!r} {what}")
     if not isinstance(result, SolveResult):
         fail(f"solver {name!r} returned a {type(result).__name__}, not a SolveResult")
@@ -99,8 +113,11 @@ def solve(
         return
     s = score(puzzle, result.assembly)
     params = instance.flat_params() if isinstance(instance, Configurable) else instance.get_params()
-    typer.echo(strict_json({"solver": name, "params": params, "sha256": s.sha256, "mse": s.mse,
-                            "seconds": seconds, **result.to_json()}))
+    typer.echo(
+        strict_json(
+            {"solver": name, "params": params, "sha256": s.sha256, "mse": s.mse, "seconds": seconds, **result.to_json()}
+        )
+    )
 
 
 def verify(
@@ -131,14 +148,20 @@ def verify(
     elif s.exact:
         typer.echo(f"matches {source}")
     else:
-        detail = "" if s.kendall_tau != s.kendall_tau else f" (grouping {s.grouping_accuracy:.0%}, Kendall τ {s.kendall_tau:.3f})"
+        detail = (
+            ""
+            if s.kendall_tau != s.kendall_tau
+            else f" (grouping {s.grouping_accuracy:.0%}, Kendall τ {s.kendall_tau:.3f})"
+        )
         typer.echo(f"does not match {source}{detail}")
         raise typer.Exit(1)
 
 
 def solvers(
-    load: Annotated[bool, typer.Option("--load", help="Import each solver and list its options with their help.")] = False,
-    imports: Annotated[Optional[list[str]], typer.Option("--imports", help=IMPORTS_HELP)] = None,
+    load: Annotated[
+        bool, typer.Option("--load", help="Import each solver and list its options with their help.")
+    ] = False,
+    imports: Annotated[list[str] | None, typer.Option("--imports", help=IMPORTS_HELP)] = None,
 ) -> None:
     """List the registered solvers (built-in and plugins)."""
     from rich.markup import escape
@@ -151,13 +174,17 @@ def solvers(
 
     import_plugins(imports or [])
     out = console()
-    table = Table("solver", "task", "source", "entry point", *(["about"] if load else []), title="Solvers", title_justify="left")
+    table = Table(
+        "solver", "task", "source", "entry point", *(["about"] if load else []), title="Solvers", title_justify="left"
+    )
     options: list[tuple[str, str, str, str]] = []
     failing = broken()
     for name, spec in specs().items():
         row = [name, spec.task, spec.source, str(spec.entry_point)]
         if name in failing and not load:
-            table.add_row(escape(name), spec.task, f"[red]{escape(spec.source)}: broken[/]", escape(str(spec.entry_point)))
+            table.add_row(
+                escape(name), spec.task, f"[red]{escape(spec.source)}: broken[/]", escape(str(spec.entry_point))
+            )
             continue
         if load:
             try:
@@ -168,16 +195,32 @@ def solvers(
                 continue
             row.append(((factory.__doc__ or "").strip().splitlines() or [""])[0])
             helps = factory.param_help() if isinstance(factory, type) and issubclass(factory, Configurable) else {}
-            for key, value in instance.get_params(deep=False).items() if isinstance(instance, Configurable) else instance.get_params().items():
-                options.append((name, key, repr(value) if not isinstance(value, Configurable) else type(value).__name__ + "(...)",
-                                helps.get(key, "")))
+            for key, value in (
+                instance.get_params(deep=False).items()
+                if isinstance(instance, Configurable)
+                else instance.get_params().items()
+            ):
+                options.append(
+                    (
+                        name,
+                        key,
+                        repr(value) if not isinstance(value, Configurable) else type(value).__name__ + "(...)",
+                        helps.get(key, ""),
+                    )
+                )
         table.add_row(*(escape(c) for c in row))
     out.print(table)
     for message in failing.values():
         out.print(f"[red]broken plugin[/] {escape(message)}", soft_wrap=True, highlight=False)
     if load:
-        opts = Table("solver", "option", "default", "help", title="Options (set with -o NAME=VALUE or NAME[option=value]; "
-                     "parts' options as part__option)", title_justify="left")
+        opts = Table(
+            "solver",
+            "option",
+            "default",
+            "help",
+            title="Options (set with -o NAME=VALUE or NAME[option=value]; parts' options as part__option)",
+            title_justify="left",
+        )
         for row in options:
             opts.add_row(*(escape(c) for c in row))
         out.print(opts)

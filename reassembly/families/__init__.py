@@ -6,9 +6,11 @@ options); the family objects load on first use. Other packages add families thro
 entry-point group ``reassembly.families`` (``name = "module:FamilyClass"``, built with no arguments,
 or with a puzzle's family options); :func:`family_names` lists them too.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from reassembly.entrypoints import FAMILIES_GROUP, discover, load_named
 from reassembly.errors import PuzzleError
@@ -20,20 +22,27 @@ DEFAULT_FAMILY = "relu"
 FAMILY_NAMES = ("relu", "gelu", "silu", "prenorm", "swiglu")
 SEQUENCE_FAMILY_NAMES = ("bert", "llama")
 ALL_FAMILY_NAMES = FAMILY_NAMES + SEQUENCE_FAMILY_NAMES
-_FAMILIES: dict[str, "BlockFamily"] = {}
+_FAMILIES: dict[str, BlockFamily] = {}
 
 
-def _factories() -> dict[str, Callable[..., "BlockFamily"]]:
+def _factories() -> dict[str, Callable[..., BlockFamily]]:
     from reassembly.families.bert import BertFamily
     from reassembly.families.llama import LlamaFamily
     from reassembly.families.mlp import MLPFamily, PreNormFamily
     from reassembly.families.swiglu import SwiGLUFamily
 
-    return {"relu": lambda: MLPFamily("relu"), "gelu": lambda: MLPFamily("gelu"), "silu": lambda: MLPFamily("silu"),
-            "prenorm": PreNormFamily, "swiglu": SwiGLUFamily, "bert": BertFamily, "llama": LlamaFamily}
+    return {
+        "relu": lambda: MLPFamily("relu"),
+        "gelu": lambda: MLPFamily("gelu"),
+        "silu": lambda: MLPFamily("silu"),
+        "prenorm": PreNormFamily,
+        "swiglu": SwiGLUFamily,
+        "bert": BertFamily,
+        "llama": LlamaFamily,
+    }
 
 
-def families() -> dict[str, "BlockFamily"]:
+def families() -> dict[str, BlockFamily]:
     """Every built-in family by name (with default options)."""
     if not _FAMILIES:
         for name, make in _factories().items():
@@ -51,7 +60,7 @@ def trainable_family_names() -> tuple[str, ...]:
     return FAMILY_NAMES + tuple(n for n in discover(FAMILIES_GROUP) if n not in ALL_FAMILY_NAMES)
 
 
-def get_family(name: str, options: dict[str, Any] | None = None) -> "BlockFamily":
+def get_family(name: str, options: dict[str, Any] | None = None) -> BlockFamily:
     """The family called ``name`` (configured with ``options`` where given), or a
     :class:`PuzzleError` listing the known ones or naming the bad option.
 
@@ -81,7 +90,7 @@ def get_family(name: str, options: dict[str, Any] | None = None) -> "BlockFamily
         raise PuzzleError(f"family {name!r}: bad options ({str(exc)[:200]})") from None
 
 
-def _plugin(name: str) -> "BlockFamily | None":
+def _plugin(name: str) -> BlockFamily | None:
     if name not in _PLUGINS:
         if name not in discover(FAMILIES_GROUP):
             return None
@@ -92,7 +101,15 @@ def _plugin(name: str) -> "BlockFamily | None":
     return _PLUGINS[name]
 
 
-_PLUGINS: dict[str, "BlockFamily"] = {}
+_PLUGINS: dict[str, BlockFamily] = {}
 
-__all__ = ["ALL_FAMILY_NAMES", "DEFAULT_FAMILY", "FAMILY_NAMES", "SEQUENCE_FAMILY_NAMES", "families", "family_names",
-           "get_family", "trainable_family_names"]
+__all__ = [
+    "ALL_FAMILY_NAMES",
+    "DEFAULT_FAMILY",
+    "FAMILY_NAMES",
+    "SEQUENCE_FAMILY_NAMES",
+    "families",
+    "family_names",
+    "get_family",
+    "trainable_family_names",
+]

@@ -9,10 +9,12 @@ Parameters of a slot are a :class:`SlotParams` (``weight``, ``bias`` or ``None``
 *batched*: a weight may carry leading batch dimensions that match the leading dimensions of the
 state ``h`` before its row dimension (``h``: ``(..., n, d)``; weight ``(..., *shape)``).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import torch
 
@@ -109,7 +111,7 @@ class CompiledBlock:
     through the whole residual block) at the state whose :meth:`BlockFamily.vjp_context` is
     ``ctx``. Families may return faster specialisations."""
 
-    def __init__(self, family: "BlockFamily", p: Params) -> None:
+    def __init__(self, family: BlockFamily, p: Params) -> None:
         self.family, self.p = family, p
 
     def __call__(self, h: Tensor, out: Tensor | None = None) -> Tensor:

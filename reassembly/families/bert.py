@@ -1,9 +1,10 @@
 """Post-LayerNorm BERT layers (all-MiniLM-L6-v2): attention with Q, K, V, O and biases, LayerNorm,
 a GELU MLP, LayerNorm; the embeddings (word, position, token type, LayerNorm) are the fixed stem and
 the last layer's output is the network's output."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 
@@ -25,16 +26,26 @@ class BertFamily(SequenceFamily):
     """
 
     name = "bert"
-    slots = (Slot("q", ("d", "d"), role="read", hidden_axis=0), Slot("k", ("d", "d"), role="read", hidden_axis=0),
-             Slot("v", ("d", "d"), role="read", hidden_axis=0), Slot("o", ("d", "d"), role="write", hidden_axis=1),
-             Slot("attn_norm", ("d",), role="scale"),
-             Slot("inp", ("h", "d"), role="read", hidden_axis=0), Slot("out", ("d", "h"), role="write", hidden_axis=1),
-             Slot("out_norm", ("d",), role="scale"))
+    slots = (
+        Slot("q", ("d", "d"), role="read", hidden_axis=0),
+        Slot("k", ("d", "d"), role="read", hidden_axis=0),
+        Slot("v", ("d", "d"), role="read", hidden_axis=0),
+        Slot("o", ("d", "d"), role="write", hidden_axis=1),
+        Slot("attn_norm", ("d",), role="scale"),
+        Slot("inp", ("h", "d"), role="read", hidden_axis=0),
+        Slot("out", ("d", "h"), role="write", hidden_axis=1),
+        Slot("out_norm", ("d",), role="scale"),
+    )
     anchor = "inp"
     circuits = (Circuit("q", "k"), Circuit("v", "o"), Circuit("inp", "out"))
     defaults = {"n_heads": 12, "eps": 1e-12}
-    fixed_shapes = {"embed": ("v", "d"), "position": ("t", "d"), "token_type": ("d",),
-                    "embed_norm_weight": ("d",), "embed_norm_bias": ("d",)}
+    fixed_shapes = {
+        "embed": ("v", "d"),
+        "position": ("t", "d"),
+        "token_type": ("d",),
+        "embed_norm_weight": ("d",),
+        "embed_norm_bias": ("d",),
+    }
     description = "post-LayerNorm BERT layer: LN(x + attention), LN(. + GELU MLP); fixed embeddings"
 
     def heads(self, slot: str) -> int:

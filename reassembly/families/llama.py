@@ -1,9 +1,10 @@
 """Pre-RMSNorm Llama layers (SmolLM2): RMSNorm, grouped-query causal attention with rotary position
 embeddings, RMSNorm, a SwiGLU MLP; no biases. The token embeddings are the fixed stem and the final
 RMSNorm the fixed head (the output is the final hidden state the language-model head reads)."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 
@@ -28,15 +29,17 @@ class LlamaFamily(SequenceFamily):
     """
 
     name = "llama"
-    slots = (Slot("attn_norm", ("d",), bias=False, role="scale"),
-             Slot("q", ("d", "d"), bias=False, role="read", hidden_axis=0),
-             Slot("k", ("k", "d"), bias=False, role="read", hidden_axis=0),
-             Slot("v", ("k", "d"), bias=False, role="read", hidden_axis=0),
-             Slot("o", ("d", "d"), bias=False, role="write", hidden_axis=1),
-             Slot("mlp_norm", ("d",), bias=False, role="scale"),
-             Slot("gate", ("h", "d"), bias=False, role="read", hidden_axis=0),
-             Slot("up", ("h", "d"), bias=False, role="read", hidden_axis=0),
-             Slot("down", ("d", "h"), bias=False, role="write", hidden_axis=1))
+    slots = (
+        Slot("attn_norm", ("d",), bias=False, role="scale"),
+        Slot("q", ("d", "d"), bias=False, role="read", hidden_axis=0),
+        Slot("k", ("k", "d"), bias=False, role="read", hidden_axis=0),
+        Slot("v", ("k", "d"), bias=False, role="read", hidden_axis=0),
+        Slot("o", ("d", "d"), bias=False, role="write", hidden_axis=1),
+        Slot("mlp_norm", ("d",), bias=False, role="scale"),
+        Slot("gate", ("h", "d"), bias=False, role="read", hidden_axis=0),
+        Slot("up", ("h", "d"), bias=False, role="read", hidden_axis=0),
+        Slot("down", ("d", "h"), bias=False, role="write", hidden_axis=1),
+    )
     anchor = "down"
     causal = True
     circuits = (Circuit("q", "k"), Circuit("v", "o"), Circuit("up", "down"), Circuit("gate", "up", "align"))

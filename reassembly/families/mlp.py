@@ -1,12 +1,22 @@
 """Two-layer MLP blocks: ``x + out(act(inp(x)))`` for ReLU, GELU and SiLU, and the pre-norm block
 ``x + out(relu(inp(rmsnorm(x) * g)))`` whose norm gain ``g`` is a third piece."""
+
 from __future__ import annotations
 
 import math
 
 import torch
 
-from reassembly.families.base import BlockFamily, CompiledBlock, Params, Slot, Tensor, linear, linear_residual, linear_vjp
+from reassembly.families.base import (
+    BlockFamily,
+    CompiledBlock,
+    Params,
+    Slot,
+    Tensor,
+    linear,
+    linear_residual,
+    linear_vjp,
+)
 
 RMS_EPS = 1e-6
 
@@ -96,8 +106,11 @@ class PreNormFamily(BlockFamily):
     """``x + out(relu(inp(rmsnorm(x) * g)))``: the gain ``g`` ``(d,)``, no bias, is a piece of its own."""
 
     name = "prenorm"
-    slots = (Slot("norm", ("d",), bias=False, role="scale"),
-             Slot("inp", ("h", "d"), role="read", hidden_axis=0), Slot("out", ("d", "h"), role="write", hidden_axis=1))
+    slots = (
+        Slot("norm", ("d",), bias=False, role="scale"),
+        Slot("inp", ("h", "d"), role="read", hidden_axis=0),
+        Slot("out", ("d", "h"), role="write", hidden_axis=1),
+    )
     anchor = "inp"
     rescaling = {"inp": 1, "out": -1}
     description = "x + out(relu(inp(rmsnorm(x) * g))), then a linear head"

@@ -10,11 +10,13 @@ Jacobians over whole sequences are too large to screen moves with: ``screens`` i
 Weights may carry one leading batch dimension (a batch of candidate blocks) that matches a leading
 dimension of the states, as for every family (:mod:`reassembly.families.base`).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -102,9 +104,16 @@ class SequenceFamily(BlockFamily):
         values = {**self.defaults, **options}
         for key, default in self.defaults.items():
             value = values[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0 \
-                    or (isinstance(default, int) and value != int(value)):
-                raise PuzzleError(f"family {self.name!r}: option {key!r} must be a positive {type(default).__name__}, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value <= 0
+                or (isinstance(default, int) and value != int(value))
+            ):
+                raise PuzzleError(
+                    f"family {self.name!r}: option {key!r} must be a positive {type(default).__name__}, got {value!r}"
+                )
             values[key] = type(default)(value)
         self._options = values
         for key, value in values.items():  # options read as attributes (``self.eps``)
@@ -146,12 +155,18 @@ def check_stem(family: BlockFamily, fixed: Mapping[str, Tensor], tokens: Tensor,
     """Check that ``tokens`` ``(N, T)`` index rows of the fixed embedding table and that tables
     indexed by position (shape ``("t", ...)``) cover ``T`` positions (a :class:`PuzzleError` if not)."""
     if tokens.ndim != 2 or 0 in tokens.shape:
-        raise PuzzleError(f"{source}: tokens must be a non-empty (sequences, length) table, got shape {tuple(tokens.shape)}")
+        raise PuzzleError(
+            f"{source}: tokens must be a non-empty (sequences, length) table, got shape {tuple(tokens.shape)}"
+        )
     rows = fixed["embed"].shape[0]
     if int(tokens.min()) < 0 or int(tokens.max()) >= rows:
-        raise PuzzleError(f"{source}: tokens must index the {rows} rows of the fixed embedding table, found ids "
-                          f"{int(tokens.min())}..{int(tokens.max())}")
+        raise PuzzleError(
+            f"{source}: tokens must index the {rows} rows of the fixed embedding table, found ids "
+            f"{int(tokens.min())}..{int(tokens.max())}"
+        )
     for name, shape in family.fixed_shapes.items():
         if shape[0] == "t" and fixed[name].shape[0] < tokens.shape[1]:
-            raise PuzzleError(f"{source}: sequences of {tokens.shape[1]} tokens are longer than the "
-                              f"{fixed[name].shape[0]} positions of fixed tensor {name!r}")
+            raise PuzzleError(
+                f"{source}: sequences of {tokens.shape[1]} tokens are longer than the "
+                f"{fixed[name].shape[0]} positions of fixed tensor {name!r}"
+            )

@@ -3,6 +3,7 @@
 ``gate`` and ``up`` have the same shape, so shapes cannot tell them apart: which of a block's two
 ``(h, d)`` pieces is the gate is part of the puzzle.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,9 +14,11 @@ from reassembly.families.mlp import _silu_grad
 
 class SwiGLUFamily(BlockFamily):
     name = "swiglu"
-    slots = (Slot("gate", ("h", "d"), bias=False, role="read", hidden_axis=0),
-             Slot("up", ("h", "d"), bias=False, role="read", hidden_axis=0),
-             Slot("down", ("d", "h"), bias=False, role="write", hidden_axis=1))
+    slots = (
+        Slot("gate", ("h", "d"), bias=False, role="read", hidden_axis=0),
+        Slot("up", ("h", "d"), bias=False, role="read", hidden_axis=0),
+        Slot("down", ("d", "h"), bias=False, role="write", hidden_axis=1),
+    )
     anchor = "down"
     rescaling = {"up": 1, "down": -1}  # silu(g) * (s u) then down / s
     description = "x + down(silu(gate(x)) * up(x)) without biases, then a linear head"

@@ -4,6 +4,7 @@ derive it from ``check(problem)`` raising :class:`~reassembly.errors.Unsupported
 :func:`reassembly.solver.skip_reason`) does not apply to that problem; its runs are left out of the
 bench and named in one line. Solvers with neither apply everywhere (a run-time ``unsupported``
 stays possible for them)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -44,8 +45,9 @@ def _build(entry: SolverEntry) -> Any:
     return get_spec(entry.name).make(**entry.options)
 
 
-def applicable(runs: list[Run], load: Callable[[Run], Any] = _load,
-               build: Callable[[SolverEntry], Any] = _build) -> tuple[list[Run], list[tuple[Run, str]]]:
+def applicable(
+    runs: list[Run], load: Callable[[Run], Any] = _load, build: Callable[[SolverEntry], Any] = _build
+) -> tuple[list[Run], list[tuple[Run, str]]]:
     """The runs whose solver applies to their puzzle, and the others with the solver's reason.
 
     Each puzzle is loaded once, and only where one of its variants has a ``skip`` or ``check``; each variant
@@ -100,6 +102,8 @@ def left_out_line(left: list[tuple[Run, str]]) -> str | None:
     for label, items in by_variant.items():
         puzzles = len({run.puzzle.id for run, _ in items})
         reasons = list(dict.fromkeys(reason for _, reason in items))
-        why = reasons[0] + (f" (and {len(reasons) - 1} other reason{'s' * (len(reasons) > 2)})" if len(reasons) > 1 else "")
+        why = reasons[0] + (
+            f" (and {len(reasons) - 1} other reason{'s' * (len(reasons) > 2)})" if len(reasons) > 1 else ""
+        )
         parts.append(f"{label} on {puzzles} puzzle{'s' * (puzzles != 1)}: {why}")
     return f"Left out {len(left)} run{'s' * (len(left) != 1)} where the solver does not apply: " + "; ".join(parts)

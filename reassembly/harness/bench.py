@@ -1,8 +1,10 @@
 """A bench run, apart from its command line: plan, run (local pool or Dask), judge, store."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from reassembly.errors import PermutationError
 from reassembly.harness.claims import solved as solved_claims
@@ -12,7 +14,6 @@ from reassembly.harness.referee import Referee
 from reassembly.harness.results import ResultStore, make_row
 from reassembly.harness.runner import Outcome, RunOptions, run_many
 from reassembly.tasks import get_task
-
 
 ANYTIME_CLAIMS = ("evaluations", "trace", "certificate")  # what a row keeps of a reported answer besides its scores
 
@@ -60,7 +61,9 @@ def judge(referee: Referee, run: Run, outcome: Outcome) -> tuple[str, dict[str, 
             status, error = "error", f"invalid answer: {type(exc).__name__}: {str(exc)[:300]}"
     elif status == "timeout" and reported is not None:  # the last answer reported, judged as a final one
         try:
-            kept = solved_claims(reported if isinstance(reported, dict) else {}, get_task(run.puzzle.task).answer_fields)
+            kept = solved_claims(
+                reported if isinstance(reported, dict) else {}, get_task(run.puzzle.task).answer_fields
+            )
             scores = referee.judge(run.puzzle, kept)
             fields = {**{k: v for k, v in kept.items() if k in ANYTIME_CLAIMS}, **fields, **scores}
             error = f"{error}; scored its last reported answer"
@@ -72,8 +75,14 @@ def judge(referee: Referee, run: Run, outcome: Outcome) -> tuple[str, dict[str, 
     return status, fields, error
 
 
-def execute(runs: list[Run], store: ResultStore, options: RunOptions, jobs: int, scheduler: str | None,
-            on_done: Callable[[Finished], None]) -> None:
+def execute(
+    runs: list[Run],
+    store: ResultStore,
+    options: RunOptions,
+    jobs: int,
+    scheduler: str | None,
+    on_done: Callable[[Finished], None],
+) -> None:
     """Run ``runs``, judge each as it finishes and append its row to ``store``."""
     referee = Referee()
     env = environment()
@@ -89,8 +98,15 @@ def execute(runs: list[Run], store: ResultStore, options: RunOptions, jobs: int,
             row = make_row(run, status, fields, error, outcome.wall_seconds, options.timeout, env)
         except Exception as exc:  # never lose the bench to one run's odd fields
             kept = {k: fields.get(k) for k in ("seconds", "family", "depth", "rows", "torch_threads")}
-            row = make_row(run, "error", kept, f"cannot record the run: {type(exc).__name__}: {str(exc)[:200]}",
-                           outcome.wall_seconds, options.timeout, env)
+            row = make_row(
+                run,
+                "error",
+                kept,
+                f"cannot record the run: {type(exc).__name__}: {str(exc)[:200]}",
+                outcome.wall_seconds,
+                options.timeout,
+                env,
+            )
         store.append(row)
         on_done(Finished(run, row))
 

@@ -11,6 +11,7 @@ as it finishes; the CSV is rebuilt once at the end (also when interrupted).
 What a caller sees while it runs goes through a :class:`BenchEvents` (the command line's prints a
 progress bar; the default says nothing).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,7 +42,7 @@ class BenchEvents:
     def generating(self, done: int, total: int, label: str) -> None:
         """Puzzle ``done + 1`` of ``total`` is about to be generated (``done == total``: all ready)."""
 
-    def planned(self, plan: "BenchPlan") -> None:
+    def planned(self, plan: BenchPlan) -> None:
         """The runs are known; ``plan.todo`` are about to run."""
 
     def finished(self, row: dict[str, Any]) -> None:
@@ -53,12 +54,12 @@ class BenchPlan:
     """What a bench will do: every run it comprises, those left out (with the solver's reason),
     and those still to run (the others are stored already)."""
 
-    puzzles: list["PuzzleEntry"]
-    solvers: list["SolverEntry"]
-    runs: list["Run"]
-    left_out: list[tuple["Run", str]]
-    todo: list["Run"]
-    store: "ResultStore"
+    puzzles: list[PuzzleEntry]
+    solvers: list[SolverEntry]
+    runs: list[Run]
+    left_out: list[tuple[Run, str]]
+    todo: list[Run]
+    store: ResultStore
     jobs: int
     threads: int
     timeout: float
@@ -94,13 +95,13 @@ class BenchResults:
         return [by_key[k] for k in self.keys if k in by_key]
 
     @property
-    def frame(self) -> "pd.DataFrame":
+    def frame(self) -> pd.DataFrame:
         """This bench's rows as a pandas DataFrame (one row per run)."""
         import pandas as pd
 
         return pd.DataFrame(self.rows)
 
-    def summary(self) -> "pd.DataFrame":
+    def summary(self) -> pd.DataFrame:
         """One line per (task, suite, variant): exact recovery, MSE, seconds (as ``reassembly report`` shows)."""
         from reassembly.harness.summary import summarize
 
@@ -196,9 +197,12 @@ class Benchmark:
     task_options: dict[str, Any] = field(default_factory=dict)
 
     def _check(self) -> None:
-        for name, value, low in (("seeds", self.seeds, 0), ("first_seed", self.first_seed, 0),
-                                 ("jobs", 1 if self.jobs is None else self.jobs, 1),
-                                 ("threads", 1 if self.threads is None else self.threads, 1)):
+        for name, value, low in (
+            ("seeds", self.seeds, 0),
+            ("first_seed", self.first_seed, 0),
+            ("jobs", 1 if self.jobs is None else self.jobs, 1),
+            ("threads", 1 if self.threads is None else self.threads, 1),
+        ):
             if value < low:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
         if self.suite is not None and self.task != "reassembly":
@@ -206,7 +210,7 @@ class Benchmark:
         if self.janestreet is not None and self.task != "reassembly":
             raise ConfigError(f"--janestreet is a layer-reassembly puzzle; it does not go with --task {self.task}")
 
-    def _configs(self) -> tuple[list[Any], list[str] | None, Path | None, "Suite | None"]:
+    def _configs(self) -> tuple[list[Any], list[str] | None, Path | None, Suite | None]:
         """Synthetic configurations, solver specs, Jane Street directory and suite."""
         from generators.config import PuzzleConfig
 
@@ -220,7 +224,9 @@ class Benchmark:
             given = [k for k, v in generator.items() if v not in (None, [])]
             if given:
                 raise ConfigError(f"--suite {suite.name} fixes its puzzles; drop --{given[0].replace('_', '-')}")
-            configs = [PuzzleConfig.from_options({**options, "seed": s}) for options in suite.puzzles for s in suite.seeds]
+            configs = [
+                PuzzleConfig.from_options({**options, "seed": s}) for options in suite.puzzles for s in suite.seeds
+            ]
             if suite.janestreet and janestreet is None:
                 janestreet = find_janestreet()
             return configs, list(self.solvers or suite.solvers), janestreet, suite
@@ -228,8 +234,12 @@ class Benchmark:
             return [], self.solvers, janestreet, None
         blocks = _listed(generator.pop("block", None)) or [None]
         depths = _listed(generator.pop("depth", None)) or [None]
-        configs = [PuzzleConfig.from_options({**generator, "block": b, "depth": d, "seed": s}, list(self.perturb))
-                   for b in blocks for d in depths for s in range(self.first_seed, self.first_seed + self.seeds)]
+        configs = [
+            PuzzleConfig.from_options({**generator, "block": b, "depth": d, "seed": s}, list(self.perturb))
+            for b in blocks
+            for d in depths
+            for s in range(self.first_seed, self.first_seed + self.seeds)
+        ]
         return configs, self.solvers, janestreet, None
 
     def plan(self, events: BenchEvents | None = None) -> BenchPlan:
@@ -269,8 +279,12 @@ class Benchmark:
         if configs:
             cache = Path(self.cache_dir) if self.cache_dir is not None else None
             shown = type(events).generating is not BenchEvents.generating  # else generation is silent too
-            puzzles = planning.synthetic_puzzles(configs, out, cache, events.generating if shown else None,
-                                                 self.task, dict(self.task_options)) + puzzles
+            puzzles = (
+                planning.synthetic_puzzles(
+                    configs, out, cache, events.generating if shown else None, self.task, dict(self.task_options)
+                )
+                + puzzles
+            )
             events.generating(len(configs), len(configs), "puzzles ready")
         if not puzzles:
             raise ConfigError("nothing to run: --seeds is 0 and no --janestreet or --puzzle was given")
@@ -281,8 +295,11 @@ class Benchmark:
             events.warn(left_out_line(left) or "", "left-out")
         store = ResultStore(out)
         stored = store.statuses()
-        redo = {r.key for r in runs if r.key in stored
-                and (self.force or (self.retry_failed and stored[r.key] in ("error", "timeout")))}
+        redo = {
+            r.key
+            for r in runs
+            if r.key in stored and (self.force or (self.retry_failed and stored[r.key] in ("error", "timeout")))
+        }
         store.remove(redo)
         todo = [r for r in runs if r.key not in stored or r.key in redo]
         jobs = self.jobs or default_jobs()
@@ -315,7 +332,7 @@ class Benchmark:
         return BenchResults(Path(self.out), [r.key for r in plan.runs])
 
 
-def pin(suite: "Suite", puzzles: list["PuzzleEntry"], events: BenchEvents) -> list["PuzzleEntry"]:
+def pin(suite: Suite, puzzles: list[PuzzleEntry], events: BenchEvents) -> list[PuzzleEntry]:
     """Puzzles marked with whether they match the suite's pins; a warning names those that do not.
 
     Parameters
@@ -331,9 +348,12 @@ def pin(suite: "Suite", puzzles: list["PuzzleEntry"], events: BenchEvents) -> li
 
     differs = set(check_pins(suite, {p.id: p.content for p in puzzles}))
     if differs:
-        events.warn(f"{len(differs)} puzzle(s) differ from the ones suite {suite.name!r} pins "
-                    f"(generation is not bit-stable across machines; compare results only on equal content): "
-                    + ", ".join(sorted(differs)[:5]), "pins")
+        events.warn(
+            f"{len(differs)} puzzle(s) differ from the ones suite {suite.name!r} pins "
+            f"(generation is not bit-stable across machines; compare results only on equal content): "
+            + ", ".join(sorted(differs)[:5]),
+            "pins",
+        )
     return [dataclasses.replace(p, pinned=(p.id not in differs) if p.id in suite.pins else None) for p in puzzles]
 
 

@@ -4,6 +4,7 @@ type-checked claims; everything else it sends (facts, metrics, a forged ``exact`
 A claim of the wrong type (a string for ``seconds``, an object in the trace) is a
 :class:`ClaimError`, which the runner turns into an error row for that run.
 """
+
 from __future__ import annotations
 
 import math

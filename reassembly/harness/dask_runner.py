@@ -7,9 +7,10 @@ this machine) or a scheduler address such as ``tcp://host:8786``. Workers must b
 output directory (a shared filesystem) and must not be daemonic, since each run starts a process
 (``dask worker --no-nanny`` or ``distributed.worker.daemon: false``; ``local`` sets this).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from reassembly.errors import ConfigError
 from reassembly.harness.plan import Run
@@ -20,14 +21,15 @@ def _task(run: Run, options: RunOptions) -> Outcome:
     return run_isolated(run, options)
 
 
-def run_many_dask(runs: list[Run], options: RunOptions, scheduler: str, jobs: int,
-                  on_done: Callable[[Run, Outcome], None]) -> None:
+def run_many_dask(
+    runs: list[Run], options: RunOptions, scheduler: str, jobs: int, on_done: Callable[[Run, Outcome], None]
+) -> None:
     """Submit every run to Dask and call ``on_done`` here as each finishes."""
     try:
         import dask
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise ConfigError("--scheduler needs the Dask extra: pip install -e \".[dask]\"") from None
+        raise ConfigError('--scheduler needs the Dask extra: pip install -e ".[dask]"') from None
     with dask.config.set({"distributed.worker.daemon": False, "distributed.scheduler.work-stealing": False}):
         if scheduler == "local":
             cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, dashboard_address=None)

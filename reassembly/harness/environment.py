@@ -1,4 +1,5 @@
 """Where a result was measured: package versions, CPU, threads, git commit."""
+
 from __future__ import annotations
 
 import functools
@@ -25,9 +26,7 @@ def cpu_model() -> str:
 
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "-C", str(_REPO), *args], capture_output=True, text=True, timeout=10, check=True
-        )
+        out = subprocess.run(["git", "-C", str(_REPO), *args], capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()

@@ -4,6 +4,7 @@ solver's process holds an :class:`OracleClient` that sends ``["query", {"X": row
 result pipe and reads ``["answer", {"Y": outputs}]`` or ``["refused", {"error": why}]`` from a
 second pipe, all as JSON lines (:mod:`reassembly.harness.wire`). Whatever the solver does in its
 own process, the count is the harness's."""
+
 from __future__ import annotations
 
 from typing import Any

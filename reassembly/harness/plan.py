@@ -1,4 +1,5 @@
 """What a bench runs: puzzles × solver variants, each run named by a stable key for resuming."""
+
 from __future__ import annotations
 
 import contextlib
@@ -68,13 +69,16 @@ def plan_runs(puzzles: list[PuzzleEntry], solvers: list[SolverEntry]) -> list[Ru
     return [Run(p, s) for p in puzzles for s in solvers if s.task == p.task]
 
 
-def resolve_solvers(specs: list[str] | None, common: dict[str, Any] | None = None, task: str | None = None) -> list[SolverEntry]:
+def resolve_solvers(
+    specs: list[str] | None, common: dict[str, Any] | None = None, task: str | None = None
+) -> list[SolverEntry]:
     """Solver variants from ``NAME[opt=value]`` specs (grids expanded; every registered solver
     where none is given, skipping plugins that fail to load), each built once to read its params.
     ``common`` options go to every variant whose solver has them. With ``task``, only that task's
     solvers (a named solver of another task is an error)."""
     from reassembly.params import Configurable
-    from reassembly.registry import get_spec, specs as all_specs
+    from reassembly.registry import get_spec
+    from reassembly.registry import specs as all_specs
 
     chosen = list(dict.fromkeys(specs)) if specs else [n for n, s in all_specs().items() if task in (None, s.task)]
     if not chosen:
@@ -138,8 +142,14 @@ def generation_lock(out: Path, pid: str) -> Iterator[None]:
         os.close(fd)
 
 
-def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = None, progress: Any = None,
-                      task: str = DEFAULT_TASK, task_options: dict[str, Any] | None = None) -> list[PuzzleEntry]:
+def synthetic_puzzles(
+    configs: list[Any],
+    out: Path,
+    cache_dir: Path | None = None,
+    progress: Any = None,
+    task: str = DEFAULT_TASK,
+    task_options: dict[str, Any] | None = None,
+) -> list[PuzzleEntry]:
     """Generated problems of ``task`` for ``configs`` (``generators.PuzzleConfig``) and the task's
     generator options ``task_options``, stored under ``OUT``.
 
@@ -166,14 +176,32 @@ def synthetic_puzzles(configs: list[Any], out: Path, cache_dir: Path | None = No
                 shutil.rmtree(tmp, ignore_errors=True)
                 if progress:
                     progress(k, len(configs), f"{label} seed {config.seed}")
-                generate(config, tmp, cache_dir=cache_dir, progress=progress is not None, force=True,
-                         label=f"training {k + 1}/{len(configs)}: {label} seed {config.seed}")
+                generate(
+                    config,
+                    tmp,
+                    cache_dir=cache_dir,
+                    progress=progress is not None,
+                    force=True,
+                    label=f"training {k + 1}/{len(configs)}: {label} seed {config.seed}",
+                )
                 answer = load_answer(tmp / ANSWER_NAME) if task == DEFAULT_TASK else None
                 stored, _ = store_directory(tmp, out, pid, answer, task)
                 shutil.move(str(tmp / METADATA_NAME), str(out / "answers" / f"{pid}.generation.json"))
                 shutil.rmtree(tmp, ignore_errors=True)
-        entries.append(PuzzleEntry(pid, str(stored), "synthetic", label, checked_hash(stored, task)[0], str(known), config.seed, d, task,
-                                   answer_sha=file_digest(known)))
+        entries.append(
+            PuzzleEntry(
+                pid,
+                str(stored),
+                "synthetic",
+                label,
+                checked_hash(stored, task)[0],
+                str(known),
+                config.seed,
+                d,
+                task,
+                answer_sha=file_digest(known),
+            )
+        )
     return entries
 
 
@@ -184,7 +212,9 @@ def janestreet_entry(path: Path, out: Path) -> PuzzleEntry:
     _exists(path, "--janestreet")
     stored, content = store_directory(path, out, "janestreet", janestreet_answer())
     known = answer_path(out, "janestreet")
-    return PuzzleEntry("janestreet", str(stored), "janestreet", "janestreet", content, str(known), answer_sha=file_digest(known))
+    return PuzzleEntry(
+        "janestreet", str(stored), "janestreet", "janestreet", content, str(known), answer_sha=file_digest(known)
+    )
 
 
 def directory_entry(path: Path, out: Path, task: str = DEFAULT_TASK) -> PuzzleEntry:
@@ -193,13 +223,19 @@ def directory_entry(path: Path, out: Path, task: str = DEFAULT_TASK) -> PuzzleEn
     pid = f"{root.name}-{digest(str(root), 6)}"
     stored, content = store_directory(root, out, pid, task=task)
     known = answer_path(out, pid)
-    return PuzzleEntry(pid, str(stored), "directory", root.name, content, str(known) if known.is_file() else None, task=task,
-                       answer_sha=file_digest(known))
+    return PuzzleEntry(
+        pid,
+        str(stored),
+        "directory",
+        root.name,
+        content,
+        str(known) if known.is_file() else None,
+        task=task,
+        answer_sha=file_digest(known),
+    )
 
 
 def _exists(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise ConfigError(f"{what} {path}: directory not found")
     return path
-
-

@@ -5,6 +5,7 @@
 final MSE, an exact answer's drawn as 0) and the runtime of runs that ran (never an unsupported
 one); ``profiles`` shows COCO-style runtime ECDFs and Dolan–Moré performance profiles.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,10 +52,12 @@ def _labels(ax, names: list[str]) -> None:
 
     ax.set_xticks(range(len(names)))
     wrapped = ["\n".join(textwrap.wrap(str(n), 18)) or str(n) for n in names]
-    ax.set_xticklabels(wrapped, rotation=30 if len(names) > 2 else 0, ha="right" if len(names) > 2 else "center", fontsize=8)
+    ax.set_xticklabels(
+        wrapped, rotation=30 if len(names) > 2 else 0, ha="right" if len(names) > 2 else "center", fontsize=8
+    )
 
 
-def _strip(ax, df: "pd.DataFrame", column: str, suites: list[str], variants: list[str], colour: dict[str, str]) -> None:
+def _strip(ax, df: pd.DataFrame, column: str, suites: list[str], variants: list[str], colour: dict[str, str]) -> None:
     """One point per run: x = suite (dodged by variant), y = ``column``; hollow markers for misses."""
     width = 0.8 / max(1, len(variants))
     rng = np.random.default_rng(0)
@@ -70,8 +73,16 @@ def _strip(ax, df: "pd.DataFrame", column: str, suites: list[str], variants: lis
                 exact = part["exact"].to_numpy(dtype=bool)
                 for mask, face in ((exact, colour[variant]), (~exact, "none")):
                     if mask.any():
-                        ax.scatter(x[mask], y[mask], marker=marker, s=28, zorder=3, edgecolors=colour[variant],
-                                   facecolors=face, linewidths=1.2)
+                        ax.scatter(
+                            x[mask],
+                            y[mask],
+                            marker=marker,
+                            s=28,
+                            zorder=3,
+                            edgecolors=colour[variant],
+                            facecolors=face,
+                            linewidths=1.2,
+                        )
     _labels(ax, suites)
     ax.grid(axis="y", alpha=0.3)
 
@@ -83,16 +94,25 @@ def _panels(task: str) -> list[tuple[str, str, tuple[float, float] | None, str |
 
     columns = get_task(task).columns
     if not columns:
-        panels = [("kendall_tau", "Block order: Kendall τ", (-1.05, 1.05), None),
-                  ("grouping_accuracy", "Grouping accuracy", (-0.05, 1.05), None),
-                  ("mse", "Final MSE (exact answers at 0)", None, "symlog")]
+        panels = [
+            ("kendall_tau", "Block order: Kendall τ", (-1.05, 1.05), None),
+            ("grouping_accuracy", "Grouping accuracy", (-0.05, 1.05), None),
+            ("mse", "Final MSE (exact answers at 0)", None, "symlog"),
+        ]
     else:
-        panels = [(c.name, f"{c.label} ({c.name})", (-0.05, 1.05) if c.fmt.endswith("%") else None,
-                   "symlog" if "e" in c.fmt else None) for c in columns[:3]]
+        panels = [
+            (
+                c.name,
+                f"{c.label} ({c.name})",
+                (-0.05, 1.05) if c.fmt.endswith("%") else None,
+                "symlog" if "e" in c.fmt else None,
+            )
+            for c in columns[:3]
+        ]
     return [*panels, *[("", "", None, None)] * (3 - len(panels)), ("seconds", "Seconds per solve (log)", None, "log")]
 
 
-def overview(df: "pd.DataFrame", title: str | None = None) -> "Figure":
+def overview(df: pd.DataFrame, title: str | None = None) -> Figure:
     """Exact rate, τ, grouping, MSE and runtime per variant and suite (the rows of one task).
 
     Parameters
@@ -127,18 +147,31 @@ def overview(df: "pd.DataFrame", title: str | None = None) -> "Figure":
         if len(variants) * len(suites) <= 12:  # counts over the bars only where they fit side by side
             for p, r, k, n in zip(pos, rate, rows["exact"], rows["runs"]):
                 if n == n and n:
-                    ax.annotate(f"{int(k)}/{int(n)}", (p, r), xytext=(0, 2), textcoords="offset points", ha="center",
-                                va="bottom", fontsize=7)
+                    ax.annotate(
+                        f"{int(k)}/{int(n)}",
+                        (p, r),
+                        xytext=(0, 2),
+                        textcoords="offset points",
+                        ha="center",
+                        va="bottom",
+                        fontsize=7,
+                    )
     ax.set(title="Exact recovery", ylabel="share of runs", ylim=(0, 1.15))
     _labels(ax, suites)
     ax.grid(axis="y", alpha=0.3)
-    exact_zero = df["mse"].where(~(df["exact"] & df["exact_known"]), 0.0)  # an exact answer's MSE is 0 (not rounding noise)
+    exact_zero = df["mse"].where(
+        ~(df["exact"] & df["exact_known"]), 0.0
+    )  # an exact answer's MSE is 0 (not rounding noise)
     panels = _panels(str(df["task"].iloc[0]) if len(df) else "reassembly")
     for ax, (column, title_, ylim, scale) in zip(axes[1:5], panels):
         if not column or column not in df:
             ax.axis("off")
             continue
-        data = df.assign(mse=exact_zero) if column == "mse" else df.assign(**{column: pd.to_numeric(df[column], errors="coerce")})
+        data = (
+            df.assign(mse=exact_zero)
+            if column == "mse"
+            else df.assign(**{column: pd.to_numeric(df[column], errors="coerce")})
+        )
         _strip(ax, data, column, suites, variants, colour)
         ax.set_title(title_)
         if ylim:
@@ -151,15 +184,24 @@ def overview(df: "pd.DataFrame", title: str | None = None) -> "Figure":
     ax = axes[5]
     ax.axis("off")
     handles = [Patch(color=colour[v], label=v) for v in variants]
-    handles += [Line2D([], [], ls="", marker=MARKERS[s], color="0.3", label=f"run {s}") for s in MARKERS
-                if (df["status"] == s).any()]
+    handles += [
+        Line2D([], [], ls="", marker=MARKERS[s], color="0.3", label=f"run {s}")
+        for s in MARKERS
+        if (df["status"] == s).any()
+    ]
     handles += [Line2D([], [], ls="", marker="o", markerfacecolor="none", color="0.3", label="hollow: not exact")]
-    ax.legend(handles=handles, loc="center", fontsize=8 if len(variants) > 10 else 9, title="solver variants", frameon=False,
-              ncols=2 if len(handles) > 14 else 1)
+    ax.legend(
+        handles=handles,
+        loc="center",
+        fontsize=8 if len(variants) > 10 else 9,
+        title="solver variants",
+        frameon=False,
+        ncols=2 if len(handles) > 14 else 1,
+    )
     return fig
 
 
-def profiles(df: "pd.DataFrame", title: str | None = None) -> "Figure":
+def profiles(df: pd.DataFrame, title: str | None = None) -> Figure:
     """Runtime ECDFs (seconds and forward evaluations to an exact answer) and performance profiles.
 
     Parameters
@@ -182,15 +224,24 @@ def profiles(df: "pd.DataFrame", title: str | None = None) -> "Figure":
         for variant, (x, y) in ecdf(costs(df, measure).clip(lower=1e-3)).items():
             if len(x):
                 ax.step(np.r_[x[0], x], np.r_[0, y], where="post", color=colour[variant], label=variant)
-        ax.set(title=f"ECDF of {label} to an exact answer", xlabel=label, ylabel="share of puzzles solved", ylim=(-0.02, 1.02))
+        ax.set(
+            title=f"ECDF of {label} to an exact answer",
+            xlabel=label,
+            ylabel="share of puzzles solved",
+            ylim=(-0.02, 1.02),
+        )
         if ax.lines:
             _log_x(ax)
         ax.grid(alpha=0.3)
     for variant, (x, y) in performance_profile(costs(df, "seconds")).items():
         if len(x):
             axes[2].step(np.r_[1, x], np.r_[0, y], where="post", color=colour[variant], label=variant)
-    axes[2].set(title="Performance profile (seconds)", xlabel="τ: within this factor of the fastest",
-                ylabel="share of puzzles", ylim=(-0.02, 1.02))
+    axes[2].set(
+        title="Performance profile (seconds)",
+        xlabel="τ: within this factor of the fastest",
+        ylabel="share of puzzles",
+        ylim=(-0.02, 1.02),
+    )
     if axes[2].lines:
         _log_x(axes[2])
         axes[2].legend(fontsize=7 if len(variants) > 10 else 8, ncols=2 if len(variants) > 10 else 1)
@@ -206,14 +257,14 @@ def _log_x(ax) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def save(fig: "Figure", path: str | Path) -> Path:
+def save(fig: Figure, path: str | Path) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     return out
 
 
-def by_task(df: "pd.DataFrame") -> dict[str, "pd.DataFrame"]:
+def by_task(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The rows of each task, in order of first appearance.
 
     Parameters
@@ -225,7 +276,7 @@ def by_task(df: "pd.DataFrame") -> dict[str, "pd.DataFrame"]:
     return {str(t): df[tasks == t] for t in dict.fromkeys(tasks)}
 
 
-def plot(df: "pd.DataFrame", path: str | Path) -> list[Path]:
+def plot(df: pd.DataFrame, path: str | Path) -> list[Path]:
     """One figure set per task: the overview as a PNG at ``path`` and the profiles beside it
     (``*-profiles.png``); with several tasks, each file is named with its task (``STEM-TASK.png``).
 

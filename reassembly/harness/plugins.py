@@ -6,6 +6,7 @@ at run time with :func:`reassembly.registry.register` exists wherever it runs (a
 ``sys.path`` and the file is imported under its own name, so ``register("x", "mymod:X")`` inside
 ``mymod.py`` resolves in every process.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -49,7 +50,9 @@ def import_plugin(target: str) -> ModuleType:
         name = path.stem
         loaded = sys.modules.get(name)
         if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != path:
-            raise ConfigError(f"--imports {target}: a different module named {name!r} is already imported; rename the file")
+            raise ConfigError(
+                f"--imports {target}: a different module named {name!r} is already imported; rename the file"
+            )
     try:
         return importlib.import_module(name)
     except ImportError as exc:

@@ -1,5 +1,6 @@
 """Puzzles as the harness keeps them: the solver-visible files under ``OUT/puzzles/<id>/`` and the
 answer apart under ``OUT/answers/<id>.json``; a content hash names exactly what a solver sees."""
+
 from __future__ import annotations
 
 import hashlib
@@ -74,7 +75,7 @@ def file_digest(path: str | Path | None) -> str | None:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def sealed_copy(entry: "PuzzleEntry", dst: Path) -> tuple[Path, Path | None]:  # noqa: F821
+def sealed_copy(entry: PuzzleEntry, dst: Path) -> tuple[Path, Path | None]:  # noqa: F821
     """Private copies of ``entry``'s solver-visible files (``dst/puzzle``) and answer
     (``dst/answer.json``), checked against the hashes taken when the bench planned it (before any
     solver ran): whatever a solver did to the stored files, the copy is what was planned or a
@@ -129,7 +130,9 @@ def answer_path(out: Path, pid: str) -> Path:
     return out / ANSWERS_DIR / f"{pid}.json"
 
 
-def store_directory(src: Path, out: Path, pid: str, answer: Answer | None = None, task: str = DEFAULT_TASK) -> tuple[Path, str]:
+def store_directory(
+    src: Path, out: Path, pid: str, answer: Answer | None = None, task: str = DEFAULT_TASK
+) -> tuple[Path, str]:
     """Keep problem directory ``src`` as ``OUT/puzzles/<pid>`` (hard links where possible) with its
     answer (``answer``, else ``src/answer.json`` where present) under ``OUT/answers``. A stored copy
     with the same content is reused. Returns the stored path and the content hash. Another task's
@@ -171,13 +174,17 @@ def check_out(out: Path) -> Path:
     if out.is_symlink():
         raise ConfigError(f"--out {out}: is a symlink; give the folder itself")
     if os.path.lexists(out / RESULTS_CSV) and not os.path.lexists(out / JSONL_NAME):
-        raise ConfigError(f"--out {out}: holds a {RESULTS_CSV} that this harness did not write (no {JSONL_NAME}); "
-                          "choose another directory")
+        raise ConfigError(
+            f"--out {out}: holds a {RESULTS_CSV} that this harness did not write (no {JSONL_NAME}); "
+            "choose another directory"
+        )
     for name in (RESULTS_CSV, JSONL_NAME, ANSWERS_DIR, PUZZLES_DIR):
         if (out / name).is_symlink():
             raise ConfigError(f"--out {out}: {name} is a symlink; refusing to write through it")
     if os.path.lexists(out / JSONL_NAME) and not ours(out / JSONL_NAME):
-        raise ConfigError(f"--out {out}: holds a {JSONL_NAME} that this harness did not write; choose another directory")
+        raise ConfigError(
+            f"--out {out}: holds a {JSONL_NAME} that this harness did not write; choose another directory"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

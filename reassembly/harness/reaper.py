@@ -8,6 +8,7 @@ died first is re-parented to the bench, where :func:`sweep` finds it: a child of
 another session can only be a solver's (every solve's process starts with ``setsid``). Elsewhere
 than Linux these functions fall back to process groups.
 """
+
 from __future__ import annotations
 
 import ctypes

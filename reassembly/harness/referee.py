@@ -7,6 +7,7 @@ files (``OUT/puzzles``, ``OUT/answers``) changes nothing it is scored on: the ru
 row instead. The facts of a row (family, depth, rows, sizes) are read here too, not taken from
 the solver's process.
 """
+
 from __future__ import annotations
 
 import shutil

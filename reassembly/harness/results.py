@@ -6,6 +6,7 @@ Writers take a lock (several benches may share an output directory); a torn last
 killed mid-write) is ended before the next row is appended and skipped with a warning when read;
 where a run is redone, its old row is removed from the record, so each key has one row.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,7 @@ import math
 import os
 import stat
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -195,22 +196,56 @@ class ResultStore:
         _atomic(self.csv, pd.DataFrame(rows).to_csv(index=False))
 
 
-def make_row(run: Any, status: str, fields: dict[str, Any], error: str | None, wall: float, timeout: float | None,
-             env: dict[str, Any]) -> dict[str, Any]:
+def make_row(
+    run: Any,
+    status: str,
+    fields: dict[str, Any],
+    error: str | None,
+    wall: float,
+    timeout: float | None,
+    env: dict[str, Any],
+) -> dict[str, Any]:
     """The flat row of one finished run (a :class:`reassembly.harness.plan.Run`): identity, status,
     metrics, facts, configuration, environment."""
     trace = fields.get("trace")
     row: dict[str, Any] = {
-        "key": run.key, "task": run.puzzle.task, "puzzle": run.puzzle.id, "suite": run.puzzle.suite, "kind": run.puzzle.kind,
-        "content": run.puzzle.content, "pinned": run.puzzle.pinned, "seed": run.puzzle.seed, "solver": run.solver.name, "variant": run.solver.label,
-        "status": status, "error": error, "failure": fields.get("failure"),
-        **{m: fields.get(m) for m in ("exact", "grouping_accuracy", "order_exact", "kendall_tau", "mse", "true_mse",
-                                      "sha256", "seconds", "claimed_seconds", "evaluations")},
-        "wall_seconds": wall, "timeout": timeout,
+        "key": run.key,
+        "task": run.puzzle.task,
+        "puzzle": run.puzzle.id,
+        "suite": run.puzzle.suite,
+        "kind": run.puzzle.kind,
+        "content": run.puzzle.content,
+        "pinned": run.puzzle.pinned,
+        "seed": run.puzzle.seed,
+        "solver": run.solver.name,
+        "variant": run.solver.label,
+        "status": status,
+        "error": error,
+        "failure": fields.get("failure"),
+        **{
+            m: fields.get(m)
+            for m in (
+                "exact",
+                "grouping_accuracy",
+                "order_exact",
+                "kendall_tau",
+                "mse",
+                "true_mse",
+                "sha256",
+                "seconds",
+                "claimed_seconds",
+                "evaluations",
+            )
+        },
+        "wall_seconds": wall,
+        "timeout": timeout,
         **{k: fields.get(k) for k in ("family", "depth", "d", "h", "o", "rows", "identifiable", "torch_threads")},
-        "certificate": (fields.get("certificate") or {}).get("kind") if isinstance(fields.get("certificate"), dict) else None,
-        "trace": json.dumps(trace) if trace else None, "answer": fields.get("answer"),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "certificate": (fields.get("certificate") or {}).get("kind")
+        if isinstance(fields.get("certificate"), dict)
+        else None,
+        "trace": json.dumps(trace) if trace else None,
+        "answer": fields.get("answer"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     task = get_task(run.puzzle.task)
     row.update({m: fields.get(m) for m in (*(c.name for c in task.columns), *task.metrics) if m not in row})
@@ -220,7 +255,7 @@ def make_row(run: Any, status: str, fields: dict[str, Any], error: str | None, w
     return clean(row)
 
 
-def load_results(directory: str | Path) -> "pd.DataFrame":  # noqa: F821
+def load_results(directory: str | Path) -> pd.DataFrame:  # noqa: F821
     """Saved rows of ``DIR`` as a DataFrame (from ``results.jsonl``, else ``results.csv``)."""
     import pandas as pd
 

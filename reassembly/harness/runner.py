@@ -12,6 +12,7 @@ and a size bound; the parent times the solve itself (from the first ``ready`` to
 keeps of the solver's message only its answer and a few type-checked, labelled claims
 (:mod:`reassembly.harness.claims`).
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -30,8 +31,15 @@ from reassembly import anytime
 from reassembly.errors import ReassemblyError
 from reassembly.harness import claims, reaper
 from reassembly.harness.plan import Run
-from reassembly.harness.puzzles import (checked_hash, content_hash, copy_visible, fingerprint, read_only, remove_tree,
-                                         sealed_copy)
+from reassembly.harness.puzzles import (
+    checked_hash,
+    content_hash,
+    copy_visible,
+    fingerprint,
+    read_only,
+    remove_tree,
+    sealed_copy,
+)
 from reassembly.harness.wire import Channel, WireError
 
 STARTUP_TIMEOUT = 300.0  # seconds to import, load the puzzle and build the solver
@@ -154,10 +162,18 @@ def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: 
         if fault is not None:
             return outcome("error", {}, fault)
         (scratch / "work").mkdir()
-        payload = {"path": str(scratch / "puzzle"), "cwd": str(scratch / "work"), "task": run.puzzle.task, "solver": run.solver.name,
-                   "options": run.solver.options, "imports": tuple(options.imports), "threads": options.threads,
-                   "bench_pid": os.getpid(), "environ": {**os.environ, anytime.ENV: str(scratch / "anytime.json")},
-                   "timeout": options.timeout}
+        payload = {
+            "path": str(scratch / "puzzle"),
+            "cwd": str(scratch / "work"),
+            "task": run.puzzle.task,
+            "solver": run.solver.name,
+            "options": run.solver.options,
+            "imports": tuple(options.imports),
+            "threads": options.threads,
+            "bench_pid": os.getpid(),
+            "environ": {**os.environ, anytime.ENV: str(scratch / "anytime.json")},
+            "timeout": options.timeout,
+        }
         ctx = context()
         receive, send = ctx.Pipe(duplex=False)
         if oracle is not None:
@@ -194,7 +210,9 @@ def _run(run: Run, options: RunOptions, cancel: threading.Event | None, oracle: 
                 if t_solve is None:
                     return outcome("error", {}, f"worker did not finish {phase} within {limit:g} s")
                 seconds = time.perf_counter() - t_solve
-                return outcome("timeout", anytime.collect(scratch / "anytime.json"), f"no answer within the {limit:g} s timeout")
+                return outcome(
+                    "timeout", anytime.collect(scratch / "anytime.json"), f"no answer within the {limit:g} s timeout"
+                )
             kind, fields = message
             if kind == "ready":  # the timeout covers the solve only; a second "ready" changes nothing
                 if t_solve is None:
@@ -239,8 +257,13 @@ def _stop(proc: Any, grace: float) -> None:
     proc.join(5)
 
 
-def run_many(runs: Iterable[Run], options: RunOptions, jobs: int = 1, on_start: Callable[[Run], None] | None = None,
-             on_done: Callable[[Run, Outcome], None] | None = None) -> None:
+def run_many(
+    runs: Iterable[Run],
+    options: RunOptions,
+    jobs: int = 1,
+    on_start: Callable[[Run], None] | None = None,
+    on_done: Callable[[Run, Outcome], None] | None = None,
+) -> None:
     """Run ``runs`` with at most ``jobs`` workers at a time; ``on_done`` is called in this thread."""
     runs = list(runs)
     cancel = threading.Event()

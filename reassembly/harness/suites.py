@@ -6,6 +6,7 @@ solver variants, and pins each generated puzzle by the hash of what a solver see
 not bit-stable across machines (BLAS and CPU differ), so a run says when a puzzle it generated
 differs from the pinned one: results on different content are not comparable.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,12 +78,24 @@ FAMILIES = ("relu", "gelu", "silu", "prenorm", "swiglu")
 
 for _suite in (
     Suite("quick", "a smoke test: relu depth 8, two seeds, fast and paper (seconds)", ({"depth": 8},), seeds=(0, 1)),
-    Suite("default", "the main job: relu depth 48 (the Jane Street sizes), seeds 0-2, every built-in solver, "
-          "and the Jane Street puzzle", ({"depth": 48},), solvers=("fast", "paper", "paper-hillclimb", "cosine"),
-          janestreet=True),
-    Suite("families", "every block family at depths 16 and 48, seeds 0-2: fast and paper (paper where it applies)",
-          tuple({"block": b, "depth": d} for b in FAMILIES for d in (16, 48))),
-    Suite("depth", "fast on relu nets of depth 16 to 128, seeds 0-2", tuple({"depth": d} for d in (16, 32, 48, 64, 96, 128)),
-          solvers=("fast",)),
+    Suite(
+        "default",
+        "the main job: relu depth 48 (the Jane Street sizes), seeds 0-2, every built-in solver, "
+        "and the Jane Street puzzle",
+        ({"depth": 48},),
+        solvers=("fast", "paper", "paper-hillclimb", "cosine"),
+        janestreet=True,
+    ),
+    Suite(
+        "families",
+        "every block family at depths 16 and 48, seeds 0-2: fast and paper (paper where it applies)",
+        tuple({"block": b, "depth": d} for b in FAMILIES for d in (16, 48)),
+    ),
+    Suite(
+        "depth",
+        "fast on relu nets of depth 16 to 128, seeds 0-2",
+        tuple({"depth": d} for d in (16, 32, 48, 64, 96, 128)),
+        solvers=("fast",),
+    ),
 ):
     register_suite(_suite)

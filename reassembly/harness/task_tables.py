@@ -1,5 +1,6 @@
 """Summary tables of tasks with metrics of their own (every task but layer reassembly): the
 generic columns (puzzles, solver, exact, seconds, failures) around the task's columns."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 
-def task_table(summary: "pd.DataFrame", task: str, title: str, width: int | None = None) -> "Table":
+def task_table(summary: pd.DataFrame, task: str, title: str, width: int | None = None) -> Table:
     """The summary rows of ``task`` as a rich table; in a narrow terminal the task's later columns
     and the seconds go first, never the run counts or the failures."""
     from rich import box
@@ -34,23 +35,30 @@ def task_table(summary: "pd.DataFrame", task: str, title: str, width: int | None
         table.add_column(name, justify=justify, overflow="fold", no_wrap=not text, min_width=8 if text else None)  # type: ignore[arg-type]
     for r in summary.itertuples():
         style = "green" if r.exact == r.runs and r.runs else ("red" if r.exact == 0 else "yellow")
-        cells: dict[str, Any] = {"puzzles": escape(str(r.suite)), "solver": escape(str(r.variant)),
-                                 "exact": f"[{style}]{r.exact}/{r.runs}[/]" if r.answer_known else "–",
-                                 "s": _fmt(r.seconds_median, ".1f"), "max s": _fmt(r.seconds_max, ".1f"), "failed": failed_text(r)}
+        cells: dict[str, Any] = {
+            "puzzles": escape(str(r.suite)),
+            "solver": escape(str(r.variant)),
+            "exact": f"[{style}]{r.exact}/{r.runs}[/]" if r.answer_known else "–",
+            "s": _fmt(r.seconds_median, ".1f"),
+            "max s": _fmt(r.seconds_max, ".1f"),
+            "failed": failed_text(r),
+        }
         for c in spec:
             cells[c.label] = _fmt(getattr(r, f"{c.name}_{c.how}", float("nan")), c.fmt)
         table.add_row(*(cells[n] for n, _ in shown))
     return table
 
 
-def tables(summary: "pd.DataFrame", title: str, width: int | None = None) -> list["Table"]:
+def tables(summary: pd.DataFrame, title: str, width: int | None = None) -> list[Table]:
     """One table per task in the summary (layer reassembly's as before)."""
     out = []
     tasks = list(dict.fromkeys(summary["task"])) if len(summary) else ["reassembly"]
     for task in tasks:
         part = summary[summary["task"] == task] if len(summary) else summary
         named = title if len(tasks) == 1 and task == "reassembly" else f"{title}: task {task}"
-        out.append(task_table(part, task, named, width) if get_task(task).columns else summary_table(part, named, width))
+        out.append(
+            task_table(part, task, named, width) if get_task(task).columns else summary_table(part, named, width)
+        )
     return out
 
 

@@ -4,6 +4,7 @@
 A list is a grid, except where the option itself takes a tuple and the list holds plain values
 (``rows=[512,1024]`` is one value of ``rows``; ``rows=[[512],[256,512]]`` is a grid of two).
 """
+
 from __future__ import annotations
 
 import itertools

@@ -5,6 +5,7 @@ A message is the line ``[kind, fields]\\n`` where ``fields`` is a JSON object. A
 queries and replies) travel as ``{"__array__": "<f8", "shape": [...], "data": base64}`` and are
 rebuilt with :func:`numpy.frombuffer`, which reads bytes and runs nothing.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,9 +41,14 @@ def encode_array(a: Any) -> dict[str, Any]:
 
 def decode_array(obj: Any, what: str = "array") -> np.ndarray:
     """The float64 array of :func:`encode_array`'s output; :class:`WireError` where it is not one."""
-    if not (isinstance(obj, dict) and obj.get("__array__") == "<f8" and isinstance(obj.get("data"), str)
-            and isinstance(obj.get("shape"), list) and all(type(n) is int and 0 <= n for n in obj["shape"])
-            and len(obj["shape"]) <= 4):
+    if not (
+        isinstance(obj, dict)
+        and obj.get("__array__") == "<f8"
+        and isinstance(obj.get("data"), str)
+        and isinstance(obj.get("shape"), list)
+        and all(type(n) is int and 0 <= n for n in obj["shape"])
+        and len(obj["shape"]) <= 4
+    ):
         raise WireError(f"{what}: not an encoded float64 array")
     try:
         raw = base64.b64decode(obj["data"], validate=True)
@@ -97,7 +103,7 @@ def send(fd: int, kind: str, fields: dict[str, Any], lock: threading.Lock | None
 def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 class Channel:
@@ -137,7 +143,7 @@ class Channel:
     def _flush(self) -> None:
         if self.pending and self.wfd is not None:
             try:
-                del self.pending[:os.write(self.wfd, self.pending)]
+                del self.pending[: os.write(self.wfd, self.pending)]
             except BlockingIOError:
                 pass
             except BrokenPipeError:
@@ -153,7 +159,7 @@ class Channel:
                 raise WireError(f"a message of over {MAX_MESSAGE:,} bytes (the limit)")
             return None
         line = bytes(self.buffer[:at])
-        del self.buffer[:at + 1]
+        del self.buffer[: at + 1]
         self.scanned = 0
         return line
 
@@ -217,7 +223,7 @@ class Reader:
             at = self.buffer.find(b"\n")
             if at >= 0:
                 line = bytes(self.buffer[:at])
-                del self.buffer[:at + 1]
+                del self.buffer[: at + 1]
                 return decode(line, self.kinds)
             chunk = os.read(self.fd, CHUNK)
             if not chunk:

@@ -7,6 +7,7 @@ started. It works in an empty temporary directory, loads the problem afresh from
 of the solver-visible files (through its task), builds the solver, solves, and sends back what
 the solver returned, as plain JSON (never a pickle). It never sees an answer and never scores.
 """
+
 from __future__ import annotations
 
 import os
@@ -117,7 +118,9 @@ def main(conn: Any, payload: dict[str, Any], replies: Any = None) -> None:
         fields = {"seconds": time.perf_counter() - t_solve} if t_solve is not None else {}
         kind = "unsupported" if isinstance(exc, UnsupportedPuzzle) else "error"
         try:
-            wire.send(fd, kind, {**fields, "error": error_text(exc) if kind == "error" else str(exc)[:2000]}, wire.SEND_LOCK)
+            wire.send(
+                fd, kind, {**fields, "error": error_text(exc) if kind == "error" else str(exc)[:2000]}, wire.SEND_LOCK
+            )
         except BaseException:
             pass
     finally:

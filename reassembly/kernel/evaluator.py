@@ -9,11 +9,11 @@ A row is an input vector (states ``(n, d)``) or, for sequence families, a token 
 ``(n, T, d)``); losses average over every dimension of a row's output. Output Jacobians exist only
 where the family supports first-order screens (``family.screens``).
 """
+
 from __future__ import annotations
 
-from typing import Callable
-
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -41,8 +41,14 @@ class Evaluator:
         the loss is then ``mean(transform(err)²)``. ``None``: the mean squared error.
     """
 
-    def __init__(self, stack: PieceStack, head: tuple[int, ...], X: torch.Tensor, target: torch.Tensor,
-                 transform: Transform | None = None) -> None:
+    def __init__(
+        self,
+        stack: PieceStack,
+        head: tuple[int, ...],
+        X: torch.Tensor,
+        target: torch.Tensor,
+        transform: Transform | None = None,
+    ) -> None:
         self.stack = stack
         self.family = stack.family
         self.head = tuple(head)
@@ -56,10 +62,12 @@ class Evaluator:
         # Batches of candidates run each block with its weights gathered per candidate; where a
         # block's weights outweigh a candidate's states (large layers on few rows), copying them
         # costs more than the block itself, and candidates run grouped by block instead.
-        params = sum(w.numel() // w.shape[0] + (0 if b is None else b.numel() // b.shape[0]) for w, b in stack.tensors.values())
+        params = sum(
+            w.numel() // w.shape[0] + (0 if b is None else b.numel() // b.shape[0]) for w, b in stack.tensors.values()
+        )
         self._by_block = params > 16 * self.X.numel()
 
-    def with_rows(self, X: torch.Tensor, target: torch.Tensor, transform: Transform | None = None) -> "Evaluator":
+    def with_rows(self, X: torch.Tensor, target: torch.Tensor, transform: Transform | None = None) -> Evaluator:
         """An evaluator of the same pieces and head on other rows (its own evaluation count)."""
         return Evaluator(self.stack, self.head, X, target, transform)
 
@@ -78,8 +86,9 @@ class Evaluator:
         """Loss of final states ``(n, d)`` or ``(B, n, d)``: one value per leading batch entry."""
         return self.weigh(self.output(h) - self.target).pow(2).mean(dim=self._row_dims)
 
-    def states(self, arr: torch.Tensor, states: torch.Tensor | None = None, start: int = 0,
-               out: torch.Tensor | None = None) -> torch.Tensor:
+    def states(
+        self, arr: torch.Tensor, states: torch.Tensor | None = None, start: int = 0, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Prefix states ``(D + 1, n, d)`` of ``arr``: ``states[t]`` enters position ``t``.
 
         With ``states`` of an arrangement that agrees with ``arr`` before ``start``, only positions
@@ -114,8 +123,9 @@ class Evaluator:
         self.evaluations += 1
         return total / self.target.numel()
 
-    def suffix_losses(self, arrs: torch.Tensor, starts: torch.Tensor, states: torch.Tensor,
-                      chunk_rows: int = 8192) -> torch.Tensor:
+    def suffix_losses(
+        self, arrs: torch.Tensor, starts: torch.Tensor, states: torch.Tensor, chunk_rows: int = 8192
+    ) -> torch.Tensor:
         """Losses of candidate arrangements ``arrs`` ``(B, D, S)`` that agree with a cached one
         before ``starts[b]``; ``states`` are the cached one's prefix states.
 
@@ -129,8 +139,12 @@ class Evaluator:
         rank = torch.argsort(starts, stable=True)
         arrs, starts = arrs[rank], starts[rank]
         step = max(1, chunk_rows // (self.n_rows * self._row_size))
-        losses = torch.cat([self._sorted_suffix_losses(arrs[i : i + step], starts[i : i + step], states)
-                            for i in range(0, len(arrs), step)])
+        losses = torch.cat(
+            [
+                self._sorted_suffix_losses(arrs[i : i + step], starts[i : i + step], states)
+                for i in range(0, len(arrs), step)
+            ]
+        )
         self.evaluations += int(arrs.shape[0])
         return losses[torch.argsort(rank)]
 
@@ -161,9 +175,11 @@ class Evaluator:
         position ``t`` (``J[D]``: the head's). Raises :class:`UnsupportedPuzzle` for families
         without first-order screens (a sequence's Jacobian is ``(T d) x (T d)`` per row)."""
         if not self.family.screens:
-            raise UnsupportedPuzzle(f"first-order screens (output Jacobians) do not apply to the {self.family.name!r} "
-                                    f"family: its rows are token sequences; use exact evaluations (solver "
-                                    f"{self.family.solver!r})")
+            raise UnsupportedPuzzle(
+                f"first-order screens (output Jacobians) do not apply to the {self.family.name!r} "
+                f"family: its rows are token sequences; use exact evaluations (solver "
+                f"{self.family.solver!r})"
+            )
         D, n = arr.shape[0], self.n_rows
         last = self.family.head_vjp(self.head_params, n)
         J = torch.empty(D + 1, *last.shape, dtype=states.dtype)

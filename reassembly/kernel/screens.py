@@ -6,6 +6,7 @@ order, each branch change carried to the output by the Jacobian of the state aft
 :meth:`~reassembly.kernel.evaluator.Evaluator.jacobians`). Predicted losses are
 ``mean(weigh(resid + Δy)²)``, exact in the branch changes and linear only in how they propagate.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,8 +30,13 @@ def predicted_losses(ev: Evaluator, states: torch.Tensor, dy: torch.Tensor) -> t
     return ev.weigh(resid + dy).pow(2).mean(dim=(-2, -1))
 
 
-def swap_effects(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, cached: torch.Tensor | None = None,
-                 positions: list[int] | None = None) -> torch.Tensor:
+def swap_effects(
+    ev: Evaluator,
+    arr: torch.Tensor,
+    states: torch.Tensor,
+    cached: torch.Tensor | None = None,
+    positions: list[int] | None = None,
+) -> torch.Tensor:
     """``delta[p]``: change of the state after position ``p + 1`` when positions ``p`` and ``p + 1``
     swap. With ``cached``, only ``positions`` are recomputed (the others keep effects measured at
     slightly older states, close enough to screen with)."""
@@ -54,8 +60,9 @@ def predict_swaps(ev: Evaluator, states: torch.Tensor, J: torch.Tensor, delta: t
     return predicted_losses(ev, states, carry(J[2:], delta))
 
 
-def insertion_effect(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, k: int,
-                     ts: torch.Tensor | None = None) -> torch.Tensor:
+def insertion_effect(
+    ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, k: int, ts: torch.Tensor | None = None
+) -> torch.Tensor:
     """Output change ``(len(ts), n, o)`` of moving position ``k`` to just before each position in
     ``ts`` (``None``: every position ``0..D``): the branch added at the new place minus the one
     removed at the old."""
@@ -80,7 +87,9 @@ def predict_insertions(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor | 
     return predicted
 
 
-def receive_effects(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, s: int, t: int) -> torch.Tensor:
+def receive_effects(
+    ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, s: int, t: int
+) -> torch.Tensor:
     """``A[p, q]`` ``(D, D, n, o)``: output change when position ``p`` takes, in slot ``s``, the piece
     that position ``q`` holds in slot ``t`` (each position's other slots unchanged)."""
     D = arr.shape[0]
@@ -93,7 +102,9 @@ def receive_effects(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: t
     return out
 
 
-def predict_exchanges(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, s: int, t: int) -> torch.Tensor:
+def predict_exchanges(
+    ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, s: int, t: int
+) -> torch.Tensor:
     """Predicted loss ``(D, D)`` of exchanging the piece in slot ``s`` of position ``p`` with the
     piece in slot ``t`` of position ``q``. Where ``s != t`` the diagonal is the exchange of the two
     slots within one block; where ``s == t`` it is ``inf`` (no move)."""

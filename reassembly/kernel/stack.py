@@ -5,6 +5,7 @@ An *arrangement* is a ``(D, S)`` integer tensor: ``arr[t, s]`` is the row, in th
 ``(B, D, S)``. :meth:`PieceStack.arrangement` and :meth:`PieceStack.assembly` convert between
 arrangements and :class:`~reassembly.answer.Assembly` (piece ids).
 """
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -83,8 +84,9 @@ class PieceStack:
 
     def arrangement(self, assembly: Assembly) -> torch.Tensor:
         """The ``(D, S)`` arrangement of ``assembly``'s blocks."""
-        return torch.tensor([[self._row[s][pid] for s, pid in zip(self.slots, block)] for block in assembly.blocks],
-                            dtype=torch.long).reshape(len(assembly.blocks), len(self.slots))
+        return torch.tensor(
+            [[self._row[s][pid] for s, pid in zip(self.slots, block)] for block in assembly.blocks], dtype=torch.long
+        ).reshape(len(assembly.blocks), len(self.slots))
 
     def assembly(self, arr: torch.Tensor, head: tuple[int, ...]) -> Assembly:
         """The assembly of arrangement ``arr`` with head piece ids ``head``."""

@@ -5,12 +5,14 @@ A problem directory holds ``blackbox.json``: ``{"format": 1, "d": .., "h": .., "
 rows}`` (and ``"layers"``: hidden layers of ``h`` units each, where more than one). The answer (``answer.json``, never shown to solvers) holds ``W1``, ``b1``, ``W2`` and
 ``b2`` (up to ``W{layers+1}``, ``b{layers+1}``) as nested lists.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -62,8 +64,12 @@ def load_problem(root: str | Path) -> BlackboxProblem:
     root = Path(root)
     spec = read_json(root / SPEC_NAME, "black-box spec")
     values = [spec.get(k) for k in ("d", "h", "o", "budget")] + [spec.get("layers", 1)]
-    if spec.get("format") != FORMAT or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
-        raise PuzzleError(f"{root / SPEC_NAME}: expected format {FORMAT} and integers d, h, o, budget (and layers) >= 1")
+    if spec.get("format") != FORMAT or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
+    ):
+        raise PuzzleError(
+            f"{root / SPEC_NAME}: expected format {FORMAT} and integers d, h, o, budget (and layers) >= 1"
+        )
     return BlackboxProblem(*values[:4], name=root.resolve().name, layers=values[4])  # type: ignore[arg-type]
 
 
@@ -76,4 +82,8 @@ def save_answer(params: Mapping[str, torch.Tensor], path: str | Path) -> Path:
 def load_answer(path: str | Path, problem: BlackboxProblem) -> dict[str, torch.Tensor] | None:
     """The true parameters (``None`` where the file is absent): the referee's only (see
     :func:`reassembly.answer.read_answer`)."""
-    return read_answer(path, lambda data: check_params(data, problem.d, problem.h, problem.o, str(path), problem.layers), "black-box answer")
+    return read_answer(
+        path,
+        lambda data: check_params(data, problem.d, problem.h, problem.o, str(path), problem.layers),
+        "black-box answer",
+    )

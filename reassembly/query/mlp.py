@@ -11,11 +11,13 @@ activations and does not apply to ReLU.) Two networks are compared after putting
 units in the truth's order by the best matching of their canonical incoming vectors, which agrees
 with sorting wherever sorting is unambiguous and is not thrown off by near-ties.
 """
+
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -37,7 +39,11 @@ def depth(p: Mapping[str, torch.Tensor]) -> int:
 
 def shapes(d: int, h: int, o: int, layers: int = 1) -> dict[str, tuple[int, ...]]:
     widths = [d] + [h] * layers + [o]
-    return {n: s for k in range(layers + 1) for n, s in ((f"W{k + 1}", (widths[k + 1], widths[k])), (f"b{k + 1}", (widths[k + 1],)))}
+    return {
+        n: s
+        for k in range(layers + 1)
+        for n, s in ((f"W{k + 1}", (widths[k + 1], widths[k])), (f"b{k + 1}", (widths[k + 1],)))
+    }
 
 
 def forward(p: Mapping[str, torch.Tensor], X: torch.Tensor) -> torch.Tensor:

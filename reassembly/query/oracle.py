@@ -5,9 +5,10 @@ row it answers; once ``budget`` rows are spent it refuses. In a bench it lives i
 process, never in the solver's (:mod:`reassembly.harness.oracle_service`); the solver holds only
 a client with the same ``query`` method. The count the referee records is the oracle's.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -48,7 +49,9 @@ class Oracle:
         except (TypeError, ValueError, RuntimeError) as exc:
             raise OracleError(f"a query must be a numeric array of rows ({exc})") from None
         if X.ndim != 2 or X.shape[1] != self.d or not 1 <= X.shape[0] <= MAX_ROWS_PER_QUERY:
-            raise OracleError(f"a query must be 1..{MAX_ROWS_PER_QUERY:,} rows of {self.d} inputs, got shape {tuple(X.shape)}")
+            raise OracleError(
+                f"a query must be 1..{MAX_ROWS_PER_QUERY:,} rows of {self.d} inputs, got shape {tuple(X.shape)}"
+            )
         if not bool(torch.isfinite(X).all()):
             raise OracleError("a query holds NaN or inf")
         return X
@@ -59,7 +62,9 @@ class Oracle:
         n = int(rows.shape[0])
         if self.budget is not None and self.used + n > self.budget:
             self.refused += 1
-            raise OracleError(f"query budget exhausted: {n} rows asked, {self.budget - self.used} of {self.budget} left")
+            raise OracleError(
+                f"query budget exhausted: {n} rows asked, {self.budget - self.used} of {self.budget} left"
+            )
         self.used += n
         self.calls += 1
         with torch.no_grad():

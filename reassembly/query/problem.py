@@ -5,6 +5,7 @@ A problem directory holds the pieces and ``puzzle.json`` as a layer-reassembly p
 ``query.json`` (``{"format": 1, "budget": rows}``). The answer is an
 :class:`~reassembly.answer.Assembly`, kept apart as for layer reassembly.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,9 @@ class QueryPuzzle:
     def __post_init__(self) -> None:
         self.layout = infer_layout(self.family, self.pieces, source=self.name)
         if self.X.ndim != 2 or self.X.shape[1] != self.layout.sizes["d"]:
-            raise PuzzleError(f"{self.name}: inputs have shape {tuple(self.X.shape)}; the pieces need {self.layout.sizes['d']} columns")
+            raise PuzzleError(
+                f"{self.name}: inputs have shape {tuple(self.X.shape)}; the pieces need {self.layout.sizes['d']} columns"
+            )
 
     @property
     def depth(self) -> int:
@@ -55,7 +58,11 @@ class QueryPuzzle:
 
 
 def visible_files(root: Path) -> list[str]:
-    files = [f"{PIECES_DIR}/{p.name}" for p in piece_paths(root / PIECES_DIR).values()] + [SPEC_NAME, INPUTS_NAME, QUERY_SPEC]
+    files = [f"{PIECES_DIR}/{p.name}" for p in piece_paths(root / PIECES_DIR).values()] + [
+        SPEC_NAME,
+        INPUTS_NAME,
+        QUERY_SPEC,
+    ]
     for rel in files:
         regular_file(root / rel)
     return sorted(files)

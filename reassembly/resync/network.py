@@ -5,6 +5,7 @@ Tensor names: ``blocks.<k>.<slot>.weight`` / ``.bias`` for block ``k`` and ``hea
 ``h`` units (a bias where that axis is 0), ``read`` slots on the ``in`` side, ``write`` slots on
 the ``out`` side, with the family's rescaling exponents.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -52,20 +53,28 @@ def check_state(family: BlockFamily, depth: int, state: State, source: str) -> d
     want = expected_names(family, depth)
     if sorted(state) != sorted(want):
         missing, extra = sorted(set(want) - set(state)), sorted(set(state) - set(want))
-        raise PuzzleError(f"{source}: tensors do not form {depth} {family.name!r} blocks and a head "
-                          f"(missing {missing[:4]}, unexpected {extra[:4]})")
+        raise PuzzleError(
+            f"{source}: tensors do not form {depth} {family.name!r} blocks and a head "
+            f"(missing {missing[:4]}, unexpected {extra[:4]})"
+        )
     sizes: dict[str, int] = {}
     for where, slots in [*((f"blocks.{k}", family.slots) for k in range(depth)), ("head", family.head_slots)]:
         for s in slots:
             w = state[tensor_name(where, s.name)]
             if w.ndim != len(s.shape):
-                raise PuzzleError(f"{source}: {tensor_name(where, s.name)} has shape {tuple(w.shape)}, expected {'x'.join(s.shape)}")
+                raise PuzzleError(
+                    f"{source}: {tensor_name(where, s.name)} has shape {tuple(w.shape)}, expected {'x'.join(s.shape)}"
+                )
             for sym, dim in zip(s.shape, w.shape):
                 if sizes.setdefault(sym, int(dim)) != int(dim):
-                    raise PuzzleError(f"{source}: {tensor_name(where, s.name)} has shape {tuple(w.shape)}, "
-                                      f"inconsistent with {sym} = {sizes[sym]}")
-            if s.bias and tuple(state[tensor_name(where, s.name, 'bias')].shape) != (w.shape[0],):
-                raise PuzzleError(f"{source}: {tensor_name(where, s.name, 'bias')} does not match its weight {tuple(w.shape)}")
+                    raise PuzzleError(
+                        f"{source}: {tensor_name(where, s.name)} has shape {tuple(w.shape)}, "
+                        f"inconsistent with {sym} = {sizes[sym]}"
+                    )
+            if s.bias and tuple(state[tensor_name(where, s.name, "bias")].shape) != (w.shape[0],):
+                raise PuzzleError(
+                    f"{source}: {tensor_name(where, s.name, 'bias')} does not match its weight {tuple(w.shape)}"
+                )
     return sizes
 
 

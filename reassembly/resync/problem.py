@@ -6,6 +6,7 @@ A problem directory holds ``resync.json`` (``{"format": 1, "family": NAME, "dept
 answer (``answer.json``, never shown to solvers) lists, per layer, ``perms[g][i]``: the copy's unit
 that is the reference's unit ``i``; and the reference's units an integrity attack rescaled.
 """
+
 from __future__ import annotations
 
 import io
@@ -16,8 +17,9 @@ from typing import Any
 
 import torch
 
+from reassembly.answer import read_answer
+from reassembly.answer import save_answer as write_answer
 from reassembly.errors import PuzzleError
-from reassembly.answer import read_answer, save_answer as write_answer
 from reassembly.families import get_family
 from reassembly.families.base import BlockFamily
 from reassembly.resync.network import block_groups, check_state
@@ -48,7 +50,9 @@ class ResyncProblem:
         if check_state(self.family, self.depth, self.copy, f"{self.name}: copy") != self.sizes:
             raise PuzzleError(f"{self.name}: the copy's sizes differ from the reference's")
         if self.X.ndim != 2 or self.X.shape[1] != self.sizes["d"] or len(self.X) < 1:
-            raise PuzzleError(f"{self.name}: inputs have shape {tuple(self.X.shape)}; expected (rows, {self.sizes['d']})")
+            raise PuzzleError(
+                f"{self.name}: inputs have shape {tuple(self.X.shape)}; expected (rows, {self.sizes['d']})"
+            )
         self.groups = block_groups(self.family, self.depth, self.sizes["h"])
 
 
@@ -106,8 +110,14 @@ def load_problem(root: str | Path) -> ResyncProblem:
     inputs = load_state(root / "inputs.pth")
     if set(inputs) != {"X"}:
         raise PuzzleError(f"{root / 'inputs.pth'}: expected one tensor 'X', found {sorted(inputs)}")
-    return ResyncProblem(family, spec["depth"], load_state(root / "reference.pth"), load_state(root / "copy.pth"),
-                         inputs["X"].double(), name=root.resolve().name)
+    return ResyncProblem(
+        family,
+        spec["depth"],
+        load_state(root / "reference.pth"),
+        load_state(root / "copy.pth"),
+        inputs["X"].double(),
+        name=root.resolve().name,
+    )
 
 
 def save_answer(answer: ResyncAnswer, path: str | Path) -> Path:

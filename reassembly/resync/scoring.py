@@ -2,6 +2,7 @@
 recovered), the share of units, the parameter error of the re-synchronised copy, the copy's output
 error (the perturbation's: any permutation leaves the function as it is), and the integrity flags
 against the units an attack rescaled."""
+
 from __future__ import annotations
 
 import math
@@ -69,9 +70,12 @@ def output_error(problem: ResyncProblem, copy: dict[str, torch.Tensor]) -> float
 
 def flag_metrics(flags: set[tuple[int, int]], attacked: set[tuple[int, int]]) -> dict[str, Any]:
     hit = len(flags & attacked)
-    return {"flagged": len(flags), "false_flags": len(flags - attacked),
-            "flag_recall": hit / len(attacked) if attacked else math.nan,
-            "flag_precision": hit / len(flags) if flags else math.nan}
+    return {
+        "flagged": len(flags),
+        "false_flags": len(flags - attacked),
+        "flag_recall": hit / len(attacked) if attacked else math.nan,
+        "flag_precision": hit / len(flags) if flags else math.nan,
+    }
 
 
 def judge(problem: ResyncProblem, answer: ResyncAnswer | None, perms: Any, flags: Any = ()) -> dict[str, Any]:
@@ -80,8 +84,12 @@ def judge(problem: ResyncProblem, answer: ResyncAnswer | None, perms: Any, flags
     claimed = check_perms(perms, groups)
     flagged = check_flags(flags, groups)
     resynced = permute_state(problem.copy, groups, claimed)
-    out: dict[str, Any] = {"weight_error": relative_error(problem.reference, resynced), "output_error": output_error(problem, resynced),
-                           "layers": len(groups), "units": sum(g.units for g in groups)}
+    out: dict[str, Any] = {
+        "weight_error": relative_error(problem.reference, resynced),
+        "output_error": output_error(problem, resynced),
+        "layers": len(groups),
+        "units": sum(g.units for g in groups),
+    }
     if answer is None:
         return {**out, "exact": None, "psi": math.nan, "unit_share": math.nan, "flagged": len(flagged)}
     if len(answer.perms) != len(groups):
@@ -89,5 +97,11 @@ def judge(problem: ResyncProblem, answer: ResyncAnswer | None, perms: Any, flags
     truth = [torch.tensor(p) for p in answer.perms]
     layer_ok = [bool(torch.equal(c, t)) for c, t in zip(claimed, truth)]
     units_ok = sum(int((c == t).sum()) for c, t in zip(claimed, truth))
-    return {**out, "exact": all(layer_ok), "psi": sum(layer_ok) / len(groups), "unit_share": units_ok / out["units"],
-            "layers_exact": sum(layer_ok), **flag_metrics(flagged, set(answer.rescaled))}
+    return {
+        **out,
+        "exact": all(layer_ok),
+        "psi": sum(layer_ok) / len(groups),
+        "unit_share": units_ok / out["units"],
+        "layers_exact": sum(layer_ok),
+        **flag_metrics(flagged, set(answer.rescaled)),
+    }

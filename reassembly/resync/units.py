@@ -6,10 +6,12 @@ for MLP units and ``head_dim`` for attention heads), the member's *side* (``in``
 that compute the unit, ``out``: those that read it) and the exponent of a positive per-unit
 factor that may scale it without changing the function (ReLU: ``in`` by ``s``, ``out`` by ``1/s``).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -44,7 +46,7 @@ class UnitGroup:
         return {"name": self.name, "units": self.units, "members": [m.to_json() for m in self.members]}
 
     @classmethod
-    def from_json(cls, data: Any, source: str = "groups") -> "UnitGroup":
+    def from_json(cls, data: Any, source: str = "groups") -> UnitGroup:
         """A group from its JSON form; a one-line :class:`PuzzleError` for anything malformed."""
         try:
             members = tuple(Member(str(t), int(a), str(s), int(e)) for t, a, s, e in data["members"])
@@ -64,8 +66,10 @@ def check_groups(groups: tuple[UnitGroup, ...], state: State, source: str) -> No
             if t is None:
                 raise PuzzleError(f"{source}: tensor {m.tensor!r} of unit group {g.name!r} is missing")
             if not -t.ndim <= m.axis < t.ndim or t.shape[m.axis] % g.units:
-                raise PuzzleError(f"{source}: tensor {m.tensor!r} of shape {tuple(t.shape)} has no axis {m.axis} "
-                                  f"holding {g.units} units")
+                raise PuzzleError(
+                    f"{source}: tensor {m.tensor!r} of shape {tuple(t.shape)} has no axis {m.axis} "
+                    f"holding {g.units} units"
+                )
 
 
 def unit_rows(state: State, member: Member, units: int) -> torch.Tensor:
@@ -95,8 +99,9 @@ def permute_state(state: State, groups: tuple[UnitGroup, ...], perms: list[torch
     return out
 
 
-def scale_units(state: State, group: UnitGroup, scale: torch.Tensor, sides: tuple[str, ...] = SIDES,
-                use_exponents: bool = True) -> dict[str, torch.Tensor]:
+def scale_units(
+    state: State, group: UnitGroup, scale: torch.Tensor, sides: tuple[str, ...] = SIDES, use_exponents: bool = True
+) -> dict[str, torch.Tensor]:
     """``state`` with each unit of ``group`` multiplied by ``scale[u] ** exponent`` in each member of
     ``sides`` (``use_exponents=False``: by ``scale[u]`` itself)."""
     out = dict(state)

@@ -1,6 +1,7 @@
 """Task families, by name (layer reassembly is the default): this package's, and any installed
 package's through the entry-point group ``reassembly.tasks`` (``name = "module:TaskClass"``;
 see :mod:`reassembly.entrypoints`)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -12,11 +13,13 @@ if TYPE_CHECKING:
     from reassembly.tasks.base import Task
 
 DEFAULT_TASK = "reassembly"
-_TASKS: dict[str, str] = {"reassembly": "reassembly.tasks.reassembly:ReassemblyTask",
-                          "resync": "reassembly.tasks.resync:ResyncTask",
-                          "query": "reassembly.tasks.query:QueryTask",
-                          "blackbox": "reassembly.tasks.blackbox:BlackboxTask"}
-_loaded: dict[str, "Task"] = {}
+_TASKS: dict[str, str] = {
+    "reassembly": "reassembly.tasks.reassembly:ReassemblyTask",
+    "resync": "reassembly.tasks.resync:ResyncTask",
+    "query": "reassembly.tasks.query:QueryTask",
+    "blackbox": "reassembly.tasks.blackbox:BlackboxTask",
+}
+_loaded: dict[str, Task] = {}
 
 
 def task_names() -> list[str]:
@@ -24,7 +27,7 @@ def task_names() -> list[str]:
     return list(discover(TASKS_GROUP, _TASKS))
 
 
-def get_task(name: str) -> "Task":
+def get_task(name: str) -> Task:
     """The task called ``name`` (imported and built on first use).
 
     Parameters

@@ -6,6 +6,7 @@ the object a solver's ``solve`` receives, the plain data sent back from the solv
 copy of the problem. The harness runs every task the same way (isolation, timeouts, rows,
 resume, reports); layer reassembly is the first task.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,6 +1,7 @@
 """Black-box parameter reconstruction: an oracle of a small ReLU network in, its parameters out;
 judged by the largest parameter error after canonicalisation ("Sequencing the Neurome") and the
 queries the harness's oracle counted (:mod:`reassembly.query.blackbox`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,9 +31,13 @@ class BlackboxTask(Task):
     description = "recover a small ReLU network's parameters from a counted oracle (up to its isomorphisms)"
     oracle = True
     answer_fields = ("params",)
-    columns = (Column("max_error", "max err", "median", ".1e"), Column("mean_error", "mean err", "median", ".1e"),
-               Column("output_error", "out-err", "median", ".1e"), Column("queries", "queries", "median", ",.0f"),
-               Column("budget", "budget", "median", ",.0f"))
+    columns = (
+        Column("max_error", "max err", "median", ".1e"),
+        Column("mean_error", "mean err", "median", ".1e"),
+        Column("output_error", "out-err", "median", ".1e"),
+        Column("queries", "queries", "median", ",.0f"),
+        Column("budget", "budget", "median", ",.0f"),
+    )
     metrics = ("query_calls", "queries_refused")
 
     def visible_files(self, root: Path) -> list[str]:
@@ -52,8 +57,14 @@ class BlackboxTask(Task):
 
         if not isinstance(result, BlackboxResult):
             raise TypeError(f"the solver returned a {type(result).__name__}, not a BlackboxResult")
-        params = {k: (v.detach().double().tolist() if isinstance(v, torch.Tensor) else v) for k, v in result.params.items()}
-        return {"params": params, "trace": stage_dicts(result.stages), "evaluations": sum(int(s.evaluations) for s in result.stages)}
+        params = {
+            k: (v.detach().double().tolist() if isinstance(v, torch.Tensor) else v) for k, v in result.params.items()
+        }
+        return {
+            "params": params,
+            "trace": stage_dicts(result.stages),
+            "evaluations": sum(int(s.evaluations) for s in result.stages),
+        }
 
     def prepare(self, root: Path, answer: Path | None) -> Prepared:
         from reassembly.query.blackbox import load_answer, load_problem
@@ -86,5 +97,9 @@ class BlackboxTask(Task):
             return {"exact": None, **counts}
         errors = parameter_errors(prepared.truth, params)
         probes = torch.randn(PROBE_ROWS, p.d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-        return {"exact": errors["max_error"] < TOLERANCE, **errors, "output_error": output_error(prepared.truth, params, probes),
-                **counts}
+        return {
+            "exact": errors["max_error"] < TOLERANCE,
+            **errors,
+            "output_error": output_error(prepared.truth, params, probes),
+            **counts,
+        }

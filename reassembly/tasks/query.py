@@ -1,6 +1,7 @@
 """Query-only reassembly: the pieces and an oracle of the original network in, an
 :class:`~reassembly.answer.Assembly` out; judged as layer reassembly, with the queries the
 harness's oracle counted (:mod:`reassembly.query`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,9 +18,13 @@ class QueryTask(Task):
     description = "put a shuffled network back together from its pieces and a counted oracle of the original"
     oracle = True
     answer_fields = ("blocks", "head")
-    columns = (Column("grouping_accuracy", "groups", "mean", ".1%"), Column("kendall_tau", "τ", "mean", ".3f"),
-               Column("queries", "queries", "median", ",.0f"), Column("budget", "budget", "median", ",.0f"),
-               Column("mse", "MSE", "median", ".2e"))
+    columns = (
+        Column("grouping_accuracy", "groups", "mean", ".1%"),
+        Column("kendall_tau", "τ", "mean", ".3f"),
+        Column("queries", "queries", "median", ",.0f"),
+        Column("budget", "budget", "median", ",.0f"),
+        Column("mse", "MSE", "median", ".2e"),
+    )
     metrics = ("query_calls", "queries_refused", "order_exact")
 
     def visible_files(self, root: Path) -> list[str]:
@@ -33,8 +38,13 @@ class QueryTask(Task):
         return load_query_puzzle(root)
 
     def facts(self, problem: Any) -> dict[str, Any]:
-        return {"depth": problem.depth, "family": problem.family.name, "rows": int(problem.X.shape[0]),
-                "budget": problem.budget, **problem.layout.sizes}
+        return {
+            "depth": problem.depth,
+            "family": problem.family.name,
+            "rows": int(problem.X.shape[0]),
+            "budget": problem.budget,
+            **problem.layout.sizes,
+        }
 
     def claims(self, result: Any) -> dict[str, Any]:
         return ReassemblyTask().claims(result)

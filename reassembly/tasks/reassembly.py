@@ -1,4 +1,5 @@
 """Layer reassembly: pieces and data in, an :class:`~reassembly.answer.Assembly` out."""
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,13 @@ class ReassemblyTask(Task):
         from reassembly.identifiability import of_puzzle
 
         test = of_puzzle(problem)
-        return {"depth": problem.depth, "rows": problem.n_rows, "family": problem.family.name, **problem.layout.sizes,
-                "identifiable": None if test is None else test.identifiable}
+        return {
+            "depth": problem.depth,
+            "rows": problem.n_rows,
+            "family": problem.family.name,
+            **problem.layout.sizes,
+            "identifiable": None if test is None else test.identifiable,
+        }
 
     def prepared_facts(self, prepared: Prepared) -> dict[str, Any]:
         return self.facts(prepared.puzzle)
@@ -63,10 +69,23 @@ class ReassemblyTask(Task):
         if not isinstance(result, SolveResult):
             raise TypeError(f"the solver returned a {type(result).__name__}, not a SolveResult")
         a = result.assembly
-        stages = [{"stage": str(s.stage), "method": str(s.method), "mse": float(s.mse), "evaluations": int(s.evaluations),
-                   "seconds": float(s.seconds)} for s in result.stages]
-        return {"blocks": [list(b) for b in a.blocks], "head": list(a.head), "evaluations": result.evaluations,
-                "trace": stages, "certificate": dict(result.certificate) if result.certificate else None}
+        stages = [
+            {
+                "stage": str(s.stage),
+                "method": str(s.method),
+                "mse": float(s.mse),
+                "evaluations": int(s.evaluations),
+                "seconds": float(s.seconds),
+            }
+            for s in result.stages
+        ]
+        return {
+            "blocks": [list(b) for b in a.blocks],
+            "head": list(a.head),
+            "evaluations": result.evaluations,
+            "trace": stages,
+            "certificate": dict(result.certificate) if result.certificate else None,
+        }
 
     def prepare(self, root: Path, answer: Path | None) -> Prepared:
         from reassembly.loader import load_puzzle
@@ -86,5 +105,9 @@ class ReassemblyTask(Task):
             raise PermutationError(f"the answer is not a list of blocks of piece ids ({exc})") from None
         validate(assembly, prepared.puzzle.layout)
         s = score(prepared.puzzle, assembly, prepared.answer)
-        return {**s.as_dict(), "answer": assembly.text(), "true_mse": prepared.true_mse,
-                "failure": failure_class(s.exact, s.mse, prepared.true_mse)}
+        return {
+            **s.as_dict(),
+            "answer": assembly.text(),
+            "true_mse": prepared.true_mse,
+            "failure": failure_class(s.exact, s.mse, prepared.true_mse),
+        }

@@ -1,5 +1,6 @@
 """Neuron re-synchronisation: a reference network and a permuted (perhaps perturbed) copy in, one
 permutation per layer out (:mod:`reassembly.resync`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,17 +21,30 @@ class Prepared:
 
 def stage_dicts(stages: list[Any]) -> list[dict[str, Any]]:
     """A solver's stage reports as plain data."""
-    return [{"stage": str(s.stage), "method": str(s.method), "mse": float(s.mse), "evaluations": int(s.evaluations),
-             "seconds": float(s.seconds)} for s in stages]
+    return [
+        {
+            "stage": str(s.stage),
+            "method": str(s.method),
+            "mse": float(s.mse),
+            "evaluations": int(s.evaluations),
+            "seconds": float(s.seconds),
+        }
+        for s in stages
+    ]
 
 
 class ResyncTask(Task):
     name = "resync"
     description = "recover every layer's permutation of a network's hidden units from a reference copy"
     answer_fields = ("perms", "flags")
-    columns = (Column("psi", "Ψ", "mean", ".1%"), Column("unit_share", "units", "mean", ".1%"),
-               Column("weight_error", "w-err", "median", ".2e"), Column("output_error", "out-err", "median", ".2e"),
-               Column("false_flags", "false flags", "sum", ",.0f"), Column("flag_recall", "attack found", "mean", ".0%"))
+    columns = (
+        Column("psi", "Ψ", "mean", ".1%"),
+        Column("unit_share", "units", "mean", ".1%"),
+        Column("weight_error", "w-err", "median", ".2e"),
+        Column("output_error", "out-err", "median", ".2e"),
+        Column("false_flags", "false flags", "sum", ",.0f"),
+        Column("flag_recall", "attack found", "mean", ".0%"),
+    )
     metrics = ("layers", "layers_exact", "units", "flagged", "flag_precision")
 
     def visible_files(self, root: Path) -> list[str]:
@@ -52,8 +66,12 @@ class ResyncTask(Task):
         if not isinstance(result, ResyncResult):
             raise TypeError(f"the solver returned a {type(result).__name__}, not a ResyncResult")
         perms = [p.tolist() if hasattr(p, "tolist") else list(p) for p in result.perms]
-        return {"perms": perms, "flags": [list(f) for f in result.flags], "trace": stage_dicts(result.stages),
-                "evaluations": sum(int(s.evaluations) for s in result.stages)}
+        return {
+            "perms": perms,
+            "flags": [list(f) for f in result.flags],
+            "trace": stage_dicts(result.stages),
+            "evaluations": sum(int(s.evaluations) for s in result.stages),
+        }
 
     def prepare(self, root: Path, answer: Path | None) -> Prepared:
         from reassembly.resync.problem import load_answer, load_problem

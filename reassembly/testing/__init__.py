@@ -1,5 +1,6 @@
 """What a solver's author runs on their own class (scikit-learn's ``check_estimator``, Gymnasium's
 ``check_env``): :func:`check_solver`, and the tiny puzzles it solves (:func:`make_puzzle`)."""
+
 from __future__ import annotations
 
 from reassembly.testing.checks import CHECKS, check_solver

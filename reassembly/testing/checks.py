@@ -4,6 +4,7 @@ plugin should too.
 Each check is a function ``check(solver, puzzle)`` that raises ``AssertionError`` with a message
 naming what broke; :func:`check_solver` runs them all (or a chosen few) on a fresh clone each.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -13,14 +14,16 @@ from reassembly.answer import Assembly, validate
 from reassembly.errors import PermutationError, SolverError, UnsupportedPuzzle
 from reassembly.params import Configurable, Interval, OneOf, clone
 from reassembly.puzzle import Puzzle
-from reassembly.solver import SolveResult, Solver, skip_reason
+from reassembly.solver import Solver, SolveResult, skip_reason
 
 
 def check_protocol(solver: Any, puzzle: Puzzle) -> None:
     """``solve`` and ``get_params`` exist; the parameters are a dict keyed by strings."""
     assert isinstance(solver, Solver), f"{type(solver).__name__} has no solve(puzzle) and get_params()"
     params = solver.get_params()
-    assert isinstance(params, dict) and all(isinstance(k, str) for k in params), "get_params() must return a dict keyed by option names"
+    assert isinstance(params, dict) and all(isinstance(k, str) for k in params), (
+        "get_params() must return a dict keyed by option names"
+    )
 
 
 def check_params_round_trip(solver: Any, puzzle: Puzzle) -> None:
@@ -124,8 +127,13 @@ def check_skip(solver: Any, puzzle: Puzzle) -> None:
 
 
 CHECKS: dict[str, Callable[[Any, Puzzle], None]] = {
-    "protocol": check_protocol, "params_round_trip": check_params_round_trip, "clone": check_clone,
-    "validation": check_validation, "skip": check_skip, "result": check_result, "determinism": check_determinism,
+    "protocol": check_protocol,
+    "params_round_trip": check_params_round_trip,
+    "clone": check_clone,
+    "validation": check_validation,
+    "skip": check_skip,
+    "result": check_result,
+    "determinism": check_determinism,
 }
 SOLVING = ("result", "determinism")
 
@@ -168,7 +176,9 @@ def check_solver(solver: Any, puzzle: Puzzle | None = None, checks: Iterable[str
         except AssertionError as exc:
             raise AssertionError(f"{type(solver).__name__} fails check {name!r}: {exc}") from None
         except UnsupportedPuzzle as exc:
-            raise AssertionError(f"{type(solver).__name__} fails check {name!r}: raised UnsupportedPuzzle ({exc}) "
-                                 "at solve time although skip() let the puzzle through") from None
+            raise AssertionError(
+                f"{type(solver).__name__} fails check {name!r}: raised UnsupportedPuzzle ({exc}) "
+                "at solve time although skip() let the puzzle through"
+            ) from None
         ran.append(name)
     return ran

@@ -7,6 +7,7 @@ scores rely on, and the branch strength grows with depth so that delta-norm seed
 true order. This exercises the pipelines end to end; it says nothing about whether trained
 networks carry those signals (the generators do that).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,9 @@ from reassembly.puzzle import Piece, Puzzle
 from reassembly.scoring import outputs
 
 
-def _block(family, width: int, hidden: int, scale: float, noise: float, g: torch.Generator, signal: float = 1.0) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+def _block(
+    family, width: int, hidden: int, scale: float, noise: float, g: torch.Generator, signal: float = 1.0
+) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     f64 = torch.float64
     unit = (0.15 * torch.randn(hidden, generator=g, dtype=f64)).exp()
     dim = 1 + 0.1 * torch.randn(width, generator=g, dtype=f64)
@@ -33,16 +36,28 @@ def _block(family, width: int, hidden: int, scale: float, noise: float, g: torch
             last_read = w
     for slot in family.slots:
         if slot.role == "write":
-            w = -signal * scale * last_read.T / hidden**0.5 + noise * torch.randn(width, hidden, generator=g, dtype=f64) / hidden**0.5
+            w = (
+                -signal * scale * last_read.T / hidden**0.5
+                + noise * torch.randn(width, hidden, generator=g, dtype=f64) / hidden**0.5
+            )
             tensors[slot.name] = (w, 0.05 * torch.randn(width, generator=g, dtype=f64) if slot.bias else None)
         elif slot.role == "scale":
             tensors[slot.name] = (dim.clone(), None)
     return [tensors[s.name] for s in family.slots]
 
 
-def make_puzzle(depth: int = 8, width: int = 12, hidden: int | None = None, output: int = 1, rows: int = 300,
-                noise: float = 0.05, seed: int = 0, name: str = "synthetic", family: str = "relu",
-                signal: float = 1.0) -> tuple[Puzzle, Answer]:
+def make_puzzle(
+    depth: int = 8,
+    width: int = 12,
+    hidden: int | None = None,
+    output: int = 1,
+    rows: int = 300,
+    noise: float = 0.05,
+    seed: int = 0,
+    name: str = "synthetic",
+    family: str = "relu",
+    signal: float = 1.0,
+) -> tuple[Puzzle, Answer]:
     """A shuffled network of ``depth`` constructed blocks of ``family`` and its answer.
 
     ``signal`` scales the part of each write piece tied to its read piece (0: write pieces are
@@ -56,8 +71,12 @@ def make_puzzle(depth: int = 8, width: int = 12, hidden: int | None = None, outp
     layers: list[tuple[torch.Tensor, torch.Tensor | None]] = []
     for k in range(depth):
         layers += _block(fam, width, hidden, 0.2 + 0.8 * (k + 1) / depth, noise, g, signal)
-    layers.append((torch.randn(output, width, generator=g, dtype=torch.float64) / width**0.5,
-                   0.1 * torch.randn(output, generator=g, dtype=torch.float64)))
+    layers.append(
+        (
+            torch.randn(output, width, generator=g, dtype=torch.float64) / width**0.5,
+            0.1 * torch.randn(output, generator=g, dtype=torch.float64),
+        )
+    )
     # Round to float32 now so the saved puzzle (float32 pieces) is the same network.
     layers = [(w.float().double(), None if b is None else b.float().double()) for w, b in layers]
     ids = torch.randperm(len(layers), generator=g).tolist()  # ids[position] = piece id
@@ -65,7 +84,9 @@ def make_puzzle(depth: int = 8, width: int = 12, hidden: int | None = None, outp
     S = len(fam.slots)
     truth = Assembly(tuple(tuple(ids[S * k : S * (k + 1)]) for k in range(depth)), tuple(ids[S * depth :]))
     X = torch.randn(rows, width, generator=g, dtype=torch.float64)
-    probe = Puzzle(pieces=tuple(pieces), X=X, pred=torch.zeros(rows, output, dtype=torch.float64), name=name, family=fam)
+    probe = Puzzle(
+        pieces=tuple(pieces), X=X, pred=torch.zeros(rows, output, dtype=torch.float64), name=name, family=fam
+    )
     return Puzzle(pieces=tuple(pieces), X=X, pred=outputs(probe, truth), name=name, family=fam), Answer.of(truth)
 
 

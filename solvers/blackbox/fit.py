@@ -1,6 +1,7 @@
 """Surrogate ReLU networks fitted to the oracle's answers: full-batch L-BFGS in float64 on the mean
 squared error, from PyTorch's default initialisation (the prior the paper leans on: networks come
 from random initialisation and first-order training)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,8 +42,15 @@ def fit(params: Params, X: torch.Tensor, Y: torch.Tensor, max_iter: int = 2000) 
     """Continue ``params`` (copied) by L-BFGS with a strong-Wolfe line search until it stalls or
     ``max_iter`` iterations."""
     p = {n: params[n].detach().clone().requires_grad_(True) for n in NAMES}
-    opt = torch.optim.LBFGS([p[n] for n in NAMES], lr=1, max_iter=max_iter, history_size=50, tolerance_grad=1e-15,
-                            tolerance_change=1e-22, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [p[n] for n in NAMES],
+        lr=1,
+        max_iter=max_iter,
+        history_size=50,
+        tolerance_grad=1e-15,
+        tolerance_change=1e-22,
+        line_search_fn="strong_wolfe",
+    )
     scale = float(Y.var().clamp_min(1e-300))
 
     def closure() -> torch.Tensor:
@@ -75,12 +83,18 @@ def jacobian(p: Params, X: torch.Tensor) -> torch.Tensor:
     a = X @ p["W1"].T + p["b1"]
     gate = p["W2"][None, :, :] * (a > 0).to(X.dtype)[:, None, :]  # (n, o, h)
     eye = torch.eye(o, dtype=X.dtype)
-    parts = [(gate[..., None] * X[:, None, None, :]).reshape(n, o, -1), gate,
-             (eye[None, :, :, None] * torch.relu(a)[:, None, None, :]).reshape(n, o, -1), eye.expand(n, o, o)]
+    parts = [
+        (gate[..., None] * X[:, None, None, :]).reshape(n, o, -1),
+        gate,
+        (eye[None, :, :, None] * torch.relu(a)[:, None, None, :]).reshape(n, o, -1),
+        eye.expand(n, o, o),
+    ]
     return torch.cat(parts, dim=2).reshape(n * o, -1)
 
 
-def normal_equations(p: Params, X: torch.Tensor, r: torch.Tensor, chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+def normal_equations(
+    p: Params, X: torch.Tensor, r: torch.Tensor, chunk: int = 2048
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``J^T J`` and ``J^T r`` accumulated over row chunks (the Jacobian is never whole)."""
     o = p["W2"].shape[0]
     A = g = None

@@ -13,6 +13,7 @@ the last hidden layer, and the output layer with it, from the gradient jumps at 
 Jagielski & Mironov 2020; Canales-Martinez et al. 2024). Three hidden layers are not read exactly
 yet: docs/blackbox-extraction.md says where and why.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,8 +33,9 @@ from solvers.oracles import require_oracle
 Space = InputSpace | OrthantSpace
 
 
-def find_layer(reader: Reader, space: Space, h: int, lines: int, confirm: int, gen: torch.Generator,
-               deeper: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, PlaneFinder]:
+def find_layer(
+    reader: Reader, space: Space, h: int, lines: int, confirm: int, gen: torch.Generator, deeper: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, PlaneFinder]:
     """Up to ``h`` accepted hyperplanes ``(h', dim + 1)`` of the first layer of the network on
     ``space``, their gradient jumps ``(h', o, dim)`` and the kinks that found them ``(h', dim)``, read from at most ``lines`` random lines
     (new candidates only while fewer than ``h`` are accepted; ``deeper``: hidden layers lie beyond it)."""
@@ -47,10 +49,17 @@ def find_layer(reader: Reader, space: Space, h: int, lines: int, confirm: int, g
     if not best:
         empty = torch.empty(0, space.dim, dtype=torch.float64)
         return torch.empty(0, space.dim + 1, dtype=torch.float64), empty[None].expand(0, 0, -1), empty, finder
-    return torch.stack([c.plane for c in best]), torch.stack([c.jump for c in best]), torch.stack([c.point for c in best]), finder
+    return (
+        torch.stack([c.plane for c in best]),
+        torch.stack([c.jump for c in best]),
+        torch.stack([c.point for c in best]),
+        finder,
+    )
 
 
-def orient(reader: Reader, parent: Space, planes: torch.Tensor, gen: torch.Generator, bases: int = 3) -> tuple[torch.Tensor, float]:
+def orient(
+    reader: Reader, parent: Space, planes: torch.Tensor, gen: torch.Generator, bases: int = 3
+) -> tuple[torch.Tensor, float]:
     """Signs that make each plane's positive side its unit's active side: moved along its own
     activation (every other activation held), the network responds only where the unit is active.
     Needs the planes' normals of full row rank (every activation vector reachable: the first layer
@@ -107,10 +116,17 @@ class KinkBlackboxSolver(BaseSolver):
         Seed of the lines, the output mix and the rows.
     """
 
-    constraints = {"span": Interval(0, None, closed=False), "lines": Interval(1, None), "confirm": Interval(1, None),
-                   "offset_rows": Interval(1, None), "random_state": Interval(0, None)}
+    constraints = {
+        "span": Interval(0, None, closed=False),
+        "lines": Interval(1, None),
+        "confirm": Interval(1, None),
+        "offset_rows": Interval(1, None),
+        "random_state": Interval(0, None),
+    }
 
-    def __init__(self, span: float = 50.0, lines: int = 2000, confirm: int = 1, offset_rows: int = 16, random_state: int = 0) -> None:
+    def __init__(
+        self, span: float = 50.0, lines: int = 2000, confirm: int = 1, offset_rows: int = 16, random_state: int = 0
+    ) -> None:
         self.span = span
         self.lines = lines
         self.confirm = confirm
@@ -132,9 +148,16 @@ class KinkBlackboxSolver(BaseSolver):
             reader = Reader(space.query, space.dim, mix, lambda: oracle.remaining)
             details: dict = {}
             try:
-                planes, jumps, points, finder = find_layer(reader, space, problem.h, self.lines, self.confirm, gen, layer < depth - 1)
-                details = {"found": len(planes), "lines": finder.lines, "gradients": finder.gradients,
-                           "candidates": len(finder.candidates), "far_rejected": finder.far_rejected}
+                planes, jumps, points, finder = find_layer(
+                    reader, space, problem.h, self.lines, self.confirm, gen, layer < depth - 1
+                )
+                details = {
+                    "found": len(planes),
+                    "lines": finder.lines,
+                    "gradients": finder.gradients,
+                    "candidates": len(finder.candidates),
+                    "far_rejected": finder.far_rejected,
+                }
                 if layer < depth - 1 and isinstance(space, InputSpace) and space.dim >= problem.h:  # all reachable
                     planes = padded(planes, problem.h, gen)
                     signs, details["orientation_ratio"] = orient(reader, space, planes, gen)
@@ -147,8 +170,14 @@ class KinkBlackboxSolver(BaseSolver):
             except OutOfQueries:
                 complete = False
                 planes = padded(torch.empty(0, space.dim + 1, dtype=torch.float64), problem.h, gen)
-            stages.append(StageReport("kinks", f"layer{layer + 1}", seconds=time.perf_counter() - t0,
-                                      details={**details, "queries": oracle.used - used, "complete": complete}))
+            stages.append(
+                StageReport(
+                    "kinks",
+                    f"layer{layer + 1}",
+                    seconds=time.perf_counter() - t0,
+                    details={**details, "queries": oracle.used - used, "complete": complete},
+                )
+            )
             layers.append(planes)
             if not complete:
                 break
@@ -164,5 +193,9 @@ class KinkBlackboxSolver(BaseSolver):
         else:
             b_out = torch.zeros(problem.o, dtype=torch.float64)
         mats = [(p[:, :-1], p[:, -1]) for p in layers] + [(W_out, b_out)]
-        params = {name: t.contiguous() for k, (Wk, bk) in enumerate(mats, 1) for name, t in ((f"W{k}", Wk), (f"b{k}", bk))}
-        return BlackboxResult(params, stages, {"units_found": [s.details.get("found", 0) for s in stages], "complete": complete})
+        params = {
+            name: t.contiguous() for k, (Wk, bk) in enumerate(mats, 1) for name, t in ((f"W{k}", Wk), (f"b{k}", bk))
+        }
+        return BlackboxResult(
+            params, stages, {"units_found": [s.details.get("found", 0) for s in stages], "complete": complete}
+        )

@@ -11,9 +11,10 @@ end and the check point on its own side (far apart: slopes with almost no roundi
 ``t*`` within a few ulps of the true crossing
 (Carlini, Jagielski & Mironov 2020 find critical points the same way).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -68,6 +69,7 @@ class Reader:
         a, b
             The segment searched (``a < b``).
         """
+
         def f(ts: list[float]) -> list[float]:
             T = torch.tensor(ts, dtype=torch.float64)
             return self.scalar(x0[None, :] + T[:, None] * v[None, :]).tolist()
@@ -100,7 +102,9 @@ class Reader:
         return sorted(found)
 
     @staticmethod
-    def _meet(a: float, left: float, right: float, b: float, fa: float, fl: float, fr: float, fb: float, t: float) -> float:
+    def _meet(
+        a: float, left: float, right: float, b: float, fa: float, fl: float, fr: float, fb: float, t: float
+    ) -> float:
         """Where the line through ``a`` and ``left`` meets the one through ``right`` and ``b`` (points
         far apart on each side of the one kink near ``t``: slopes with almost no rounding)."""
         sl, sr = (fl - fa) / (left - a), (fb - fr) / (b - right)

@@ -17,10 +17,11 @@ far from the kink that found it (the ends of chords through that kink, within th
 the layer below is in other states and a deeper unit's surface has bent away. ``FAR_HITS`` of
 ``2 FAR_CHORDS`` ends must kink (not all: a unit's kink vanishes where every unit it feeds is off).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 

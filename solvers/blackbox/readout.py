@@ -14,6 +14,7 @@ needs no point on the rarely visited side of a plane: one gradient at any reacha
 (the idea of Carlini, Jagielski & Mironov 2020's and Canales-Martinez et al. 2024's sign recovery:
 the side where a unit is off is the one where it leaves the gradient alone).
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,8 +26,14 @@ from solvers.blackbox.spaces import InputSpace, OrthantSpace
 STEP = 1e-3
 
 
-def signs_from_jumps(reader: Reader, space: InputSpace | OrthantSpace, planes: torch.Tensor, jumps: torch.Tensor,
-                     gen: torch.Generator, points: int = 2) -> tuple[torch.Tensor, float]:
+def signs_from_jumps(
+    reader: Reader,
+    space: InputSpace | OrthantSpace,
+    planes: torch.Tensor,
+    jumps: torch.Tensor,
+    gen: torch.Generator,
+    points: int = 2,
+) -> tuple[torch.Tensor, float]:
     """Each plane's active side (±1) and the largest distance of a solved sign from ±1 (near 0 where clear).
 
     Parameters
@@ -65,7 +72,9 @@ def outgoing(planes: torch.Tensor, jumps: torch.Tensor) -> torch.Tensor:
     return (torch.einsum("hod,hd->oh", jumps, W) / W.pow(2).sum(1)[None, :]).contiguous()
 
 
-def offset(params_out: tuple[torch.Tensor, torch.Tensor, torch.Tensor], X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+def offset(
+    params_out: tuple[torch.Tensor, torch.Tensor, torch.Tensor], X: torch.Tensor, Y: torch.Tensor
+) -> torch.Tensor:
     """``(o,)``: the output bias that the oriented last layer ``(W, b, W_out)`` leaves on rows ``X``, ``Y``."""
     W, b, W_out = params_out
     return (Y - torch.relu(X @ W.T + b) @ W_out.T).mean(0)

@@ -11,6 +11,7 @@ is not masked: column ``i`` is non-zero on exactly one side, its active side. On
 finding chord are used, and those are reachable (Canales-Martinez et al. 2024 orient units from
 where they switch on in the same spirit).
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,7 +25,9 @@ SIDE = 1e-3
 STEP = 1e-3
 
 
-def signs_from_sides(reader: Reader, chord: Chord, planes: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, float]:
+def signs_from_sides(
+    reader: Reader, chord: Chord, planes: torch.Tensor, points: torch.Tensor
+) -> tuple[torch.Tensor, float]:
     """Each plane's active side (±1) and the largest ratio of a unit's weaker side to its stronger (near 0 where clear).
 
     Parameters

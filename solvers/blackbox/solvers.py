@@ -1,16 +1,17 @@
 """Black-box reconstruction solvers: a population of surrogates fitted to random queries
 (``blackbox-random``) or to queries chosen by committee disagreement (``blackbox-committee``,
 "Sequencing the Neurome" §3.2)."""
+
 from __future__ import annotations
 
 import time
 
 import torch
 
+from reassembly.anytime import report
 from reassembly.params import Interval
 from reassembly.query.blackbox import BlackboxProblem, BlackboxResult
 from reassembly.query.mlp import forward, parameter_errors
-from reassembly.anytime import report
 from reassembly.solver import BaseSolver, StageReport, time_left
 from solvers.blackbox.fit import Fit, fit, initial, polish
 from solvers.oracles import ask_within_budget, disagreement, require_oracle
@@ -31,20 +32,33 @@ class _Population(BaseSolver):
     def draw(self, problem: BlackboxProblem, n: int, gen: torch.Generator) -> torch.Tensor:
         return torch.randn(n, problem.d, generator=gen, dtype=torch.float64)
 
-    def fit_all(self, problem: BlackboxProblem, members: list[Fit | None], X: torch.Tensor, Y: torch.Tensor,
-                stages: list[StageReport]) -> list[Fit]:
+    def fit_all(
+        self,
+        problem: BlackboxProblem,
+        members: list[Fit | None],
+        X: torch.Tensor,
+        Y: torch.Tensor,
+        stages: list[StageReport],
+    ) -> list[Fit]:
         """Each member continued on all rows (a new member from the default initialisation where
         ``None``), Gauss–Newton-polished where it fits almost exactly; best first."""
         out = []
         for k, member in enumerate(members):
             t0 = time.perf_counter()
-            start = member.params if member is not None else initial(problem.d, problem.h, problem.o, self.random_state * 1000 + k)
+            start = (
+                member.params
+                if member is not None
+                else initial(problem.d, problem.h, problem.o, self.random_state * 1000 + k)
+            )
             f = fit(start, X, Y, self.max_iter)
             if f.loss < EXACT_FIT and problem.d * problem.h * len(X) * problem.o <= 5e8:
                 f = polish(f.params, X, Y)
             out.append(f)
-            stages.append(StageReport("fit", f"member{k}@{len(X)}rows", mse=f.loss, rounds=f.iterations,
-                                      seconds=time.perf_counter() - t0))
+            stages.append(
+                StageReport(
+                    "fit", f"member{k}@{len(X)}rows", mse=f.loss, rounds=f.iterations, seconds=time.perf_counter() - t0
+                )
+            )
         return sorted(out, key=lambda m: m.loss)
 
     def result(self, best: Fit, stages: list[StageReport], queries: int) -> BlackboxResult:
@@ -67,8 +81,12 @@ class RandomBlackboxSolver(_Population):
         Seed of the rows and of the initialisations.
     """
 
-    constraints = {"queries": Interval(1, None), "population": Interval(1, None), "max_iter": Interval(1, None),
-                   "random_state": Interval(0, None)}
+    constraints = {
+        "queries": Interval(1, None),
+        "population": Interval(1, None),
+        "max_iter": Interval(1, None),
+        "random_state": Interval(0, None),
+    }
 
     def __init__(self, queries: int = 4096, population: int = 4, max_iter: int = 3000, random_state: int = 0) -> None:
         self.queries = queries
@@ -124,14 +142,32 @@ class CommitteeBlackboxSolver(_Population):
         Seed of the rows and of the initialisations.
     """
 
-    constraints = {"initial": Interval(1, None), "growth": Interval(0, None), "batch": Interval(1, None),
-                   "population": Interval(2, None), "pool": Interval(1, None), "ascent": Interval(0, None),
-                   "agree": Interval(0, None, closed=False), "max_iter": Interval(1, None),
-                   "time_limit": Interval(0, None, closed=False), "random_state": Interval(0, None)}
+    constraints = {
+        "initial": Interval(1, None),
+        "growth": Interval(0, None),
+        "batch": Interval(1, None),
+        "population": Interval(2, None),
+        "pool": Interval(1, None),
+        "ascent": Interval(0, None),
+        "agree": Interval(0, None, closed=False),
+        "max_iter": Interval(1, None),
+        "time_limit": Interval(0, None, closed=False),
+        "random_state": Interval(0, None),
+    }
 
-    def __init__(self, initial: int = 512, growth: float = 0.5, batch: int = 64, population: int = 4, pool: int = 4096,
-                 ascent: int = 20, agree: float = 1e-6, max_iter: int = 3000, time_limit: float | None = None,
-                 random_state: int = 0) -> None:
+    def __init__(
+        self,
+        initial: int = 512,
+        growth: float = 0.5,
+        batch: int = 64,
+        population: int = 4,
+        pool: int = 4096,
+        ascent: int = 20,
+        agree: float = 1e-6,
+        max_iter: int = 3000,
+        time_limit: float | None = None,
+        random_state: int = 0,
+    ) -> None:
         self.initial = initial
         self.growth = growth
         self.batch = batch
@@ -157,7 +193,10 @@ class CommitteeBlackboxSolver(_Population):
             fitted = self.fit_all(problem, members, X, Y, stages)
             best = fitted[0]
             report(self.result(best, stages, len(X)), task="blackbox")
-            if fitted[1].loss < EXACT_FIT and parameter_errors(best.params, fitted[1].params)["max_error"] <= self.agree:
+            if (
+                fitted[1].loss < EXACT_FIT
+                and parameter_errors(best.params, fitted[1].params)["max_error"] <= self.agree
+            ):
                 break
             if problem.oracle.remaining == 0 or (deadline is not None and time.perf_counter() > deadline):
                 break
@@ -165,12 +204,20 @@ class CommitteeBlackboxSolver(_Population):
             rows = self.disputed(fitted, problem, max(self.batch, int(self.growth * len(X))), gen, Y)
             new = self.ask(problem, rows)
             X, Y = torch.cat([X, rows[: len(new)]]), torch.cat([Y, new])
-            stages.append(StageReport("query", "committee-disagreement", seconds=time.perf_counter() - t0,
-                                      details={"rows": len(new), "total": len(X)}))
+            stages.append(
+                StageReport(
+                    "query",
+                    "committee-disagreement",
+                    seconds=time.perf_counter() - t0,
+                    details={"rows": len(new), "total": len(X)},
+                )
+            )
             members = [m if m.loss < 10 * best.loss + EXACT_FIT else None for m in fitted]  # stuck members restart
         return self.result(best, stages, len(X))
 
-    def disputed(self, members: list[Fit], problem: BlackboxProblem, n: int, gen: torch.Generator, Y: torch.Tensor) -> torch.Tensor:
+    def disputed(
+        self, members: list[Fit], problem: BlackboxProblem, n: int, gen: torch.Generator, Y: torch.Tensor
+    ) -> torch.Tensor:
         """``n`` rows of a random pool on which the members disagree most, refined by gradient ascent."""
         scale = Y.std(0).clamp_min(1e-12)
 

@@ -7,10 +7,11 @@ the network is a network on ``c`` that can be queried directly: peeling one laye
 shallower black box on the orthant (its units whose planes miss the orthant are never seen and
 cannot be told from a constant or a linear part).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -64,7 +65,7 @@ class OrthantSpace:
         The layer's oriented hyperplanes, ``(n, parent.dim)`` and ``(n,)``; ``W`` of full row rank.
     """
 
-    def __init__(self, parent: "InputSpace | OrthantSpace", W: torch.Tensor, b: torch.Tensor) -> None:
+    def __init__(self, parent: InputSpace | OrthantSpace, W: torch.Tensor, b: torch.Tensor) -> None:
         self.parent, self.dim, self.b = parent, W.shape[0], b
         self.pinv = torch.linalg.pinv(W)
         self.query: Callable[[torch.Tensor], torch.Tensor] = lambda C: parent.query(self.lift(C))

@@ -1,6 +1,7 @@
 """``fast``, built from named parts: :class:`~solvers.fast.descent.Descent`,
 :class:`~solvers.fast.search.IteratedSearch`, :class:`~solvers.fast.whitening.Whitening` and
 :class:`~solvers.fast.regroup.Regroup`, composed by :class:`~solvers.fast.solver.FastSolver`."""
+
 from __future__ import annotations
 
 from solvers.fast.descent import Descent

@@ -1,5 +1,6 @@
 """What the parts of ``fast`` share during one solve: the descent, the loss floor, the regrouping
 moves, the stage reports and the random streams."""
+
 from __future__ import annotations
 
 import time
@@ -39,7 +40,9 @@ class Context:
     def floor_of(self, ev: Evaluator) -> float:
         return self.floor * float(ev.target.pow(2).mean())
 
-    def descend(self, ev: Evaluator, arr: torch.Tensor, exact: bool = False) -> tuple[torch.Tensor, float, SearchLog, dict]:
+    def descend(
+        self, ev: Evaluator, arr: torch.Tensor, exact: bool = False
+    ) -> tuple[torch.Tensor, float, SearchLog, dict]:
         """One descent on ``ev``'s rows (regrouping moves included)."""
         return self.descent.run(ev, arr, self.floor_of(ev), self.exchanges, exact, self.out_of_time)
 

@@ -7,10 +7,11 @@ blocks; two same-shaped read pieces) are screened the same way. Optionally, the 
 (adjacent swaps and insertions within ``max_shift``) follows, which is what a ``local-optimum``
 certificate speaks of.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -29,9 +30,16 @@ class SearchLog:
     history: list[float] = field(default_factory=list)
 
 
-def _first_improving(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, loss: float, moves: list,
-                     apply: Callable[[torch.Tensor, list], torch.Tensor], start: Callable[[list], int],
-                     buffer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, list] | None:
+def _first_improving(
+    ev: Evaluator,
+    arr: torch.Tensor,
+    states: torch.Tensor,
+    loss: float,
+    moves: list,
+    apply: Callable[[torch.Tensor, list], torch.Tensor],
+    start: Callable[[list], int],
+    buffer: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, float, list] | None:
     """Apply all ``moves`` (best first), then the better half, ..., then the best alone; keep the
     first set that lowers the exact loss. Trial states are written into ``buffer``."""
     while moves:
@@ -44,8 +52,9 @@ def _first_improving(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, los
     return None
 
 
-def exchange_moves(ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, loss: float,
-                   pairs: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+def exchange_moves(
+    ev: Evaluator, arr: torch.Tensor, states: torch.Tensor, J: torch.Tensor, loss: float, pairs: list[tuple[int, int]]
+) -> list[tuple[int, int, int, int]]:
     """Disjoint exchanges ``(p, q, s, t)`` predicted to lower ``loss``, best first (no position used twice)."""
     scored = []
     for s, t in pairs:
@@ -82,8 +91,15 @@ class Descent(Configurable):
         self.max_rounds = max_rounds
         self.exact_moves = exact_moves
 
-    def run(self, ev: Evaluator, arr: torch.Tensor, floor: float, exchanges: list[tuple[int, int]] | None = None,
-            exact: bool = False, out_of_time: Callable[[], bool] | None = None) -> tuple[torch.Tensor, float, SearchLog, dict]:
+    def run(
+        self,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        floor: float,
+        exchanges: list[tuple[int, int]] | None = None,
+        exact: bool = False,
+        out_of_time: Callable[[], bool] | None = None,
+    ) -> tuple[torch.Tensor, float, SearchLog, dict]:
         """Descend from ``arr`` until the loss reaches ``floor`` or no screened move (and, with
         ``exact``, no move of the exact neighbourhood) improves it, or ``out_of_time()`` says so.
         ``exchanges``: slot pairs ``(s, t)`` whose pieces may be exchanged. Returns the arrangement, its loss, a log and a
@@ -106,8 +122,16 @@ class Descent(Configurable):
                 certificate = {"kind": "time-limit", "loss": loss}
                 break
             certificate = {"kind": "max-rounds", "loss": loss}
-            found = _first_improving(ev, arr, states, loss, disjoint_best(loss - predict_swaps(ev, states, J, delta)),
-                                     apply_swaps, min, spare)
+            found = _first_improving(
+                ev,
+                arr,
+                states,
+                loss,
+                disjoint_best(loss - predict_swaps(ev, states, J, delta)),
+                apply_swaps,
+                min,
+                spare,
+            )
             if found is not None:
                 spare = states  # double buffering: the old states become the next trial's buffer
                 arr, states, loss, moves = found
@@ -124,8 +148,9 @@ class Descent(Configurable):
                 continue
             if exchanges:
                 moves = exchange_moves(ev, arr, states, J, loss, exchanges)
-                found = _first_improving(ev, arr, states, loss, moves, apply_exchanges,
-                                         lambda ms: min(min(p, q) for p, q, _, _ in ms), spare)
+                found = _first_improving(
+                    ev, arr, states, loss, moves, apply_exchanges, lambda ms: min(min(p, q) for p, q, _, _ in ms), spare
+                )
                 if found is not None:
                     spare = states
                     arr, states, loss, moves = found
@@ -144,9 +169,13 @@ class Descent(Configurable):
             losses = ev.suffix_losses(cands, starts, states)
             best = int(torch.argmin(losses))
             if float(losses[best]) >= loss:
-                certificate = {"kind": "local-optimum", "loss": loss, "best_neighbour_loss": float(losses[best]),
-                               "neighbourhood": f"adjacent swaps, insertions within {self.max_shift}",
-                               "moves_checked": len(cands)}
+                certificate = {
+                    "kind": "local-optimum",
+                    "loss": loss,
+                    "best_neighbour_loss": float(losses[best]),
+                    "neighbourhood": f"adjacent swaps, insertions within {self.max_shift}",
+                    "moves_checked": len(cands),
+                }
                 break
             arr = cands[best]
             states = ev.states(arr)

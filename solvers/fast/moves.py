@@ -1,5 +1,6 @@
 """Moves on arrangements (``(D, S)`` tensors, :mod:`reassembly.kernel.stack`): reorderings of
 blocks (adjacent swaps, insertions, kicks) and exchanges of pieces between slots (regrouping)."""
+
 from __future__ import annotations
 
 import numpy as np

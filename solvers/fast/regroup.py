@@ -1,9 +1,10 @@
 """Doubting the grouping: the least confident groups exchange their write pieces, two at a time."""
+
 from __future__ import annotations
 
 import itertools
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -40,8 +41,17 @@ class Regroup(Configurable):
         self.weakest = weakest
         self.ratio = ratio
 
-    def run(self, ctx: Context, ev: Evaluator, arr: torch.Tensor, loss: float, anchors: list[int], anchor: int,
-            write: int, search: Search | None = None) -> torch.Tensor:
+    def run(
+        self,
+        ctx: Context,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        loss: float,
+        anchors: list[int],
+        anchor: int,
+        write: int,
+        search: Search | None = None,
+    ) -> torch.Tensor:
         """Regroup ``arr`` (loss ``loss`` on ``ev``'s rows). ``anchors``: anchor pool rows of the
         groups, least confident first; ``anchor``/``write``: those slots' columns. ``search``
         (``(arr, label) -> (arr, loss)``) makes the full version; without, quick."""
@@ -61,12 +71,20 @@ class Regroup(Configurable):
         quick = search is None
         tried = {row: ctx.descend(ev, cands[row])[:2] for row in plausible[: 1 if quick else None]}
         best = min(tried.items(), key=lambda item: item[1][1]) if tried else None
-        ctx.stages.append(StageReport(
-            "regroup", f"{'quick-' if quick else ''}{len(pairs)}-exchanges@{ev.n_rows}rows",
-            mse=best[1][1] if best else min(raw), rounds=len(tried), evaluations=ev.evaluations - e0,
-            seconds=time.perf_counter() - t0,
-            details={"in_place": {f"{a},{b}": r for (a, b), r in zip(pairs, raw)},
-                     "descended": {f"{pairs[row][0]},{pairs[row][1]}": v[1] for row, v in tried.items()}}))
+        ctx.stages.append(
+            StageReport(
+                "regroup",
+                f"{'quick-' if quick else ''}{len(pairs)}-exchanges@{ev.n_rows}rows",
+                mse=best[1][1] if best else min(raw),
+                rounds=len(tried),
+                evaluations=ev.evaluations - e0,
+                seconds=time.perf_counter() - t0,
+                details={
+                    "in_place": {f"{a},{b}": r for (a, b), r in zip(pairs, raw)},
+                    "descended": {f"{pairs[row][0]},{pairs[row][1]}": v[1] for row, v in tried.items()},
+                },
+            )
+        )
         if best is None:
             return arr
         row, (trial, trial_loss) = best

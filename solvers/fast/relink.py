@@ -22,10 +22,11 @@ budget, not a property of a net. Its cost is ``iterations`` forward and backward
 scores leave some block's pairing in doubt (:attr:`solvers.grouping.Grouping.margin`), and where
 the rows cannot determine ``U²`` coefficients, only among the blocks in doubt.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -57,8 +58,9 @@ def hidden(ev: Evaluator, rows: torch.Tensor, states: torch.Tensor, write: int) 
     return ev.family.branch(params, states)
 
 
-def mixed_output(ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.Tensor,
-                 beta: torch.Tensor) -> torch.Tensor:
+def mixed_output(
+    ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.Tensor, beta: torch.Tensor
+) -> torch.Tensor:
     """Output ``(n, o)`` of ``arr`` where position ``positions[u]`` writes through the mixture
     ``Σ_j beta[u, j] · piece(pool[j])`` of the write pieces ``pool`` that ``positions`` hold;
     every other position keeps its piece. Differentiable in ``beta`` ``(U, U)``."""
@@ -78,8 +80,14 @@ def mixed_output(ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.
     return ev.output(x)
 
 
-def relaxed_pairing(ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.Tensor,
-                    iterations: int, stop: Callable[[], bool] = lambda: False) -> torch.Tensor:
+def relaxed_pairing(
+    ev: Evaluator,
+    arr: torch.Tensor,
+    write: int,
+    positions: torch.Tensor,
+    iterations: int,
+    stop: Callable[[], bool] = lambda: False,
+) -> torch.Tensor:
     """The write pieces (pool rows) for ``positions``, among those the positions hold now, that the
     relaxed fit prefers (see the module docstring): mixture weights from the uniform start, fitted
     by at most ``iterations`` L-BFGS steps on the rows' mean squared error (fewer where ``stop()``
@@ -126,10 +134,16 @@ class Relink(Configurable):
         L-BFGS steps of each fit.
     """
 
-    constraints = {"rounds": Interval(0, None), "rows_per_unknown": Interval(0.5, None), "patience": Interval(1, None),
-                   "iterations": Interval(1, None)}
+    constraints = {
+        "rounds": Interval(0, None),
+        "rows_per_unknown": Interval(0.5, None),
+        "patience": Interval(1, None),
+        "iterations": Interval(1, None),
+    }
 
-    def __init__(self, rounds: int = 20, rows_per_unknown: float = 2.0, patience: int = 3, iterations: int = 50) -> None:
+    def __init__(
+        self, rounds: int = 20, rows_per_unknown: float = 2.0, patience: int = 3, iterations: int = 50
+    ) -> None:
         self.rounds = rounds
         self.rows_per_unknown = rows_per_unknown
         self.patience = patience
@@ -152,8 +166,18 @@ class Relink(Configurable):
         U = min(len(order), int(np.sqrt(n_rows * outputs / MIN_ROWS_PER_UNKNOWN)))
         return [anchors[k] for k in order[:U]] if U >= 2 else []
 
-    def run(self, ctx: Context, reg: Evaluator, ev: Evaluator, arr: torch.Tensor, loss: float, write: int,
-            anchor: int, blocks: list[int], improve: Improve) -> tuple[torch.Tensor, float]:
+    def run(
+        self,
+        ctx: Context,
+        reg: Evaluator,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        loss: float,
+        write: int,
+        anchor: int,
+        blocks: list[int],
+        improve: Improve,
+    ) -> tuple[torch.Tensor, float]:
         """Regroup ``arr`` (loss ``loss`` on ``ev``'s rows) by fits on ``reg``'s rows, among the
         ``blocks`` (anchor pool rows; ``anchor`` is their column); ``improve`` (``arr -> (arr, loss)``
         on ``ev``'s rows) repairs the order after each fit. Returns the best arrangement met and its loss."""
@@ -178,8 +202,15 @@ class Relink(Configurable):
                 stale += 1
             if best_loss <= floor or stale >= self.patience or ctx.out_of_time():
                 break
-        ctx.stages.append(StageReport(
-            "relink", f"{len(blocks)}-blocks@{reg.n_rows}rows", mse=best_loss, rounds=len(moved),
-            evaluations=ev.evaluations + reg.evaluations - e0, seconds=time.perf_counter() - t0,
-            details={"moved": moved, "history": history}))
+        ctx.stages.append(
+            StageReport(
+                "relink",
+                f"{len(blocks)}-blocks@{reg.n_rows}rows",
+                mse=best_loss,
+                rounds=len(moved),
+                evaluations=ev.evaluations + reg.evaluations - e0,
+                seconds=time.perf_counter() - t0,
+                details={"moved": moved, "history": history},
+            )
+        )
         return best, best_loss

@@ -1,5 +1,6 @@
 """Iterated local search where a descent stalls: long-range insertions screened to first order,
 far moves, random kicks; each start descended from and kept where it improves."""
+
 from __future__ import annotations
 
 import time
@@ -15,7 +16,9 @@ from solvers.fast.context import Context
 from solvers.fast.moves import insertion_order, kick
 
 
-def best_insertion(ev: Evaluator, arr: torch.Tensor, loss: float, top: int, predicted: torch.Tensor) -> tuple[torch.Tensor, float] | None:
+def best_insertion(
+    ev: Evaluator, arr: torch.Tensor, loss: float, top: int, predicted: torch.Tensor
+) -> tuple[torch.Tensor, float] | None:
     """Verify the ``top`` best screened insertions (``predicted``: :func:`predict_insertions`)
     exactly on ``ev``'s rows; the best verified arrangement where it beats ``loss``."""
     D = arr.shape[0]
@@ -73,14 +76,30 @@ class IteratedSearch(Configurable):
         and, where pairings are in doubt, the grouping; then searches again). 0: none.
     """
 
-    constraints = {"steps": Interval(0, None), "patience": Interval(1, None), "settle": Interval(1, None),
-                   "insert_top": Interval(0, None), "long_moves": Interval(0, None), "kick_moves": Interval(1, None),
-                   "kick_shift": Interval(1, None), "screen_rows": Interval(2, None),
-                   "restarts": Interval(0, None)}
+    constraints = {
+        "steps": Interval(0, None),
+        "patience": Interval(1, None),
+        "settle": Interval(1, None),
+        "insert_top": Interval(0, None),
+        "long_moves": Interval(0, None),
+        "kick_moves": Interval(1, None),
+        "kick_shift": Interval(1, None),
+        "screen_rows": Interval(2, None),
+        "restarts": Interval(0, None),
+    }
 
-    def __init__(self, steps: int = 500, patience: int | None = None, settle: int = 5, insert_top: int = 16,
-                 long_moves: int = 4, kick_moves: int = 3, kick_shift: int = 8, screen_rows: int = 128,
-                 restarts: int = 8) -> None:
+    def __init__(
+        self,
+        steps: int = 500,
+        patience: int | None = None,
+        settle: int = 5,
+        insert_top: int = 16,
+        long_moves: int = 4,
+        kick_moves: int = 3,
+        kick_shift: int = 8,
+        screen_rows: int = 128,
+        restarts: int = 8,
+    ) -> None:
         self.steps = steps
         self.patience = patience
         self.settle = settle
@@ -94,9 +113,20 @@ class IteratedSearch(Configurable):
     def patience_for(self, depth: int) -> int:
         return max(10, depth // 2) if self.patience is None else self.patience
 
-    def run(self, ctx: Context, ev: Evaluator, arr: torch.Tensor, screen: Evaluator, max_steps: int,
-            patience: int, rng: np.random.Generator, kick_moves: int | None = None, early: int = 0,
-            label: str = "", report: bool = True) -> tuple[torch.Tensor, float, str]:
+    def run(
+        self,
+        ctx: Context,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        screen: Evaluator,
+        max_steps: int,
+        patience: int,
+        rng: np.random.Generator,
+        kick_moves: int | None = None,
+        early: int = 0,
+        label: str = "",
+        report: bool = True,
+    ) -> tuple[torch.Tensor, float, str]:
         """Search from ``arr`` on ``ev``'s rows, screening insertions on ``screen``. Stops at the floor,
         after ``max_steps`` steps, after ``patience`` steps in a row without improvement, once
         ``settle`` failed steps have come back to the same order, or (``early`` > 0) once its first
@@ -111,9 +141,14 @@ class IteratedSearch(Configurable):
         starts: list[torch.Tensor] = []
 
         def rule() -> str | None:
-            rules = {"floor": loss <= floor, "time": ctx.out_of_time(), "settled": returns >= self.settle,
-                     "patience": stale >= patience,
-                     "improving": 0 < early == steps == len(history) - 1, "steps": steps >= max_steps}
+            rules = {
+                "floor": loss <= floor,
+                "time": ctx.out_of_time(),
+                "settled": returns >= self.settle,
+                "patience": stale >= patience,
+                "improving": 0 < early == steps == len(history) - 1,
+                "steps": steps >= max_steps,
+            }
             return next((name for name, hit in rules.items() if hit), None)
 
         while (stop := rule()) is None:
@@ -140,9 +175,16 @@ class IteratedSearch(Configurable):
                 screened = True
                 returns += bool(torch.equal(trial, arr))
         if report:
-            ctx.stages.append(StageReport(
-                "iterated-search", f"{label}insert-top{self.insert_top}+kicks@{ev.n_rows}rows", mse=loss, rounds=steps,
-                swaps=len(history) - 1, evaluations=ev.evaluations - e0 + screen.evaluations - s0,
-                seconds=time.perf_counter() - t0,
-                details={"history": history, "accepted": accepted, "kick_moves": kick_moves, "stop": stop}))
+            ctx.stages.append(
+                StageReport(
+                    "iterated-search",
+                    f"{label}insert-top{self.insert_top}+kicks@{ev.n_rows}rows",
+                    mse=loss,
+                    rounds=steps,
+                    swaps=len(history) - 1,
+                    evaluations=ev.evaluations - e0 + screen.evaluations - s0,
+                    seconds=time.perf_counter() - t0,
+                    details={"history": history, "accepted": accepted, "kick_moves": kick_moves, "stop": stop},
+                )
+            )
         return arr, loss, stop

@@ -1,12 +1,13 @@
 """``fast``: grouping, a seed in whichever direction fits better, screened parallel descents over
 nested row samples, and where they stall an iterated search interleaved with whitened attempts
 and a doubt on the weakest groups; then certification on the largest sample."""
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -77,14 +78,31 @@ class FastSolver(BaseSolver):
         Seed of row samples, kicks and attempts.
     """
 
-    constraints = {"grouping": OneOf(tuple(SCORES)), "seed": OneOf(("auto", *SEEDS)), "rows": Interval(2, None),
-                   "time_limit": Interval(0, None), "floor": Interval(0, None), "dtype": OneOf(tuple(DTYPES)), "random_state": Interval(0, None)}
+    constraints = {
+        "grouping": OneOf(tuple(SCORES)),
+        "seed": OneOf(("auto", *SEEDS)),
+        "rows": Interval(2, None),
+        "time_limit": Interval(0, None),
+        "floor": Interval(0, None),
+        "dtype": OneOf(tuple(DTYPES)),
+        "random_state": Interval(0, None),
+    }
 
-    def __init__(self, grouping: str = "units", seed: str = "auto", rows: tuple[int, ...] | int = (512, 1024),
-                 descent: Descent | None = None, search: IteratedSearch | None = None,
-                 whitening: Whitening | None = None, regroup: Regroup | None = None,
-                 relink: Relink | None = None, time_limit: float | None = None, floor: float = 1e-9,
-                 dtype: str = "float32", random_state: int = 0) -> None:
+    def __init__(
+        self,
+        grouping: str = "units",
+        seed: str = "auto",
+        rows: tuple[int, ...] | int = (512, 1024),
+        descent: Descent | None = None,
+        search: IteratedSearch | None = None,
+        whitening: Whitening | None = None,
+        regroup: Regroup | None = None,
+        relink: Relink | None = None,
+        time_limit: float | None = None,
+        floor: float = 1e-9,
+        dtype: str = "float32",
+        random_state: int = 0,
+    ) -> None:
         self.grouping = grouping
         self.seed = seed
         self.rows = rows
@@ -126,25 +144,57 @@ class FastSolver(BaseSolver):
         probe = evs[0].with_rows(evs[0].X[:n], evs[0].target[:n])
         losses = dict(zip(orders, probe.run(torch.stack(list(orders.values()))).tolist()))
         chosen = min(losses, key=losses.get)
-        ctx.stages.append(StageReport("seed", chosen, mse=losses[chosen], seconds=time.perf_counter() - t0,
-                                      details={"candidates": losses, "loss_rows": probe.n_rows}))
+        ctx.stages.append(
+            StageReport(
+                "seed",
+                chosen,
+                mse=losses[chosen],
+                seconds=time.perf_counter() - t0,
+                details={"candidates": losses, "loss_rows": probe.n_rows},
+            )
+        )
         return orders[chosen]
 
-    def _descend(self, ctx: Context, arr: torch.Tensor, evs: list[Evaluator], full: Evaluator, label: str,
-                 exact: bool = False, stop_on_stall: bool = False) -> Reached:
+    def _descend(
+        self,
+        ctx: Context,
+        arr: torch.Tensor,
+        evs: list[Evaluator],
+        full: Evaluator,
+        label: str,
+        exact: bool = False,
+        stop_on_stall: bool = False,
+    ) -> Reached:
         """Descents on each row level in turn, stopping once all rows are at the floor (with
         ``stop_on_stall``, also after the first level that ends above it). With ``exact`` the
         last level also runs the exact neighbourhood, which is what the certificate speaks of."""
         for level, ev in enumerate(evs):
             t0, e0 = time.perf_counter(), ev.evaluations
-            arr, loss, log, certificate = ctx.descent.run(ev, arr, ctx.floor_of(ev), ctx.exchanges,
-                                                          exact and level == len(evs) - 1,
-                                                          ctx.past_final if exact else ctx.out_of_time)  # certifying uses the reserve
-            ctx.stages.append(StageReport(
-                "descent", f"{label}@{ev.n_rows}rows", mse=loss, rounds=log.rounds, swaps=log.swaps + log.exact_moves,
-                evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
-                details={"exchanges": log.exchanges, "exact_moves": log.exact_moves, "history": log.history,
-                         "stop": certificate["kind"]}))
+            arr, loss, log, certificate = ctx.descent.run(
+                ev,
+                arr,
+                ctx.floor_of(ev),
+                ctx.exchanges,
+                exact and level == len(evs) - 1,
+                ctx.past_final if exact else ctx.out_of_time,
+            )  # certifying uses the reserve
+            ctx.stages.append(
+                StageReport(
+                    "descent",
+                    f"{label}@{ev.n_rows}rows",
+                    mse=loss,
+                    rounds=log.rounds,
+                    swaps=log.swaps + log.exact_moves,
+                    evaluations=ev.evaluations - e0,
+                    seconds=time.perf_counter() - t0,
+                    details={
+                        "exchanges": log.exchanges,
+                        "exact_moves": log.exact_moves,
+                        "history": log.history,
+                        "stop": certificate["kind"],
+                    },
+                )
+            )
             if certificate["kind"] == "zero-loss":
                 final = full.mse(arr)
                 if final <= ctx.floor_of(full):
@@ -154,8 +204,18 @@ class FastSolver(BaseSolver):
                 break
         return Reached(arr, loss, math.nan, certificate)
 
-    def _from_stall(self, ctx: Context, puzzle: Puzzle, stack: PieceStack, head: tuple[int, ...], grouping: Grouping,
-                    evs: list[Evaluator], full: Evaluator, best: Reached, best_so_far: Reporter) -> Reached:
+    def _from_stall(
+        self,
+        ctx: Context,
+        puzzle: Puzzle,
+        stack: PieceStack,
+        head: tuple[int, ...],
+        grouping: Grouping,
+        evs: list[Evaluator],
+        full: Evaluator,
+        best: Reached,
+        best_so_far: Reporter,
+    ) -> Reached:
         """Where the first descent stalls: regroup by data where the weights leave pairings in
         doubt, then the iterated search with doubts on the weakest groups."""
         slots = list(stack.slots)
@@ -172,11 +232,21 @@ class FastSolver(BaseSolver):
         arr, loss = best.arr, best.loss
         blocks: list[int] = []  # where the weights leave pairings open, the data decides among these blocks
         if self.relink.rounds and grouping.doubtful:
-            blocks = self.relink.select(grouped[:, anchor].tolist(), grouping.margin, ev.target.shape[-1], puzzle.n_rows)
-        reg = evaluator(puzzle, stack, head, self.relink.rows_for(len(blocks), ev.target.shape[-1]),
-                        self.random_state + 1) if blocks else None
-        relink = (lambda a, l: self.relink.run(ctx, reg, ev, a, l, write, anchor, blocks, lambda t: search(t, "relinked ")))\
-            if reg is not None else None
+            blocks = self.relink.select(
+                grouped[:, anchor].tolist(), grouping.margin, ev.target.shape[-1], puzzle.n_rows
+            )
+        reg = (
+            evaluator(
+                puzzle, stack, head, self.relink.rows_for(len(blocks), ev.target.shape[-1]), self.random_state + 1
+            )
+            if blocks
+            else None
+        )
+        relink = (
+            (lambda a, l: self.relink.run(ctx, reg, ev, a, l, write, anchor, blocks, lambda t: search(t, "relinked ")))
+            if reg is not None
+            else None
+        )
         if relink is not None:
             arr, loss = relink(arr, loss)
             best_so_far.offer(arr)  # each stage's end is reported (a later stage never ends worse)
@@ -186,18 +256,26 @@ class FastSolver(BaseSolver):
             arr, loss = search(arr)
             best_so_far.offer(arr)
             if loss > floor and self.regroup.weakest > 1:
-                arr = self.regroup.run(ctx, ev, arr, loss, weakest, anchor, write,
-                                       lambda a, label: search(a, label, 3 * patience))
+                arr = self.regroup.run(
+                    ctx, ev, arr, loss, weakest, anchor, write, lambda a, label: search(a, label, 3 * patience)
+                )
                 best_so_far.offer(arr)
         arr, loss = self._restart(ctx, ev, relink, arr, loss, write, search, best_so_far)
         best = self._descend(ctx, arr, evs, full, "after-iterated-search")
         best_so_far.offer(best.arr)
         return best
 
-    def _restart(self, ctx: Context, ev: Evaluator, relink: Callable[[torch.Tensor, float], tuple[torch.Tensor, float]] | None,
-                 arr: torch.Tensor, loss: float, write: int,
-                 search: Callable[[torch.Tensor, str], tuple[torch.Tensor, float]],
-                 best_so_far: Reporter) -> tuple[torch.Tensor, float]:
+    def _restart(
+        self,
+        ctx: Context,
+        ev: Evaluator,
+        relink: Callable[[torch.Tensor, float], tuple[torch.Tensor, float]] | None,
+        arr: torch.Tensor,
+        loss: float,
+        write: int,
+        search: Callable[[torch.Tensor, str], tuple[torch.Tensor, float]],
+        best_so_far: Reporter,
+    ) -> tuple[torch.Tensor, float]:
         """Restarts while the loss is above the floor, time is left and restarts keep paying: each
         kicks a quarter of the blocks far and, where pairings are in doubt (``relink`` given), exchanges
         two write pieces and regroups by data, then searches again; the best arrangement is kept."""
@@ -218,16 +296,28 @@ class FastSolver(BaseSolver):
                 best_so_far.offer(arr)
             history.append(loss)
         if done:
-            ctx.stages.append(StageReport("restarts", f"kicks{'+relink' if relink is not None else ''}", mse=loss, rounds=done,
-                                          evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
-                                          details={"history": history, "stop": "floor" if loss <= floor else
-                                                   "time-limit" if ctx.out_of_time() else "patience"}))
+            ctx.stages.append(
+                StageReport(
+                    "restarts",
+                    f"kicks{'+relink' if relink is not None else ''}",
+                    mse=loss,
+                    rounds=done,
+                    evaluations=ev.evaluations - e0,
+                    seconds=time.perf_counter() - t0,
+                    details={
+                        "history": history,
+                        "stop": "floor" if loss <= floor else "time-limit" if ctx.out_of_time() else "patience",
+                    },
+                )
+            )
         return arr, loss
 
     def check(self, puzzle: Puzzle) -> None:
         if not puzzle.family.screens:
-            raise UnsupportedPuzzle(f"fast screens moves with output Jacobians, which the {puzzle.family.name!r} family "
-                                    f"(rows of token sequences) does not provide; its solver is {puzzle.family.solver!r}")
+            raise UnsupportedPuzzle(
+                f"fast screens moves with output Jacobians, which the {puzzle.family.name!r} family "
+                f"(rows of token sequences) does not provide; its solver is {puzzle.family.solver!r}"
+            )
         check_groupable(puzzle)
         single_head(puzzle)
 
@@ -237,14 +327,20 @@ class FastSolver(BaseSolver):
         ctx = Context(self.descent, self.floor, unplaced_exchanges(puzzle), self.random_state)
         t0 = time.perf_counter()
         limit = self._time_limit()  # the search stops a reserve (a tenth, at most 10 s) early, to certify;
-        if limit is not None:       # certifying stops in time to return the answer before the limit
+        if limit is not None:  # certifying stops in time to return the answer before the limit
             ctx.deadline, ctx.final = t0 + limit - min(0.1 * limit, 10.0), t0 + limit - min(0.02 * limit, 2.0)
         grouping = group_pieces(puzzle, self.grouping)
         head = single_head(puzzle)
         stack = PieceStack(puzzle, DTYPES[self.dtype])
         arr = stack.arrangement(Assembly(grouping.blocks, head))
-        ctx.stages.append(StageReport("grouping", self.grouping, seconds=time.perf_counter() - t0,
-                                      details={"gap": grouping.gap, "doubtful": grouping.doubtful}))
+        ctx.stages.append(
+            StageReport(
+                "grouping",
+                self.grouping,
+                seconds=time.perf_counter() - t0,
+                details={"gap": grouping.gap, "doubtful": grouping.doubtful},
+            )
+        )
         levels = [self.rows] if isinstance(self.rows, int) else list(self.rows)
         evs = [evaluator(puzzle, stack, head, n, self.random_state) for n in levels]  # nested row sets
         full = evaluator(puzzle, stack, head)
@@ -261,6 +357,12 @@ class FastSolver(BaseSolver):
             best = self._descend(ctx, best.arr, evs[-1:], full, "certify", exact=True)
             if math.isnan(best.full):
                 best.full = full.mse(best.arr)
-        certificate = {**best.certificate, "rows": evs[-1].n_rows, "final_mse_all_rows": best.full, "all_rows": puzzle.n_rows,
-                       "stopped": self._stop_reason(ctx, best), "time_limit": limit}
+        certificate = {
+            **best.certificate,
+            "rows": evs[-1].n_rows,
+            "final_mse_all_rows": best.full,
+            "all_rows": puzzle.n_rows,
+            "stopped": self._stop_reason(ctx, best),
+            "time_limit": limit,
+        }
         return SolveResult(stack.assembly(best.arr, head), ctx.stages, certificate)

@@ -14,6 +14,7 @@ an iterated search of ``kicks`` steps on the whitened loss, then an MSE descent 
 ends; kept where the MSE falls, and repeated while each attempt lowers it by more than
 ``stall_gain``. A segment that gains less than that doubles the next segment's kicks.
 """
+
 from __future__ import annotations
 
 import time
@@ -78,11 +79,24 @@ class Whitening(Configurable):
         Relative MSE gain below which attempts stop repeating and kicks grow.
     """
 
-    constraints = {"strength": Interval(0, None), "window": Interval(1, None), "every": Interval(1, None),
-                   "early": Interval(0, None), "kicks": Interval(0, None), "stall_gain": Interval(0, 1)}
+    constraints = {
+        "strength": Interval(0, None),
+        "window": Interval(1, None),
+        "every": Interval(1, None),
+        "early": Interval(0, None),
+        "kicks": Interval(0, None),
+        "stall_gain": Interval(0, 1),
+    }
 
-    def __init__(self, strength: float = 1e-2, window: int = 10, every: int = 10, early: int = 3, kicks: int = 5,
-                 stall_gain: float = 0.05) -> None:
+    def __init__(
+        self,
+        strength: float = 1e-2,
+        window: int = 10,
+        every: int = 10,
+        early: int = 3,
+        kicks: int = 5,
+        stall_gain: float = 0.05,
+    ) -> None:
         self.strength = strength
         self.window = window
         self.every = every
@@ -90,26 +104,53 @@ class Whitening(Configurable):
         self.kicks = kicks
         self.stall_gain = stall_gain
 
-    def attempt(self, ctx: Context, search: IteratedSearch, ev: Evaluator, arr: torch.Tensor, loss: float,
-                rng: np.random.Generator, label: str = "") -> tuple[torch.Tensor, float]:
+    def attempt(
+        self,
+        ctx: Context,
+        search: IteratedSearch,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        loss: float,
+        rng: np.random.Generator,
+        label: str = "",
+    ) -> tuple[torch.Tensor, float]:
         """One attempt from ``arr`` (MSE ``loss`` on ``ev``'s rows): returns the arrangement it ends
         on and its MSE (the caller keeps it only where that is lower)."""
         t0, e0 = time.perf_counter(), ev.evaluations
         final, w_evals = loss, 0
         if self.kicks > 0 and loss > ctx.floor_of(ev):
             w = whitened(ev, arr, self.window, self.strength)
-            screen = whitened(ev.with_rows(ev.X[: search.screen_rows], ev.target[: search.screen_rows]), arr,
-                              self.window, self.strength)
+            screen = whitened(
+                ev.with_rows(ev.X[: search.screen_rows], ev.target[: search.screen_rows]),
+                arr,
+                self.window,
+                self.strength,
+            )
             arr = search.run(ctx, w, arr, screen, self.kicks, 10, rng, report=False)[0]
             arr, final, _, _ = ctx.descend(ev, arr)  # settle on the MSE before comparing
             w_evals = w.evaluations + screen.evaluations
-        ctx.stages.append(StageReport("whitened-search", f"{label}lambda{self.strength:g}-window{self.window}@{ev.n_rows}rows",
-                                      mse=final, rounds=1, evaluations=ev.evaluations - e0 + w_evals,
-                                      seconds=time.perf_counter() - t0))
+        ctx.stages.append(
+            StageReport(
+                "whitened-search",
+                f"{label}lambda{self.strength:g}-window{self.window}@{ev.n_rows}rows",
+                mse=final,
+                rounds=1,
+                evaluations=ev.evaluations - e0 + w_evals,
+                seconds=time.perf_counter() - t0,
+            )
+        )
         return arr, final
 
-    def search(self, ctx: Context, search: IteratedSearch, ev: Evaluator, arr: torch.Tensor,
-               patience: int | None = None, max_steps: int | None = None, label: str = "") -> tuple[torch.Tensor, float]:
+    def search(
+        self,
+        ctx: Context,
+        search: IteratedSearch,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        patience: int | None = None,
+        max_steps: int | None = None,
+        label: str = "",
+    ) -> tuple[torch.Tensor, float]:
         """The iterated search on the MSE, interleaved with attempts. Stops at the floor, once the
         search settles, after ``patience`` steps without improvement (attempts included), or after
         ``max_steps`` (default: the search's ``steps``) steps in all."""
@@ -126,8 +167,18 @@ class Whitening(Configurable):
         while True:
             start_loss = loss
             moves = min(search.kick_moves << stalled, max(search.kick_moves, D // 2))
-            found, found_loss, stop = search.run(ctx, ev, arr, screen, min(segment, steps_left), patience - stale, rng,
-                                                 moves, self.early if on else 0, label)
+            found, found_loss, stop = search.run(
+                ctx,
+                ev,
+                arr,
+                screen,
+                min(segment, steps_left),
+                patience - stale,
+                rng,
+                moves,
+                self.early if on else 0,
+                label,
+            )
             rounds = ctx.stages[-1].rounds
             steps_left -= rounds
             stale = 0 if found_loss < loss else stale + rounds

@@ -1,5 +1,6 @@
 """What both query-only reassembly solvers share: rows to ask about, asking, and solving the
 layer-reassembly puzzle the answers make with any registered reassembly solver."""
+
 from __future__ import annotations
 
 import time
@@ -34,8 +35,9 @@ def relative_loss(puzzle, assembly: Assembly) -> float:
     return network_mse(puzzle, assembly) / max(float(puzzle.pred.pow(2).mean()), 1e-300)
 
 
-def solve_rows(problem: QueryPuzzle, X: torch.Tensor, Y: torch.Tensor, inner: str, seeds: list[int],
-               stages: list[StageReport]) -> dict[str, tuple[Assembly, float]]:
+def solve_rows(
+    problem: QueryPuzzle, X: torch.Tensor, Y: torch.Tensor, inner: str, seeds: list[int], stages: list[StageReport]
+) -> dict[str, tuple[Assembly, float]]:
     """Run the reassembly solver ``inner`` once per seed (its ``random_state``) on the rows asked so
     far; the distinct answers with their relative losses."""
     puzzle = problem.puzzle(X, Y)
@@ -50,11 +52,21 @@ def solve_rows(problem: QueryPuzzle, X: torch.Tensor, Y: torch.Tensor, inner: st
         result = solver.solve(puzzle)
         loss = relative_loss(puzzle, result.assembly)
         found[result.assembly.text()] = (result.assembly, loss)
-        stages.append(StageReport("solve", f"{inner}@{len(X)}rows", mse=loss, evaluations=result.evaluations,
-                                  seconds=time.perf_counter() - t0, details={"random_state": seed}))
+        stages.append(
+            StageReport(
+                "solve",
+                f"{inner}@{len(X)}rows",
+                mse=loss,
+                evaluations=result.evaluations,
+                seconds=time.perf_counter() - t0,
+                details={"random_state": seed},
+            )
+        )
     return found
 
 
 def best_of(found: dict[str, tuple[Assembly, float]], stages: list[StageReport], queries: int) -> SolveResult:
     assembly, loss = min(found.values(), key=lambda v: v[1])
-    return SolveResult(assembly, stages, {"kind": "zero-loss" if loss <= 1e-9 else "best-found", "loss": loss, "queries": queries})
+    return SolveResult(
+        assembly, stages, {"kind": "zero-loss" if loss <= 1e-9 else "best-found", "loss": loss, "queries": queries}
+    )

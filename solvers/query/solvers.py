@@ -1,5 +1,6 @@
 """Query-only reassembly solvers: fixed random queries (``query-random``) and committee
 disagreement sampling adapted to assemblies (``query-committee``, after "Sequencing the Neurome")."""
+
 from __future__ import annotations
 
 import itertools
@@ -76,11 +77,25 @@ class CommitteeQuerySolver(BaseSolver):
         Seed of the rows drawn and of the inner solver.
     """
 
-    constraints = {"initial": Interval(1, None), "batch": Interval(1, None), "committee": Interval(2, None),
-                   "restarts": Interval(1, None), "pool": Interval(1, None), "random_state": Interval(0, None)}
+    constraints = {
+        "initial": Interval(1, None),
+        "batch": Interval(1, None),
+        "committee": Interval(2, None),
+        "restarts": Interval(1, None),
+        "pool": Interval(1, None),
+        "random_state": Interval(0, None),
+    }
 
-    def __init__(self, initial: int = 8, batch: int = 4, committee: int = 4, restarts: int = 2, pool: int = 2048,
-                 inner: str = "fast", random_state: int = 0) -> None:
+    def __init__(
+        self,
+        initial: int = 8,
+        batch: int = 4,
+        committee: int = 4,
+        restarts: int = 2,
+        pool: int = 2048,
+        inner: str = "fast",
+        random_state: int = 0,
+    ) -> None:
         self.initial = initial
         self.batch = batch
         self.committee = committee
@@ -95,24 +110,34 @@ class CommitteeQuerySolver(BaseSolver):
         order = row_order(problem, self.random_state)
         X = problem.X[order[: self.initial]]
         Y = ask(problem, X)
-        X, unasked = X[: len(Y)], order[self.initial:]
+        X, unasked = X[: len(Y)], order[self.initial :]
         found: dict = {}
         seeds = itertools.count(self.random_state)
         while True:
             found.update(solve_rows(problem, X, Y, self.inner, [next(seeds) for _ in range(self.restarts)], stages))
             puzzle = problem.puzzle(X, Y)
-            found = {k: (a, relative_loss(puzzle, a)) for k, (a, _) in found.items()}  # losses on every row asked so far
+            found = {
+                k: (a, relative_loss(puzzle, a)) for k, (a, _) in found.items()
+            }  # losses on every row asked so far
             members = sorted(found.values(), key=lambda v: v[1])[: self.committee]
             if members[0][1] <= FLOOR or not len(unasked) or problem.oracle.remaining == 0:
                 return best_of(found, stages, len(X))
             t0 = time.perf_counter()
             pool = unasked[: self.pool]
-            pick = pool[_disagreement(puzzle, [a for a, _ in members], problem.X[pool]).argsort(descending=True)[: self.batch]]
+            pick = pool[
+                _disagreement(puzzle, [a for a, _ in members], problem.X[pool]).argsort(descending=True)[: self.batch]
+            ]
             unasked = unasked[~torch.isin(unasked, pick)]
             new = ask(problem, problem.X[pick])
             X, Y = torch.cat([X, problem.X[pick][: len(new)]]), torch.cat([Y, new])
-            stages.append(StageReport("query", "committee-disagreement", seconds=time.perf_counter() - t0,
-                                      details={"rows": len(new), "committee": len(members), "total": len(X)}))
+            stages.append(
+                StageReport(
+                    "query",
+                    "committee-disagreement",
+                    seconds=time.perf_counter() - t0,
+                    details={"rows": len(new), "committee": len(members), "total": len(X)},
+                )
+            )
 
 
 def _disagreement(puzzle, members: list, rows: torch.Tensor) -> torch.Tensor:

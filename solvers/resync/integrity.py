@@ -8,6 +8,7 @@ near 1 after noise, quantisation or fine-tuning, ``k`` after an attack). Under a
 layer; its robust z-score (median absolute deviation) beyond a Bonferroni bound for ``alpha``
 flags the unit. The bound is the perturbation's expected range, measured on the other units.
 """
+
 from __future__ import annotations
 
 import torch
@@ -37,8 +38,9 @@ def robust_z(x: torch.Tensor) -> torch.Tensor:
     return (x - med) / (1.4826 * mad)
 
 
-def flag_rescaled(ref: State, copy: State, groups: tuple[UnitGroup, ...], perms: list[torch.Tensor],
-                  alpha: float = 0.01) -> tuple[list[tuple[int, int]], float]:
+def flag_rescaled(
+    ref: State, copy: State, groups: tuple[UnitGroup, ...], perms: list[torch.Tensor], alpha: float = 0.01
+) -> tuple[list[tuple[int, int]], float]:
     """Units ``(layer, unit)`` of the reference whose scale is out of its layer's range, and the
     largest statistic seen (the bound is ``Φ⁻¹(1 - alpha / 2n)`` for ``n`` tests)."""
     z = [robust_z(scale_deviations(ref, copy, g, p)).abs() for g, p in zip(groups, perms)]

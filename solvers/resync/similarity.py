@@ -4,6 +4,7 @@ Similarities are ``(units, units)`` matrices: entry ``[i, j]`` compares the refe
 with the copy's unit ``j``. A matching returns ``perm`` with ``perm[i]`` the copy's unit for the
 reference's unit ``i``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,9 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return an @ bn.T
 
 
-def member_views(ref: State, copy: State, group: UnitGroup, sides: tuple[str, ...] = ("in", "out"),
-                 merge_bias: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def member_views(
+    ref: State, copy: State, group: UnitGroup, sides: tuple[str, ...] = ("in", "out"), merge_bias: bool = True
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per view (a member, or a weight with its bias where ``merge_bias``), the reference's and the
     copy's unit rows in float64."""
     views: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}

@@ -1,5 +1,6 @@
 """Re-synchronisation solvers: the paper's cosine matching (``resync-cosine``) and ours
 (``resync-match``); both report the integrity check's flags."""
+
 from __future__ import annotations
 
 import time
@@ -30,14 +31,26 @@ class _Resync(BaseSolver):
             perms.append(perm)
             worst.append(float(margins(score, perm).min()))
             extra.append(info)
-        stages = [StageReport("match", self.__class__.__name__, seconds=time.perf_counter() - t0,
-                              details={"min_margin": worst, "layers": extra})]
+        stages = [
+            StageReport(
+                "match",
+                self.__class__.__name__,
+                seconds=time.perf_counter() - t0,
+                details={"min_margin": worst, "layers": extra},
+            )
+        ]
         flags: list[tuple[int, int]] = []
         if self.flag_alpha is not None:
             t0 = time.perf_counter()
             flags, top = flag_rescaled(problem.reference, problem.copy, problem.groups, perms, self.flag_alpha)
-            stages.append(StageReport("integrity", "norm ratios", seconds=time.perf_counter() - t0,
-                                      details={"flagged": len(flags), "largest_statistic": top}))
+            stages.append(
+                StageReport(
+                    "integrity",
+                    "norm ratios",
+                    seconds=time.perf_counter() - t0,
+                    details={"flagged": len(flags), "largest_statistic": top},
+                )
+            )
         return ResyncResult([p.tolist() for p in perms], flags, stages)
 
 
@@ -93,11 +106,22 @@ class ResyncMatchSolver(_Resync):
         False-alarm rate of the integrity check over all units (``None``: no check).
     """
 
-    constraints = {**_Resync.constraints, "method": OneOf(("likelihood", "evidence", "combined")), "eps": Interval(0, 1, closed=False),
-                   "passes": Interval(0, None)}
+    constraints = {
+        **_Resync.constraints,
+        "method": OneOf(("likelihood", "evidence", "combined")),
+        "eps": Interval(0, 1, closed=False),
+        "passes": Interval(0, None),
+    }
 
-    def __init__(self, method: str = "evidence", eps: float = 0.01, sides: tuple[str, ...] = ("in", "out"),
-                 passes: int = 3, matching: str = "hungarian", flag_alpha: float | None = 0.01) -> None:
+    def __init__(
+        self,
+        method: str = "evidence",
+        eps: float = 0.01,
+        sides: tuple[str, ...] = ("in", "out"),
+        passes: int = 3,
+        matching: str = "hungarian",
+        flag_alpha: float | None = 0.01,
+    ) -> None:
         self.method = method
         self.eps = eps
         self.sides = sides

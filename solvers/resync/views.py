@@ -15,6 +15,7 @@ median per entry), starting from each copy unit's nearest reference unit, then r
 ``evidence`` combination instead standardises a masked cosine and a masked relative distance per
 tensor and weights them by the separation they show under the current matching.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,8 +73,9 @@ class Likelihood:
         self.variance = max(float((chosen / self.entries).median()), self.floor)
 
 
-def likelihood(pairs: list[tuple[torch.Tensor, torch.Tensor]], eps: float = 0.01, passes: int = 3,
-               rule: str = "hungarian") -> tuple[torch.Tensor, torch.Tensor, dict]:
+def likelihood(
+    pairs: list[tuple[torch.Tensor, torch.Tensor]], eps: float = 0.01, passes: int = 3, rule: str = "hungarian"
+) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """The matching of the summed mixture log-likelihood of the tensors ``pairs`` (reference rows,
     copy rows), its parameters re-estimated from each matching (``passes`` rounds at most)."""
     terms = [Likelihood(a, b, eps) for a, b in pairs]
@@ -86,11 +88,19 @@ def likelihood(pairs: list[tuple[torch.Tensor, torch.Tensor]], eps: float = 0.01
         perm = new
         for t in terms:
             t.refit(perm)
-    return perm, score, {"noise_variance": [float(f"{t.variance:.3g}") for t in terms], "rescaled_share": [round(t.eps, 3) for t in terms]}
+    return (
+        perm,
+        score,
+        {
+            "noise_variance": [float(f"{t.variance:.3g}") for t in terms],
+            "rescaled_share": [round(t.eps, 3) for t in terms],
+        },
+    )
 
 
-def evidence(pairs: list[tuple[torch.Tensor, torch.Tensor]], passes: int = 3, rule: str = "hungarian",
-             eps: float | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+def evidence(
+    pairs: list[tuple[torch.Tensor, torch.Tensor]], passes: int = 3, rule: str = "hungarian", eps: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """The matching of the evidence-weighted sum of standardised masked cosines and distances
     (and, with ``eps``, each tensor's likelihood term as one more view)."""
     z = [standardise(f(a, b)) for a, b in pairs for f in (masked_cosine, masked_distance)]

@@ -10,6 +10,7 @@ most one piece per slot, at most one pair per block for each circuit. Circuits w
 share a pool and a shape of units (BERT's Q and K) cannot say which piece is which: such
 components are marked, and data decides their orientation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

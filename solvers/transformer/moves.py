@@ -5,6 +5,7 @@ blocks, single pieces of a shared pool (norm gains) exchanged, and unsure pairs 
 Moves are generated per position ``p``: every move whose first changed position is ``p`` (its
 partner within ``window`` positions after it), in groups that a sweep tries one after another.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

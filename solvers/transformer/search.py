@@ -9,6 +9,7 @@ right prefix makes every later choice easier to judge. Sweeps repeat until one c
 then random kicks from the best arrangement so far (iterated local search) until the loss reaches
 the floor, patience runs out or time is up.
 """
+
 from __future__ import annotations
 
 import time
@@ -56,8 +57,16 @@ class LocalSearch(Configurable):
         self.kick_moves = kick_moves
         self.patience = patience
 
-    def sweep(self, ev: Evaluator, arr: torch.Tensor, groups: Groups, floor: float, deadline: float,
-              log: SearchLog, on_move: OnMove | None = None) -> tuple[torch.Tensor, float, int]:
+    def sweep(
+        self,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        groups: Groups,
+        floor: float,
+        deadline: float,
+        log: SearchLog,
+        on_move: OnMove | None = None,
+    ) -> tuple[torch.Tensor, float, int]:
         """One sweep from ``arr``; returns the arrangement, its loss and the number of moves taken
         (each move taken is passed to ``on_move(arrangement, loss)``)."""
         window = arr.shape[0] if self.window is None else self.window
@@ -77,8 +86,16 @@ class LocalSearch(Configurable):
                         on_move(arr, loss)
         return arr, loss, taken
 
-    def run(self, ev: Evaluator, arr: torch.Tensor, groups: Groups, floor: float, deadline: float,
-            rng: np.random.Generator, on_move: OnMove | None = None) -> tuple[torch.Tensor, float, SearchLog]:
+    def run(
+        self,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        groups: Groups,
+        floor: float,
+        deadline: float,
+        rng: np.random.Generator,
+        on_move: OnMove | None = None,
+    ) -> tuple[torch.Tensor, float, SearchLog]:
         """Search from ``arr`` on ``ev``'s rows (see the module docstring); ``on_move(arrangement,
         loss)`` sees every move taken (an anytime reporter keeps the best)."""
         window = arr.shape[0] if self.window is None else self.window

@@ -8,6 +8,7 @@ per-dimension log-norms, each standardised; the order is the shortest Hamiltonia
 the components under ``1 - correlation`` (nearest-neighbour starts, then 2-opt). Its direction is
 left open: data chooses.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,7 @@
    between blocks and turning unsure pairs round, on a few sequences
    (:mod:`solvers.transformer.search`), until the loss vanishes or the time is up.
 """
+
 from __future__ import annotations
 
 import time
@@ -53,11 +54,25 @@ class TransformerSolver(BaseSolver):
         Seed of the row sample and the kicks.
     """
 
-    constraints = {"rows": Interval(1, None), "tokens": Interval(1, None), "time_limit": Interval(0, None, closed=False),
-                   "floor": Interval(0, None), "dtype": OneOf(tuple(DTYPES)), "random_state": Interval(0, None)}
+    constraints = {
+        "rows": Interval(1, None),
+        "tokens": Interval(1, None),
+        "time_limit": Interval(0, None, closed=False),
+        "floor": Interval(0, None),
+        "dtype": OneOf(tuple(DTYPES)),
+        "random_state": Interval(0, None),
+    }
 
-    def __init__(self, rows: int = 2, tokens: int | None = 8, search: LocalSearch | None = None, time_limit: float = 480.0,
-                 floor: float = 1e-9, dtype: str = "float32", random_state: int = 0) -> None:
+    def __init__(
+        self,
+        rows: int = 2,
+        tokens: int | None = 8,
+        search: LocalSearch | None = None,
+        time_limit: float = 480.0,
+        floor: float = 1e-9,
+        dtype: str = "float32",
+        random_state: int = 0,
+    ) -> None:
         self.rows = rows
         self.tokens = tokens
         self.search = LocalSearch() if search is None else search
@@ -69,8 +84,10 @@ class TransformerSolver(BaseSolver):
     def check(self, puzzle: Puzzle) -> None:
         fam = puzzle.family
         if fam.data_format != "sequences" or not fam.circuits:
-            raise UnsupportedPuzzle(f"'transformer' reassembles real transformer layers (families with circuits and "
-                                    f"token sequences); {fam.name!r} is not one: use 'fast'")
+            raise UnsupportedPuzzle(
+                f"'transformer' reassembles real transformer layers (families with circuits and "
+                f"token sequences); {fam.name!r} is not one: use 'fast'"
+            )
 
     def solve(self, puzzle: Puzzle) -> SolveResult:
         self.validate()
@@ -81,9 +98,18 @@ class TransformerSolver(BaseSolver):
         t0 = time.perf_counter()
         comps = match_circuits(puzzle)
         groups, options = plan(puzzle, comps)
-        stages.append(StageReport("circuits", "unit-cosine", seconds=time.perf_counter() - t0,
-                                  details={"components": len(comps.members), "weakest_z": min(comps.strength, default=float("nan")),
-                                           "unsure": sum(bool(u) for u in comps.unsure)}))
+        stages.append(
+            StageReport(
+                "circuits",
+                "unit-cosine",
+                seconds=time.perf_counter() - t0,
+                details={
+                    "components": len(comps.members),
+                    "weakest_z": min(comps.strength, default=float("nan")),
+                    "unsure": sum(bool(u) for u in comps.unsure),
+                },
+            )
+        )
         stack = PieceStack(puzzle, DTYPES[self.dtype])
         ev = evaluator(puzzle, stack, (), self.rows, self.random_state)
         if getattr(fam, "causal", False) and self.tokens is not None:
@@ -93,17 +119,40 @@ class TransformerSolver(BaseSolver):
         t0, e0 = time.perf_counter(), ev.evaluations
         arr, tried = best_start(ev, options)
         start_loss = float(ev.loss(ev.states(arr)[-1]))
-        stages.append(StageReport("start", "seriation", mse=start_loss, evaluations=ev.evaluations - e0,
-                                  seconds=time.perf_counter() - t0, details={"combinations": tried}))
+        stages.append(
+            StageReport(
+                "start",
+                "seriation",
+                mse=start_loss,
+                evaluations=ev.evaluations - e0,
+                seconds=time.perf_counter() - t0,
+                details={"combinations": tried},
+            )
+        )
         best_so_far = Reporter(lambda a: SolveResult(stack.assembly(a, ()), list(stages), {"kind": "anytime"}))
         best_so_far.offer(arr, start_loss)
         t0, e0 = time.perf_counter(), ev.evaluations
-        arr, loss, log = self.search.run(ev, arr, groups, floor, deadline, np.random.default_rng(self.random_state),
-                                         best_so_far.offer)
-        stages.append(StageReport("search", f"exact-sweeps@{ev.n_rows}x{ev.X.shape[1]}tokens", mse=loss, rounds=log.sweeps, swaps=sum(log.moves.values()),
-                                  evaluations=ev.evaluations - e0, seconds=time.perf_counter() - t0,
-                                  details={"moves": log.moves, "kicks": log.kicks, "stop": log.stop, "history": log.history}))
+        arr, loss, log = self.search.run(
+            ev, arr, groups, floor, deadline, np.random.default_rng(self.random_state), best_so_far.offer
+        )
+        stages.append(
+            StageReport(
+                "search",
+                f"exact-sweeps@{ev.n_rows}x{ev.X.shape[1]}tokens",
+                mse=loss,
+                rounds=log.sweeps,
+                swaps=sum(log.moves.values()),
+                evaluations=ev.evaluations - e0,
+                seconds=time.perf_counter() - t0,
+                details={"moves": log.moves, "kicks": log.kicks, "stop": log.stop, "history": log.history},
+            )
+        )
         final = evaluator(puzzle, stack, ()).mse(arr)
-        certificate = {"kind": "zero-loss" if loss <= floor else log.stop, "loss": loss, "rows": ev.n_rows,
-                       "final_mse_all_rows": final, "all_rows": puzzle.n_rows}
+        certificate = {
+            "kind": "zero-loss" if loss <= floor else log.stop,
+            "loss": loss,
+            "rows": ev.n_rows,
+            "final_mse_all_rows": final,
+            "all_rows": puzzle.n_rows,
+        }
         return SolveResult(stack.assembly(arr, ()), stages, certificate)

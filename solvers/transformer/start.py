@@ -1,5 +1,6 @@
 """Starting arrangements: circuit components of each kind in seriation order, norm gains (pieces no
 circuit places) along their own seriation path, every combination of directions, the best by data."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,7 +15,9 @@ from solvers.transformer.moves import Groups
 from solvers.transformer.seriation import bisect, seriate
 
 
-def _single_layouts(puzzle: Puzzle, pieces: list[int], slots: tuple[str, ...], depth: int) -> list[list[dict[str, int]]]:
+def _single_layouts(
+    puzzle: Puzzle, pieces: list[int], slots: tuple[str, ...], depth: int
+) -> list[list[dict[str, int]]]:
     """Ways to spread ``len(slots) * depth`` pieces of one pool over the blocks' ``slots``: along one
     seriation path read in consecutive segments or interleaved; for two slots also as two halves
     (:func:`~solvers.transformer.seriation.bisect`) seriated apart; each slot order, each direction."""
@@ -57,9 +60,11 @@ def plan(puzzle: Puzzle, comps: Components) -> tuple[Groups, list[list[list[dict
     for pool, names in singles.items():
         options.append(_single_layouts(puzzle, [pid for pid in pool if pid not in placed], names, D))
     flips = {pair for u in comps.unsure for pair in u}
-    groups = Groups(tuple(tuple(slots.index(s) for s in k) for k in kinds),
-                    tuple(tuple(slots.index(s) for s in names) for names in singles.values()),
-                    tuple((slots.index(a), slots.index(b)) for a, b in sorted(flips)))
+    groups = Groups(
+        tuple(tuple(slots.index(s) for s in k) for k in kinds),
+        tuple(tuple(slots.index(s) for s in names) for names in singles.values()),
+        tuple((slots.index(a), slots.index(b)) for a, b in sorted(flips)),
+    )
     return groups, options
 
 
@@ -70,7 +75,9 @@ def arrangement(stack: PieceStack, choice: tuple[list[dict[str, int]], ...]) -> 
     return stack.arrangement(Assembly(tuple(tuple(b[s] for s in slots) for b in blocks), ()))
 
 
-def best_start(ev: Evaluator, options: list[list[list[dict[str, int]]]], budget: int = 1024) -> tuple[torch.Tensor, int]:
+def best_start(
+    ev: Evaluator, options: list[list[list[dict[str, int]]]], budget: int = 1024
+) -> tuple[torch.Tensor, int]:
     """The combination of options with the lowest loss on ``ev``'s rows: every combination where
     they cost at most ``budget`` block evaluations, else one group after another (each group's
     options with the others fixed, two passes). Returns it and how many were evaluated."""
@@ -83,6 +90,8 @@ def best_start(ev: Evaluator, options: list[list[list[dict[str, int]]]], budget:
     for _ in range(2):
         for g, opts in enumerate(options):
             trial = [choice[:g] + [k] + choice[g + 1 :] for k in range(len(opts))]
-            losses = ev.run(torch.stack([arrangement(ev.stack, tuple(o[i] for o, i in zip(options, c))) for c in trial]))
+            losses = ev.run(
+                torch.stack([arrangement(ev.stack, tuple(o[i] for o, i in zip(options, c))) for c in trial])
+            )
             choice[g], tried = int(torch.argmin(losses)), tried + len(trial)
     return arrangement(ev.stack, tuple(o[i] for o, i in zip(options, choice))), tried

@@ -1,4 +1,5 @@
 """Run the ``reassembly`` CLI in-process and check its error contract."""
+
 from __future__ import annotations
 
 from typer.testing import CliRunner

@@ -6,6 +6,7 @@ norm gains drift with depth along two chains, which gives the circuit and seriat
 ``transformer`` solver reads. It exercises the pipeline end to end; whether real networks carry
 those signals is measured on the real ones (docs/real-networks.md).
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,24 +39,51 @@ def _heads(w: torch.Tensor, kv: int, group: int) -> torch.Tensor:
     return w.unflatten(0, (kv, -1)).repeat_interleave(group, 0).flatten(0, 1)
 
 
-def _layer(name: str, k: int, depth: int, sizes: dict[str, int], bases: list[torch.Tensor], draw: _Draw) -> dict[str, Tensors]:
+def _layer(
+    name: str, k: int, depth: int, sizes: dict[str, int], bases: list[torch.Tensor], draw: _Draw
+) -> dict[str, Tensors]:
     d, h, heads, kv = sizes["d"], sizes["h"], sizes["heads"], sizes["kv"]
     gains = [b * (1 + 0.5 * k / depth) + 0.02 * torch.randn(d, generator=draw.g, dtype=F64) for b in bases]
     if name == "bert":
         q, v, inp = draw.weight(d, d), draw.weight(d, d), draw.weight(h, d)
-        return {"q": (q, draw.small(d)), "k": (draw.near(q), draw.small(d)), "v": (v, draw.small(d)),
-                "o": (draw.near(v.T), draw.small(d)), "attn_norm": (gains[0], draw.small(d)), "inp": (inp, draw.small(h)),
-                "out": (0.5 * draw.near(inp.T), draw.small(d)), "out_norm": (gains[1], draw.small(d))}
+        return {
+            "q": (q, draw.small(d)),
+            "k": (draw.near(q), draw.small(d)),
+            "v": (v, draw.small(d)),
+            "o": (draw.near(v.T), draw.small(d)),
+            "attn_norm": (gains[0], draw.small(d)),
+            "inp": (inp, draw.small(h)),
+            "out": (0.5 * draw.near(inp.T), draw.small(d)),
+            "out_norm": (gains[1], draw.small(d)),
+        }
     width = kv * d // heads
     key, v, gate = draw.weight(width, d), draw.weight(width, d), draw.weight(h, d)
     up = draw.near(gate)
-    return {"attn_norm": (gains[0], None), "q": (draw.near(_heads(key, kv, heads // kv)), None), "k": (key, None),
-            "v": (v, None), "o": (draw.near(_heads(v, kv, heads // kv).T), None), "mlp_norm": (gains[1], None),
-            "gate": (gate, None), "up": (up, None), "down": (0.5 * draw.near(up.T), None)}
+    return {
+        "attn_norm": (gains[0], None),
+        "q": (draw.near(_heads(key, kv, heads // kv)), None),
+        "k": (key, None),
+        "v": (v, None),
+        "o": (draw.near(_heads(v, kv, heads // kv).T), None),
+        "mlp_norm": (gains[1], None),
+        "gate": (gate, None),
+        "up": (up, None),
+        "down": (0.5 * draw.near(up.T), None),
+    }
 
 
-def make_sequence_puzzle(family: str = "bert", depth: int = 3, d: int = 8, h: int = 16, heads: int = 2, kv: int = 1,
-                         length: int = 5, rows: int = 6, vocab: int = 20, seed: int = 0) -> tuple[Puzzle, Answer]:
+def make_sequence_puzzle(
+    family: str = "bert",
+    depth: int = 3,
+    d: int = 8,
+    h: int = 16,
+    heads: int = 2,
+    kv: int = 1,
+    length: int = 5,
+    rows: int = 6,
+    vocab: int = 20,
+    seed: int = 0,
+) -> tuple[Puzzle, Answer]:
     """A shuffled network of ``depth`` constructed layers of ``family`` on random token sequences
     ``(rows, length)``, and its answer. Pieces are rounded to float32 (as saved)."""
     options = {"n_heads": heads} if family == "bert" else {"n_heads": heads, "n_kv_heads": kv}
@@ -67,18 +95,27 @@ def make_sequence_puzzle(family: str = "bert", depth: int = 3, d: int = 8, h: in
     r32 = lambda t: None if t is None else t.float().double()  # noqa: E731
     fixed = {"embed": draw.weight(vocab, d) * d**0.5}
     if family == "bert":
-        fixed.update(position=0.1 * draw.weight(length, d), token_type=draw.small(d),
-                     embed_norm_weight=1 + draw.small(d), embed_norm_bias=draw.small(d))
+        fixed.update(
+            position=0.1 * draw.weight(length, d),
+            token_type=draw.small(d),
+            embed_norm_weight=1 + draw.small(d),
+            embed_norm_bias=draw.small(d),
+        )
     else:
         fixed["final_norm"] = 1 + draw.small(d)
     fixed = {k: r32(v) for k, v in fixed.items()}
     S = len(fam.slots)
     ids = torch.randperm(depth * S, generator=draw.g).tolist()
-    pieces = [Piece(ids[k * S + j], *(r32(t) for t in layer[slot.name])) for k, layer in enumerate(layers)
-              for j, slot in enumerate(fam.slots)]
+    pieces = [
+        Piece(ids[k * S + j], *(r32(t) for t in layer[slot.name]))
+        for k, layer in enumerate(layers)
+        for j, slot in enumerate(fam.slots)
+    ]
     truth = Assembly(tuple(tuple(ids[k * S : (k + 1) * S]) for k in range(depth)), ())
     tokens = torch.randint(vocab, (rows, length), generator=draw.g)
     X = fam.stem(fixed, tokens)
     probe = Puzzle(pieces=tuple(pieces), X=X, pred=torch.zeros_like(X), family=fam, fixed=fixed, tokens=tokens)
     pred = outputs(probe, truth).clone()
-    return Puzzle(pieces=tuple(pieces), X=X, pred=pred, name=f"{family}-test", family=fam, fixed=fixed, tokens=tokens), Answer.of(truth)
+    return Puzzle(
+        pieces=tuple(pieces), X=X, pred=pred, name=f"{family}-test", family=fam, fixed=fixed, tokens=tokens
+    ), Answer.of(truth)

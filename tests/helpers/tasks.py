@@ -1,5 +1,6 @@
 """Small problems of the other task families, built in memory (nothing trained): a random residual
 network and its permuted copy (re-synchronisation), a query-only puzzle directory, a tiny ReLU MLP."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,9 @@ from reassembly.resync.problem import ResyncAnswer, ResyncProblem
 from reassembly.resync.units import permute_state
 
 
-def random_network(family: str = "relu", depth: int = 3, d: int = 8, h: int = 16, o: int = 1, seed: int = 0) -> dict[str, torch.Tensor]:
+def random_network(
+    family: str = "relu", depth: int = 3, d: int = 8, h: int = 16, o: int = 1, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """A flat state dict of ``depth`` blocks and a head, weights ~ N(0, 1/fan_in)."""
     fam, g = get_family(family), torch.Generator().manual_seed(seed)
     sizes = {"d": d, "h": h, "o": o}
@@ -25,12 +28,15 @@ def random_network(family: str = "relu", depth: int = 3, d: int = 8, h: int = 16
             shape = tuple(sizes[x] for x in s.shape)
             state[tensor_name(where, s.name)] = torch.randn(shape, generator=g, dtype=torch.float64) / shape[-1] ** 0.5
             if s.bias:
-                state[tensor_name(where, s.name, "bias")] = 0.1 * torch.randn(shape[0], generator=g, dtype=torch.float64)
+                state[tensor_name(where, s.name, "bias")] = 0.1 * torch.randn(
+                    shape[0], generator=g, dtype=torch.float64
+                )
     return state
 
 
-def resync_problem(depth: int = 3, d: int = 8, h: int = 16, noise: float = 0.0, seed: int = 0,
-                   family: str = "relu") -> tuple[ResyncProblem, ResyncAnswer]:
+def resync_problem(
+    depth: int = 3, d: int = 8, h: int = 16, noise: float = 0.0, seed: int = 0, family: str = "relu"
+) -> tuple[ResyncProblem, ResyncAnswer]:
     """A reference network and a copy with every block's units permuted (then Gaussian noise of
     ``noise`` times each tensor's RMS), with the answer."""
     fam, g = get_family(family), torch.Generator().manual_seed(seed + 1)
@@ -38,7 +44,10 @@ def resync_problem(depth: int = 3, d: int = 8, h: int = 16, noise: float = 0.0, 
     groups = block_groups(fam, depth, h)
     shuffle = [torch.randperm(h, generator=g) for _ in groups]
     copy = permute_state(reference, groups, shuffle)  # the copy's unit i is the reference's shuffle[i]
-    copy = {k: v + noise * v.pow(2).mean().sqrt() * torch.randn(v.shape, generator=g, dtype=v.dtype) for k, v in copy.items()}
+    copy = {
+        k: v + noise * v.pow(2).mean().sqrt() * torch.randn(v.shape, generator=g, dtype=v.dtype)
+        for k, v in copy.items()
+    }
     X = torch.randn(64, d, generator=g, dtype=torch.float64)
     answer = ResyncAnswer(tuple(tuple(int(i) for i in torch.argsort(p)) for p in shuffle))
     return ResyncProblem(fam, depth, reference, copy, X, name="tiny-resync"), answer
@@ -55,5 +64,9 @@ def write_query_puzzle(root: Path, budget: int = 50, **kwargs: object) -> Path:
 def tiny_mlp(d: int = 3, h: int = 4, o: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
     """A ``d``-``h``-``o`` ReLU network's parameters whose hidden units are all active somewhere."""
     g = torch.Generator().manual_seed(seed)
-    return {"W1": torch.randn(h, d, generator=g, dtype=torch.float64), "b1": 0.3 * torch.randn(h, generator=g, dtype=torch.float64),
-            "W2": torch.randn(o, h, generator=g, dtype=torch.float64), "b2": torch.randn(o, generator=g, dtype=torch.float64)}
+    return {
+        "W1": torch.randn(h, d, generator=g, dtype=torch.float64),
+        "b1": 0.3 * torch.randn(h, generator=g, dtype=torch.float64),
+        "W2": torch.randn(o, h, generator=g, dtype=torch.float64),
+        "b2": torch.randn(o, generator=g, dtype=torch.float64),
+    }

@@ -1,4 +1,5 @@
 """A toy block family from outside: ``x + out(tanh(inp(x)))``."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """A toy task from outside: put numbers in increasing order (its task, generator and solver)."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,16 @@ class SortTask(Task):
         return {"exact": None if truth is None else misplaced == 0, "misplaced": misplaced}
 
 
-def generate_sort(config: Any, out_dir: str | Path, cache_dir: Any = None, progress: bool = True, use_cache: bool = True,
-                  force: bool = False, label: str | None = None, size: int = 8) -> None:
+def generate_sort(
+    config: Any,
+    out_dir: str | Path,
+    cache_dir: Any = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    force: bool = False,
+    label: str | None = None,
+    size: int = 8,
+) -> None:
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     numbers = random.Random(config.seed).sample(range(1000), size)
