@@ -90,3 +90,47 @@ def test_real_network_commands_refuse_bad_requests(tmp_path):
     assert result.exit_code == 2 and "--depth" in result.output
     result = run_cli("generate", "--from", "bert-huge", "--out", str(tmp_path / "y"))
     assert result.exit_code == 2 and "unknown real network" in result.output
+
+
+def truncated_outputs(puzzle, answer, layers: int) -> torch.Tensor:
+    """The head's output after the first ``layers`` true layers of ``puzzle`` (float64)."""
+    from reassembly.kernel import PieceStack
+
+    fam, stack = puzzle.family, PieceStack(puzzle, torch.float64)
+    h = puzzle.X
+    for row in stack.arrangement(answer.assembly(puzzle.layout))[:layers].tolist():
+        h = fam.block(dict(stack.at(row)), h)
+    return fam.head(stack.head(()), h)
+
+
+@pytest.mark.parametrize("name, reader, rows", [("minilm", "safetensors", 2), ("smollm2", "gguf", 1)])
+def test_a_ladder_rung_poses_the_first_layers(name, reader, rows, monkeypatch):
+    """``--layers 2``: the first two true layers, the full puzzle's stem and head, and ``pred``
+    recomputed from the truncated network."""
+    import functools
+
+    weights(name, reader)
+    from generators.real import build
+    from generators.real.build import RealConfig, build_real
+
+    monkeypatch.setitem(build.READERS, name, functools.cache(build.READERS[name]))  # the weights are read once
+
+    rung, rung_answer, meta = build_real(RealConfig(name, rows=rows, layers=2), REAL_CACHE)
+    full, answer, _ = build_real(RealConfig(name, rows=rows), REAL_CACHE)
+    assert rung.depth == 2 and len(rung.pieces) == 2 * len(rung.family.slots) and meta["config"]["layers"] == 2
+    assert torch.equal(rung.X, full.X) and all(torch.equal(rung.fixed[k], full.fixed[k]) for k in full.fixed)
+    assert torch.equal(truncated_outputs(full, answer, 2), rung.pred)
+    assert torch.equal(truncated_outputs(rung, rung_answer, 2), rung.pred)
+    assert not torch.allclose(rung.pred, full.pred)
+
+
+def test_ladder_refuses_a_rung_beyond_the_network(tmp_path):
+    result = run_cli("generate", "--from", "minilm", "--layers", "0", "--out", str(tmp_path / "a"))
+    assert result.exit_code == 2 and "--layers must be an integer >= 1" in result.output
+    result = run_cli("generate", "--layers", "3", "--out", str(tmp_path / "b"))
+    assert result.exit_code == 2 and "needs --from" in result.output
+    weights("minilm", "safetensors")
+    result = run_cli("generate", "--from", "minilm", "--layers", "7", "--rows", "1", "--out", str(tmp_path / "c"),
+                     "--cache-dir", str(REAL_CACHE))
+    assert result.exit_code == 2 and "--layers must be from 1 to 6 for minilm" in result.output
+    assert not (tmp_path / "c" / "answer.json").exists()

@@ -25,8 +25,10 @@ def generate(
     source: Annotated[Optional[str], typer.Option("--from", rich_help_panel=REAL_PANEL,
                       help=f"Shuffle a real pretrained network instead of training one: {' or '.join(REAL_NAMES)} "
                            "(weights fetched into the cache on first use; needs the 'real' extra). Takes --seed, "
-                           "--rows (token sequences) and --length.")] = None,
+                           "--rows (token sequences), --length and --layers.")] = None,
     length: Annotated[int, typer.Option("--length", rich_help_panel=REAL_PANEL, help="Tokens per sequence (with --from).")] = 32,
+    layers: Annotated[Optional[int], typer.Option("--layers", rich_help_panel=REAL_PANEL,
+                      help="Pose only the first K layers of the network (with --from; default: all): a rung of the depth ladder.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the puzzle files of a directory this command did not write.")] = False,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Trained-model cache (default: $REASSEMBLY_CACHE or the user cache folder).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the model cache.")] = False,
@@ -38,8 +40,10 @@ def generate(
     network), puzzle.json, answer.json (for the referee and for verify) and generation.json.
     """
     if source is not None:
-        _generate_real(source, out, generator, perturb, length, force, cache_dir)
+        _generate_real(source, out, generator, perturb, length, layers, force, cache_dir)
         return
+    if layers is not None:
+        raise ConfigError("--layers poses the first K layers of a real network; it needs --from (use --depth for a synthetic one)")
     from generators.build import generate as run
     from generators.config import PuzzleConfig
 
@@ -52,14 +56,14 @@ def generate(
         f"train loss {last.get('train_loss', float('nan')):.4f}, validation loss {last.get('val_loss', float('nan')):.4f})")
 
 
-def _generate_real(source: str, out: Path, generator: dict[str, Any], perturb: list[str] | None, length: int, force: bool,
-                   cache_dir: Path | None) -> None:
+def _generate_real(source: str, out: Path, generator: dict[str, Any], perturb: list[str] | None, length: int,
+                   layers: int | None, force: bool, cache_dir: Path | None) -> None:
     from generators.real.build import RealConfig, generate_real
 
     extra = sorted(k for k, v in generator.items() if v is not None and k not in ("seed", "rows")) + (["perturb"] if perturb else [])
     if extra:
-        raise ConfigError(f"--from {source} takes --seed, --rows and --length only; drop {', '.join('--' + e.replace('_', '-') for e in extra)}")
-    config = RealConfig(source, seed=generator.get("seed") or 0, rows=generator.get("rows"), length=length)
+        raise ConfigError(f"--from {source} takes --seed, --rows, --length and --layers only; drop {', '.join('--' + e.replace('_', '-') for e in extra)}")
+    config = RealConfig(source, seed=generator.get("seed") or 0, rows=generator.get("rows"), length=length, layers=layers)
     puzzle = generate_real(config, out, cache_dir=cache_dir, force=force)
     console(stderr=True).print(f"wrote {out} ({source}: {puzzle.family.name}, {puzzle.depth} layers, {len(puzzle.pieces)} pieces, "
                                f"{puzzle.n_rows} sequences of {config.length} tokens)")
