@@ -134,3 +134,37 @@ def test_ladder_refuses_a_rung_beyond_the_network(tmp_path):
                      "--cache-dir", str(REAL_CACHE))
     assert result.exit_code == 2 and "--layers must be from 1 to 6 for minilm" in result.output
     assert not (tmp_path / "c" / "answer.json").exists()
+
+
+def test_the_real_suite_says_what_to_fetch_where_the_weights_are_absent(tmp_path):
+    from reassembly.harness.suites import get_suite
+
+    suite = get_suite("real")
+    assert {(c["source"], c["layers"]) for c in suite.real} == {("smollm2", k) for k in (6, 12, 18, 24, 30)} | {("minilm", 6)}
+    assert suite.seeds == (0, 1, 2) and suite.solvers == ("transformer",)
+    result = run_cli("bench", "--suite", "real", "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "empty"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "run 'reassembly fetch smollm2'" in result.output and "run 'reassembly fetch minilm'" in result.output
+
+
+def test_a_real_suite_runs_and_pins_a_ladder_rung(tmp_path):
+    """A one-rung suite (MiniLM's first layer) runs through the bench, and its puzzle is what
+    ``docs/pin_suites.py`` pins."""
+    import pandas as pd
+
+    from reassembly.harness.suites import Suite, register_suite
+
+    weights("minilm", "safetensors")
+    register_suite(Suite("t-real", "a test suite", (), seeds=(0,), solvers=("transformer",),
+                         real=({"source": "minilm", "layers": 1, "rows": 2, "length": 8},)))
+    out = tmp_path / "out"
+    result = run_cli("bench", "--suite", "t-real", "--out", str(out), "--cache-dir", str(REAL_CACHE), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(out / "results.csv").iloc[0]
+    assert row["kind"] == "real" and row["puzzle"].startswith("minilm-l1-") and row["status"] == "ok" and bool(row["exact"])
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pin_suites", Path(__file__).parents[1] / "docs" / "pin_suites.py")
+    pin_suites = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pin_suites)
+    assert pin_suites.pins_of(out) == {row["puzzle"]: row["content"]}  # what docs/pin_suites.py would pin
