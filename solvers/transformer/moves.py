@@ -59,10 +59,10 @@ def moves_at(arr: torch.Tensor, groups: Groups, p: int, window: int, rotate: boo
     window
         How many positions after ``p`` a move reaches.
     rotate
-        Also rotate one kind's components through positions ``p..q`` (a component moved ``q - p``
-        places, those between shifted by one; the whole-block moves do the same with every column):
-        a wrong linking that is a cycle of three or more layers is one such move, and no exchange
-        of two lowers its loss.
+        Also rotate the components of one or more kinds (every non-empty set of kinds) through
+        positions ``p..q``: moved ``q - p`` places, those between shifted by one (the whole-block
+        moves do the same with every column). A wrong linking that is a cycle of three or more
+        layers is one such move, and no exchange of two lowers its loss.
     """
     D = arr.shape[0]
     later = range(p + 1, min(D, p + window + 1))
@@ -84,8 +84,9 @@ def moves_at(arr: torch.Tensor, groups: Groups, p: int, window: int, rotate: boo
         cand[p, s], cand[p, t] = arr[p, t], arr[p, s]
         out.append(("flip", [cand]))
     if rotate:
-        for cols in groups.kinds:
-            out.append(("rotate", _rotations(arr, p, later, list(cols))))
+        for kinds in range(1, 2 ** len(groups.kinds)):
+            cols = [c for k, kind in enumerate(groups.kinds) if kinds >> k & 1 for c in kind]
+            out.append(("rotate", _rotations(arr, p, later, cols)))
     out.append(("block", [_exchanged(arr, p, q, slice(None)) for q in later] + _rotations(arr, p, later, slice(None))))
     return [(label, torch.stack(cands)) for label, cands in out if cands]
 

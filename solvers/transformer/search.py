@@ -49,8 +49,8 @@ class LocalSearch(Configurable):
         Kicks in a row without improvement after which the search stops.
     rotate
         Where a sweep changes nothing, first sweep again with the larger neighbourhood that also
-        rotates one kind's components through several positions (a wrong linking of three or more
-        layers in a cycle), and kick only where that changes nothing either.
+        rotates the components of one or more kinds through several positions (a wrong linking of
+        three or more layers in a cycle), and kick only where that changes nothing either.
     """
 
     constraints = {"window": Interval(1, None), "kick_moves": Interval(1, None), "patience": Interval(0, None)}
@@ -83,7 +83,7 @@ class LocalSearch(Configurable):
         on_move
             Sees every move taken.
         rotate
-            Also try rotating one kind's components (:func:`~solvers.transformer.moves.moves_at`).
+            Also try rotating the components of sets of kinds (:func:`~solvers.transformer.moves.moves_at`).
         """
         window = arr.shape[0] if self.window is None else self.window
         states = ev.states(arr)
