@@ -2,7 +2,8 @@
 MiniLM takes under a minute, SmolLM2 its 480 s limit), and it needs their weights in the cache
 (``reassembly fetch minilm|smollm2``) and the ``real`` extra; skipped otherwise.
 
-all-MiniLM-L6-v2 must be recovered exactly; on SmolLM2-135M the score goes into ``extra_info``.
+all-MiniLM-L6-v2 must be recovered exactly; on SmolLM2-135M (all 30 layers, and the ladder's rung
+of its first 6, as ``generate --from smollm2 --layers 6``) the score goes into ``extra_info``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from reassembly.scoring import score
 REAL_ENV = "REASSEMBLY_BENCH_REAL"
 
 
-def real_puzzle(name: str, reader: str):
+def real_puzzle(name: str, reader: str, layers: int | None = None):
     from generators.real.build import RealConfig, build_real
     from generators.real.fetch import present, weights_dir
 
@@ -25,19 +26,24 @@ def real_puzzle(name: str, reader: str):
     pytest.importorskip(reader, reason=f"needs {reader!r}: pip install 'reassembly[real]'")
     if not present(name):
         pytest.skip(f"{name} weights not in {weights_dir(name)}: run 'reassembly fetch {name}'")
-    puzzle, answer, _ = build_real(RealConfig(name))
+    puzzle, answer, _ = build_real(RealConfig(name, layers=layers))
     return puzzle, answer
 
 
-@pytest.mark.parametrize("name, reader, exact", [("minilm", "safetensors", True), ("smollm2", "gguf", False)])
-def test_transformer_on_real_network(benchmark, name: str, reader: str, exact: bool) -> None:
+@pytest.mark.parametrize(
+    "name, reader, layers, exact",
+    [("minilm", "safetensors", None, True), ("smollm2", "gguf", None, False), ("smollm2", "gguf", 6, False)],
+    ids=["minilm", "smollm2", "smollm2-l6"],
+)
+def test_transformer_on_real_network(benchmark, name: str, reader: str, layers: int | None, exact: bool) -> None:
     from solvers.transformer import TransformerSolver
 
-    puzzle, answer = real_puzzle(name, reader)
+    puzzle, answer = real_puzzle(name, reader, layers)
     result = benchmark.pedantic(TransformerSolver().solve, args=(puzzle,), rounds=1, iterations=1)
     s = score(puzzle, result.assembly, answer)
     benchmark.extra_info.update(
         network=name,
+        layers=puzzle.depth,
         exact=s.exact,
         mse=s.mse,
         grouping_accuracy=s.grouping_accuracy,

@@ -51,7 +51,11 @@ def test_bench_offers_every_generator_option():
 
     generate, bench = options("generate"), options("bench")
     own = {"--out", "--force", "--cache-dir", "--no-cache", "--quiet", "--seed"}
-    own |= {"--from", "--length"}  # pose a real network (bench takes its puzzle by --puzzle DIR)
+    own |= {
+        "--from",
+        "--length",
+        "--layers",
+    }  # pose a real network (bench takes its puzzle by --puzzle DIR or --suite real)
     assert {"--init", "--inputs", "--momentum", "--block"} <= generate
     assert generate - own <= bench, sorted(generate - own - bench)
 

@@ -110,3 +110,109 @@ def test_real_network_commands_refuse_bad_requests(tmp_path):
     assert result.exit_code == 2 and "--depth" in result.output
     result = run_cli("generate", "--from", "bert-huge", "--out", str(tmp_path / "y"))
     assert result.exit_code == 2 and "unknown real network" in result.output
+
+
+def truncated_outputs(puzzle, answer, layers: int) -> torch.Tensor:
+    """The head's output after the first ``layers`` true layers of ``puzzle`` (float64)."""
+    from reassembly.kernel import PieceStack
+
+    fam, stack = puzzle.family, PieceStack(puzzle, torch.float64)
+    h = puzzle.X
+    for row in stack.arrangement(answer.assembly(puzzle.layout))[:layers].tolist():
+        h = fam.block(dict(stack.at(row)), h)
+    return fam.head(stack.head(()), h)
+
+
+@pytest.mark.parametrize("name, reader, rows", [("minilm", "safetensors", 2), ("smollm2", "gguf", 1)])
+def test_a_ladder_rung_poses_the_first_layers(name, reader, rows, monkeypatch):
+    """``--layers 2``: the first two true layers, the full puzzle's stem and head, and ``pred``
+    recomputed from the truncated network."""
+    import functools
+
+    weights(name, reader)
+    from generators.real import build
+    from generators.real.build import RealConfig, build_real
+
+    monkeypatch.setitem(build.READERS, name, functools.cache(build.READERS[name]))  # the weights are read once
+
+    rung, rung_answer, meta = build_real(RealConfig(name, rows=rows, layers=2), REAL_CACHE)
+    full, answer, _ = build_real(RealConfig(name, rows=rows), REAL_CACHE)
+    assert rung.depth == 2 and len(rung.pieces) == 2 * len(rung.family.slots) and meta["config"]["layers"] == 2
+    assert torch.equal(rung.X, full.X) and all(torch.equal(rung.fixed[k], full.fixed[k]) for k in full.fixed)
+    assert torch.equal(truncated_outputs(full, answer, 2), rung.pred)
+    assert torch.equal(truncated_outputs(rung, rung_answer, 2), rung.pred)
+    assert not torch.allclose(rung.pred, full.pred)
+
+
+def test_ladder_refuses_a_rung_beyond_the_network(tmp_path):
+    result = run_cli("generate", "--from", "minilm", "--layers", "0", "--out", str(tmp_path / "a"))
+    assert result.exit_code == 2 and "--layers must be an integer >= 1" in result.output
+    result = run_cli("generate", "--layers", "3", "--out", str(tmp_path / "b"))
+    assert result.exit_code == 2 and "needs --from" in result.output
+    weights("minilm", "safetensors")
+    result = run_cli(
+        "generate",
+        "--from",
+        "minilm",
+        "--layers",
+        "7",
+        "--rows",
+        "1",
+        "--out",
+        str(tmp_path / "c"),
+        "--cache-dir",
+        str(REAL_CACHE),
+    )
+    assert result.exit_code == 2 and "--layers must be from 1 to 6 for minilm" in result.output
+    assert not (tmp_path / "c" / "answer.json").exists()
+
+
+def test_the_real_suite_says_what_to_fetch_where_the_weights_are_absent(tmp_path):
+    from reassembly.harness.suites import get_suite
+
+    suite = get_suite("real")
+    assert {(c["source"], c["layers"]) for c in suite.real} == {("smollm2", k) for k in (6, 12, 18, 24, 30)} | {
+        ("minilm", 6)
+    }
+    assert suite.seeds == (0, 1, 2) and suite.solvers == ("transformer",)
+    result = run_cli("bench", "--suite", "real", "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "empty"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "run 'reassembly fetch smollm2'" in result.output and "run 'reassembly fetch minilm'" in result.output
+
+
+def test_a_real_suite_runs_and_pins_a_ladder_rung(tmp_path):
+    """A one-rung suite (MiniLM's first layer) runs through the bench, and its puzzle is what
+    ``docs/studies/pin_suites.py`` pins."""
+    import pandas as pd
+
+    from reassembly.harness.suites import Suite, register_suite
+
+    weights("minilm", "safetensors")
+    register_suite(
+        Suite(
+            "t-real",
+            "a test suite",
+            (),
+            seeds=(0,),
+            solvers=("transformer",),
+            real=({"source": "minilm", "layers": 1, "rows": 2, "length": 8},),
+        )
+    )
+    out = tmp_path / "out"
+    result = run_cli("bench", "--suite", "t-real", "--out", str(out), "--cache-dir", str(REAL_CACHE), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(out / "results.csv").iloc[0]
+    assert (
+        row["kind"] == "real"
+        and row["puzzle"].startswith("minilm-l1-")
+        and row["status"] == "ok"
+        and bool(row["exact"])
+    )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "pin_suites", Path(__file__).parents[1] / "docs" / "studies" / "pin_suites.py"
+    )
+    pin_suites = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pin_suites)
+    assert pin_suites.pins_of(out) == {row["puzzle"]: row["content"]}  # what docs/studies/pin_suites.py would pin

@@ -182,3 +182,22 @@ def test_assemblies_round_trip_through_arrangements(truth):
     stack = ev.stack
     back = stack.assembly(arr, answer.assembly(puzzle.layout).head)
     assert back == answer.assembly(puzzle.layout) and isinstance(back, Assembly)
+
+
+def test_a_rotation_undoes_a_cycle_of_one_kind_that_no_exchange_undoes():
+    """Three layers whose second kind is linked one layer off, in a cycle: one rotation of that
+    kind's columns puts it back; no exchange of two does (each leaves two layers wrong). Every set
+    of kinds rotates."""
+    from solvers.transformer.moves import Groups, moves_at
+
+    truth = torch.arange(12).reshape(4, 3)
+    groups = Groups(kinds=((0,), (1, 2)), singles=(), flips=())
+    wrong = truth.clone()
+    wrong[1:4, 1:] = truth[[2, 3, 1]][:, 1:]
+    plain = torch.cat([c for _, c in moves_at(wrong, groups, 1, 3)])
+    rotated = moves_at(wrong, groups, 1, 3, rotate=True)
+    assert not any(torch.equal(c, truth) for c in plain)
+    assert any(torch.equal(c, truth) for label, cands in rotated if label == "rotate" for c in cands)
+    assert (
+        sum(len(c) for _, c in rotated) == len(plain) + 3 * 2
+    )  # per set of kinds: to and from the position 2 places on

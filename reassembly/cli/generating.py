@@ -39,12 +39,20 @@ def generate(
             rich_help_panel=REAL_PANEL,
             help=f"Shuffle a real pretrained network instead of training one: {' or '.join(REAL_NAMES)} "
             "(weights fetched into the cache on first use; needs the 'real' extra). Takes --seed, "
-            "--rows (token sequences) and --length.",
+            "--rows (token sequences), --length and --layers.",
         ),
     ] = None,
     length: Annotated[
         int, typer.Option("--length", rich_help_panel=REAL_PANEL, help="Tokens per sequence (with --from).")
     ] = 32,
+    layers: Annotated[
+        int | None,
+        typer.Option(
+            "--layers",
+            rich_help_panel=REAL_PANEL,
+            help="Pose only the first K layers of the network (with --from; default: all): a rung of the depth ladder.",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace the puzzle files of a directory this command did not write.")
     ] = False,
@@ -60,8 +68,12 @@ def generate(
     network), puzzle.json, answer.json (for the referee and for verify) and generation.json.
     """
     if source is not None:
-        _generate_real(source, out, generator, perturb, length, force, cache_dir)
+        _generate_real(source, out, generator, perturb, length, layers, force, cache_dir)
         return
+    if layers is not None:
+        raise ConfigError(
+            "--layers poses the first K layers of a real network; it needs --from (use --depth for a synthetic one)"
+        )
     from generators.build import generate as run
     from generators.config import PuzzleConfig
 
@@ -81,6 +93,7 @@ def _generate_real(
     generator: dict[str, Any],
     perturb: list[str] | None,
     length: int,
+    layers: int | None,
     force: bool,
     cache_dir: Path | None,
 ) -> None:
@@ -91,9 +104,11 @@ def _generate_real(
     )
     if extra:
         raise ConfigError(
-            f"--from {source} takes --seed, --rows and --length only; drop {', '.join('--' + e.replace('_', '-') for e in extra)}"
+            f"--from {source} takes --seed, --rows, --length and --layers only; drop {', '.join('--' + e.replace('_', '-') for e in extra)}"
         )
-    config = RealConfig(source, seed=generator.get("seed") or 0, rows=generator.get("rows"), length=length)
+    config = RealConfig(
+        source, seed=generator.get("seed") or 0, rows=generator.get("rows"), length=length, layers=layers
+    )
     puzzle = generate_real(config, out, cache_dir=cache_dir, force=force)
     console(stderr=True).print(
         f"wrote {out} ({source}: {puzzle.family.name}, {puzzle.depth} layers, {len(puzzle.pieces)} pieces, "

@@ -20,7 +20,7 @@ def suites() -> None:
 
     table = Table("suite", "puzzles", "solvers", "pinned", "what", title="Suites", title_justify="left")
     for s in registered().values():
-        n = len(s.puzzles) * len(s.seeds) + (1 if s.janestreet else 0)
+        n = (len(s.puzzles) + len(s.real)) * len(s.seeds) + (1 if s.janestreet else 0)
         table.add_row(s.name, str(n), escape(", ".join(s.solvers)), str(len(s.pins)), escape(s.description))
     console().print(table)
 

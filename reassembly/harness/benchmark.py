@@ -276,9 +276,9 @@ class Benchmark:
         check_out(out)
         puzzles = [planning.janestreet_entry(janestreet, out)] if janestreet is not None else []
         puzzles += [planning.directory_entry(Path(p), out, self.task) for p in self.puzzles]
+        cache = Path(self.cache_dir) if self.cache_dir is not None else None
+        shown = type(events).generating is not BenchEvents.generating  # else generation is silent too
         if configs:
-            cache = Path(self.cache_dir) if self.cache_dir is not None else None
-            shown = type(events).generating is not BenchEvents.generating  # else generation is silent too
             puzzles = (
                 planning.synthetic_puzzles(
                     configs, out, cache, events.generating if shown else None, self.task, dict(self.task_options)
@@ -286,8 +286,20 @@ class Benchmark:
                 + puzzles
             )
             events.generating(len(configs), len(configs), "puzzles ready")
+        missing: list[str] = []
+        if suite is not None and suite.real:
+            real = real_configs(suite)
+            found, missing = planning.real_puzzles(real, out, cache, events.generating if shown else None)
+            for line in missing:
+                events.warn(f"suite {suite.name!r} leaves out a real network: {line}", "left-out")
+            puzzles = found + puzzles
+            events.generating(len(real), len(real), "puzzles ready")
         if not puzzles:
-            raise ConfigError("nothing to run: --seeds is 0 and no --janestreet or --puzzle was given")
+            raise ConfigError(
+                f"nothing to run: {'; '.join(missing)}"
+                if missing
+                else "nothing to run: --seeds is 0 and no --janestreet or --puzzle was given"
+            )
         if suite is not None:
             puzzles = pin(suite, puzzles, events)
         runs, left = applicable(planning.plan_runs(puzzles, solvers))
@@ -330,6 +342,19 @@ class Benchmark:
         finally:
             plan.store.rebuild_csv()
         return BenchResults(Path(self.out), [r.key for r in plan.runs])
+
+
+def real_configs(suite: Suite) -> list[Any]:
+    """The ``RealConfig`` of every real-network puzzle of ``suite``, each configuration at each seed.
+
+    Parameters
+    ----------
+    suite
+        The suite.
+    """
+    from generators.real.build import RealConfig
+
+    return [RealConfig(**{**options, "seed": s}) for options in suite.real for s in suite.seeds]
 
 
 def pin(suite: Suite, puzzles: list[PuzzleEntry], events: BenchEvents) -> list[PuzzleEntry]:

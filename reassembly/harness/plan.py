@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ class PuzzleEntry:
 
     id: str
     path: str
-    kind: str  # "synthetic", "janestreet" or "directory"
+    kind: str  # "synthetic", "real", "janestreet" or "directory"
     suite: str
     content: str
     answer: str | None = None
@@ -157,9 +157,7 @@ def synthetic_puzzles(
     so an interrupted generation leaves nothing that looks complete. ``progress(k, n, label)`` is
     called before each.
     """
-    from generators.output import METADATA_NAME
     from generators.tasks import task_generator
-    from reassembly.answer import ANSWER_NAME, load_answer
 
     generate = task_generator(task, task_options)
     extra = {f"task_{k}": v for k, v in sorted((task_options or {}).items())}
@@ -169,40 +167,122 @@ def synthetic_puzzles(
     for k, (config, d, label) in enumerate(zip(configs, flat, labels)):
         prefix = "" if task == DEFAULT_TASK else f"{task}-"
         pid = f"{prefix}{config.block}-d{config.depth}-{digest({x: v for x, v in d.items() if x != 'seed'})}-seed{config.seed}"
-        stored, known = out / PUZZLES_DIR / pid, answer_path(out, pid)
-        with generation_lock(out, pid):  # two benches generating the same puzzle: one does, the other reuses it
-            if not (stored.is_dir() and known.is_file()):
-                tmp = out / f".tmp-generate-{pid}"
-                shutil.rmtree(tmp, ignore_errors=True)
-                if progress:
-                    progress(k, len(configs), f"{label} seed {config.seed}")
-                generate(
-                    config,
-                    tmp,
-                    cache_dir=cache_dir,
-                    progress=progress is not None,
-                    force=True,
-                    label=f"training {k + 1}/{len(configs)}: {label} seed {config.seed}",
-                )
-                answer = load_answer(tmp / ANSWER_NAME) if task == DEFAULT_TASK else None
-                stored, _ = store_directory(tmp, out, pid, answer, task)
-                shutil.move(str(tmp / METADATA_NAME), str(out / "answers" / f"{pid}.generation.json"))
-                shutil.rmtree(tmp, ignore_errors=True)
-        entries.append(
-            PuzzleEntry(
-                pid,
-                str(stored),
-                "synthetic",
-                label,
-                checked_hash(stored, task)[0],
-                str(known),
-                config.seed,
-                d,
-                task,
-                answer_sha=file_digest(known),
+
+        def make(tmp: Path, k: int = k, config: Any = config, label: str = label) -> None:
+            if progress:
+                progress(k, len(configs), f"{label} seed {config.seed}")
+            generate(
+                config,
+                tmp,
+                cache_dir=cache_dir,
+                progress=progress is not None,
+                force=True,
+                label=f"training {k + 1}/{len(configs)}: {label} seed {config.seed}",
             )
-        )
+
+        entries.append(stored_entry(out, pid, make, "synthetic", label, config.seed, d, task))
     return entries
+
+
+def stored_entry(
+    out: Path,
+    pid: str,
+    make: Callable[[Path], None],
+    kind: str,
+    label: str,
+    seed: int,
+    config: dict[str, Any],
+    task: str = DEFAULT_TASK,
+) -> PuzzleEntry:
+    """The generated puzzle ``pid`` stored under ``OUT`` (``make(tmp)`` writes it into the fresh
+    directory ``tmp`` where it is not stored yet; an interrupted generation leaves nothing that
+    looks complete).
+
+    Parameters
+    ----------
+    out
+        The bench's output directory.
+    pid
+        The puzzle's id.
+    make
+        Writes the puzzle (with ``answer.json`` and ``generation.json``) into the directory it is given.
+    kind, label, seed, config
+        What the entry records (``kind``: ``"synthetic"`` or ``"real"``).
+    task
+        The puzzle's task.
+    """
+    from generators.output import METADATA_NAME
+    from reassembly.answer import ANSWER_NAME, load_answer
+
+    stored, known = out / PUZZLES_DIR / pid, answer_path(out, pid)
+    with generation_lock(out, pid):  # two benches generating the same puzzle: one does, the other reuses it
+        if not (stored.is_dir() and known.is_file()):
+            tmp = out / f".tmp-generate-{pid}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            make(tmp)
+            answer = load_answer(tmp / ANSWER_NAME) if task == DEFAULT_TASK else None
+            stored, _ = store_directory(tmp, out, pid, answer, task)
+            shutil.move(str(tmp / METADATA_NAME), str(out / "answers" / f"{pid}.generation.json"))
+            shutil.rmtree(tmp, ignore_errors=True)
+    return PuzzleEntry(
+        pid,
+        str(stored),
+        kind,
+        label,
+        checked_hash(stored, task)[0],
+        str(known),
+        seed,
+        config,
+        task,
+        answer_sha=file_digest(known),
+    )
+
+
+def real_puzzles(
+    configs: list[Any],
+    out: Path,
+    cache_dir: Path | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> tuple[list[PuzzleEntry], list[str]]:
+    """Real-network puzzles for ``configs`` (``generators.real.build.RealConfig``), stored under
+    ``OUT``; those whose weights are not in the cache are left out, never fetched.
+
+    Parameters
+    ----------
+    configs
+        The puzzles' configurations.
+    out
+        The bench's output directory.
+    cache_dir
+        The cache holding the fetched weights (default ``$REASSEMBLY_CACHE`` or the user cache folder).
+    progress
+        Called as ``progress(k, n, label)`` before each puzzle is generated.
+
+    Returns
+    -------
+    The stored puzzles, and one line per network left out, with the command that fetches it.
+    """
+    from dataclasses import asdict
+
+    from generators.real.build import generate_real
+    from generators.real.fetch import available
+
+    reasons = {name: available(name, cache_dir) for name in dict.fromkeys(c.source for c in configs)}
+    entries = []
+    for k, config in enumerate(configs):
+        if reasons[config.source]:
+            continue
+        d = asdict(config)
+        label = f"{config.source} layers={config.layers or 'all'}"
+        pid = f"{config.source}-l{config.layers or 'all'}-{digest({x: v for x, v in d.items() if x != 'seed'})}-seed{config.seed}"
+
+        def make(tmp: Path, k: int = k, config: Any = config, label: str = label) -> None:
+            if progress:
+                progress(k, len(configs), f"{label} seed {config.seed}")
+            generate_real(config, tmp, cache_dir, force=True)
+
+        entries.append(stored_entry(out, pid, make, "real", label, config.seed, d))
+    return entries, [r for r in reasons.values() if r]
 
 
 def janestreet_entry(path: Path, out: Path) -> PuzzleEntry:

@@ -35,6 +35,10 @@ class Suite:
         Solver variants (``NAME`` or ``NAME[opt=value]``).
     janestreet
         Whether the real Jane Street puzzle is part of it (where it can be found).
+    real
+        Real-network puzzles, each ``RealConfig`` options but the seed (``{"source": "smollm2",
+        "layers": 6}``: the first 6 layers, as ``generate --from smollm2 --layers 6``); left out,
+        with the command that fetches them, where the weights are not in the cache.
     timeout
         Seconds per solve.
     """
@@ -45,6 +49,7 @@ class Suite:
     seeds: tuple[int, ...] = (0, 1, 2)
     solvers: tuple[str, ...] = ("fast", "paper")
     janestreet: bool = False
+    real: tuple[dict[str, Any], ...] = ()
     timeout: float = 600.0
     pins: dict[str, str] = field(default_factory=dict)
 
@@ -96,6 +101,15 @@ for _suite in (
         "fast on relu nets of depth 16 to 128, seeds 0-2",
         tuple({"depth": d} for d in (16, 32, 48, 64, 96, 128)),
         solvers=("fast",),
+    ),
+    Suite(
+        "real",
+        "the depth ladder of real transformers: SmolLM2-135M's first 6, 12, 18, 24 and 30 layers and "
+        "all-MiniLM-L6-v2, seeds 0-2, transformer (needs 'reassembly fetch smollm2' and 'reassembly fetch minilm')",
+        (),
+        solvers=("transformer",),
+        real=tuple({"source": "smollm2", "layers": k} for k in (6, 12, 18, 24, 30))
+        + ({"source": "minilm", "layers": 6},),
     ),
 ):
     register_suite(_suite)

@@ -31,9 +31,42 @@ def _exchanged(arr: torch.Tensor, p: int, q: int, cols: list[int] | slice) -> to
     return new
 
 
-def moves_at(arr: torch.Tensor, groups: Groups, p: int, window: int) -> list[tuple[str, torch.Tensor]]:
+def _rotations(arr: torch.Tensor, p: int, later: range, cols: list[int] | slice) -> list[torch.Tensor]:
+    """``arr`` with columns ``cols`` of position ``p`` moved to each later position ``q`` (those
+    between shift one place towards ``p``) and of each ``q`` moved to ``p`` (shifting the others
+    back), for every ``q`` of ``later`` more than one place away (one place is an exchange)."""
+    far = [q for q in later if q > p + 1]
+    orders = [list(range(p + 1, q + 1)) + [p] for q in far] + [[q, *range(p, q)] for q in far]
+    out = []
+    for order in orders:
+        new = arr.clone()
+        new[p : p + len(order), cols] = arr[order][:, cols]
+        out.append(new)
+    return out
+
+
+def moves_at(
+    arr: torch.Tensor, groups: Groups, p: int, window: int, rotate: bool = False
+) -> list[tuple[str, torch.Tensor]]:
     """The moves that first change position ``p``, by group: ``(label, candidates (B, D, S))``, in
-    the order a sweep tries them (components, single pieces slot by slot, flips, whole blocks)."""
+    the order a sweep tries them (components, single pieces slot by slot, flips, whole blocks).
+
+    Parameters
+    ----------
+    arr
+        The arrangement ``(D, S)``.
+    groups
+        Its column groups.
+    p
+        The first position the moves change.
+    window
+        How many positions after ``p`` a move reaches.
+    rotate
+        Also rotate the components of one or more kinds (every non-empty set of kinds) through
+        positions ``p..q``: moved ``q - p`` places, those between shifted by one (the whole-block
+        moves do the same with every column). A wrong linking that is a cycle of three or more
+        layers is one such move, and no exchange of two lowers its loss.
+    """
     D = arr.shape[0]
     later = range(p + 1, min(D, p + window + 1))
     out: list[tuple[str, torch.Tensor]] = []
@@ -53,10 +86,11 @@ def moves_at(arr: torch.Tensor, groups: Groups, p: int, window: int) -> list[tup
         cand = arr.clone()
         cand[p, s], cand[p, t] = arr[p, t], arr[p, s]
         out.append(("flip", [cand]))
-    blocks = [_exchanged(arr, p, q, slice(None)) for q in later]
-    blocks += [torch.cat([arr[:p], arr[p + 1 : q + 1], arr[p : p + 1], arr[q + 1 :]]) for q in later if q > p + 1]
-    blocks += [torch.cat([arr[:p], arr[q : q + 1], arr[p:q], arr[q + 1 :]]) for q in later if q > p + 1]
-    out.append(("block", blocks))
+    if rotate:
+        for kinds in range(1, 2 ** len(groups.kinds)):
+            cols = [c for k, kind in enumerate(groups.kinds) if kinds >> k & 1 for c in kind]
+            out.append(("rotate", _rotations(arr, p, later, cols)))
+    out.append(("block", [_exchanged(arr, p, q, slice(None)) for q in later] + _rotations(arr, p, later, slice(None))))
     return [(label, torch.stack(cands)) for label, cands in out if cands]
 
 

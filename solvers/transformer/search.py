@@ -48,14 +48,19 @@ class LocalSearch(Configurable):
         Random moves in one kick.
     patience
         Kicks in a row without improvement after which the search stops.
+    rotate
+        Where a sweep changes nothing, first sweep again with the larger neighbourhood that also
+        rotates the components of one or more kinds through several positions (a wrong linking of
+        three or more layers in a cycle), and kick only where that changes nothing either.
     """
 
     constraints = {"window": Interval(1, None), "kick_moves": Interval(1, None), "patience": Interval(0, None)}
 
-    def __init__(self, window: int | None = 6, kick_moves: int = 2, patience: int = 10) -> None:
+    def __init__(self, window: int | None = 6, kick_moves: int = 2, patience: int = 10, rotate: bool = True) -> None:
         self.window = window
         self.kick_moves = kick_moves
         self.patience = patience
+        self.rotate = rotate
 
     def sweep(
         self,
@@ -66,14 +71,35 @@ class LocalSearch(Configurable):
         deadline: float,
         log: SearchLog,
         on_move: OnMove | None = None,
+        rotate: bool = False,
     ) -> tuple[torch.Tensor, float, int]:
         """One sweep from ``arr``; returns the arrangement, its loss and the number of moves taken
-        (each move taken is passed to ``on_move(arrangement, loss)``)."""
+        (each move taken is passed to ``on_move(arrangement, loss)``).
+
+        Parameters
+        ----------
+        ev
+            Evaluates arrangements on the search's rows.
+        arr
+            The arrangement to start from.
+        groups
+            Its column groups.
+        floor
+            The loss counted as zero.
+        deadline
+            ``time.monotonic()`` after which the sweep returns.
+        log
+            Counts the moves taken.
+        on_move
+            Sees every move taken.
+        rotate
+            Also try rotating the components of sets of kinds (:func:`~solvers.transformer.moves.moves_at`).
+        """
         window = arr.shape[0] if self.window is None else self.window
         states = ev.states(arr)
         loss, taken = float(ev.loss(states[-1])), 0
         for p in range(arr.shape[0]):
-            for label, cands in moves_at(arr, groups, p, window):
+            for label, cands in moves_at(arr, groups, p, window, rotate):
                 if loss <= floor or time.monotonic() > deadline:
                     return arr, loss, taken
                 losses = ev.suffix_losses(cands, torch.full((len(cands),), p), states)
@@ -105,6 +131,9 @@ class LocalSearch(Configurable):
         while True:
             arr, loss, taken = self.sweep(ev, arr, groups, floor, deadline, log, on_move)
             log.sweeps += 1
+            if not taken and self.rotate and groups.kinds and loss > floor:  # a local optimum: the larger neighbourhood
+                arr, loss, taken = self.sweep(ev, arr, groups, floor, deadline, log, on_move, rotate=True)
+                log.sweeps += 1
             if loss < best_loss:
                 best, best_loss = arr, loss
                 log.history.append(loss)

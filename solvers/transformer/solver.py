@@ -19,12 +19,13 @@ import torch
 
 from reassembly.anytime import Reporter
 from reassembly.errors import UnsupportedPuzzle
-from reassembly.kernel import PieceStack
+from reassembly.kernel import Evaluator, PieceStack
 from reassembly.params import Interval, OneOf
 from reassembly.puzzle import Puzzle
 from reassembly.solver import BaseSolver, SolveResult, StageReport
 from solvers.rows import evaluator
-from solvers.transformer.circuits import match_circuits
+from solvers.transformer.circuits import Components, match_circuits
+from solvers.transformer.moves import Groups
 from solvers.transformer.search import LocalSearch
 from solvers.transformer.start import best_start, plan
 
@@ -89,15 +90,30 @@ class TransformerSolver(BaseSolver):
                 f"token sequences); {fam.name!r} is not one: use 'fast'"
             )
 
+    def prepare(self, puzzle: Puzzle) -> tuple[Components, Groups, list, Evaluator, float]:
+        """What the search works with: the circuit components, the column groups, the start's
+        options, the evaluator on the search's rows (and tokens) and the loss counted as zero.
+
+        Parameters
+        ----------
+        puzzle
+            A puzzle of a family with circuits.
+        """
+        comps = match_circuits(puzzle)
+        groups, options = plan(puzzle, comps)
+        ev = evaluator(puzzle, PieceStack(puzzle, DTYPES[self.dtype]), (), self.rows, self.random_state)
+        if getattr(puzzle.family, "causal", False) and self.tokens is not None:
+            ev = ev.with_rows(ev.X[:, : self.tokens], ev.target[:, : self.tokens])
+        return comps, groups, options, ev, self.floor * float(ev.target.pow(2).mean())
+
     def solve(self, puzzle: Puzzle) -> SolveResult:
         self.validate()
         self.check(puzzle)
-        fam = puzzle.family
         deadline = time.monotonic() + self.time_limit
         stages: list[StageReport] = []
         t0 = time.perf_counter()
-        comps = match_circuits(puzzle)
-        groups, options = plan(puzzle, comps)
+        comps, groups, options, ev, floor = self.prepare(puzzle)
+        stack = ev.stack
         stages.append(
             StageReport(
                 "circuits",
@@ -110,11 +126,6 @@ class TransformerSolver(BaseSolver):
                 },
             )
         )
-        stack = PieceStack(puzzle, DTYPES[self.dtype])
-        ev = evaluator(puzzle, stack, (), self.rows, self.random_state)
-        if getattr(fam, "causal", False) and self.tokens is not None:
-            ev = ev.with_rows(ev.X[:, : self.tokens], ev.target[:, : self.tokens])
-        floor = self.floor * float(ev.target.pow(2).mean())
 
         t0, e0 = time.perf_counter(), ev.evaluations
         arr, tried = best_start(ev, options)
