@@ -58,21 +58,34 @@ def hidden(ev: Evaluator, rows: torch.Tensor, states: torch.Tensor, write: int) 
     return ev.family.branch(params, states)
 
 
+def plain_block(ev: Evaluator, rows: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The state after the one position ``rows`` ``(1, S)`` from the state ``x`` ``(n, d)`` entering it
+    (differentiable, unlike the kernel's compiled blocks)."""
+    return x + ev.family.branch(ev.stack.gather(rows), x[None])[0]
+
+
 def mixed_output(
-    ev: Evaluator, arr: torch.Tensor, write: int, positions: torch.Tensor, beta: torch.Tensor
+    ev: Evaluator,
+    arr: torch.Tensor,
+    write: int,
+    positions: torch.Tensor,
+    beta: torch.Tensor,
+    start: int = 0,
+    x: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Output ``(n, o)`` of ``arr`` where position ``positions[u]`` writes through the mixture
     ``Σ_j beta[u, j] · piece(pool[j])`` of the write pieces ``pool`` that ``positions`` hold;
-    every other position keeps its piece. Differentiable in ``beta`` ``(U, U)``."""
+    every other position keeps its piece. Differentiable in ``beta`` ``(U, U)``. ``x``: the state
+    entering position ``start`` (no position before it mixed); default the inputs, at 0."""
     W, b = ev.stack.tensors[ev.stack.slots[write]]
     pool = arr[positions, write]
     W, b = W[pool], None if b is None else b[pool]
     mixed = dict(zip(positions.tolist(), range(len(positions))))
-    x = ev.X
-    for a in range(arr.shape[0]):
+    x = ev.X if x is None else x
+    for a in range(start, arr.shape[0]):
         u = mixed.get(a)
         if u is None:
-            x = x + ev.family.branch(ev.stack.gather(arr[a : a + 1]), x[None])[0]
+            x = plain_block(ev, arr[a : a + 1], x)
             continue
         x = x + hidden(ev, arr[a : a + 1], x[None], write)[0] @ torch.einsum("j,jdh->hd", beta[u], W)
         if b is not None:
@@ -94,13 +107,16 @@ def relaxed_pairing(
     says so, checked every few steps), rounded by the Hungarian algorithm. Every other position
     keeps its piece."""
     U = len(positions)
+    first, x = int(positions.min()), ev.X
+    for a in range(first):  # the positions before the first mixed one do not depend on the weights
+        x = plain_block(ev, arr[a : a + 1], x)
     free = torch.zeros(U, U, dtype=ev.X.dtype, requires_grad=True)
     chunk = min(iterations, STEPS_BETWEEN_CHECKS)
     opt = torch.optim.LBFGS([free], lr=1, max_iter=chunk, history_size=20, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = (mixed_output(ev, arr, write, positions, free + 1.0 / U) - ev.target).pow(2).mean()
+        loss = (mixed_output(ev, arr, write, positions, free + 1.0 / U, first, x) - ev.target).pow(2).mean()
         loss.backward()
         ev.evaluations += 1
         return loss
