@@ -7,12 +7,14 @@ import hashlib
 import json
 import math
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from generators.config import Perturbation, PuzzleConfig
+from reassembly.errors import ConfigError
 from generators.data import Teacher, fresh_batch
 from generators.model import FamilyNet
 from generators.seeding import generator
@@ -20,18 +22,36 @@ from generators.train import make_optimizer
 
 
 @torch.no_grad()
-def add_noise(model: nn.Module, sigma: float, gen: torch.Generator) -> None:
-    """Add Gaussian noise of ``sigma`` times each tensor's RMS: ``||ΔW||_F ≈ sigma ||W||_F``."""
-    for p in model.parameters():
+def add_noise(tensors: Iterable[torch.Tensor], sigma: float, gen: torch.Generator) -> None:
+    """Add Gaussian noise of ``sigma`` times each tensor's RMS, in place: ``||ΔW||_F ≈ sigma ||W||_F``.
+
+    Parameters
+    ----------
+    tensors
+        The tensors (a model's parameters), changed in place in this order.
+    sigma
+        Relative standard deviation.
+    gen
+        The random stream.
+    """
+    for p in tensors:
         rms = p.pow(2).mean().sqrt()
         p.add_(sigma * rms * torch.randn(p.shape, generator=gen, dtype=p.dtype))
 
 
 @torch.no_grad()
-def quantize(model: nn.Module, bits: int) -> None:
-    """Uniform quantisation of every tensor to at most ``2**bits`` levels spanning its [min, max]."""
+def quantize(tensors: Iterable[torch.Tensor], bits: int) -> None:
+    """Uniform quantisation of every tensor, in place, to at most ``2**bits`` levels spanning its [min, max].
+
+    Parameters
+    ----------
+    tensors
+        The tensors (a model's parameters).
+    bits
+        Bits per entry.
+    """
     levels = 2 ** int(bits)
-    for p in model.parameters():
+    for p in tensors:
         lo, hi = p.min(), p.max()
         if hi <= lo:
             continue
@@ -40,14 +60,22 @@ def quantize(model: nn.Module, bits: int) -> None:
 
 
 @torch.no_grad()
-def prune(model: FamilyNet, fraction: float) -> None:
-    """Zero the ``round(fraction * n)`` smallest-magnitude entries of each weight matrix (biases and norm gains kept)."""
-    for group in model.groups():
-        for w in group.weight.values():
-            k = round(fraction * w.numel())
-            if w.ndim == 2 and k:
-                idx = torch.argsort(w.abs().flatten(), stable=True)[:k]
-                w.view(-1)[idx] = 0.0
+def prune(tensors: Iterable[torch.Tensor], fraction: float) -> None:
+    """Zero the ``round(fraction * n)`` smallest-magnitude entries of each weight matrix, in place
+    (tensors of another rank, biases and norm gains, are kept).
+
+    Parameters
+    ----------
+    tensors
+        The tensors (a model's weights).
+    fraction
+        Share of each matrix's entries zeroed.
+    """
+    for w in tensors:
+        k = round(fraction * w.numel())
+        if w.ndim == 2 and k:
+            idx = torch.argsort(w.abs().flatten(), stable=True)[:k]
+            w.view(-1)[idx] = 0.0
 
 
 @dataclass
@@ -203,11 +231,11 @@ def apply_one(
 ) -> list[tuple[int, int]] | None:
     """Apply one perturbation; an attack returns the units it rescaled."""
     if p.kind == "noise":
-        add_noise(model, float(p.value), gen)
+        add_noise(model.parameters(), float(p.value), gen)
     elif p.kind == "quantize":
-        quantize(model, int(p.value))
+        quantize(model.parameters(), int(p.value))
     elif p.kind == "prune":
-        prune(model, float(p.value))
+        prune((w for group in model.groups() for w in group.weight.values()), float(p.value))
     elif p.kind == "finetune":
         finetune(model, int(p.value), config, teacher, gen)
     elif p.kind == "rescale":
@@ -215,3 +243,36 @@ def apply_one(
     else:
         reparametrise(model, gen)
     return None
+
+
+#: What a copy given as tensors alone (a real network's layers) can undergo: no training recipe,
+#: teacher or rescaling symmetry comes with it.
+TENSOR_PERTURBATIONS = ("noise", "quantize", "prune")
+
+
+def perturb_tensors(tensors: list[torch.Tensor], perturbations: Iterable[Perturbation], seed: int) -> None:
+    """Apply ``perturbations`` in order to ``tensors`` (in place), each with the random stream that
+    :func:`apply_perturbations` gives it: noise and quantisation to every tensor, pruning to the matrices.
+
+    Parameters
+    ----------
+    tensors
+        The copy's tensors, in a fixed order.
+    perturbations
+        Noise, quantisation or pruning (anything else: a :class:`ConfigError`).
+    seed
+        The problem's seed.
+    """
+    for i, p in enumerate(perturbations):
+        if p.kind not in TENSOR_PERTURBATIONS:
+            raise ConfigError(
+                f"perturbation {p}: a real network's copy takes only {', '.join(TENSOR_PERTURBATIONS)} "
+                "(no training recipe or rescaling symmetry comes with it)"
+            )
+        gen = generator(seed, f"perturb:{i}:{p.kind}")
+        if p.kind == "noise":
+            add_noise(tensors, float(p.value), gen)
+        elif p.kind == "quantize":
+            quantize(tensors, int(p.value))
+        else:
+            prune(tensors, float(p.value))

@@ -15,6 +15,7 @@ from generators.output import METADATA_NAME, fresh_directory
 from generators.perturb import apply_perturbations, transform_units
 from generators.seeding import generator
 from reassembly.answer import ANSWER_NAME
+from reassembly.errors import ConfigError
 from reassembly.resync.network import tensor_name
 from reassembly.resync.problem import ResyncAnswer, ResyncProblem, save_answer, save_problem
 
@@ -93,9 +94,43 @@ def generate_resync(
     use_cache: bool = True,
     force: bool = False,
     label: str | None = None,
-) -> TrainedModel:
+    *,
+    source: str | None = None,
+    layers: int | None = None,
+    length: int = 32,
+    rows: int | None = None,
+) -> TrainedModel | None:
     """Write the problem of ``config`` into the new or empty directory ``out_dir`` with its
-    ``answer.json`` (never for solvers) and ``generation.json``."""
+    ``answer.json`` (never for solvers) and ``generation.json``.
+
+    Parameters
+    ----------
+    config
+        The synthetic network's configuration and the perturbations (with ``source``: only its
+        seed and perturbations count).
+    out_dir, cache_dir, progress, use_cache, force, label
+        As for :func:`generators.build.generate`.
+    source
+        A real network (``minilm`` or ``smollm2``, fetched into ``cache_dir``) instead of a
+        trained one: the task options of ``bench --task resync --from NAME`` (:mod:`generators.real.resync`).
+    layers
+        With ``source``: its first ``layers`` layers (default all).
+    length, rows
+        With ``source``: tokens per sequence and sequences (default per network).
+
+    Returns
+    -------
+    The trained model (``None`` for a real network).
+    """
+    if source is not None:
+        from generators.real.build import RealConfig
+        from generators.real.resync import generate_real_resync
+
+        real = RealConfig(source, seed=config.seed, rows=rows, length=length, layers=layers)
+        generate_real_resync(real, out_dir, config.perturbations, cache_dir, force)
+        return None
+    if layers is not None or rows is not None or length != 32:
+        raise ConfigError("task options layers, length and rows go with source (a real network)")
     root = fresh_directory(Path(out_dir), force)
     problem, answer, trained = build_resync(config, cache_dir, progress, use_cache, label)
     save_problem(problem, root)

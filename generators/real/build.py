@@ -12,7 +12,7 @@ import torch
 from generators.build import shuffled_ids
 from generators.output import METADATA_NAME, claim_directory
 from generators.real.fetch import require, source
-from generators.real.models import READERS
+from generators.real.models import READERS, RealModel
 from generators.real.text import windows
 from generators.seeding import stream_seed
 from reassembly.answer import ANSWER_NAME, Answer, Assembly, save_answer
@@ -90,14 +90,19 @@ def truncated(layers: list, config: RealConfig) -> list:
     return layers[: config.layers]
 
 
-def build_real(config: RealConfig, cache_dir: str | Path | None = None) -> tuple[Puzzle, Answer, dict]:
-    """The shuffled puzzle of ``config``, its answer and what generation.json records.
+def sequences(model: RealModel, config: RealConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    """The puzzle's token sequences, its fixed tensors and the model's token id of each embedding row.
 
-    ``pred`` is the float64 output of the float32 layers on the token sequences, computed by the
-    family's own forward (the referee's); the embedding table keeps only the rows the sequences use.
+    Windows of the model's text (chosen by ``config.seed``); the embedding table keeps only the
+    rows the sequences use (``tokens`` index those rows) and a position table only ``config.length`` rows.
+
+    Parameters
+    ----------
+    model
+        The network as read.
+    config
+        The puzzle's configuration (seed, rows, length).
     """
-    model = READERS[config.source](require(config.source, cache_dir))
-    family, layers = model.family, truncated(model.layers, config)
     full = windows(
         model.text_ids, config.rows, config.length, stream_seed(config.seed, "windows"), model.bos, model.eos
     )
@@ -106,6 +111,18 @@ def build_real(config: RealConfig, cache_dir: str | Path | None = None) -> tuple
     fixed["embed"] = fixed["embed"][vocab]
     if "position" in fixed:
         fixed["position"] = fixed["position"][: config.length]
+    return tokens, fixed, vocab
+
+
+def build_real(config: RealConfig, cache_dir: str | Path | None = None) -> tuple[Puzzle, Answer, dict]:
+    """The shuffled puzzle of ``config``, its answer and what generation.json records.
+
+    ``pred`` is the float64 output of the float32 layers on the token sequences, computed by the
+    family's own forward (the referee's); the embedding table keeps only the rows the sequences use.
+    """
+    model = READERS[config.source](require(config.source, cache_dir))
+    family, layers = model.family, truncated(model.layers, config)
+    tokens, fixed, vocab = sequences(model, config)
     S = len(family.slots)
     ids = shuffled_ids(len(layers) * S, config.seed)
     pieces = [

@@ -166,6 +166,9 @@ class BlockFamily:
     solver: str = "fast"
     #: Slot pairs whose pieces meet unit by unit (grouping signals; see :class:`Circuit`).
     circuits: tuple[Circuit, ...] = ()
+    #: Slots whose heads share another slot's heads, ``{inner: outer}`` (grouped-query attention:
+    #: consecutive query heads share one key-value head): an inner head moves only with its outer one.
+    shared_heads: dict[str, str] = {}
 
     @property
     def options(self) -> dict:

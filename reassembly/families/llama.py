@@ -43,6 +43,7 @@ class LlamaFamily(SequenceFamily):
     anchor = "down"
     causal = True
     circuits = (Circuit("q", "k"), Circuit("v", "o"), Circuit("up", "down"), Circuit("gate", "up", "align"))
+    shared_heads = {"q": "k"}
     defaults = {"n_heads": 9, "n_kv_heads": 3, "rope_base": 100000.0, "eps": 1e-5}
     fixed_shapes = {"embed": ("v", "d"), "final_norm": ("d",)}
     description = "pre-RMSNorm Llama layer: grouped-query attention with rotary embeddings, SwiGLU MLP; fixed embeddings and final norm"

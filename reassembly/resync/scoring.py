@@ -63,8 +63,8 @@ def relative_error(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> fl
 def output_error(problem: ResyncProblem, copy: dict[str, torch.Tensor]) -> float:
     """Mean squared output difference to the reference on the problem's inputs, over the
     reference outputs' variance."""
-    y = forward(problem.family, problem.depth, problem.reference, problem.X)
-    z = forward(problem.family, problem.depth, copy, problem.X)
+    y = forward(problem.family, problem.depth, problem.reference, problem.X, problem.fixed)
+    z = forward(problem.family, problem.depth, copy, problem.X, problem.fixed)
     return float((y - z).pow(2).mean() / y.var().clamp_min(1e-300))
 
 

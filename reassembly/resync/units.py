@@ -5,6 +5,11 @@ flat state dict, the axis that indexes the units (``units * size`` entries along
 for MLP units and ``head_dim`` for attention heads), the member's *side* (``in``: the parameters
 that compute the unit, ``out``: those that read it) and the exponent of a positive per-unit
 factor that may scale it without changing the function (ReLU: ``in`` by ``s``, ``out`` by ``1/s``).
+
+A group may sit *within* another (grouped-query attention: the query heads within the key-value
+heads): its units fall into ``outer.units`` runs of consecutive units, one run per outer unit, and
+a permutation that keeps the function moves each run as a whole with its outer unit (reordering
+the units inside it freely).
 """
 
 from __future__ import annotations
@@ -36,21 +41,25 @@ class Member:
 
 @dataclass(frozen=True)
 class UnitGroup:
-    """One layer's permutable units and the tensors that carry them."""
+    """One layer's permutable units and the tensors that carry them (``within``: the name of the
+    group whose units hold this group's units in runs; ``None`` where free)."""
 
     name: str
     units: int
     members: tuple[Member, ...]
+    within: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "units": self.units, "members": [m.to_json() for m in self.members]}
+        out = {"name": self.name, "units": self.units, "members": [m.to_json() for m in self.members]}
+        return out if self.within is None else {**out, "within": self.within}
 
     @classmethod
     def from_json(cls, data: Any, source: str = "groups") -> UnitGroup:
         """A group from its JSON form; a one-line :class:`PuzzleError` for anything malformed."""
         try:
             members = tuple(Member(str(t), int(a), str(s), int(e)) for t, a, s, e in data["members"])
-            group = cls(str(data["name"]), int(data["units"]), members)
+            within = data.get("within")
+            group = cls(str(data["name"]), int(data["units"]), members, None if within is None else str(within))
         except (KeyError, TypeError, ValueError) as exc:
             raise PuzzleError(f"{source}: malformed unit group {str(data)[:80]!r} ({exc})") from None
         if group.units < 1 or not members or any(m.side not in SIDES for m in members):
@@ -70,6 +79,47 @@ def check_groups(groups: tuple[UnitGroup, ...], state: State, source: str) -> No
                     f"{source}: tensor {m.tensor!r} of shape {tuple(t.shape)} has no axis {m.axis} "
                     f"holding {g.units} units"
                 )
+
+
+def outer_groups(groups: tuple[UnitGroup, ...]) -> list[int | None]:
+    """Per group, the index of the group it sits within (``None``: free); a :class:`PuzzleError`
+    where that group is not an earlier one whose units divide this group's."""
+    index = {g.name: k for k, g in enumerate(groups)}
+    out: list[int | None] = []
+    for k, g in enumerate(groups):
+        if g.within is None:
+            out.append(None)
+            continue
+        j = index.get(g.within)
+        if j is None or j >= k or g.units % groups[j].units:
+            raise PuzzleError(f"unit group {g.name!r} sits within {g.within!r}, which is no earlier group dividing it")
+        out.append(j)
+    return out
+
+
+def allowed_pairs(outer_perm: torch.Tensor, units: int) -> torch.Tensor:
+    """``(units, units)`` booleans: which of the copy's inner units may be the reference's inner
+    unit ``i`` once the outer units are matched (``outer_perm[a]``: the copy's outer unit that is
+    the reference's outer unit ``a``)."""
+    run = units // len(outer_perm)
+    block = torch.arange(units) // run
+    return outer_perm[block][:, None] == block[None, :]
+
+
+def draw_perms(groups: tuple[UnitGroup, ...], gen: torch.Generator) -> list[torch.Tensor]:
+    """A random function-preserving permutation per group (``perm[i]``: the old unit that becomes
+    unit ``i``), each inner group's runs moving with its outer group's units."""
+    outer = outer_groups(groups)
+    perms: list[torch.Tensor] = []
+    for g, j in zip(groups, outer):
+        if j is None:
+            perms.append(torch.randperm(g.units, generator=gen))
+            continue
+        run = g.units // groups[j].units
+        perms.append(
+            torch.cat([perms[j][b] * run + torch.randperm(run, generator=gen) for b in range(groups[j].units)])
+        )
+    return perms
 
 
 def unit_rows(state: State, member: Member, units: int) -> torch.Tensor:

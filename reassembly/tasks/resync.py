@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reassembly.resync.problem import FILES, ResyncAnswer, ResyncProblem
+from reassembly.resync.problem import ResyncAnswer, ResyncProblem, problem_files
 from reassembly.safeio import regular_file
 from reassembly.tasks.base import Column, Task
 
@@ -48,9 +48,10 @@ class ResyncTask(Task):
     metrics = ("layers", "layers_exact", "units", "flagged", "flag_precision")
 
     def visible_files(self, root: Path) -> list[str]:
-        for name in FILES:
+        names = problem_files(root)
+        for name in names:
             regular_file(root / name, "re-synchronisation file")
-        return sorted(FILES)
+        return list(names)
 
     def load(self, root: Path) -> ResyncProblem:
         from reassembly.resync.problem import load_problem

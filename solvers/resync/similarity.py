@@ -49,11 +49,20 @@ def standardise(s: torch.Tensor) -> torch.Tensor:
     return (s - med) / (1.4826 * mad)
 
 
-def match(score: torch.Tensor, rule: str = "hungarian") -> torch.Tensor:
+def restrict(score: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+    """``score`` with the pairs not ``allowed`` below every allowed one (``None``: all allowed)."""
+    if allowed is None:
+        return score
+    low, high = score[allowed].min(), score[allowed].max()
+    return torch.where(allowed, score, low - (high - low + 1) * score.shape[0])
+
+
+def match(score: torch.Tensor, rule: str = "hungarian", allowed: torch.Tensor | None = None) -> torch.Tensor:
     """The permutation that maximises the total ``score`` (``hungarian``), or the paper's rule
     (``argmax``: each reference unit takes its most similar copy unit, in order of similarity,
-    among those still free)."""
-    s = score.detach().cpu().numpy()
+    among those still free); only ``allowed`` pairs where given (a block structure both rules can
+    always keep to: grouped heads)."""
+    s = restrict(score, allowed).detach().cpu().numpy()
     if rule == "hungarian":
         rows, cols = linear_sum_assignment(s, maximize=True)
         perm = np.empty(len(rows), dtype=np.int64)

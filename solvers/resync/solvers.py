@@ -12,24 +12,29 @@ from reassembly.params import Interval, OneOf
 from reassembly.resync.problem import ResyncProblem, ResyncResult
 from reassembly.solver import BaseSolver, StageReport
 from solvers.resync.integrity import flag_rescaled
-from solvers.resync.similarity import cosine, margins, match, member_views
+from reassembly.resync.units import allowed_pairs, outer_groups
+from solvers.resync.similarity import cosine, margins, match, member_views, restrict
 from solvers.resync.views import evidence, likelihood
 
 
 class _Resync(BaseSolver):
     constraints = {"matching": OneOf(("hungarian", "argmax")), "flag_alpha": Interval(0, 1, closed=False)}
 
-    def layer(self, problem: ResyncProblem, k: int) -> tuple[torch.Tensor, torch.Tensor, dict]:  # pragma: no cover
+    def layer(
+        self, problem: ResyncProblem, k: int, allowed: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict]:  # pragma: no cover
         raise NotImplementedError
 
     def solve(self, problem: ResyncProblem) -> ResyncResult:
         self.validate()
         t0 = time.perf_counter()
         perms, worst, extra = [], [], []
-        for k in range(len(problem.groups)):
-            perm, score, info = self.layer(problem, k)
+        for k, outer in enumerate(outer_groups(problem.groups)):
+            # a group within another (query heads within key-value heads) keeps to its matched outer units
+            allowed = None if outer is None else allowed_pairs(perms[outer], problem.groups[k].units)
+            perm, score, info = self.layer(problem, k, allowed)
             perms.append(perm)
-            worst.append(float(margins(score, perm).min()))
+            worst.append(float(margins(restrict(score, allowed), perm).min()))
             extra.append(info)
         stages = [
             StageReport(
@@ -71,12 +76,14 @@ class ResyncCosineSolver(_Resync):
         self.matching = matching
         self.flag_alpha = flag_alpha
 
-    def layer(self, problem: ResyncProblem, k: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def layer(
+        self, problem: ResyncProblem, k: int, allowed: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict]:
         views = member_views(problem.reference, problem.copy, problem.groups[k], ("in",))
         a = torch.cat([v[0] for v in views.values()], 1)
         b = torch.cat([v[1] for v in views.values()], 1)
         score = cosine(a, b)
-        return match(score, self.matching), score, {}
+        return match(score, self.matching, allowed), score, {}
 
 
 class ResyncMatchSolver(_Resync):
@@ -134,8 +141,13 @@ class ResyncMatchSolver(_Resync):
         if not self.sides or set(self.sides) - {"in", "out"}:
             raise SolverError(f"sides must be some of in, out, got {self.sides!r}")
 
-    def layer(self, problem: ResyncProblem, k: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def layer(
+        self, problem: ResyncProblem, k: int, allowed: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict]:
         pairs = list(member_views(problem.reference, problem.copy, problem.groups[k], tuple(self.sides)).values())
+        if not pairs:  # a group with no tensor on the chosen sides: compare all of them
+            pairs = list(member_views(problem.reference, problem.copy, problem.groups[k]).values())
         if self.method == "likelihood":
-            return likelihood(pairs, self.eps, self.passes, self.matching)
-        return evidence(pairs, self.passes, self.matching, self.eps if self.method == "combined" else None)
+            return likelihood(pairs, self.eps, self.passes, self.matching, allowed)
+        eps = self.eps if self.method == "combined" else None
+        return evidence(pairs, self.passes, self.matching, eps, allowed)

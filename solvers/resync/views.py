@@ -74,15 +74,20 @@ class Likelihood:
 
 
 def likelihood(
-    pairs: list[tuple[torch.Tensor, torch.Tensor]], eps: float = 0.01, passes: int = 3, rule: str = "hungarian"
+    pairs: list[tuple[torch.Tensor, torch.Tensor]],
+    eps: float = 0.01,
+    passes: int = 3,
+    rule: str = "hungarian",
+    allowed: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """The matching of the summed mixture log-likelihood of the tensors ``pairs`` (reference rows,
-    copy rows), its parameters re-estimated from each matching (``passes`` rounds at most)."""
+    copy rows), its parameters re-estimated from each matching (``passes`` rounds at most; only
+    ``allowed`` pairs where given)."""
     terms = [Likelihood(a, b, eps) for a, b in pairs]
     perm = None
     for _ in range(max(1, passes)):
         score = sum(t.score() for t in terms)
-        new = match(score, rule)
+        new = match(score, rule, allowed)
         if perm is not None and torch.equal(new, perm):
             break
         perm = new
@@ -99,16 +104,21 @@ def likelihood(
 
 
 def evidence(
-    pairs: list[tuple[torch.Tensor, torch.Tensor]], passes: int = 3, rule: str = "hungarian", eps: float | None = None
+    pairs: list[tuple[torch.Tensor, torch.Tensor]],
+    passes: int = 3,
+    rule: str = "hungarian",
+    eps: float | None = None,
+    allowed: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """The matching of the evidence-weighted sum of standardised masked cosines and distances
-    (and, with ``eps``, each tensor's likelihood term as one more view)."""
+    (and, with ``eps``, each tensor's likelihood term as one more view; only ``allowed`` pairs
+    where given)."""
     z = [standardise(f(a, b)) for a, b in pairs for f in (masked_cosine, masked_distance)]
     if eps is not None:
         z += [standardise(Likelihood(a, b, eps).score()) for a, b in pairs]
     weights = [1.0] * len(z)
     score = sum(z)
-    perm = match(score, rule)
+    perm = match(score, rule, allowed)
     rows = torch.arange(len(perm))
     for _ in range(passes):
         new = [max(float(s[rows, perm].median()), 0.0) for s in z]
@@ -116,7 +126,7 @@ def evidence(
             break
         weights = new
         score = sum(w * s for w, s in zip(weights, z))
-        perm = match(score, rule)
+        perm = match(score, rule, allowed)
     return perm, score, {"weights": [round(w, 3) for w in weights]}
 
 

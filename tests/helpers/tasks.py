@@ -41,7 +41,7 @@ def resync_problem(
     ``noise`` times each tensor's RMS), with the answer."""
     fam, g = get_family(family), torch.Generator().manual_seed(seed + 1)
     reference = random_network(family, depth, d, h, seed=seed)
-    groups = block_groups(fam, depth, h)
+    groups = block_groups(fam, depth, {"h": h})
     shuffle = [torch.randperm(h, generator=g) for _ in groups]
     copy = permute_state(reference, groups, shuffle)  # the copy's unit i is the reference's shuffle[i]
     copy = {
