@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from generators.config import Perturbation, PuzzleConfig
-from reassembly.errors import ConfigError
 from generators.data import Teacher, fresh_batch
 from generators.model import FamilyNet
 from generators.seeding import generator
 from generators.train import make_optimizer
+from reassembly.errors import ConfigError
 
 
 @torch.no_grad()

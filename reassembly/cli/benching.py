@@ -167,10 +167,26 @@ def bench(
             help="NAME=VALUE for the task's problem generator, e.g. budget=2000 (query, blackbox); repeatable.",
         ),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="With --task resync: re-synchronise a real network's layers, minilm or smollm2 (needs "
+            "'reassembly fetch NAME'), instead of trained ones; -t layers=K poses its first K layers.",
+        ),
+    ] = None,
 ) -> None:
     """Run solver variants on generated puzzles (and optionally real ones); one results row per run."""
     from reassembly.harness.benchmark import Benchmark
 
+    task_options = parse_options(task_option)
+    if source is not None:
+        if task != "resync":
+            raise ConfigError(
+                f"bench --from {source} re-synchronises a real network (--task resync); for its layer-reassembly "
+                "puzzles use --suite real or 'reassembly generate --from'"
+            )
+        task_options["source"] = source
     benchmark = Benchmark(
         solvers=solver,
         solver_options=parse_options(solver_option),
@@ -191,7 +207,7 @@ def bench(
         imports=imports or [],
         scheduler=scheduler,
         task=task,
-        task_options=parse_options(task_option),
+        task_options=task_options,
     )
     con = console()
     events = ConsoleEvents(con)

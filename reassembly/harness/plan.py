@@ -121,7 +121,8 @@ def suite_labels(configs: list[dict[str, Any]]) -> list[str]:
     keys = sorted({k for c in configs for k in c} - {"seed"})
     varying = [k for k in keys if len({json.dumps(c.get(k), default=str) for c in configs}) > 1]
     if not varying:
-        varying = [k for k in ("block", "depth") if k in keys]
+        real = [k for k in ("task_source", "task_layers") if k in keys]  # resync --from: the network, not the recipe
+        varying = real or [k for k in ("block", "depth") if k in keys]
     return [" ".join(f"{k.removeprefix('recipe_')}={c.get(k)}" for k in varying) or "synthetic" for c in configs]
 
 
@@ -166,7 +167,10 @@ def synthetic_puzzles(
     entries = []
     for k, (config, d, label) in enumerate(zip(configs, flat, labels)):
         prefix = "" if task == DEFAULT_TASK else f"{task}-"
-        pid = f"{prefix}{config.block}-d{config.depth}-{digest({x: v for x, v in d.items() if x != 'seed'})}-seed{config.seed}"
+        network = f"{config.block}-d{config.depth}"
+        if "task_source" in d:  # a real network's layers (resync --from): its name and depth say what it is
+            network = f"{d['task_source']}-l{d.get('task_layers') or 'all'}"
+        pid = f"{prefix}{network}-{digest({x: v for x, v in d.items() if x != 'seed'})}-seed{config.seed}"
 
         def make(tmp: Path, k: int = k, config: Any = config, label: str = label) -> None:
             if progress:

@@ -138,9 +138,7 @@ def block_states(family: BlockFamily, depth: int, state: State, X: torch.Tensor)
     return states
 
 
-def forward(
-    family: BlockFamily, depth: int, state: State, X: torch.Tensor, fixed: State | None = None
-) -> torch.Tensor:
+def forward(family: BlockFamily, depth: int, state: State, X: torch.Tensor, fixed: State | None = None) -> torch.Tensor:
     """The network's outputs on ``X`` in float64.
 
     Parameters

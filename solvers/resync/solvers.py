@@ -10,9 +10,9 @@ import torch
 from reassembly.errors import SolverError
 from reassembly.params import Interval, OneOf
 from reassembly.resync.problem import ResyncProblem, ResyncResult
+from reassembly.resync.units import allowed_pairs, outer_groups
 from reassembly.solver import BaseSolver, StageReport
 from solvers.resync.integrity import flag_rescaled
-from reassembly.resync.units import allowed_pairs, outer_groups
 from solvers.resync.similarity import cosine, margins, match, member_views, restrict
 from solvers.resync.views import evidence, likelihood
 
