@@ -224,6 +224,50 @@ def integrity_table(jsonl: Path) -> str:
     return "\n".join(lines)
 
 
+def real_resync_table(jsonls: list[Path]) -> str:
+    """Markdown: per real network and setting, each solver's Ψ per seed (the share of units where
+    below 1), the perturbed copy's output and weight error (medians), the solvers' seconds
+    (medians); then the groups each miss leaves wrong."""
+    rows = [r for path in jsonls for r in rows_of(path)]
+    solvers = list(dict.fromkeys(r["solver"] for r in rows))
+    lines = [
+        "| network | setting | seeds | "
+        + " | ".join(f"`{s}`: Ψ per seed" for s in solvers)
+        + " | output error | weight error | seconds ("
+        + " / ".join(s.removeprefix("resync-") for s in solvers)
+        + ") |",
+        "|---|---|---|" + "---|" * len(solvers) + "---|---|---|",
+    ]
+    misses = []
+    for net in dict.fromkeys(r["family"] for r in rows):
+        for kind in dict.fromkeys(r["kind"] for r in rows if r["family"] == net):
+            values = sorted({r["value"] for r in rows if r["family"] == net and r["kind"] == kind})
+            for v in sorted(values, reverse=kind == "quantize"):
+                at = [r for r in rows if r["family"] == net and r["kind"] == kind and r["value"] == v]
+                seeds = sorted({r["seed"] for r in at})
+                cells, secs = [], []
+                for s in solvers:
+                    mine = sorted((r for r in at if r["solver"] == s), key=lambda r: r["seed"])
+                    cells.append(
+                        ", ".join(
+                            f"{r['psi']:.0%}" if r["psi"] == 1 else f"**{r['psi']:.1%}** ({r['unit_share']:.2%})"
+                            for r in mine
+                        )
+                    )
+                    secs.append(f"{_median([r['seconds'] for r in mine]):.1f}")
+                    misses += [
+                        f"{net} {kind}={v:g} seed {r['seed']} `{s}`: {r['missed']}" for r in mine if r.get("missed")
+                    ]
+                lines.append(
+                    f"| {net} ({at[0].get('depth')} layers, {at[0].get('layers')} groups) | {kind}={v:g} | "
+                    f"{','.join(map(str, seeds))} | "
+                    + " | ".join(cells)
+                    + f" | {_median([r['output_error'] for r in at]):.2g} | "
+                    f"{_median([r['weight_error'] for r in at]):.2f} | {' / '.join(secs)} |"
+                )
+    return "\n".join(lines + [""] + [f"* {m}" for m in misses])
+
+
 def blackbox_tables(jsonl: Path) -> str:
     """Markdown: the error-against-queries curve (per solver and setting: median max error and
     output error over seeds, seeds below the paper's 1e-4, queries counted) and ours by size."""
@@ -262,9 +306,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resync", type=Path, default=DATA / "tasks-resync.jsonl")
     parser.add_argument("--blackbox", type=Path, default=DATA / "tasks-blackbox.jsonl")
+    parser.add_argument(
+        "--real", type=Path, nargs="*", default=sorted(DATA.glob("tasks-resync-*.jsonl")), help="real networks' rows"
+    )
     args = parser.parse_args()
     if args.resync.is_file():
         print(breakdown_table(args.resync) + "\n\n" + integrity_table(args.resync) + "\n")
+    if args.real:
+        print(real_resync_table(args.real) + "\n")
     if args.blackbox.is_file():
         print(blackbox_tables(args.blackbox))
 

@@ -96,6 +96,7 @@ def judge(problem: ResyncProblem, answer: ResyncAnswer | None, perms: Any, flags
         raise PermutationError("the kept answer does not fit this problem")
     truth = [torch.tensor(p) for p in answer.perms]
     layer_ok = [bool(torch.equal(c, t)) for c, t in zip(claimed, truth)]
+    wrong = [(g.name, int((c != t).sum())) for g, c, t, ok in zip(groups, claimed, truth, layer_ok) if not ok]
     units_ok = sum(int((c == t).sum()) for c, t in zip(claimed, truth))
     return {
         **out,
@@ -103,5 +104,12 @@ def judge(problem: ResyncProblem, answer: ResyncAnswer | None, perms: Any, flags
         "psi": sum(layer_ok) / len(groups),
         "unit_share": units_ok / out["units"],
         "layers_exact": sum(layer_ok),
+        "missed": missed_text(wrong),
         **flag_metrics(flagged, set(answer.rescaled)),
     }
+
+
+def missed_text(wrong: list[tuple[str, int]], shown: int = 12) -> str:
+    """The groups not exactly re-synchronised, ``name:units misplaced`` (the first ``shown``, then a count)."""
+    text = " ".join(f"{name}:{n}" for name, n in wrong[:shown])
+    return text + (f" (+{len(wrong) - shown} more)" if len(wrong) > shown else "")

@@ -45,7 +45,7 @@ class ResyncTask(Task):
         Column("false_flags", "false flags", "sum", ",.0f"),
         Column("flag_recall", "attack found", "mean", ".0%"),
     )
-    metrics = ("layers", "layers_exact", "units", "flagged", "flag_precision")
+    metrics = ("layers", "layers_exact", "units", "flagged", "flag_precision", "missed")
 
     def visible_files(self, root: Path) -> list[str]:
         names = problem_files(root)
