@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_real_networks import REAL_CACHE, weights
 
 from reassembly.harness.results import read_rows
 
@@ -66,3 +67,16 @@ def test_the_blackbox_study_counts_queries_in_the_harness(tmp_path: Path, studie
     assert rows[0]["queries"] == 64 and rows[1]["budget"] == 300
     assert rows[2]["max_error"] < 1e-4  # ours reads the small network exactly
     assert blackbox_figure(out, tmp_path / "blackbox.png").stat().st_size > 0
+
+
+def test_the_resync_study_runs_a_real_networks_layers(tmp_path: Path, studies: Path) -> None:
+    weights("minilm", "safetensors")  # skips, with the fetch command, where the weights are absent
+    import tasks_resync
+    from tasks_plots import real_resync_table
+
+    bench, out = tmp_path / "bench", tmp_path / "rows.jsonl"
+    rows = tasks_resync.run([0], bench, out, sweeps={"quantize": [4]}, source="minilm", layers=1, cache_dir=REAL_CACHE)
+    stored = referee_rows(bench)
+    assert [r["solver"] for r in rows] == tasks_resync.REAL_SOLVERS and len(stored) == 2
+    assert all(r["family"] == "minilm" and r["psi"] == stored[r["key"]]["psi"] == 1 for r in rows)
+    assert "| minilm (1 layers, 2 groups) | quantize=4 | 0 | 100% | 100% |" in real_resync_table([out])

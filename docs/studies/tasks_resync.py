@@ -79,6 +79,7 @@ def run(
     options: dict[str, Any] | None = None,
     source: str | None = None,
     layers: int | None = None,
+    cache_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Every setting of ``sweeps`` on every seed, each solver of :data:`SOLVERS` (a real network:
     :data:`REAL_SOLVERS`) once; the rows, also written to ``out``.
@@ -102,6 +103,8 @@ def run(
     source, layers
         A real network's first ``layers`` layers (all where ``None``) instead of trained blocks
         (``family`` and ``depth`` then do not apply; the rows name ``source`` as their family).
+    cache_dir
+        The cache (trained models; a real network's fetched weights); default the bench's.
     """
     rows: list[dict[str, Any]] = []
     real = {"source": source, **({"layers": layers} if layers is not None else {})} if source else {}
@@ -122,6 +125,7 @@ def run(
                     threads=1,
                     timeout=timeout,
                     task_options=real,
+                    cache_dir=cache_dir,
                 )
                 rows += [
                     {
