@@ -156,12 +156,20 @@ def main() -> None:
     parser.add_argument("--from", dest="source", help="a real network (minilm, smollm2) instead of trained blocks")
     parser.add_argument("--layers", type=int, help="with --from: its first K layers (default all)")
     parser.add_argument("--headline", action="store_true", help="only 4-bit quantisation and 95 %% pruning")
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        metavar="KIND=V,V",
+        help="these settings instead of the sweeps, e.g. noise=1,2 prune=0.99",
+    )
     args = parser.parse_args()
     if args.source:  # a real network's rows and bench folder of their own; no plot
         args.out = args.out if args.out != DATA / "tasks-resync.jsonl" else DATA / f"tasks-resync-{args.source}.jsonl"
         args.bench = args.bench if args.bench != Path("runs/tasks-resync") else Path(f"runs/tasks-resync-{args.source}")
     torch.set_num_threads(1)  # generation (training, fine-tuning) runs here; each solve gets one thread too
     sweeps = HEADLINE if args.headline else None
+    if args.settings:
+        sweeps = {k: [float(v) for v in vs.split(",")] for k, _, vs in (x.partition("=") for x in args.settings)}
     run(
         args.seeds,
         args.bench,
