@@ -245,34 +245,33 @@ def apply_one(
     return None
 
 
-#: What a copy given as tensors alone (a real network's layers) can undergo: no training recipe,
-#: teacher or rescaling symmetry comes with it.
+#: What a copy given as tensors alone (a real network's layers) can undergo besides fine-tuning on
+#: its own sequences (:mod:`generators.real.finetune`): no training recipe, teacher or rescaling
+#: symmetry comes with it.
 TENSOR_PERTURBATIONS = ("noise", "quantize", "prune")
 
 
-def perturb_tensors(tensors: list[torch.Tensor], perturbations: Iterable[Perturbation], seed: int) -> None:
-    """Apply ``perturbations`` in order to ``tensors`` (in place), each with the random stream that
-    :func:`apply_perturbations` gives it: noise and quantisation to every tensor, pruning to the matrices.
+def perturb_tensors(tensors: list[torch.Tensor], p: Perturbation, gen: torch.Generator) -> None:
+    """Apply ``p`` to ``tensors`` in place: noise and quantisation to every tensor, pruning to the
+    matrices (as :func:`apply_one` does to a model's).
 
     Parameters
     ----------
     tensors
         The copy's tensors, in a fixed order.
-    perturbations
+    p
         Noise, quantisation or pruning (anything else: a :class:`ConfigError`).
-    seed
-        The problem's seed.
+    gen
+        Its random stream (as :func:`apply_perturbations` gives it: ``perturb:<i>:<kind>``).
     """
-    for i, p in enumerate(perturbations):
-        if p.kind not in TENSOR_PERTURBATIONS:
-            raise ConfigError(
-                f"perturbation {p}: a real network's copy takes only {', '.join(TENSOR_PERTURBATIONS)} "
-                "(no training recipe or rescaling symmetry comes with it)"
-            )
-        gen = generator(seed, f"perturb:{i}:{p.kind}")
-        if p.kind == "noise":
-            add_noise(tensors, float(p.value), gen)
-        elif p.kind == "quantize":
-            quantize(tensors, int(p.value))
-        else:
-            prune(tensors, float(p.value))
+    if p.kind == "noise":
+        add_noise(tensors, float(p.value), gen)
+    elif p.kind == "quantize":
+        quantize(tensors, int(p.value))
+    elif p.kind == "prune":
+        prune(tensors, float(p.value))
+    else:
+        raise ConfigError(
+            f"perturbation {p}: a real network's copy takes {', '.join(TENSOR_PERTURBATIONS)} or finetune "
+            "(no training recipe or rescaling symmetry comes with it)"
+        )

@@ -12,6 +12,7 @@ from test_real_networks import REAL_CACHE, weights
 
 from generators.config import Perturbation
 from generators.perturb import perturb_tensors
+from generators.real.finetune import finetune_copy, next_token_loss
 from reassembly.errors import ConfigError, PuzzleError
 from reassembly.registry import get_solver
 from reassembly.resync.network import forward
@@ -65,12 +66,27 @@ def test_bad_transformer_problems_and_perturbations_get_one_line(tmp_path) -> No
         ResyncProblem(problem.family, 2, problem.reference, problem.copy, None, "bad", problem.fixed)
     with pytest.raises(PuzzleError, match="fixed tensors"):
         ResyncProblem(problem.family, 2, problem.reference, problem.copy, None, "bad", {}, problem.tokens)
-    with pytest.raises(ConfigError, match="takes only noise, quantize, prune"):
-        perturb_tensors([torch.zeros(2, 2)], [Perturbation("finetune", 10)], seed=0)
+    with pytest.raises(ConfigError, match="takes noise, quantize, prune or finetune"):
+        perturb_tensors([torch.zeros(2, 2)], Perturbation("rescale", 0.05), torch.Generator())
+    bert, _ = transformer_problem("bert")
+    with pytest.raises(ConfigError, match="no language-model objective"):
+        finetune_copy(bert.family, 2, dict(bert.copy), bert.fixed, bert.tokens, 1)
     save_problem(problem, tmp_path)
     (tmp_path / "fixed.pth").unlink()
     with pytest.raises(PuzzleError, match="fixed.pth: missing"):
         load_problem(tmp_path)
+
+
+def test_fine_tuning_a_language_models_copy_lowers_its_loss_and_both_solvers_follow() -> None:
+    problem, answer = transformer_problem("llama")
+    copy = {k: v.clone() for k, v in problem.copy.items()}
+    losses = finetune_copy(problem.family, 2, copy, problem.fixed, problem.tokens, steps=20, lr=1e-3)
+    assert losses[-1] < losses[0] and not torch.equal(copy["blocks.0.q.weight"], problem.copy["blocks.0.q.weight"])
+    again = float(next_token_loss(problem.family, 2, copy, problem.fixed, problem.tokens))
+    assert again == pytest.approx(losses[-1], rel=1e-4)
+    tuned = ResyncProblem(problem.family, 2, problem.reference, copy, None, "tuned", problem.fixed, problem.tokens)
+    for name in ("resync-cosine", "resync-match"):
+        assert judge(tuned, answer, get_solver(name).solve(tuned).perms)["exact"], name
 
 
 def test_bench_from_needs_the_resync_task(tmp_path) -> None:

@@ -1,8 +1,8 @@
 """``reassembly bench --task resync --from minilm|smollm2``: a real transformer's layers as the
 reference, and a copy with every layer's attention heads (key-value heads with their query heads,
 and the query heads within them, for grouped attention) and MLP hidden units permuted, then
-perturbed (noise, quantisation, magnitude pruning: the tensor perturbations of
-:func:`generators.perturb.perturb_tensors`). The inputs are token sequences of the network's text,
+perturbed (noise, quantisation, magnitude pruning: :func:`generators.perturb.perturb_tensors`; and
+for a language model, fine-tuning on the puzzle's sequences: :mod:`generators.real.finetune`). The inputs are token sequences of the network's text,
 as the real layer-reassembly puzzles have (:mod:`generators.real.build`)."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from generators.output import METADATA_NAME, fresh_directory
 from generators.perturb import perturb_tensors
 from generators.real.build import RealConfig, sequences, truncated
 from generators.real.fetch import require, source
+from generators.real.finetune import finetune_copy
 from generators.real.models import READERS
 from generators.seeding import generator
 from reassembly.answer import ANSWER_NAME
@@ -55,7 +56,7 @@ def build_real_resync(
     config
         The network, seed (permutations, perturbations' streams, text windows), sequences and layers.
     perturbations
-        Noise, quantisation or pruning, applied in order after permuting.
+        Noise, quantisation, pruning or fine-tuning (steps), applied in order after permuting.
     cache_dir
         The cache holding the fetched weights.
     """
@@ -66,13 +67,21 @@ def build_real_resync(
     groups = block_groups(family, len(layers), check_state(family, len(layers), reference, config.source))
     perms = draw_perms(groups, generator(config.seed, "resync:permute"))
     copy = {k: v.clone() for k, v in permute_state(reference, groups, perms).items()}
-    perturb_tensors([copy[k] for k in sorted(copy)], perturbations, config.seed)
+    losses = {}
+    for i, p in enumerate(perturbations):  # each with its stream, as a synthetic copy's
+        if p.kind == "finetune":
+            losses[str(p)] = finetune_copy(family, len(layers), copy, fixed, tokens, int(p.value))[
+                :: max(1, int(p.value) // 10)
+            ]
+        else:
+            perturb_tensors([copy[k] for k in sorted(copy)], p, generator(config.seed, f"perturb:{i}:{p.kind}"))
     name = f"resync-{config.source}{'' if config.layers is None else f'-l{config.layers}'}-seed{config.seed}"
     problem = ResyncProblem(family, len(layers), reference, copy, None, name, fixed, tokens)
     answer = ResyncAnswer(tuple(tuple(int(i) for i in torch.argsort(p)) for p in perms))
     meta = {
         "config": asdict(config),
         "perturbations": [str(p) for p in perturbations],
+        "finetune_loss": losses,
         "source": {"requirement": source(config.source).requirement, **model.about},
         "groups": [g.name for g in groups],
         "vocab": vocab.tolist(),
