@@ -255,9 +255,9 @@ def real_resync_table(jsonls: list[Path]) -> str:
                         )
                     )
                     secs.append(f"{_median([r['seconds'] for r in mine]):.1f}")
-                    misses += [
-                        f"{net} {kind}={v:g} seed {r['seed']} `{s}`: {r['missed']}" for r in mine if r.get("missed")
-                    ]
+                    wrong = [f"seed {r['seed']}: {r['missed']}" for r in mine if r.get("missed")]
+                    if wrong:
+                        misses.append(f"{net} {kind}={v:g} `{s}` (group:units misplaced): " + "; ".join(wrong))
                 lines.append(
                     f"| {net} ({at[0].get('depth')} layers, {at[0].get('layers')} groups) | {kind}={v:g} | "
                     f"{','.join(map(str, seeds))} | "
