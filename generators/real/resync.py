@@ -1,9 +1,10 @@
 """``reassembly bench --task resync --from minilm|smollm2``: a real transformer's layers as the
 reference, and a copy with every layer's attention heads (key-value heads with their query heads,
 and the query heads within them, for grouped attention) and MLP hidden units permuted, then
-perturbed (noise, quantisation, magnitude pruning: :func:`generators.perturb.perturb_tensors`; and
-for a language model, fine-tuning on the puzzle's sequences: :mod:`generators.real.finetune`). The inputs are token sequences of the network's text,
-as the real layer-reassembly puzzles have (:mod:`generators.real.build`)."""
+perturbed: noise, quantisation, magnitude pruning (:func:`generators.perturb.perturb_tensors`)
+and, for a language model, fine-tuning on the puzzle's sequences (:mod:`generators.real.finetune`).
+The inputs are token sequences of the network's text, as the real layer-reassembly puzzles have
+(:mod:`generators.real.build`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import torch
 
 from generators.config import Perturbation
 from generators.output import METADATA_NAME, fresh_directory
-from generators.perturb import perturb_tensors
+from generators.perturb import TENSOR_PERTURBATIONS, perturb_tensors
 from generators.real.build import RealConfig, sequences, truncated
 from generators.real.fetch import require, source
 from generators.real.finetune import finetune_copy
@@ -60,6 +61,9 @@ def build_real_resync(
     cache_dir
         The cache holding the fetched weights.
     """
+    for p in perturbations:  # refused before the weights are read
+        if p.kind not in (*TENSOR_PERTURBATIONS, "finetune"):
+            perturb_tensors([], p, torch.Generator())
     model = READERS[config.source](require(config.source, cache_dir))
     family, layers = model.family, truncated(model.layers, config)
     tokens, fixed, vocab = sequences(model, config)
