@@ -3,6 +3,7 @@ are permuted in every layer (and perhaps perturbed after); the answer is every l
 
 Networks are flat state dicts plus *unit groups* (:mod:`reassembly.resync.units`): which tensors'
 axes index each layer's permutable units. That view is all a solver needs; it fits the synthetic
-families' hidden units and, later, real networks' MLP units and attention heads (a head is a unit
-spanning ``head_dim`` rows).
+families' hidden units and real transformers' layers (:func:`reassembly.resync.network.block_groups`):
+their MLP units and attention heads (a head is a unit spanning ``head_dim`` rows; under grouped
+attention the query heads form a group *within* the key-value heads').
 """
