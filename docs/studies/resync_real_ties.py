@@ -1,13 +1,19 @@
 """Why re-synchronising a real network fails where it does: per unit group of the perturbed copy,
 how many units are *tied* (every parameter they carry equal to another unit's, so that no
-weights-only method can tell them apart) and the share of distinct values left in each tensor.
+weights-only method can tell them apart), how many of those carry nothing but zeros (pruned
+away), and the number of distinct values left in each tensor.
 
     python docs/studies/resync_real_ties.py --from minilm --perturb quantize=2 --seed 0
+    python docs/studies/resync_real_ties.py --from minilm --perturb quantize=2 --seed 0 --solver resync-match
 
-It solves nothing: it rebuilds the copy the bench poses (same seed, same perturbations, through
+It rebuilds the copy the bench poses (same seed, same perturbations, through
 ``generators.real.resync.build_real_resync``) and counts, per group, the copy's units whose
 concatenated parameters (weights, biases, incoming and outgoing) occur more than once. Only groups
-with a tie are printed.
+with a tie are printed. With ``--solver`` it is a diagnostic of that solver against the truth
+(the solver sees only the problem; the count uses the answer): per group, the units it misplaces,
+and how many of those it put on a copy unit whose parameters equal the right one's (a swap no
+weights-only method can see, and one that leaves the copy's function as it is). The reported
+numbers are the bench's (``tasks_resync.py``); this only explains them.
 """
 
 from __future__ import annotations
@@ -51,10 +57,40 @@ def ties(source: str, perturbations: list[Perturbation], seed: int, layers: int 
     problem, _, _ = build_real_resync(RealConfig(source, seed=seed, layers=layers), perturbations)
     out = []
     for g in problem.groups:
-        tied = tied_units(unit_matrix(problem.copy, g))
+        rows = unit_matrix(problem.copy, g)
+        tied = tied_units(rows)
         if tied:
             levels = {m.tensor: int(problem.copy[m.tensor].unique().numel()) for m in g.members}
-            out.append({"group": g.name, "units": g.units, "tied": tied, "distinct values": levels})
+            zero = int((rows == 0).all(dim=1).sum())
+            out.append({"group": g.name, "units": g.units, "tied": tied, "all zero": zero, "distinct values": levels})
+    return out
+
+
+def misplaced(
+    source: str, perturbations: list[Perturbation], seed: int, solver: str, layers: int | None = None
+) -> list[dict]:
+    """Per group the solver gets wrong: units misplaced, and how many of them sit on a copy unit
+    identical to the right one.
+
+    Parameters
+    ----------
+    source, perturbations, seed, layers
+        As for :func:`ties`.
+    solver
+        A registered resync solver's name.
+    """
+    from reassembly.registry import get_solver
+
+    problem, answer, _ = build_real_resync(RealConfig(source, seed=seed, layers=layers), perturbations)
+    claimed = get_solver(solver).solve(problem).perms
+    out = []
+    for g, c, t in zip(problem.groups, claimed, answer.perms):
+        c, t = torch.tensor(c), torch.tensor(t)
+        wrong = torch.nonzero(c != t).flatten()
+        if len(wrong):
+            rows = unit_matrix(problem.copy, g)
+            same = int(sum(bool(torch.equal(rows[c[i]], rows[t[i]])) for i in wrong))
+            out.append({"group": g.name, "misplaced": len(wrong), "onto an identical unit": same})
     return out
 
 
@@ -64,9 +100,14 @@ def main() -> None:
     parser.add_argument("--perturb", nargs="+", default=[])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--layers", type=int)
+    parser.add_argument("--solver", help="also: what this solver misplaces, against the truth")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    found = ties(args.source, [parse_perturbation(p) for p in args.perturb], args.seed, args.layers)
+    perturbations = [parse_perturbation(p) for p in args.perturb]
+    if args.solver:
+        for row in misplaced(args.source, perturbations, args.seed, args.solver, args.layers):
+            print(row)
+    found = ties(args.source, perturbations, args.seed, args.layers)
     for row in found:
         print(row)
     if not found:
