@@ -80,3 +80,12 @@ def test_the_resync_study_runs_a_real_networks_layers(tmp_path: Path, studies: P
     assert [r["solver"] for r in rows] == tasks_resync.REAL_SOLVERS and len(stored) == 2
     assert all(r["family"] == "minilm" and r["psi"] == stored[r["key"]]["psi"] == 1 for r in rows)
     assert "| minilm (1 layers, 2 groups) | quantize=4 | 0 | 100% | 100% |" in real_resync_table([out])
+
+
+def test_the_ties_diagnostic_counts_units_equal_to_another(studies: Path) -> None:
+    import torch
+
+    from resync_real_ties import tied_units
+
+    assert tied_units(torch.tensor([[1.0, 2.0], [1.0, 2.0], [3.0, 4.0], [0.0, 0.0]])) == 2
+    assert tied_units(torch.eye(3)) == 0
