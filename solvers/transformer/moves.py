@@ -90,7 +90,8 @@ def moves_at(
     window
         How many positions after ``p`` a move reaches.
     rotate
-        Also rotate the components of one or more kinds (every non-empty set of kinds) through
+        The larger neighbourhood: exchange whole sublayers (a norm gain with its components), and
+        rotate the components of one or more kinds (every non-empty set of kinds) through
         positions ``p..q``: moved ``q - p`` places, those between shifted by one (the whole-block
         moves do the same with every column). A wrong linking that is a cycle of three or more
         layers is one such move, and no exchange of two lowers its loss.
@@ -100,8 +101,6 @@ def moves_at(
     out: list[tuple[str, torch.Tensor]] = []
     for cols in groups.kinds:
         out.append(("kind", [_exchanged(arr, p, q, list(cols)) for q in later]))
-    for cols in groups.sublayers:
-        out.append(("sublayer", [_exchanged(arr, p, q, list(cols)) for q in later]))
     for cols in groups.singles:
         for s in cols:
             cands = []
@@ -117,6 +116,8 @@ def moves_at(
         cand[p, s], cand[p, t] = arr[p, t], arr[p, s]
         out.append(("flip", [cand]))
     if rotate:
+        for cols in groups.sublayers:
+            out.append(("sublayer", [_exchanged(arr, p, q, list(cols)) for q in later]))
         for kinds in range(1, 2 ** len(groups.kinds)):
             cols = [c for k, kind in enumerate(groups.kinds) if kinds >> k & 1 for c in kind]
             out.append(("rotate", _rotations(arr, p, later, cols)))
