@@ -82,3 +82,28 @@ def test_solver_reports_the_relink_stage(llama):
     assert score(puzzle, result.assembly, answer).exact
     stage = next(s for s in result.stages if s.stage == "relink")
     assert len(stage.details["direction_losses"]) == 2
+
+
+def test_sublayers_pair_each_norm_with_the_components_it_feeds():
+    from solvers.transformer.moves import sublayers
+
+    # llama: attn_norm q k v o mlp_norm gate up down (pre-norm: the norm comes first)
+    llama = sublayers(((1, 2), (3, 4), (6, 7, 8)), ((0, 5),), 9)
+    assert llama == ((0, 1, 2, 3, 4), (5, 6, 7, 8))
+    # bert: q k v o attn_norm inp out out_norm (post-norm: the norm comes after)
+    bert = sublayers(((0, 1), (2, 3), (5, 6)), ((4, 7),), 8)
+    assert bert == ((0, 1, 2, 3, 4), (5, 6, 7))
+
+
+def test_a_sublayer_exchange_is_tried_only_in_the_larger_neighbourhood(llama):
+    from solvers.transformer.moves import moves_at
+
+    _, _, groups, _, truth = llama
+    assert "sublayer" not in {label for label, _ in moves_at(truth, groups, 0, 3)}
+    exchanges = [cands for label, cands in moves_at(truth, groups, 0, 3, rotate=True) if label == "sublayer"]
+    assert len(exchanges) == len(groups.sublayers) == 2
+    cols = list(groups.sublayers[0])
+    first = exchanges[0][0]
+    assert (first[0, cols] == truth[1, cols]).all() and (first[1, cols] == truth[0, cols]).all()
+    rest = [c for c in range(truth.shape[1]) if c not in cols]
+    assert (first[:, rest] == truth[:, rest]).all()
