@@ -216,3 +216,19 @@ def test_a_real_suite_runs_and_pins_a_ladder_rung(tmp_path):
     pin_suites = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pin_suites)
     assert pin_suites.pins_of(out) == {row["puzzle"]: row["content"]}  # what docs/studies/pin_suites.py would pin
+
+
+def test_a_failed_generate_leaves_no_directory_behind(tmp_path, monkeypatch):
+    from generators.real import build
+
+    def fail(config, cache_dir):
+        raise ConfigError("reading smollm2 needs the 'gguf' package")
+
+    monkeypatch.setattr(build, "build_real", fail)
+    result = run_cli("generate", "--from", "smollm2", "--out", str(tmp_path / "new"))
+    assert result.exit_code != 0 and "gguf" in result.output
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("a user's file")
+    result = run_cli("generate", "--from", "smollm2", "--out", str(tmp_path / "mine"))
+    assert result.exit_code != 0 and (tmp_path / "mine" / "keep.txt").read_text() == "a user's file"

@@ -151,8 +151,14 @@ def generate_real(
     """Write the puzzle of ``config`` into ``out_dir`` (as :func:`generators.build.generate`):
     pieces, ``sequences.pth``, ``fixed.pth``, ``puzzle.json``, ``answer.json`` and ``generation.json``
     (``vocab``: the model's token id of each row of the fixed embedding table)."""
+    existed = Path(out_dir).exists()
     root = claim_directory(Path(out_dir), force)
-    puzzle, answer, meta = build_real(config, cache_dir)
+    try:
+        puzzle, answer, meta = build_real(config, cache_dir)
+    except BaseException:
+        if not existed and not any(root.iterdir()):  # leave nothing behind that this call made
+            root.rmdir()
+        raise
     save_puzzle(puzzle, root)
     save_answer(answer, root / ANSWER_NAME)
     (root / METADATA_NAME).write_text(json.dumps(meta) + "\n")

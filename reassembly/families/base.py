@@ -21,6 +21,19 @@ import torch
 Tensor = torch.Tensor
 
 
+@dataclass(frozen=True)
+class Mixture:
+    """A layer's relaxed parts for :meth:`BlockFamily.mixed_layer`: per component kind (named by
+    its slots joined, e.g. ``"qk"``), the candidates' tensors stacked ``(J, *shape)`` per slot and
+    their weights ``(J,)``; the pool of norm gains ``(G, d)`` and one weight vector ``(G,)`` per
+    norm of the layer, in slot order."""
+
+    parts: dict[str, tuple[Tensor, ...]]
+    weights: dict[str, Tensor]
+    gain_pool: Tensor
+    gains: tuple[Tensor, ...]
+
+
 class SlotParams(NamedTuple):
     """One piece's tensors as the forward reads them."""
 
@@ -213,6 +226,21 @@ class BlockFamily:
         """What :meth:`CompiledBlock.vjp` needs of a state, computed for a batch of blocks at once
         (``p`` batched, ``h`` ``(B, n, d)``); by default the states themselves."""
         return h
+
+    def mixed_layer(self, p: Params, h: Tensor, mix: Mixture) -> Tensor:
+        """One layer whose components are mixtures of candidates (see :class:`Mixture`); families
+        that relink components from data implement it.
+
+        Parameters
+        ----------
+        p
+            The layer's tensors that are not mixed.
+        h
+            States entering the layer.
+        mix
+            The candidates and their weights.
+        """
+        raise NotImplementedError(f"the {self.name!r} family has no relaxed layer")
 
     def compile(self, p: Params) -> CompiledBlock:
         """A callable block for unbatched tensors ``p`` (see :class:`CompiledBlock`)."""

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 import torch
 
-from reassembly.families.base import Circuit, Params, Slot, Tensor, linear
-from reassembly.families.sequence import SequenceFamily, attention, merge_heads, rms_norm, rotary
+from reassembly.families.base import Circuit, Mixture, Params, Slot, Tensor, linear
+from reassembly.families.sequence import SequenceFamily, attention, merge_heads, rms_norm, rotary, split_heads
 
 
 class LlamaFamily(SequenceFamily):
@@ -71,3 +71,37 @@ class LlamaFamily(SequenceFamily):
 
     def head(self, p: Params, h: Tensor) -> Tensor:
         return rms_norm(h, p["final_norm"].weight, self.eps)
+
+    def mixed_layer(self, p: Params, h: Tensor, mix: Mixture) -> Tensor:
+        """One layer whose attention and norm gains are *mixtures* (differentiable in the weights):
+        ``Σ_j mix.gains[0][j] g_j`` as the attention norm's gain (a gain enters linearly), the
+        attention pattern ``Σ_i mix.weights["qk"][i] softmax(Q_i K_i)`` of the Q/K pairs, the
+        values and output ``Σ_j mix.weights["vo"][j] O_j (P V_j u)`` of the V/O pairs (``P``: the
+        mixed pattern), the MLP norm's gain ``Σ_j mix.gains[1][j] g_j``; the MLP is ``p``'s. With
+        one-hot weights it is :meth:`layer` exactly.
+
+        Parameters
+        ----------
+        p
+            The layer's MLP tensors (``gate``, ``up``, ``down``).
+        h
+            States ``(n, T, d)`` entering the layer.
+        mix
+            The candidate tensors and their weights (:class:`~reassembly.families.base.Mixture`).
+        """
+        q, k = mix.parts["qk"]
+        v, o = mix.parts["vo"]
+        u = rms_norm(h, mix.gains[0] @ mix.gain_pool, self.eps)
+        heads, hd = self.n_heads, h.shape[-1] // self.n_heads
+        group = self.n_heads // self.n_kv_heads
+        qs = rotary(split_heads(torch.einsum("ntd,jed->jnte", u, q), heads), self.rope_base)
+        ks = rotary(split_heads(torch.einsum("ntd,jed->jnte", u, k), self.n_kv_heads), self.rope_base)
+        scores = qs @ ks.repeat_interleave(group, dim=-3).transpose(-1, -2) / hd**0.5
+        T = h.shape[-2]
+        scores = scores.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+        pattern = torch.einsum("j,jnhst->nhst", mix.weights["qk"], scores.softmax(-1))
+        vs = split_heads(torch.einsum("ntd,jed->jnte", u, v), self.n_kv_heads).repeat_interleave(group, dim=-3)
+        ys = merge_heads(pattern @ vs)  # (j, n, T, d)
+        h = h + torch.einsum("j,jnte,jde->ntd", mix.weights["vo"], ys, o)
+        u = rms_norm(h, mix.gains[1] @ mix.gain_pool, self.eps)
+        return h + linear(torch.nn.functional.silu(linear(u, p["gate"])) * linear(u, p["up"]), p["down"])

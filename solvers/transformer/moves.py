@@ -17,12 +17,40 @@ import torch
 @dataclass(frozen=True)
 class Groups:
     """Column groups of an arrangement: ``kinds`` (the slots of one component kind, exchanged
-    together), ``singles`` (slots of one pool whose pieces are placed one by one) and ``flips``
-    (column pairs of a component whose two pieces may be the other way round)."""
+    together), ``singles`` (slots of one pool whose pieces are placed one by one), ``flips``
+    (column pairs of a component whose two pieces may be the other way round) and ``sublayers``
+    (a norm's slot with the components it feeds, or that feed it: exchanged together)."""
 
     kinds: tuple[tuple[int, ...], ...]
     singles: tuple[tuple[int, ...], ...]
     flips: tuple[tuple[int, int], ...]
+    sublayers: tuple[tuple[int, ...], ...] = ()
+
+
+def sublayers(
+    kinds: tuple[tuple[int, ...], ...], singles: tuple[tuple[int, ...], ...], width: int
+) -> tuple[tuple[int, ...], ...]:
+    """The sublayers of a layer's ``width`` slots: each maximal run of component columns with the
+    norm slot just before it (a pre-norm layer: the slots start with a norm) or just after it
+    (post-norm), where that norm slot belongs to ``singles``."""
+    norms = {c for pool in singles for c in pool}
+    owner = {c: i for i, k in enumerate(kinds) for c in k}
+    runs, run = [], []
+    for c in range(width):
+        if c in owner:
+            run.append(c)
+        elif run:
+            runs.append(run)
+            run = []
+    if run:
+        runs.append(run)
+    pre = 0 in norms
+    out = []
+    for run in runs:
+        norm = run[0] - 1 if pre else run[-1] + 1
+        if norm in norms:
+            out.append(tuple(sorted((*run, norm))))
+    return tuple(out)
 
 
 def _exchanged(arr: torch.Tensor, p: int, q: int, cols: list[int] | slice) -> torch.Tensor:
@@ -62,7 +90,8 @@ def moves_at(
     window
         How many positions after ``p`` a move reaches.
     rotate
-        Also rotate the components of one or more kinds (every non-empty set of kinds) through
+        The larger neighbourhood: exchange whole sublayers (a norm gain with its components), and
+        rotate the components of one or more kinds (every non-empty set of kinds) through
         positions ``p..q``: moved ``q - p`` places, those between shifted by one (the whole-block
         moves do the same with every column). A wrong linking that is a cycle of three or more
         layers is one such move, and no exchange of two lowers its loss.
@@ -87,6 +116,8 @@ def moves_at(
         cand[p, s], cand[p, t] = arr[p, t], arr[p, s]
         out.append(("flip", [cand]))
     if rotate:
+        for cols in groups.sublayers:
+            out.append(("sublayer", [_exchanged(arr, p, q, list(cols)) for q in later]))
         for kinds in range(1, 2 ** len(groups.kinds)):
             cols = [c for k, kind in enumerate(groups.kinds) if kinds >> k & 1 for c in kind]
             out.append(("rotate", _rotations(arr, p, later, cols)))

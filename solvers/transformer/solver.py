@@ -4,7 +4,9 @@
    unit by unit (:mod:`solvers.transformer.circuits`).
 2. *Start*: each kind of component, and the norm gains, in seriation order (neighbouring layers
    treat the residual dimensions alike, :mod:`solvers.transformer.seriation`); every combination of
-   directions evaluated, the best kept (:mod:`solvers.transformer.start`).
+   directions evaluated, the best kept (:mod:`solvers.transformer.start`). Where the family has a
+   relaxed layer, the MLP order's direction and the norm gains are then chosen by a relaxed fit
+   (:mod:`solvers.transformer.relink`).
 3. *Search*: exact iterated local search over block moves, exchanges of components and norm gains
    between blocks and turning unsure pairs round, on a few sequences
    (:mod:`solvers.transformer.search`), until the loss vanishes or the time is up.
@@ -26,6 +28,7 @@ from reassembly.solver import BaseSolver, SolveResult, StageReport
 from solvers.rows import evaluator
 from solvers.transformer.circuits import Components, match_circuits
 from solvers.transformer.moves import Groups
+from solvers.transformer.relink import Relink
 from solvers.transformer.search import LocalSearch
 from solvers.transformer.start import best_start, plan
 
@@ -45,6 +48,9 @@ class TransformerSolver(BaseSolver):
         each sequence (their outputs do not depend on later ones); ``None``: all.
     search
         The local search (:class:`~solvers.transformer.search.LocalSearch`).
+    relink
+        Linking from data before the search (:class:`~solvers.transformer.relink.Relink`), where
+        the family has a relaxed layer.
     time_limit
         Seconds after which the search returns its best arrangement.
     floor
@@ -69,6 +75,7 @@ class TransformerSolver(BaseSolver):
         rows: int = 2,
         tokens: int | None = 8,
         search: LocalSearch | None = None,
+        relink: Relink | None = None,
         time_limit: float = 480.0,
         floor: float = 1e-9,
         dtype: str = "float32",
@@ -77,6 +84,7 @@ class TransformerSolver(BaseSolver):
         self.rows = rows
         self.tokens = tokens
         self.search = LocalSearch() if search is None else search
+        self.relink = Relink() if relink is None else relink
         self.time_limit = time_limit
         self.floor = floor
         self.dtype = dtype
@@ -140,6 +148,20 @@ class TransformerSolver(BaseSolver):
                 details={"combinations": tried},
             )
         )
+        if self.relink.applies(ev, groups):
+            t0, e0 = time.perf_counter(), ev.evaluations
+            arr, details = self.relink.run(ev, arr, groups, lambda: time.monotonic() > deadline)
+            start_loss = float(ev.loss(ev.states(arr)[-1]))
+            stages.append(
+                StageReport(
+                    "relink",
+                    "relaxed-fit",
+                    mse=start_loss,
+                    evaluations=ev.evaluations - e0,
+                    seconds=time.perf_counter() - t0,
+                    details=details,
+                )
+            )
         best_so_far = Reporter(lambda a: SolveResult(stack.assembly(a, ()), list(stages), {"kind": "anytime"}))
         best_so_far.offer(arr, start_loss)
         t0, e0 = time.perf_counter(), ev.evaluations

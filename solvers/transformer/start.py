@@ -11,7 +11,7 @@ from reassembly.answer import Assembly
 from reassembly.kernel import Evaluator, PieceStack
 from reassembly.puzzle import Puzzle
 from solvers.transformer.circuits import Components
-from solvers.transformer.moves import Groups
+from solvers.transformer.moves import Groups, sublayers
 from solvers.transformer.seriation import bisect, seriate
 
 
@@ -60,10 +60,13 @@ def plan(puzzle: Puzzle, comps: Components) -> tuple[Groups, list[list[list[dict
     for pool, names in singles.items():
         options.append(_single_layouts(puzzle, [pid for pid in pool if pid not in placed], names, D))
     flips = {pair for u in comps.unsure for pair in u}
+    kind_cols = tuple(tuple(slots.index(s) for s in k) for k in kinds)
+    single_cols = tuple(tuple(slots.index(s) for s in names) for names in singles.values())
     groups = Groups(
-        tuple(tuple(slots.index(s) for s in k) for k in kinds),
-        tuple(tuple(slots.index(s) for s in names) for names in singles.values()),
+        kind_cols,
+        single_cols,
         tuple((slots.index(a), slots.index(b)) for a, b in sorted(flips)),
+        sublayers(kind_cols, single_cols, len(slots)),
     )
     return groups, options
 

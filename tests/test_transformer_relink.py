@@ -1,0 +1,109 @@
+"""The relaxed layer and the relaxed linking of the ``transformer`` solver (solvers/transformer/relink.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers.sequences import make_sequence_puzzle
+
+from reassembly.families.base import Mixture
+from reassembly.kernel import PieceStack
+from reassembly.scoring import score
+from solvers.rows import evaluator
+from solvers.transformer import TransformerSolver
+from solvers.transformer.circuits import match_circuits
+from solvers.transformer.relink import Relink, mixed_kinds, relaxed_linking, relaxed_output
+from solvers.transformer.start import plan
+
+SIZES = {"depth": 4, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 8, "length": 6, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def llama():
+    puzzle, answer = make_sequence_puzzle("llama", **SIZES)
+    groups, _ = plan(puzzle, match_circuits(puzzle))
+    ev = evaluator(puzzle, PieceStack(puzzle, torch.float64), (), None, 0)
+    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    return puzzle, answer, groups, ev, truth
+
+
+def test_one_hot_mixtures_are_the_layer(llama):
+    _, _, _, ev, truth = llama
+    stack, fam = ev.stack, ev.family
+    q, k, v, o = (stack.tensors[s].weight[truth[:, stack.slots.index(s)]] for s in ("q", "k", "v", "o"))
+    pool = stack.tensors["attn_norm"].weight
+    D, G = truth.shape[0], pool.shape[0]
+    for p in range(D):
+        hot = torch.nn.functional.one_hot(torch.tensor(p), D).double()
+        gains = tuple(
+            torch.nn.functional.one_hot(truth[p, stack.slots.index(s)], G).double() for s in ("attn_norm", "mlp_norm")
+        )
+        mix = Mixture({"qk": (q, k), "vo": (v, o)}, {"qk": hot, "vo": hot}, pool, gains)
+        params = stack.at(truth[p].tolist())
+        torch.testing.assert_close(fam.mixed_layer(params, ev.X, mix), fam.layer(params, ev.X))
+        wrong = Mixture({"qk": (q, k), "vo": (v, o)}, {"qk": hot.roll(1), "vo": hot}, pool, gains)
+        assert not torch.allclose(fam.mixed_layer(params, ev.X, wrong), fam.layer(params, ev.X))
+
+
+def test_relaxed_output_at_the_truth_is_the_network(llama):
+    _, _, groups, ev, truth = llama
+    kinds = mixed_kinds(ev, groups)
+    D, G = truth.shape[0], ev.stack.tensors["attn_norm"].weight.shape[0]
+    eye = torch.eye(D, dtype=torch.float64)
+    free = [eye - 1.0 / D for _ in kinds]  # component j sits at position j already
+    free += [torch.nn.functional.one_hot(truth[:, c], G).double() - 1.0 / G for c in groups.singles[0]]
+    torch.testing.assert_close(relaxed_output(ev, truth, groups, kinds, free), ev.output(ev.states(truth)[-1]))
+
+
+def test_gains_fit_puts_scrambled_gains_back(llama):
+    puzzle, answer, groups, ev, truth = llama
+    cols = list(groups.singles[0])
+    arr = truth.clone()
+    arr[:, cols] = truth[:, cols].flatten().roll(3).reshape(truth.shape[0], len(cols))
+    assert not score(puzzle, ev.stack.assembly(arr, ()), answer).exact
+    new, loss = relaxed_linking(ev, arr, groups, 60, kinds=False)
+    assert (new[:, cols] == truth[:, cols]).all()
+    assert (
+        new[:, [c for c in range(arr.shape[1]) if c not in cols]]
+        == arr[:, [c for c in range(arr.shape[1]) if c not in cols]]
+    ).all()
+
+
+def test_relink_does_not_apply_to_families_without_a_relaxed_layer():
+    puzzle, _ = make_sequence_puzzle("bert", depth=3, d=16, h=24, heads=4, rows=4, length=5, seed=0)
+    groups, _ = plan(puzzle, match_circuits(puzzle))
+    ev = evaluator(puzzle, PieceStack(puzzle, torch.float64), (), None, 0)
+    assert not Relink().applies(ev, groups)
+
+
+def test_solver_reports_the_relink_stage(llama):
+    puzzle, answer, _, _, _ = llama
+    result = TransformerSolver(time_limit=120).solve(puzzle)
+    assert score(puzzle, result.assembly, answer).exact
+    stage = next(s for s in result.stages if s.stage == "relink")
+    assert len(stage.details["direction_losses"]) == 2
+
+
+def test_sublayers_pair_each_norm_with_the_components_it_feeds():
+    from solvers.transformer.moves import sublayers
+
+    # llama: attn_norm q k v o mlp_norm gate up down (pre-norm: the norm comes first)
+    llama = sublayers(((1, 2), (3, 4), (6, 7, 8)), ((0, 5),), 9)
+    assert llama == ((0, 1, 2, 3, 4), (5, 6, 7, 8))
+    # bert: q k v o attn_norm inp out out_norm (post-norm: the norm comes after)
+    bert = sublayers(((0, 1), (2, 3), (5, 6)), ((4, 7),), 8)
+    assert bert == ((0, 1, 2, 3, 4), (5, 6, 7))
+
+
+def test_a_sublayer_exchange_is_tried_only_in_the_larger_neighbourhood(llama):
+    from solvers.transformer.moves import moves_at
+
+    _, _, groups, _, truth = llama
+    assert "sublayer" not in {label for label, _ in moves_at(truth, groups, 0, 3)}
+    exchanges = [cands for label, cands in moves_at(truth, groups, 0, 3, rotate=True) if label == "sublayer"]
+    assert len(exchanges) == len(groups.sublayers) == 2
+    cols = list(groups.sublayers[0])
+    first = exchanges[0][0]
+    assert (first[0, cols] == truth[1, cols]).all() and (first[1, cols] == truth[0, cols]).all()
+    rest = [c for c in range(truth.shape[1]) if c not in cols]
+    assert (first[:, rest] == truth[:, rest]).all()
