@@ -95,12 +95,14 @@ def test_sublayers_pair_each_norm_with_the_components_it_feeds():
     assert bert == ((0, 1, 2, 3, 4), (5, 6, 7))
 
 
-def test_a_sublayer_exchange_is_tried_only_in_the_larger_neighbourhood(llama):
+def test_sublayer_exchanges_are_a_neighbourhood_of_their_own(llama):
     from solvers.transformer.moves import moves_at
 
     _, _, groups, _, truth = llama
-    assert "sublayer" not in {label for label, _ in moves_at(truth, groups, 0, 3)}
-    exchanges = [cands for label, cands in moves_at(truth, groups, 0, 3, rotate=True) if label == "sublayer"]
+    assert "sublayer" not in {label for label, _ in moves_at(truth, groups, 0, 3, rotate=True)}
+    moves = moves_at(truth, groups, 0, 3, sublayer=True)
+    assert {label for label, _ in moves} == {"sublayer"}
+    exchanges = [cands for _, cands in moves]
     assert len(exchanges) == len(groups.sublayers) == 2
     cols = list(groups.sublayers[0])
     first = exchanges[0][0]

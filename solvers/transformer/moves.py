@@ -74,7 +74,7 @@ def _rotations(arr: torch.Tensor, p: int, later: range, cols: list[int] | slice)
 
 
 def moves_at(
-    arr: torch.Tensor, groups: Groups, p: int, window: int, rotate: bool = False
+    arr: torch.Tensor, groups: Groups, p: int, window: int, rotate: bool = False, sublayer: bool = False
 ) -> list[tuple[str, torch.Tensor]]:
     """The moves that first change position ``p``, by group: ``(label, candidates (B, D, S))``, in
     the order a sweep tries them (components, single pieces slot by slot, flips, whole blocks).
@@ -89,9 +89,11 @@ def moves_at(
         The first position the moves change.
     window
         How many positions after ``p`` a move reaches.
+    sublayer
+        Only exchanges of whole sublayers (a norm gain with its components): the largest
+        neighbourhood, tried where the rotations change nothing either.
     rotate
-        The larger neighbourhood: exchange whole sublayers (a norm gain with its components), and
-        rotate the components of one or more kinds (every non-empty set of kinds) through
+        The larger neighbourhood: rotate the components of one or more kinds (every non-empty set of kinds) through
         positions ``p..q``: moved ``q - p`` places, those between shifted by one (the whole-block
         moves do the same with every column). A wrong linking that is a cycle of three or more
         layers is one such move, and no exchange of two lowers its loss.
@@ -99,6 +101,9 @@ def moves_at(
     D = arr.shape[0]
     later = range(p + 1, min(D, p + window + 1))
     out: list[tuple[str, torch.Tensor]] = []
+    if sublayer:
+        out = [("sublayer", [_exchanged(arr, p, q, list(cols)) for q in later]) for cols in groups.sublayers]
+        return [(label, torch.stack(cands)) for label, cands in out if cands]
     for cols in groups.kinds:
         out.append(("kind", [_exchanged(arr, p, q, list(cols)) for q in later]))
     for cols in groups.singles:
@@ -116,8 +121,6 @@ def moves_at(
         cand[p, s], cand[p, t] = arr[p, t], arr[p, s]
         out.append(("flip", [cand]))
     if rotate:
-        for cols in groups.sublayers:
-            out.append(("sublayer", [_exchanged(arr, p, q, list(cols)) for q in later]))
         for kinds in range(1, 2 ** len(groups.kinds)):
             cols = [c for k, kind in enumerate(groups.kinds) if kinds >> k & 1 for c in kind]
             out.append(("rotate", _rotations(arr, p, later, cols)))

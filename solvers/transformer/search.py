@@ -51,7 +51,9 @@ class LocalSearch(Configurable):
     rotate
         Where a sweep changes nothing, first sweep again with the larger neighbourhood that also
         rotates the components of one or more kinds through several positions (a wrong linking of
-        three or more layers in a cycle), and kick only where that changes nothing either.
+        three or more layers in a cycle); where that changes nothing either, a sweep of
+        exchanges of whole sublayers (a norm gain with the components it feeds); kick only where
+        that changes nothing too.
     """
 
     constraints = {"window": Interval(1, None), "kick_moves": Interval(1, None), "patience": Interval(0, None)}
@@ -72,6 +74,7 @@ class LocalSearch(Configurable):
         log: SearchLog,
         on_move: OnMove | None = None,
         rotate: bool = False,
+        sublayer: bool = False,
     ) -> tuple[torch.Tensor, float, int]:
         """One sweep from ``arr``; returns the arrangement, its loss and the number of moves taken
         (each move taken is passed to ``on_move(arrangement, loss)``).
@@ -94,12 +97,14 @@ class LocalSearch(Configurable):
             Sees every move taken.
         rotate
             Also try rotating the components of sets of kinds (:func:`~solvers.transformer.moves.moves_at`).
+        sublayer
+            Try only exchanges of whole sublayers.
         """
         window = arr.shape[0] if self.window is None else self.window
         states = ev.states(arr)
         loss, taken = float(ev.loss(states[-1])), 0
         for p in range(arr.shape[0]):
-            for label, cands in moves_at(arr, groups, p, window, rotate):
+            for label, cands in moves_at(arr, groups, p, window, rotate, sublayer):
                 if loss <= floor or time.monotonic() > deadline:
                     return arr, loss, taken
                 losses = ev.suffix_losses(cands, torch.full((len(cands),), p), states)
@@ -133,6 +138,9 @@ class LocalSearch(Configurable):
             log.sweeps += 1
             if not taken and self.rotate and groups.kinds and loss > floor:  # a local optimum: the larger neighbourhood
                 arr, loss, taken = self.sweep(ev, arr, groups, floor, deadline, log, on_move, rotate=True)
+                log.sweeps += 1
+            if not taken and self.rotate and groups.sublayers and loss > floor:  # then whole sublayers
+                arr, loss, taken = self.sweep(ev, arr, groups, floor, deadline, log, on_move, sublayer=True)
                 log.sweeps += 1
             if loss < best_loss:
                 best, best_loss = arr, loss
