@@ -227,9 +227,13 @@ class BlockFamily:
         (``p`` batched, ``h`` ``(B, n, d)``); by default the states themselves."""
         return h
 
+    #: Component kinds (their slot names joined in slot order, e.g. ``"qk"``) that
+    #: :meth:`mixed_layer` mixes; empty where the family has no relaxed layer.
+    mixed_kinds: tuple[str, ...] = ()
+
     def mixed_layer(self, p: Params, h: Tensor, mix: Mixture) -> Tensor:
         """One layer whose components are mixtures of candidates (see :class:`Mixture`); families
-        that relink components from data implement it.
+        that relink components from data implement it and name the kinds in :attr:`mixed_kinds`.
 
         Parameters
         ----------

@@ -42,6 +42,7 @@ class LlamaFamily(SequenceFamily):
     )
     anchor = "down"
     causal = True
+    mixed_kinds = ("qk", "vo")
     circuits = (Circuit("q", "k"), Circuit("v", "o"), Circuit("up", "down"), Circuit("gate", "up", "align"))
     shared_heads = {"q": "k"}
     defaults = {"n_heads": 9, "n_kv_heads": 3, "rope_base": 100000.0, "eps": 1e-5}

@@ -98,12 +98,20 @@ def moves_at(
         moves do the same with every column). A wrong linking that is a cycle of three or more
         layers is one such move, and no exchange of two lowers its loss.
     """
-    D = arr.shape[0]
-    later = range(p + 1, min(D, p + window + 1))
-    out: list[tuple[str, torch.Tensor]] = []
+    later = range(p + 1, min(arr.shape[0], p + window + 1))
     if sublayer:
         out = [("sublayer", [_exchanged(arr, p, q, list(cols)) for q in later]) for cols in groups.sublayers]
-        return [(label, torch.stack(cands)) for label, cands in out if cands]
+    else:
+        out = _ordinary(arr, groups, p, window, later, rotate)
+    return [(label, torch.stack(cands)) for label, cands in out if cands]
+
+
+def _ordinary(
+    arr: torch.Tensor, groups: Groups, p: int, window: int, later: range, rotate: bool
+) -> list[tuple[str, list[torch.Tensor]]]:
+    """The ordinary neighbourhood of :func:`moves_at` (with the rotations where ``rotate``)."""
+    D = arr.shape[0]
+    out: list[tuple[str, list[torch.Tensor]]] = []
     for cols in groups.kinds:
         out.append(("kind", [_exchanged(arr, p, q, list(cols)) for q in later]))
     for cols in groups.singles:
@@ -125,7 +133,7 @@ def moves_at(
             cols = [c for k, kind in enumerate(groups.kinds) if kinds >> k & 1 for c in kind]
             out.append(("rotate", _rotations(arr, p, later, cols)))
     out.append(("block", [_exchanged(arr, p, q, slice(None)) for q in later] + _rotations(arr, p, later, slice(None))))
-    return [(label, torch.stack(cands)) for label, cands in out if cands]
+    return out
 
 
 def kick(arr: torch.Tensor, groups: Groups, rng: np.random.Generator, moves: int, window: int) -> torch.Tensor:

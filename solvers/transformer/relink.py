@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from reassembly.families.base import BlockFamily, Mixture, SlotParams
+from reassembly.families.base import Mixture, SlotParams
 from reassembly.kernel import Evaluator
 from reassembly.params import Configurable, Interval
 from solvers.transformer.moves import Groups
@@ -35,8 +35,7 @@ def _kind_name(ev: Evaluator, cols: tuple[int, ...]) -> str:
 
 def mixed_kinds(ev: Evaluator, groups: Groups) -> list[tuple[int, ...]]:
     """The component kinds the family's relaxed layer mixes (the others keep their order)."""
-    names = {"qk", "vo"}
-    return [k for k in groups.kinds if _kind_name(ev, k) in names]
+    return [k for k in groups.kinds if _kind_name(ev, k) in ev.family.mixed_kinds]
 
 
 def relaxed_output(
@@ -169,8 +168,7 @@ class Relink(Configurable):
 
     def applies(self, ev: Evaluator, groups: Groups) -> bool:
         """Whether the puzzle's family has a relaxed layer and the arrangement pools of gains."""
-        has = type(ev.family).mixed_layer is not BlockFamily.mixed_layer
-        return self.iterations > 0 and has and bool(groups.singles) and bool(mixed_kinds(ev, groups))
+        return self.iterations > 0 and bool(groups.singles) and bool(mixed_kinds(ev, groups))
 
     def run(
         self, ev: Evaluator, arr: torch.Tensor, groups: Groups, stop: Callable[[], bool] = lambda: False
