@@ -33,6 +33,15 @@ class SearchLog:
     kicks: int = 0
     history: list[float] = field(default_factory=list)
     stop: str = ""
+    #: Whether the best arrangement was checked to be a local optimum of every neighbourhood.
+    certified: bool = False
+    #: Candidates evaluated by the sweeps that found no improving move from the best arrangement.
+    checked: int = 0
+    #: The lowest loss among those candidates (above the best loss: none improves).
+    best_neighbour: float = float("inf")
+    #: Candidates evaluated (and the lowest loss among them) in the current run of sweeps.
+    _checked: int = 0
+    _best_neighbour: float = float("inf")
 
 
 class LocalSearch(Configurable):
@@ -63,6 +72,16 @@ class LocalSearch(Configurable):
         self.kick_moves = kick_moves
         self.patience = patience
         self.rotate = rotate
+
+    def neighbourhood(self) -> str:
+        """In words, the moves a sweep that finds nothing has checked (a certificate's ``neighbourhood``)."""
+        reach = "any later position" if self.window is None else f"the next {self.window} positions"
+        words = (
+            f"exchanges of a kind's components or of single pieces with {reach}, unsure pairs turned, whole-block moves"
+        )
+        if self.rotate:
+            words += "; rotations of every set of kinds; exchanges of whole sublayers"
+        return words
 
     def sweep(
         self,
@@ -109,6 +128,8 @@ class LocalSearch(Configurable):
                     return arr, loss, taken
                 losses = ev.suffix_losses(cands, torch.full((len(cands),), p), states)
                 i = int(torch.argmin(losses))
+                log._checked += len(cands)
+                log._best_neighbour = min(log._best_neighbour, float(losses[i]))
                 if float(losses[i]) < loss:
                     arr, loss, taken = cands[i], float(losses[i]), taken + 1
                     log.moves[label] = log.moves.get(label, 0) + 1
@@ -134,6 +155,7 @@ class LocalSearch(Configurable):
         best, best_loss, stale = arr, float(ev.loss(ev.states(arr)[-1])), 0
         log.history.append(best_loss)
         while True:
+            log._checked, log._best_neighbour = 0, float("inf")
             arr, loss, taken = self.sweep(ev, arr, groups, floor, deadline, log, on_move)
             log.sweeps += 1
             if not taken and self.rotate and groups.kinds and loss > floor:  # a local optimum: the larger neighbourhood
@@ -146,6 +168,12 @@ class LocalSearch(Configurable):
                 best, best_loss = arr, loss
                 log.history.append(loss)
                 stale = 0 if taken else stale
+                log.certified = False
+            complete = time.monotonic() <= deadline and loss > floor
+            if (
+                not taken and complete and torch.equal(arr, best) and not log.certified
+            ):  # no move lowers the best's loss
+                log.certified, log.checked, log.best_neighbour = True, log._checked, log._best_neighbour
             if best_loss <= floor:
                 log.stop = "floor"
                 break

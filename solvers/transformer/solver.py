@@ -182,10 +182,18 @@ class TransformerSolver(BaseSolver):
         )
         final = evaluator(puzzle, stack, ()).mse(arr)
         certificate = {
-            "kind": "zero-loss" if loss <= floor else log.stop,
+            "kind": "zero-loss" if loss <= floor else "local-optimum" if log.certified else "time-limit",
             "loss": loss,
             "rows": ev.n_rows,
+            "tokens": ev.X.shape[1],
             "final_mse_all_rows": final,
             "all_rows": puzzle.n_rows,
+            "stop": log.stop,
         }
+        if loss > floor and log.certified:
+            certificate.update(
+                neighbourhood=self.search.neighbourhood(),
+                moves_checked=log.checked,
+                best_neighbour_loss=log.best_neighbour,
+            )
         return SolveResult(stack.assembly(arr, ()), stages, certificate)
