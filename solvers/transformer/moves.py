@@ -19,12 +19,21 @@ class Groups:
     """Column groups of an arrangement: ``kinds`` (the slots of one component kind, exchanged
     together), ``singles`` (slots of one pool whose pieces are placed one by one), ``flips``
     (column pairs of a component whose two pieces may be the other way round) and ``sublayers``
-    (a norm's slot with the components it feeds, or that feed it: exchanged together)."""
+    (a norm's slot with the components it feeds, or that feed it: exchanged together) and
+    ``chain`` (the columns of the kinds the start links into one unit per layer and orders
+    together: turned round together)."""
 
     kinds: tuple[tuple[int, ...], ...]
     singles: tuple[tuple[int, ...], ...]
     flips: tuple[tuple[int, int], ...]
     sublayers: tuple[tuple[int, ...], ...] = ()
+    chain: tuple[int, ...] = ()
+
+    def parts(self) -> list[Groups]:
+        """One group of columns at a time: each kind (with its unsure pairs), then each pool of
+        single pieces: the neighbourhoods of a coordinate sweep."""
+        out = [Groups((k,), (), tuple(f for f in self.flips if set(f) <= set(k))) for k in self.kinds]
+        return out + [Groups((), (pool,), ()) for pool in self.singles]
 
 
 def sublayers(
@@ -74,7 +83,13 @@ def _rotations(arr: torch.Tensor, p: int, later: range, cols: list[int] | slice)
 
 
 def moves_at(
-    arr: torch.Tensor, groups: Groups, p: int, window: int, rotate: bool = False, sublayer: bool = False
+    arr: torch.Tensor,
+    groups: Groups,
+    p: int,
+    window: int,
+    rotate: bool = False,
+    sublayer: bool = False,
+    blocks: bool = True,
 ) -> list[tuple[str, torch.Tensor]]:
     """The moves that first change position ``p``, by group: ``(label, candidates (B, D, S))``, in
     the order a sweep tries them (components, single pieces slot by slot, flips, whole blocks).
@@ -97,12 +112,16 @@ def moves_at(
         positions ``p..q``: moved ``q - p`` places, those between shifted by one (the whole-block
         moves do the same with every column). A wrong linking that is a cycle of three or more
         layers is one such move, and no exchange of two lowers its loss.
+    blocks
+        Include the moves of whole blocks (every column).
     """
     later = range(p + 1, min(arr.shape[0], p + window + 1))
     if sublayer:
         out = [("sublayer", [_exchanged(arr, p, q, list(cols)) for q in later]) for cols in groups.sublayers]
     else:
         out = _ordinary(arr, groups, p, window, later, rotate)
+        if not blocks:
+            out = [(label, cands) for label, cands in out if label != "block"]
     return [(label, torch.stack(cands)) for label, cands in out if cands]
 
 

@@ -144,8 +144,9 @@ def relaxed_linking(
 class Relink(Configurable):
     """Link from data before the search (see the module docstring).
 
-    First the order of the components the relaxed layer does not mix (the MLPs) is read in both
-    directions of its seriation path, and the direction whose *gains-only* fit explains the rows
+    First the order of the components the relaxed layer does not mix (the MLPs, with the
+    components the start linked to them: ``groups.chain``) is read in both directions of its
+    seriation path, and the direction whose *gains-only* fit explains the rows
     better is kept: with the norm gains free, the fit marginalises over where they go instead of
     judging a direction by one arbitrary placement of them (the cheap fit: the network stays an
     ordinary one, with mixed gains). Then, where ``components`` is set, the attention components
@@ -186,7 +187,7 @@ class Relink(Configurable):
         stop
             Checked every few L-BFGS steps.
         """
-        fixed = [c for k in groups.kinds if k not in mixed_kinds(ev, groups) for c in k]
+        fixed = list(groups.chain) or [c for k in groups.kinds if k not in mixed_kinds(ev, groups) for c in k]
         tried = []
         for flip in (False, True):
             a = arr.clone()

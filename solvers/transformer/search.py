@@ -63,15 +63,27 @@ class LocalSearch(Configurable):
         three or more layers in a cycle); where that changes nothing either, a sweep of
         exchanges of whole sublayers (a norm gain with the components it feeds); kick only where
         that changes nothing too.
+    coordinate
+        First, sweeps that move one group of columns at a time (one kind's components, or one
+        pool's single pieces; :meth:`coordinate_descent`), cycling through the groups until none
+        changes, before the sweeps over every move.
     """
 
     constraints = {"window": Interval(1, None), "kick_moves": Interval(1, None), "patience": Interval(0, None)}
 
-    def __init__(self, window: int | None = 6, kick_moves: int = 2, patience: int = 10, rotate: bool = True) -> None:
+    def __init__(
+        self,
+        window: int | None = 6,
+        kick_moves: int = 2,
+        patience: int = 10,
+        rotate: bool = True,
+        coordinate: bool = True,
+    ) -> None:
         self.window = window
         self.kick_moves = kick_moves
         self.patience = patience
         self.rotate = rotate
+        self.coordinate = coordinate
 
     def neighbourhood(self) -> str:
         """In words, the moves a sweep that finds nothing has checked (a certificate's ``neighbourhood``)."""
@@ -94,6 +106,7 @@ class LocalSearch(Configurable):
         on_move: OnMove | None = None,
         rotate: bool = False,
         sublayer: bool = False,
+        blocks: bool = True,
     ) -> tuple[torch.Tensor, float, int]:
         """One sweep from ``arr``; returns the arrangement, its loss and the number of moves taken
         (each move taken is passed to ``on_move(arrangement, loss)``).
@@ -118,12 +131,14 @@ class LocalSearch(Configurable):
             Also try rotating the components of sets of kinds (:func:`~solvers.transformer.moves.moves_at`).
         sublayer
             Try only exchanges of whole sublayers.
+        blocks
+            Also try moving whole blocks.
         """
         window = arr.shape[0] if self.window is None else self.window
         states = ev.states(arr)
         loss, taken = float(ev.loss(states[-1])), 0
         for p in range(arr.shape[0]):
-            for label, cands in moves_at(arr, groups, p, window, rotate, sublayer):
+            for label, cands in moves_at(arr, groups, p, window, rotate, sublayer, blocks):
                 if loss <= floor or time.monotonic() > deadline:
                     return arr, loss, taken
                 losses = ev.suffix_losses(cands, torch.full((len(cands),), p), states)
@@ -137,6 +152,50 @@ class LocalSearch(Configurable):
                     if on_move is not None:
                         on_move(arr, loss)
         return arr, loss, taken
+
+    def coordinate_descent(
+        self,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        groups: Groups,
+        floor: float,
+        deadline: float,
+        log: SearchLog,
+        on_move: OnMove | None = None,
+    ) -> torch.Tensor:
+        """Sweeps that move one group of columns at a time (:meth:`Groups.parts`), each repeated
+        until it changes nothing, cycling through the groups until a whole cycle changes nothing;
+        returns the arrangement. Where the start linked kinds by their weights (``groups.chain``),
+        those are held in a first phase while the others settle around them, then every group
+        is moved.
+
+        A move of one kind is judged with every other kind where it is. From a start where each
+        kind is partly right, the best move over *all* kinds is often one that makes up for a
+        wrong component with another kind's (a norm gain, a whole block) and takes right pieces
+        away from their places; one kind at a time cannot. (On held-out 12-layer SmolLM2, with one
+        kind scrambled and everything else right, sweeps over every move end with no layer whole;
+        sweeps over that kind alone put it back in seconds.)
+
+        Parameters
+        ----------
+        ev, arr, groups, floor, deadline, log, on_move
+            As for :meth:`sweep`.
+        """
+        parts = groups.parts()
+        free = [g for g in parts if not (g.kinds and {c for k in g.kinds for c in k} <= set(groups.chain))]
+        for phase in ([free, parts] if groups.chain else [parts]):
+            changed = True
+            while changed:
+                changed = False
+                for part in phase:
+                    taken = 1
+                    while taken:
+                        arr, loss, taken = self.sweep(ev, arr, part, floor, deadline, log, on_move, blocks=False)
+                        log.sweeps += 1
+                        changed = changed or bool(taken)
+                        if loss <= floor or time.monotonic() > deadline:
+                            return arr
+        return arr
 
     def run(
         self,
@@ -152,6 +211,9 @@ class LocalSearch(Configurable):
         loss)`` sees every move taken (an anytime reporter keeps the best)."""
         window = arr.shape[0] if self.window is None else self.window
         log = SearchLog()
+        log.history.append(float(ev.loss(ev.states(arr)[-1])))
+        if self.coordinate:
+            arr = self.coordinate_descent(ev, arr, groups, floor, deadline, log, on_move)
         best, best_loss, stale = arr, float(ev.loss(ev.states(arr)[-1])), 0
         log.history.append(best_loss)
         while True:

@@ -87,6 +87,31 @@ def seriate(puzzle: Puzzle, members: list[dict[str, int]]) -> list[int]:
     return shortest_path(similarity(puzzle, members))
 
 
+def smoothest_path(puzzle: Puzzle, units: list[dict[str, int]], kinds: list[tuple[str, ...]]) -> list[int]:
+    """Indices of ``units`` (components of several kinds linked into one per layer) in the path order
+    of the kind whose path is smoothest (the highest mean similarity of neighbours along it): the
+    kinds' chains are not equally clear, and a concatenated profile lets the least clear one blur
+    the others.
+
+    Parameters
+    ----------
+    puzzle
+        The puzzle whose pieces the units name.
+    units
+        One dict (slot -> piece id) per layer.
+    kinds
+        The kinds (tuples of slots) each unit holds one component of.
+    """
+    best: tuple[float, list[int]] | None = None
+    for kind in kinds:
+        sim = similarity(puzzle, [{s: u[s] for s in kind} for u in units])
+        path = shortest_path(sim)
+        smooth = float(np.mean([sim[a, b] for a, b in zip(path, path[1:])])) if len(path) > 1 else 0.0
+        if best is None or smooth > best[0]:
+            best = (smooth, path)
+    return best[1] if best else list(range(len(units)))
+
+
 def bisect(puzzle: Puzzle, members: list[dict[str, int]]) -> tuple[list[int], list[int]]:
     """Two halves of ``members`` that are alike within (the sign of the Fiedler vector of their
     similarity graph, split at its median): e.g. the gains of the norms after attention and after

@@ -48,6 +48,9 @@ class TransformerSolver(BaseSolver):
         each sequence (their outputs do not depend on later ones); ``None``: all.
     search
         The local search (:class:`~solvers.transformer.search.LocalSearch`).
+    link
+        Link the components that write into the residual stream into layers by what they write
+        (:mod:`solvers.transformer.linking`) before seriating them.
     relink
         Linking from data before the search (:class:`~solvers.transformer.relink.Relink`), where
         the family has a relaxed layer.
@@ -76,6 +79,7 @@ class TransformerSolver(BaseSolver):
         tokens: int | None = 8,
         search: LocalSearch | None = None,
         relink: Relink | None = None,
+        link: bool = True,
         time_limit: float = 480.0,
         floor: float = 1e-9,
         dtype: str = "float32",
@@ -85,6 +89,7 @@ class TransformerSolver(BaseSolver):
         self.tokens = tokens
         self.search = LocalSearch() if search is None else search
         self.relink = Relink() if relink is None else relink
+        self.link = link
         self.time_limit = time_limit
         self.floor = floor
         self.dtype = dtype
@@ -108,7 +113,7 @@ class TransformerSolver(BaseSolver):
             A puzzle of a family with circuits.
         """
         comps = match_circuits(puzzle)
-        groups, options = plan(puzzle, comps)
+        groups, options = plan(puzzle, comps, self.link)
         ev = evaluator(puzzle, PieceStack(puzzle, DTYPES[self.dtype]), (), self.rows, self.random_state)
         if getattr(puzzle.family, "causal", False) and self.tokens is not None:
             ev = ev.with_rows(ev.X[:, : self.tokens], ev.target[:, : self.tokens])

@@ -11,8 +11,9 @@ from reassembly.answer import Assembly
 from reassembly.kernel import Evaluator, PieceStack
 from reassembly.puzzle import Puzzle
 from solvers.transformer.circuits import Components
+from solvers.transformer.linking import linked_units
 from solvers.transformer.moves import Groups, sublayers
-from solvers.transformer.seriation import bisect, seriate
+from solvers.transformer.seriation import bisect, seriate, smoothest_path
 
 
 def _single_layouts(
@@ -38,9 +39,21 @@ def _single_layouts(
     return out
 
 
-def plan(puzzle: Puzzle, comps: Components) -> tuple[Groups, list[list[list[dict[str, int]]]]]:
+def plan(puzzle: Puzzle, comps: Components, link: bool = True) -> tuple[Groups, list[list[list[dict[str, int]]]]]:
     """Column groups and, per group (kinds, then pools of single pieces), the candidate per-block
-    slot values in seriation order (both directions; for single pieces, every reading of the path)."""
+    slot values in seriation order (both directions; for single pieces, every reading of the path).
+
+    Parameters
+    ----------
+    puzzle
+        A puzzle of a family with circuits.
+    comps
+        Its circuit components.
+    link
+        Link the kinds that write into the residual stream into one unit per layer by what they
+        write (:func:`~solvers.transformer.linking.linked_units`) and seriate the units; else every
+        kind is seriated on its own.
+    """
     layout, D = puzzle.layout, puzzle.depth
     slots = layout.block_slots
     by_kind: dict[tuple[str, ...], list[dict[str, int]]] = {}
@@ -48,8 +61,14 @@ def plan(puzzle: Puzzle, comps: Components) -> tuple[Groups, list[list[list[dict
         by_kind.setdefault(tuple(sorted(m)), []).append(m)
     kinds = {k: v for k, v in by_kind.items() if len(v) == D}
     placed = {pid for members in kinds.values() for m in members for pid in m.values()}
+    units = linked_units(puzzle, kinds) if link else None
     options: list[list[list[dict[str, int]]]] = []
-    for members in kinds.values():
+    if units:
+        path = [units[i] for i in smoothest_path(puzzle, units, [k for k in kinds if set(k) <= set(units[0])])]
+        options.append([path, path[::-1]])
+    for kind, members in kinds.items():
+        if units and set(kind) <= set(units[0]):
+            continue
         path = [members[i] for i in seriate(puzzle, members)]
         options.append([path, path[::-1]])
     singles: dict[tuple[int, ...], tuple[str, ...]] = {}
@@ -67,6 +86,7 @@ def plan(puzzle: Puzzle, comps: Components) -> tuple[Groups, list[list[list[dict
         single_cols,
         tuple((slots.index(a), slots.index(b)) for a, b in sorted(flips)),
         sublayers(kind_cols, single_cols, len(slots)),
+        tuple(sorted(slots.index(s) for s in units[0])) if units else (),
     )
     return groups, options
 
