@@ -73,15 +73,17 @@ def test_relink_does_not_apply_to_families_without_a_relaxed_layer():
     puzzle, _ = make_sequence_puzzle("bert", depth=3, d=16, h=24, heads=4, rows=4, length=5, seed=0)
     groups, _ = plan(puzzle, match_circuits(puzzle))
     ev = evaluator(puzzle, PieceStack(puzzle, torch.float64), (), None, 0)
-    assert not Relink().applies(ev, groups)
+    assert not Relink(iterations=100).applies(ev, groups)
 
 
 def test_solver_reports_the_relink_stage(llama):
     puzzle, answer, _, _, _ = llama
-    result = TransformerSolver(time_limit=120).solve(puzzle)
+    result = TransformerSolver(relink=Relink(iterations=100), time_limit=120).solve(puzzle)
     assert score(puzzle, result.assembly, answer).exact
     stage = next(s for s in result.stages if s.stage == "relink")
     assert len(stage.details["direction_losses"]) == 2
+    # Off by default: no relink stage.
+    assert not any(s.stage == "relink" for s in TransformerSolver(time_limit=120).solve(puzzle).stages)
 
 
 def test_sublayers_pair_each_norm_with_the_components_it_feeds():

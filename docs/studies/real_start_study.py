@@ -23,7 +23,6 @@ from reassembly.answer import load_answer
 from reassembly.loader import load_puzzle
 from reassembly.scoring import score
 from solvers.transformer import TransformerSolver
-from solvers.transformer.relink import Relink
 from solvers.transformer.start import best_start
 
 

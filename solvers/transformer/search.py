@@ -183,7 +183,7 @@ class LocalSearch(Configurable):
         """
         parts = groups.parts()
         free = [g for g in parts if not (g.kinds and {c for k in g.kinds for c in k} <= set(groups.chain))]
-        for phase in ([free, parts] if groups.chain else [parts]):
+        for phase in [free, parts] if groups.chain else [parts]:
             changed = True
             while changed:
                 changed = False
