@@ -2,8 +2,8 @@
 MiniLM takes under a minute, SmolLM2 its 480 s limit), and it needs their weights in the cache
 (``reassembly fetch minilm|smollm2``) and the ``real`` extra; skipped otherwise.
 
-all-MiniLM-L6-v2 must be recovered exactly; on SmolLM2-135M (all 30 layers, and the ladder's rung
-of its first 6, as ``generate --from smollm2 --layers 6``) the score goes into ``extra_info``.
+all-MiniLM-L6-v2 and SmolLM2-135M's first 6 layers (``generate --from smollm2 --layers 6``) must be
+recovered exactly; on SmolLM2's first 12 layers and all 30 the score goes into ``extra_info``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,13 @@ def real_puzzle(name: str, reader: str, layers: int | None = None):
 
 @pytest.mark.parametrize(
     "name, reader, layers, exact",
-    [("minilm", "safetensors", None, True), ("smollm2", "gguf", None, False), ("smollm2", "gguf", 6, False)],
-    ids=["minilm", "smollm2", "smollm2-l6"],
+    [
+        ("minilm", "safetensors", None, True),
+        ("smollm2", "gguf", None, False),
+        ("smollm2", "gguf", 6, True),
+        ("smollm2", "gguf", 12, False),
+    ],
+    ids=["minilm", "smollm2", "smollm2-l6", "smollm2-l12"],
 )
 def test_transformer_on_real_network(benchmark, name: str, reader: str, layers: int | None, exact: bool) -> None:
     from solvers.transformer import TransformerSolver
