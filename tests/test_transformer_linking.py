@@ -112,3 +112,19 @@ def test_the_search_without_coordinate_sweeps_is_still_there(llama):
         ev, arr, groups, 1e-20, time.monotonic() + 60, np.random.default_rng(0)
     )
     assert log.sweeps >= 1 and loss < float(ev.loss(ev.states(arr)[-1]))
+
+
+def test_sublayer_parts_exchange_a_norm_with_its_components(llama):
+    *_, groups, ev, truth = llama
+    plain, with_sub = groups.parts(), groups.parts(sublayers=True)
+    assert with_sub[: len(plain)] == plain and len(with_sub) == len(plain) + len(groups.sublayers)
+    assert [p.kinds[0] for p in with_sub[len(plain) :]] == list(groups.sublayers)
+    # Two layers' attention sublayers exchanged: the sublayer part's sweep puts them back.
+    cols = list(groups.sublayers[0])
+    arr = truth.clone()
+    arr[0, cols], arr[1, cols] = truth[1, cols], truth[0, cols]
+    floor = 1e-12 * float(ev.target.pow(2).mean())
+    out = LocalSearch(coordinate="sublayers").coordinate_descent(
+        ev, arr, groups, floor, time.monotonic() + 60, SearchLog()
+    )
+    assert float(ev.loss(ev.states(out)[-1])) <= floor

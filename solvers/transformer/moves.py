@@ -29,11 +29,13 @@ class Groups:
     sublayers: tuple[tuple[int, ...], ...] = ()
     chain: tuple[int, ...] = ()
 
-    def parts(self) -> list[Groups]:
+    def parts(self, sublayers: bool = False) -> list[Groups]:
         """One group of columns at a time: each kind (with its unsure pairs), then each pool of
-        single pieces: the neighbourhoods of a coordinate sweep."""
+        single pieces, and with ``sublayers`` each sublayer's columns exchanged together: the
+        neighbourhoods of a coordinate sweep."""
         out = [Groups((k,), (), tuple(f for f in self.flips if set(f) <= set(k))) for k in self.kinds]
-        return out + [Groups((), (pool,), ()) for pool in self.singles]
+        out += [Groups((), (pool,), ()) for pool in self.singles]
+        return out + [Groups((sub,), (), ()) for sub in self.sublayers] if sublayers else out
 
 
 def sublayers(

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from reassembly.kernel import Evaluator
-from reassembly.params import Configurable, Interval
+from reassembly.params import Configurable, Interval, OneOf
 from solvers.transformer.moves import Groups, kick, moves_at
 
 OnMove = Callable[[torch.Tensor, float], None]
@@ -66,10 +66,18 @@ class LocalSearch(Configurable):
     coordinate
         First, sweeps that move one group of columns at a time (one kind's components, or one
         pool's single pieces; :meth:`coordinate_descent`), cycling through the groups until none
-        changes, before the sweeps over every move.
+        changes, before the sweeps over every move; ``"sublayers"`` (the default): the second
+        phase also exchanges whole sublayers (a norm gain with the components it feeds) as a
+        group, which repairs a mislinked V/O whose Q/K and gain settled around it (held-out
+        12-layer SmolLM2, seeds 100-102: exact on all three, against two with ``True``).
     """
 
-    constraints = {"window": Interval(1, None), "kick_moves": Interval(1, None), "patience": Interval(0, None)}
+    constraints = {
+        "window": Interval(1, None),
+        "kick_moves": Interval(1, None),
+        "patience": Interval(0, None),
+        "coordinate": OneOf((True, False, "sublayers")),
+    }
 
     def __init__(
         self,
@@ -77,7 +85,7 @@ class LocalSearch(Configurable):
         kick_moves: int = 2,
         patience: int = 10,
         rotate: bool = True,
-        coordinate: bool = True,
+        coordinate: bool | str = "sublayers",
     ) -> None:
         self.window = window
         self.kick_moves = kick_moves
@@ -181,8 +189,8 @@ class LocalSearch(Configurable):
         ev, arr, groups, floor, deadline, log, on_move
             As for :meth:`sweep`.
         """
-        parts = groups.parts()
-        free = [g for g in parts if not (g.kinds and {c for k in g.kinds for c in k} <= set(groups.chain))]
+        parts = groups.parts(self.coordinate == "sublayers")
+        free = [g for g in groups.parts() if not (g.kinds and {c for k in g.kinds for c in k} <= set(groups.chain))]
         for phase in [free, parts] if groups.chain else [parts]:
             changed = True
             while changed:
