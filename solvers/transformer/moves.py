@@ -165,3 +165,83 @@ def kick(arr: torch.Tensor, groups: Groups, rng: np.random.Generator, moves: int
         choices = [c for _, cands in moves_at(arr, groups, p, window) for c in cands]
         arr = choices[int(rng.integers(len(choices)))]
     return arr
+
+
+def substitutions(arr: torch.Tensor, cells: list[list[tuple[int, int]]], window: int) -> tuple[torch.Tensor, list]:
+    """Candidates that put one cell's pieces in another cell's place (the piece stays where it
+    was too: a substitution, not an exchange), for every ordered pair of cells at most ``window``
+    positions apart.
+
+    Parameters
+    ----------
+    arr
+        The arrangement ``(D, S)``.
+    cells
+        Places of one kind: each a list of ``(position, column)`` entries filled together (a
+        component's columns at one position, or one single piece's place).
+    window
+        How far apart (in positions) a substitution's two cells may be.
+
+    Returns
+    -------
+    The candidates ``(B, D, S)`` and, for each, ``(target cell, source cell)``.
+    """
+    cands, pairs = [], []
+    for i, target in enumerate(cells):
+        for j, source in enumerate(cells):
+            if i != j and abs(target[0][0] - source[0][0]) <= window:
+                cand = arr.clone()
+                for (p, c), (q, t) in zip(target, source):
+                    cand[p, c] = arr[q, t]
+                cands.append(cand)
+                pairs.append((i, j))
+    return (torch.stack(cands) if cands else arr.new_empty(0, *arr.shape)), pairs
+
+
+def cycles(assignment: list[int]) -> list[list[int]]:
+    """The cycles (of length two or more) of a permutation ``assignment`` (cell ``i`` takes the
+    piece of cell ``assignment[i]``)."""
+    seen, out = set(), []
+    for start in range(len(assignment)):
+        cycle, i = [], start
+        while i not in seen:
+            seen.add(i)
+            cycle.append(i)
+            i = assignment[i]
+        if len(cycle) > 1:
+            out.append(cycle)
+    return out
+
+
+def permuted(arr: torch.Tensor, cells: list[list[tuple[int, int]]], assignment: dict[int, int]) -> torch.Tensor:
+    """``arr`` with each cell ``i`` of ``assignment`` given the pieces of cell ``assignment[i]``.
+
+    Parameters
+    ----------
+    arr
+        The arrangement ``(D, S)``.
+    cells
+        As for :func:`substitutions`.
+    assignment
+        Target cell to source cell (a permutation of the cells it names).
+    """
+    new = arr.clone()
+    for i, j in assignment.items():
+        for (p, c), (q, t) in zip(cells[i], cells[j]):
+            new[p, c] = arr[q, t]
+    return new
+
+
+def cells_of(groups: Groups, depth: int) -> list[tuple[str, list[list[tuple[int, int]]]]]:
+    """The places of each kind (a component's columns at each position) and of each pool of single
+    pieces (each place of one piece), the cells :func:`substitutions` fills.
+
+    Parameters
+    ----------
+    groups
+        The column groups.
+    depth
+        Positions.
+    """
+    out = [("kind", [[(p, c) for c in cols] for p in range(depth)]) for cols in groups.kinds]
+    return out + [("single", [[(p, c)] for p in range(depth) for c in cols]) for cols in groups.singles]

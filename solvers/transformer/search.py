@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from reassembly.kernel import Evaluator
 from reassembly.params import Configurable, Interval, OneOf
-from solvers.transformer.moves import Groups, kick, moves_at
+from solvers.transformer.moves import Groups, cells_of, cycles, kick, moves_at, permuted, substitutions
 
 OnMove = Callable[[torch.Tensor, float], None]
 
@@ -70,6 +71,10 @@ class LocalSearch(Configurable):
         phase also exchanges whole sublayers (a norm gain with the components it feeds) as a
         group, which repairs a mislinked V/O whose Q/K and gain settled around it (held-out
         12-layer SmolLM2, seeds 100-102: exact on all three, against two with ``True``).
+    assignments
+        Where the sweeps (rotations and sublayers included) change nothing, *assignment moves*
+        before a kick (:meth:`assign`): each kind's components (and each pool's pieces) re-placed
+        along the cycles of the assignment that the losses of single substitutions prefer.
     """
 
     constraints = {
@@ -86,12 +91,14 @@ class LocalSearch(Configurable):
         patience: int = 10,
         rotate: bool = True,
         coordinate: bool | str = "sublayers",
+        assignments: bool = True,
     ) -> None:
         self.window = window
         self.kick_moves = kick_moves
         self.patience = patience
         self.rotate = rotate
         self.coordinate = coordinate
+        self.assignments = assignments
 
     def neighbourhood(self) -> str:
         """In words, the moves a sweep that finds nothing has checked (a certificate's ``neighbourhood``)."""
@@ -101,6 +108,8 @@ class LocalSearch(Configurable):
         )
         if self.rotate:
             words += "; rotations of every set of kinds; exchanges of whole sublayers"
+        if self.assignments:
+            words += "; the cycles of each kind's and pool's assignment by substitution losses"
         return words
 
     def sweep(
@@ -205,6 +214,71 @@ class LocalSearch(Configurable):
                             return arr
         return arr
 
+    def assign(
+        self,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        groups: Groups,
+        floor: float,
+        deadline: float,
+        log: SearchLog,
+        on_move: OnMove | None = None,
+    ) -> tuple[torch.Tensor, float, int]:
+        """Assignment moves, one kind (or pool of single pieces) at a time; returns as :meth:`sweep`.
+
+        Every *substitution* of the kind is evaluated exactly (at any distance: the window does
+        not apply): position ``p``
+        given the component of position ``q`` (which stays at ``q`` too, so the network is still
+        one network). The Hungarian algorithm on those losses gives the permutation of the kind
+        that single substitutions prefer (the current loss where a place keeps its piece); each
+        of its cycles, and all of them at once, is evaluated exactly as a move, and the best
+        taken where it lowers the loss. A wrong placement that is a long cycle (five layers' Q/K
+        each one place along), whose single exchanges each cost more than they gain while other
+        kinds are wrong too, is one such move: a substitution judges a component at a place
+        without also moving the piece it replaces to where that one would hurt.
+
+        Parameters
+        ----------
+        ev, arr, groups, floor, deadline, log, on_move
+            As for :meth:`sweep`.
+        """
+        D = arr.shape[0]
+        states = ev.states(arr)
+        loss, taken = float(ev.loss(states[-1])), 0
+        for label, cells in cells_of(groups, D):
+            if loss <= floor or time.monotonic() > deadline:
+                break
+            cands, pairs = substitutions(arr, cells, D)
+            if not pairs:
+                continue
+            starts = torch.tensor([cells[i][0][0] for i, _ in pairs])
+            losses = ev.suffix_losses(cands, starts, states)
+            cost = np.full((len(cells), len(cells)), np.inf)
+            np.fill_diagonal(cost, loss)
+            for (i, j), value in zip(pairs, losses.tolist()):
+                cost[i, j] = value
+            finite = np.where(np.isfinite(cost), cost, 2 * np.nanmax(cost[np.isfinite(cost)]) + 1)
+            _, chosen = linear_sum_assignment(finite)
+            found = cycles([int(j) for j in chosen])
+            if not found:
+                continue
+            moves = [{i: int(chosen[i]) for i in c} for c in found]
+            if len(moves) > 1:
+                moves.append({i: int(chosen[i]) for c in found for i in c})
+            trials = torch.stack([permuted(arr, cells, m) for m in moves])
+            first = torch.tensor([min(cells[i][0][0] for i in m) for m in moves])
+            trial_losses = ev.suffix_losses(trials, first, states)
+            k = int(torch.argmin(trial_losses))
+            log._checked += len(moves)
+            log._best_neighbour = min(log._best_neighbour, float(trial_losses[k]))
+            if float(trial_losses[k]) < loss:
+                arr, loss, taken = trials[k], float(trial_losses[k]), taken + 1
+                log.moves["assign"] = log.moves.get("assign", 0) + 1
+                states = ev.states(arr, states, int(first[k]))
+                if on_move is not None:
+                    on_move(arr, loss)
+        return arr, loss, taken
+
     def run(
         self,
         ev: Evaluator,
@@ -233,6 +307,9 @@ class LocalSearch(Configurable):
                 log.sweeps += 1
             if not taken and self.rotate and groups.sublayers and loss > floor:  # then whole sublayers
                 arr, loss, taken = self.sweep(ev, arr, groups, floor, deadline, log, on_move, sublayer=True)
+                log.sweeps += 1
+            if not taken and self.assignments and loss > floor:  # then whole permutations of a kind
+                arr, loss, taken = self.assign(ev, arr, groups, floor, deadline, log, on_move)
                 log.sweeps += 1
             if loss < best_loss:
                 best, best_loss = arr, loss
