@@ -139,6 +139,7 @@ def test_search_certifies_a_local_optimum_that_no_move_improves(llama):
             for _, cands in moves_at(best, groups, p, search.window, rotate, sublayer):
                 losses = noisy.suffix_losses(cands, torch.full((len(cands),), p), states)
                 assert float(losses.min()) >= loss - 1e-12
+    assert search.assign(noisy, best, groups, 0.0, time.monotonic() + 60, log)[2] == 0  # nor an assignment move
     assert log.best_neighbour >= loss
 
 

@@ -209,6 +209,8 @@ class LocalSearch(Configurable):
                     while taken:
                         arr, loss, taken = self.sweep(ev, arr, part, floor, deadline, log, on_move, blocks=False)
                         log.sweeps += 1
+                        if not taken and self.assignments and loss > floor:
+                            arr, loss, taken = self.assign(ev, arr, part, floor, deadline, log, on_move)
                         changed = changed or bool(taken)
                         if loss <= floor or time.monotonic() > deadline:
                             return arr
