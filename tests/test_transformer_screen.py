@@ -55,7 +55,7 @@ def test_estimate_is_gauss_newton(case):
     arr = truth.flip(0)
     states = ev.states(arr)
     screen = Screen(ev, arr, states, sketch=2000, generator=torch.Generator().manual_seed(0))
-    t, (s, u) = 1, groups.singles[0][:2] if len(groups.singles[0]) > 1 else (groups.singles[0][0],) * 2
+    t, s = 1, groups.singles[0][0]
     cand = arr.clone()
     cand[t, s] = arr[t + 1, s]
     delta = ev.family.layer(ev.stack.at(cand[t].tolist()), states[t]) - states[t + 1]

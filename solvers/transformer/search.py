@@ -275,7 +275,7 @@ class LocalSearch(Configurable):
             log._best_neighbour = min(log._best_neighbour, float(trial_losses[k]))
             if float(trial_losses[k]) < loss:
                 arr, loss, taken = trials[k], float(trial_losses[k]), taken + 1
-                log.moves["assign"] = log.moves.get("assign", 0) + 1
+                log.moves[f"assign-{label}"] = log.moves.get(f"assign-{label}", 0) + 1
                 states = ev.states(arr, states, int(first[k]))
                 if on_move is not None:
                     on_move(arr, loss)
