@@ -84,3 +84,11 @@ def test_assignment_moves_leave_the_truth_alone(llama):
 def test_assignments_can_be_turned_off(llama):
     assert "assignment" in LocalSearch().neighbourhood()
     assert "assignment" not in LocalSearch(assignments=False).neighbourhood()
+
+
+def test_assignment_moves_stop_at_the_deadline(llama):
+    groups, ev, truth = llama
+    wrong = truth.flip(0)
+    before = ev.evaluations
+    arr, _, taken = LocalSearch().assign(ev, wrong, groups, 0.0, time.monotonic() - 1, SearchLog())
+    assert taken == 0 and torch.equal(arr, wrong) and ev.evaluations - before <= 1  # the states only

@@ -54,7 +54,7 @@ def test_estimate_is_gauss_newton(case):
     ev, groups, truth = case
     arr = truth.flip(0)
     states = ev.states(arr)
-    screen = Screen(ev, arr, states, sketch=2000, generator=torch.Generator().manual_seed(0))
+    screen = Screen(ev, arr, states, sketch=500, generator=torch.Generator().manual_seed(0))
     t, s = 1, groups.singles[0][0]
     cand = arr.clone()
     cand[t, s] = arr[t + 1, s]

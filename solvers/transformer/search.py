@@ -254,7 +254,12 @@ class LocalSearch(Configurable):
             if not pairs:
                 continue
             starts = torch.tensor([cells[i][0][0] for i, _ in pairs])
-            losses = ev.suffix_losses(cands, starts, states)
+            parts, step = [], len(cells)  # about one place's substitutions between looks at the clock
+            for b in range(0, len(pairs), step):
+                if time.monotonic() > deadline:
+                    return arr, loss, taken
+                parts.append(ev.suffix_losses(cands[b : b + step], starts[b : b + step], states))
+            losses = torch.cat(parts)
             cost = np.full((len(cells), len(cells)), np.inf)
             np.fill_diagonal(cost, loss)
             for (i, j), value in zip(pairs, losses.tolist()):
