@@ -10,7 +10,7 @@ the puzzle's kept answer (only to score), and from that arrangement
 2. one pass of :meth:`~solvers.transformer.search.LocalSearch.assign`, then the solver's search
    from the returned arrangement (``--time-limit``)::
 
-    reassembly bench --seeds 0 -s transformer[search__assignments=false] --puzzle /tmp/r24/s12-104 --out /tmp/h12
+    reassembly bench --seeds 0 -s 'transformer[search__assignments=false]' --puzzle /tmp/r24/s12-104 --out /tmp/h12
     python docs/studies/real_assign_study.py /tmp/h12/results.jsonl /tmp/r24/s12-104
 """
 

@@ -6,7 +6,8 @@ one of its norm gains, with a later block's; turning an unsure pair round; movin
 is evaluated exactly from the cached prefix states and the best move taken where it lowers the
 loss. The input of position 0 is known exactly, so getting early positions right first pays: a
 right prefix makes every later choice easier to judge. Sweeps repeat until one changes nothing;
-then random kicks from the best arrangement so far (iterated local search) until the loss reaches
+then larger neighbourhoods (rotations, whole sublayers, assignment moves: a kind's permutation
+by the Hungarian algorithm on exact substitution losses, :meth:`LocalSearch.assign`); then random kicks from the best arrangement so far (iterated local search) until the loss reaches
 the floor, patience runs out or time is up.
 """
 
