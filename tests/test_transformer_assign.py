@@ -7,24 +7,17 @@ import time
 import numpy as np
 import pytest
 import torch
-from helpers.sequences import make_sequence_puzzle
+from helpers.sequences import search_case
 
-from reassembly.kernel import PieceStack
-from solvers.rows import evaluator
-from solvers.transformer.circuits import match_circuits
 from solvers.transformer.moves import cells_of, cycles, permuted, substitutions
 from solvers.transformer.search import LocalSearch, SearchLog
-from solvers.transformer.start import plan
 
 SIZES = {"depth": 5, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 8, "length": 6, "seed": 3}
 
 
 @pytest.fixture(scope="module")
 def llama():
-    puzzle, answer = make_sequence_puzzle("llama", **SIZES)
-    groups, _ = plan(puzzle, match_circuits(puzzle))
-    ev = evaluator(puzzle, PieceStack(puzzle, torch.float64), (), None, 0)
-    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    _, _, groups, ev, truth = search_case("llama", **SIZES)
     return groups, ev, truth
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers.sequences import make_sequence_puzzle
+from helpers.sequences import make_sequence_puzzle, search_case
 
 from reassembly.families.base import Mixture
 from reassembly.kernel import PieceStack
@@ -20,11 +20,7 @@ SIZES = {"depth": 4, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 8, "length":
 
 @pytest.fixture(scope="module")
 def llama():
-    puzzle, answer = make_sequence_puzzle("llama", **SIZES)
-    groups, _ = plan(puzzle, match_circuits(puzzle))
-    ev = evaluator(puzzle, PieceStack(puzzle, torch.float64), (), None, 0)
-    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
-    return puzzle, answer, groups, ev, truth
+    return search_case("llama", **SIZES)
 
 
 def test_one_hot_mixtures_are_the_layer(llama):

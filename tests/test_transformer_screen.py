@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers.sequences import make_sequence_puzzle
+from helpers.sequences import search_case
 
-from reassembly.kernel import PieceStack
-from solvers.rows import evaluator
-from solvers.transformer.circuits import match_circuits
 from solvers.transformer.screen import Screen
-from solvers.transformer.start import plan
 
 SIZES = {"depth": 4, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 8, "length": 6, "seed": 3}
 
 
 @pytest.fixture(scope="module", params=["llama", "bert"])
 def case(request):
-    puzzle, answer = make_sequence_puzzle(request.param, **SIZES)
-    groups, _ = plan(puzzle, match_circuits(puzzle))
-    ev = evaluator(puzzle, PieceStack(puzzle, torch.float64), (), None, 0)
-    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    _, _, groups, ev, truth = search_case(request.param, **SIZES)
     return ev, groups, truth
 
 

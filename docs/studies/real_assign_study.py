@@ -23,13 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from scipy.stats import spearmanr
 
 from reassembly.answer import Assembly, load_answer
 from reassembly.loader import load_puzzle
 from solvers.transformer import TransformerSolver
-from solvers.transformer.moves import Groups, cells_of, cycles, substitutions
+from solvers.transformer.moves import Groups, cells_of, preferred_cycles, substitutions
 from solvers.transformer.screen import Screen
 from solvers.transformer.search import SearchLog
 
@@ -51,14 +50,6 @@ def returned(results: Path, root: Path, stack) -> torch.Tensor:
     ids = [int(x) for x in row["answer"].split(",")]
     S = len(stack.slots)
     return stack.arrangement(Assembly(tuple(tuple(ids[i : i + S]) for i in range(0, len(ids), S)), ()))
-
-
-def assignment(cells, pairs, losses, loss) -> list[list[int]]:
-    """The cycles of the Hungarian assignment on substitution ``losses`` (``loss``: a place kept)."""
-    cost = np.full((len(cells), len(cells)), loss)
-    for (i, j), value in zip(pairs, losses.tolist()):
-        cost[i, j] = value
-    return cycles([int(j) for j in linear_sum_assignment(cost)[1]])
 
 
 def main() -> None:
@@ -102,8 +93,8 @@ def main() -> None:
             cheapest += best is not None and [int(arr[q, t]) for q, t in cells[best]] == want and min(row)[0] < loss
         slots = "+".join(ev.stack.slots[c] for _, c in cells[0])
         print(
-            f"| {label} {slots} | {len(cells)} | {wrong} | {cheapest} | {assignment(cells, pairs, exact, loss)} "
-            f"| {spearmanr(exact, est)[0]:.2f} | {assignment(cells, pairs, est, loss)} |",
+            f"| {label} {slots} | {len(cells)} | {wrong} | {cheapest} | {[sorted(c) for c in preferred_cycles(len(cells), pairs, exact.tolist(), loss)]} "
+            f"| {spearmanr(exact, est)[0]:.2f} | {[sorted(c) for c in preferred_cycles(len(cells), pairs, est.tolist(), loss)]} |",
             flush=True,
         )
     t0 = time.perf_counter()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
 
 @dataclass(frozen=True)
@@ -186,15 +187,13 @@ def substitutions(arr: torch.Tensor, cells: list[list[tuple[int, int]]], window:
     -------
     The candidates ``(B, D, S)`` and, for each, ``(target cell, source cell)``.
     """
-    cands, pairs = [], []
-    for i, target in enumerate(cells):
-        for j, source in enumerate(cells):
-            if i != j and abs(target[0][0] - source[0][0]) <= window:
-                cand = arr.clone()
-                for (p, c), (q, t) in zip(target, source):
-                    cand[p, c] = arr[q, t]
-                cands.append(cand)
-                pairs.append((i, j))
+    pairs = [
+        (i, j)
+        for i, target in enumerate(cells)
+        for j, source in enumerate(cells)
+        if i != j and abs(target[0][0] - source[0][0]) <= window
+    ]
+    cands = [permuted(arr, cells, {i: j}) for i, j in pairs]
     return (torch.stack(cands) if cands else arr.new_empty(0, *arr.shape)), pairs
 
 
@@ -211,6 +210,31 @@ def cycles(assignment: list[int]) -> list[list[int]]:
         if len(cycle) > 1:
             out.append(cycle)
     return out
+
+
+def preferred_cycles(size: int, pairs: list[tuple[int, int]], losses: list[float], kept: float) -> list[dict[int, int]]:
+    """The cycles of the assignment of ``size`` cells that single substitutions prefer: the
+    Hungarian algorithm on the substitution ``losses`` (cell ``i`` given cell ``j``'s pieces,
+    for each pair of ``pairs``; ``kept`` where a cell keeps its own; pairs not given are not
+    allowed), each cycle as target cell to source cell (:func:`permuted` applies one).
+
+    Parameters
+    ----------
+    size
+        Cells.
+    pairs
+        ``(target, source)`` of each substitution (:func:`substitutions`).
+    losses
+        Each substitution's loss.
+    kept
+        The loss of the arrangement as it is.
+    """
+    cost = np.full((size, size), np.inf)
+    np.fill_diagonal(cost, kept)
+    for (i, j), value in zip(pairs, losses):
+        cost[i, j] = value
+    chosen = [int(j) for j in linear_sum_assignment(cost)[1]]
+    return [{i: chosen[i] for i in cycle} for cycle in cycles(chosen)]
 
 
 def permuted(arr: torch.Tensor, cells: list[list[tuple[int, int]]], assignment: dict[int, int]) -> torch.Tensor:

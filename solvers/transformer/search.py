@@ -7,8 +7,9 @@ is evaluated exactly from the cached prefix states and the best move taken where
 loss. The input of position 0 is known exactly, so getting early positions right first pays: a
 right prefix makes every later choice easier to judge. Sweeps repeat until one changes nothing;
 then larger neighbourhoods (rotations, whole sublayers, assignment moves: a kind's permutation
-by the Hungarian algorithm on exact substitution losses, :meth:`LocalSearch.assign`); then random kicks from the best arrangement so far (iterated local search) until the loss reaches
-the floor, patience runs out or time is up.
+by the Hungarian algorithm on exact substitution losses, :meth:`LocalSearch.assign`); then
+random kicks from the best arrangement so far (iterated local search) until the loss reaches the
+floor, patience runs out or time is up.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from reassembly.kernel import Evaluator
 from reassembly.params import Configurable, Interval, OneOf
-from solvers.transformer.moves import Groups, cells_of, cycles, kick, moves_at, permuted, substitutions
+from solvers.transformer.moves import Groups, cells_of, kick, moves_at, permuted, preferred_cycles, substitutions
 
 OnMove = Callable[[torch.Tensor, float], None]
 
@@ -230,9 +230,8 @@ class LocalSearch(Configurable):
         """Assignment moves, one kind (or pool of single pieces) at a time; returns as :meth:`sweep`.
 
         Every *substitution* of the kind is evaluated exactly (at any distance: the window does
-        not apply): position ``p``
-        given the component of position ``q`` (which stays at ``q`` too, so the network is still
-        one network). The Hungarian algorithm on those losses gives the permutation of the kind
+        not apply): position ``p`` given the component of position ``q`` (which stays at ``q``
+        too, so the network is still one network). The Hungarian algorithm on those losses gives the permutation of the kind
         that single substitutions prefer (the current loss where a place keeps its piece); each
         of its cycles, and all of them at once, is evaluated exactly as a move, and the best
         taken where it lowers the loss. A wrong placement that is a long cycle (five layers' Q/K
@@ -260,19 +259,11 @@ class LocalSearch(Configurable):
                 if time.monotonic() > deadline:
                     return arr, loss, taken
                 parts.append(ev.suffix_losses(cands[b : b + step], starts[b : b + step], states))
-            losses = torch.cat(parts)
-            cost = np.full((len(cells), len(cells)), np.inf)
-            np.fill_diagonal(cost, loss)
-            for (i, j), value in zip(pairs, losses.tolist()):
-                cost[i, j] = value
-            finite = np.where(np.isfinite(cost), cost, 2 * np.nanmax(cost[np.isfinite(cost)]) + 1)
-            _, chosen = linear_sum_assignment(finite)
-            found = cycles([int(j) for j in chosen])
-            if not found:
+            moves = preferred_cycles(len(cells), pairs, torch.cat(parts).tolist(), loss)
+            if not moves:
                 continue
-            moves = [{i: int(chosen[i]) for i in c} for c in found]
             if len(moves) > 1:
-                moves.append({i: int(chosen[i]) for c in found for i in c})
+                moves.append({i: j for m in moves for i, j in m.items()})
             trials = torch.stack([permuted(arr, cells, m) for m in moves])
             first = torch.tensor([min(cells[i][0][0] for i in m) for m in moves])
             trial_losses = ev.suffix_losses(trials, first, states)

@@ -9,12 +9,18 @@ those signals is measured on the real ones (docs/real-networks.md).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from reassembly.answer import Answer, Assembly
 from reassembly.families import get_family
 from reassembly.puzzle import Piece, Puzzle
 from reassembly.scoring import outputs
+
+if TYPE_CHECKING:
+    from reassembly.kernel import Evaluator
+    from solvers.transformer.moves import Groups
 
 F64 = torch.float64
 Tensors = tuple[torch.Tensor, torch.Tensor | None]
@@ -119,3 +125,26 @@ def make_sequence_puzzle(
     return Puzzle(
         pieces=tuple(pieces), X=X, pred=pred, name=f"{family}-test", family=fam, fixed=fixed, tokens=tokens
     ), Answer.of(truth)
+
+
+def search_case(family: str, **sizes: int) -> tuple[Puzzle, Answer, Groups, Evaluator, torch.Tensor]:
+    """A :func:`make_sequence_puzzle` puzzle as the ``transformer`` search sees it: the puzzle, its
+    answer, the column groups of the circuits' plan, a float64 evaluator on every row and the true
+    arrangement.
+
+    Parameters
+    ----------
+    family
+        ``bert`` or ``llama``.
+    sizes
+        Keyword arguments of :func:`make_sequence_puzzle`.
+    """
+    from reassembly.kernel import PieceStack
+    from solvers.rows import evaluator
+    from solvers.transformer.circuits import match_circuits
+    from solvers.transformer.start import plan
+
+    puzzle, answer = make_sequence_puzzle(family, **sizes)
+    groups, _ = plan(puzzle, match_circuits(puzzle))
+    ev = evaluator(puzzle, PieceStack(puzzle, F64), (), None, 0)
+    return puzzle, answer, groups, ev, ev.stack.arrangement(answer.assembly(puzzle.layout))
