@@ -75,7 +75,9 @@ def test_only_writing_kinds_are_linked(llama):
     units = linked_units(puzzle, _kinds(comps))
     assert units is not None and len(units) == SIZES["depth"]
     assert all(set(u) == {"v", "o", "gate", "up", "down"} for u in units)
-    assert {ev.stack.slots[c] for c in groups.chain} == {"v", "o", "gate", "up", "down"}
+    # The start runs Q/K along the linked units (by reads) and holds them with the units first.
+    assert {ev.stack.slots[c] for c in groups.chain} == {"q", "k", "v", "o", "gate", "up", "down"}
+    assert {ev.stack.slots[c] for c in plan(puzzle, comps, align=False)[0].chain} == {"v", "o", "gate", "up", "down"}
     assert linked_units(puzzle, {k: v for k, v in _kinds(comps).items() if "down" not in k}) is None
     assert plan(puzzle, comps, link=False)[0].chain == ()
 

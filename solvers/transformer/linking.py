@@ -29,27 +29,56 @@ def write_slots(puzzle: Puzzle, kind: tuple[str, ...]) -> list[str]:
     return [s for s in kind if _spec(puzzle, s).role == "write"]
 
 
-def write_features(puzzle: Puzzle, members: list[dict[str, int]]) -> torch.Tensor:
-    """``(n, d * d)``: each member's write Gram (summed over its write slots), scaled to unit norm,
-    the mean over ``members`` removed, and scaled to unit norm again.
+def gram_features(puzzle: Puzzle, members: list[dict[str, int]], role: str = "write") -> torch.Tensor:
+    """``(n, d * d)``: each member's Gram over the residual dimensions (summed over its slots of
+    ``role``), scaled to unit norm, the mean over ``members`` removed, and scaled to unit norm again.
 
     Parameters
     ----------
     puzzle
         The puzzle whose pieces the members name.
     members
-        Components of one kind (slot -> piece id), each with at least one write slot.
+        Components of one kind (slot -> piece id), each with at least one slot of ``role``.
+    role
+        ``"write"``: ``W Wᵀ`` of what the member writes into the residual stream; ``"read"``:
+        ``Wᵀ W`` of what it reads from it.
     """
     rows = []
     for m in members:
         gram = 0
-        for s in write_slots(puzzle, tuple(m)):
+        for s in (x for x in m if _spec(puzzle, x).role == role):
             w = puzzle.pieces[m[s]].weight.float()
             w = w if _spec(puzzle, s).hidden_axis == 1 else w.T  # (residual, hidden)
             gram = gram + w @ w.T
         rows.append(torch.nn.functional.normalize(gram.flatten(), dim=0))
     f = torch.stack(rows)
     return torch.nn.functional.normalize(f - f.mean(0), dim=1)
+
+
+def write_features(puzzle: Puzzle, members: list[dict[str, int]]) -> torch.Tensor:
+    """:func:`gram_features` of what the members write."""
+    return gram_features(puzzle, members, "write")
+
+
+def runs_along(puzzle: Puzzle, path: list[dict[str, int]], other: list[dict[str, int]]) -> bool:
+    """Whether ``other`` (one component per layer, in seriation order) runs the same way as
+    ``path``, judged by what they read: the summed read-Gram similarity of the components the two
+    paths put at the same place, against that of ``other`` reversed.
+
+    A layer's components read the same normalised residual stream, so their read Grams are a little
+    more alike within a layer than across layers: too little to link one layer (a third of
+    SmolLM2's Q/K to their V/O), but summed along two chains it says which way one runs against
+    the other where the data, judged with every norm gain still misplaced, cannot.
+
+    Parameters
+    ----------
+    puzzle
+        The puzzle whose pieces the components name.
+    path, other
+        Components of two kinds, as many of each, each with a read slot.
+    """
+    sim = gram_features(puzzle, path, "read") @ gram_features(puzzle, other, "read").T
+    return bool(torch.trace(sim) >= torch.trace(sim.flip(1)))
 
 
 def link(puzzle: Puzzle, a: list[dict[str, int]], b: list[dict[str, int]]) -> list[int]:

@@ -7,6 +7,12 @@ alike in neighbouring layers (docs/real-networks.md measures it). A component's 
 per-dimension log-norms, each standardised; the order is the shortest Hamiltonian path through
 the components under ``1 - correlation`` (nearest-neighbour starts, then 2-opt). Its direction is
 left open: data chooses.
+
+A component whose pieces only read (attention's Q/K) is better described by its *circuit
+matrix*: ``Σ_units a_u b_uᵀ`` over the hidden units its two pieces share (per head, key-value
+heads repeated for the query heads they serve), the bilinear form ``W_qᵀ W_k`` that scores a
+query against a key. It does not depend on how the units are numbered, and it describes what the
+layer computes rather than how large its weights are (:func:`circuit_similarity`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import numpy as np
 import torch
 
 from reassembly.puzzle import Puzzle
+from solvers.transformer.circuits import unit_vectors
 
 
 def profile(puzzle: Puzzle, slot: str, piece: int) -> torch.Tensor:
@@ -82,9 +89,60 @@ def similarity(puzzle: Puzzle, members: list[dict[str, int]]) -> np.ndarray:
     return (p @ p.T).numpy()
 
 
-def seriate(puzzle: Puzzle, members: list[dict[str, int]]) -> list[int]:
-    """Indices of ``members`` in path order (direction unknown)."""
-    return shortest_path(similarity(puzzle, members))
+def circuit_similarity(puzzle: Puzzle, members: list[dict[str, int]], symmetric: bool = False) -> np.ndarray | None:
+    """Cosine similarity of the members' circuit matrices, or ``None`` where no circuit of the
+    family joins two of their slots.
+
+    A member's circuit matrix is, summed over the family's circuits within its slots,
+    ``Σ_h A_hᵀ B_h`` (``A_h``, ``B_h``: the unit vectors of head ``h`` of the circuit's two pieces,
+    rows normalised, the piece with fewer heads repeated); each is flattened and scaled to unit
+    norm, the mean over ``members`` removed (what every layer shares) and scaled again.
+
+    Parameters
+    ----------
+    puzzle
+        The puzzle whose pieces the members name.
+    members
+        Components of one kind (slot -> piece id).
+    symmetric
+        Use ``M + Mᵀ``: where the circuit cannot tell its two pieces apart (BERT's Q and K), the
+        matrix of a component whose pair is the other way round is the transpose.
+    """
+    fam, slots = puzzle.family, set(members[0])
+    circuits = [c for c in fam.circuits if c.a in slots and c.b in slots and c.a != c.b]
+    if not circuits:
+        return None
+    total = 0
+    for c in circuits:
+        heads = max(fam.heads(c.a), fam.heads(c.b))
+        a = unit_vectors(puzzle, c.a, tuple(m[c.a] for m in members), heads)
+        b = unit_vectors(puzzle, c.b, tuple(m[c.b] for m in members), heads)
+        total = total + torch.einsum("phkd,phke->pde", a, b)
+    if symmetric:
+        total = total + total.transpose(1, 2)
+    f = torch.nn.functional.normalize(total.flatten(1), dim=1)
+    f = torch.nn.functional.normalize(f - f.mean(0), dim=1)
+    return (f @ f.T).numpy()
+
+
+def seriate(puzzle: Puzzle, members: list[dict[str, int]], symmetric: bool = False) -> list[int]:
+    """Indices of ``members`` in path order (direction unknown): by their circuit matrices where
+    their pieces only read (:func:`circuit_similarity`), else by their profiles.
+
+    Parameters
+    ----------
+    puzzle
+        The puzzle whose pieces the members name.
+    members
+        Components of one kind, or single pieces (slot -> piece id).
+    symmetric
+        As for :func:`circuit_similarity`.
+    """
+    roles = {s.name: s.role for s in puzzle.family.slots}
+    sim = None
+    if all(roles[s] == "read" for s in members[0]):
+        sim = circuit_similarity(puzzle, members, symmetric)
+    return shortest_path(similarity(puzzle, members) if sim is None else sim)
 
 
 def smoothest_path(puzzle: Puzzle, units: list[dict[str, int]], kinds: list[tuple[str, ...]]) -> list[int]:

@@ -51,6 +51,10 @@ class TransformerSolver(BaseSolver):
     link
         Link the components that write into the residual stream into layers by what they write
         (:mod:`solvers.transformer.linking`) before seriating them.
+    align
+        Run the other kinds' seriation paths (Q/K) the way the linked layers' path runs, judged by
+        what both read (:func:`~solvers.transformer.linking.runs_along`), instead of letting the
+        data choose each direction on its own.
     relink
         Linking from data before the search (:class:`~solvers.transformer.relink.Relink`), where
         the family has a relaxed layer.
@@ -80,6 +84,7 @@ class TransformerSolver(BaseSolver):
         search: LocalSearch | None = None,
         relink: Relink | None = None,
         link: bool = True,
+        align: bool = True,
         time_limit: float = 480.0,
         floor: float = 1e-9,
         dtype: str = "float32",
@@ -90,6 +95,7 @@ class TransformerSolver(BaseSolver):
         self.search = LocalSearch() if search is None else search
         self.relink = Relink() if relink is None else relink
         self.link = link
+        self.align = align
         self.time_limit = time_limit
         self.floor = floor
         self.dtype = dtype
@@ -113,7 +119,7 @@ class TransformerSolver(BaseSolver):
             A puzzle of a family with circuits.
         """
         comps = match_circuits(puzzle)
-        groups, options = plan(puzzle, comps, self.link)
+        groups, options = plan(puzzle, comps, self.link, self.align)
         ev = evaluator(puzzle, PieceStack(puzzle, DTYPES[self.dtype]), (), self.rows, self.random_state)
         if getattr(puzzle.family, "causal", False) and self.tokens is not None:
             ev = ev.with_rows(ev.X[:, : self.tokens], ev.target[:, : self.tokens])

@@ -11,7 +11,7 @@ from reassembly.answer import Assembly
 from reassembly.kernel import Evaluator, PieceStack
 from reassembly.puzzle import Puzzle
 from solvers.transformer.circuits import Components
-from solvers.transformer.linking import linked_units
+from solvers.transformer.linking import linked_units, runs_along
 from solvers.transformer.moves import Groups, sublayers
 from solvers.transformer.seriation import bisect, seriate, smoothest_path
 
@@ -39,7 +39,9 @@ def _single_layouts(
     return out
 
 
-def plan(puzzle: Puzzle, comps: Components, link: bool = True) -> tuple[Groups, list[list[list[dict[str, int]]]]]:
+def plan(
+    puzzle: Puzzle, comps: Components, link: bool = True, align: bool = True
+) -> tuple[Groups, list[list[list[dict[str, int]]]]]:
     """Column groups and, per group (kinds, then pools of single pieces), the candidate per-block
     slot values in seriation order (both directions; for single pieces, every reading of the path).
 
@@ -53,6 +55,10 @@ def plan(puzzle: Puzzle, comps: Components, link: bool = True) -> tuple[Groups, 
         Link the kinds that write into the residual stream into one unit per layer by what they
         write (:func:`~solvers.transformer.linking.linked_units`) and seriate the units; else every
         kind is seriated on its own.
+    align
+        Where units are linked, run every other kind's seriation path the way the units' path
+        runs, judged by what both read (:func:`~solvers.transformer.linking.runs_along`), so the
+        data chooses one direction for both; else each kind's direction is chosen on its own.
     """
     layout, D = puzzle.layout, puzzle.depth
     slots = layout.block_slots
@@ -63,14 +69,24 @@ def plan(puzzle: Puzzle, comps: Components, link: bool = True) -> tuple[Groups, 
     placed = {pid for members in kinds.values() for m in members for pid in m.values()}
     units = linked_units(puzzle, kinds) if link else None
     options: list[list[list[dict[str, int]]]] = []
+    joined, held = None, tuple(units[0]) if units else ()
     if units:
-        path = [units[i] for i in smoothest_path(puzzle, units, [k for k in kinds if set(k) <= set(units[0])])]
-        options.append([path, path[::-1]])
+        joined = [units[i] for i in smoothest_path(puzzle, units, [k for k in kinds if set(k) <= set(units[0])])]
     for kind, members in kinds.items():
         if units and set(kind) <= set(units[0]):
             continue
-        path = [members[i] for i in seriate(puzzle, members)]
-        options.append([path, path[::-1]])
+        unsure = any(set(pair) <= set(kind) for u in comps.unsure for pair in u)
+        path = [members[i] for i in seriate(puzzle, members, unsure)]
+        if joined is not None and align:
+            # run along the units' path, the way their reads agree (one direction choice for both);
+            # held with the units first unless its pairs' orientation is left to the data
+            path = path if runs_along(puzzle, joined, path) else path[::-1]
+            joined = [{**u, **m} for u, m in zip(joined, path)]
+            held += () if unsure else kind
+        else:
+            options.append([path, path[::-1]])
+    if joined is not None:
+        options.insert(0, [joined, joined[::-1]])
     singles: dict[tuple[int, ...], tuple[str, ...]] = {}
     for s in slots:
         if not any(s in k for k in kinds):
@@ -86,7 +102,7 @@ def plan(puzzle: Puzzle, comps: Components, link: bool = True) -> tuple[Groups, 
         single_cols,
         tuple((slots.index(a), slots.index(b)) for a, b in sorted(flips)),
         sublayers(kind_cols, single_cols, len(slots)),
-        tuple(sorted(slots.index(s) for s in units[0])) if units else (),
+        tuple(sorted(slots.index(s) for s in held)),
     )
     return groups, options
 
