@@ -21,8 +21,9 @@ class Groups:
     together), ``singles`` (slots of one pool whose pieces are placed one by one), ``flips``
     (column pairs of a component whose two pieces may be the other way round) and ``sublayers``
     (a norm's slot with the components it feeds, or that feed it: exchanged together) and
-    ``chain`` (the columns of the kinds the start links into one unit per layer and orders
-    together: turned round together)."""
+    ``chain`` (the columns of the kinds the start places by their weights along one path: linked
+    into one unit per layer by what they write, and Q/K run along them where their orientation is
+    sure; turned round together, and held while the rest settle)."""
 
     kinds: tuple[tuple[int, ...], ...]
     singles: tuple[tuple[int, ...], ...]

@@ -1,0 +1,261 @@
+"""Norm gains at depth: can the search place them when every component is already right?
+
+A study on generated puzzles with a kept answer (held-out seeds, >= 100); it builds arrangements
+from the answer, which no solver does::
+
+    python docs/studies/real_gains_study.py search /tmp/r24/s18-100 --gains start --time-limit 300
+    python docs/studies/real_gains_study.py search /tmp/r24/s30-100 --gains seriated --rows 8
+    python docs/studies/real_gains_study.py sink /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py lens /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py meanfield /tmp/r24/s30-100
+
+``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
+puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
+seriation order by raw gain values, the right way round (``seriated``: what a perfect split of the
+pool into its two kinds would give), or each true kind shuffled (``random``); then the solver's
+search (`LocalSearch`) for ``--time-limit`` seconds on ``--rows`` sequences of ``--tokens`` tokens.
+Prints the loss and the gains in place as it goes.
+
+``sink``: the first token of every sequence, the only one whose attention does not depend on Q/K
+(it attends to itself alone): how alike its states are across sequences, layer by layer, and how
+much exchanging two neighbouring layers' pieces of each kind changes the loss on that token alone.
+
+``lens``: with the true prefix, each position's candidates of one kind (or every gain, in either
+norm slot) judged by the loss of the state after that position put through the head, as if the
+network ended there; the rank of the true piece.
+
+``meanfield``: gains judged front to back with the suffix's gains replaced by the mean of the
+gains left (see :func:`meanfield`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import kendalltau
+
+from reassembly.answer import load_answer
+from reassembly.families.base import SlotParams
+from reassembly.loader import load_puzzle
+from solvers.rows import evaluator
+from solvers.transformer import TransformerSolver
+from solvers.transformer.seriation import shortest_path
+from solvers.transformer.start import best_start
+
+
+def _gains(arr: torch.Tensor, truth: torch.Tensor, cols: tuple[int, ...], pool: torch.Tensor, how: str) -> None:
+    """Put each true kind of gain into its column of ``arr`` in the order ``how`` says (in place)."""
+    rng = np.random.default_rng(0)
+    D = truth.shape[0]
+    for c in cols:
+        ids = truth[:, c]
+        if how == "random":
+            arr[:, c] = ids[torch.as_tensor(rng.permutation(D))]
+            continue
+        p = pool[ids].double()
+        p = torch.nn.functional.normalize(p - p.mean(1, keepdim=True), dim=1)
+        path = shortest_path((p @ p.T).numpy())
+        if kendalltau(range(D), path)[0] < 0:
+            path = path[::-1]
+        arr[:, c] = ids[torch.as_tensor(path)]
+
+
+def search(root: Path, gains: str, time_limit: float, rows: int, tokens: int) -> None:
+    """Run the search from the true components with the gains placed as ``gains`` says.
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    gains
+        ``start``, ``seriated`` or ``random`` (see the module docstring).
+    time_limit
+        Seconds of search.
+    rows, tokens
+        The search's sequences and tokens per sequence.
+    """
+    torch.set_num_threads(1)
+    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
+    solver = TransformerSolver(rows=rows, tokens=tokens)
+    t0 = time.monotonic()
+    _, groups, options, ev, floor = solver.prepare(puzzle)
+    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    cols = groups.singles[0]
+    if gains == "start":
+        start, _ = best_start(ev, options)
+        arr = truth.clone()
+        arr[:, list(cols)] = start[:, list(cols)]
+    else:
+        arr = truth.clone()
+        _gains(arr, truth, cols, ev.stack.tensors[ev.stack.slots[cols[0]]].weight, gains)
+
+    def report(a: torch.Tensor, tag: str) -> None:
+        right = int((a[:, list(cols)] == truth[:, list(cols)]).sum())
+        loss = float(ev.loss(ev.states(a)[-1]))
+        print(
+            f"{time.monotonic() - t0:7.1f} s  {tag:5s} loss {loss:.4g}  gains in place {right}/{len(cols) * len(a)}"
+            f"  layers whole {int((a == truth).all(1).sum())}/{len(a)}",
+            flush=True,
+        )
+
+    report(arr, "from")
+    last = [time.monotonic()]
+
+    def on_move(a: torch.Tensor, _loss: float) -> None:
+        if time.monotonic() - last[0] > 20:
+            last[0] = time.monotonic()
+            report(a, "move")
+
+    arr, _, log = solver.search.run(
+        ev, arr, groups, floor, time.monotonic() + time_limit, np.random.default_rng(0), on_move
+    )
+    report(arr, "end")
+    print(f"stop: {log.stop}; moves: {log.moves}")
+
+
+def sink(root: Path) -> None:
+    """The first token's states and losses (see the module docstring).
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    """
+    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
+    _, groups, _, ev, _ = TransformerSolver().prepare(puzzle)
+    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    every = evaluator(puzzle, ev.stack, ())
+    first = every.with_rows(every.X[:, :1], every.target[:, :1])
+    states = first.states(truth)
+    D = truth.shape[0]
+    print("| layer | state norm | mean cosine between sequences |\n|---|---|---|")
+    for k in range(0, D + 1, max(1, D // 6)):
+        h = states[k].reshape(first.n_rows, -1).double()
+        c = torch.nn.functional.normalize(h, dim=1) @ torch.nn.functional.normalize(h, dim=1).T
+        print(
+            f"| {k} | {float(h.norm(dim=1).mean()):.0f} | {float(c[~torch.eye(len(c), dtype=torch.bool)].mean()):.3f} |"
+        )
+    print(f"\nmean squared target {float(first.target.pow(2).mean()):.3g}; loss of neighbouring exchanges:\n")
+    print("| columns | median | largest | largest at layers |\n|---|---|---|---|")
+    for cols in [*groups.kinds, *((c,) for c in groups.singles[0])]:
+        losses = []
+        for a in range(D - 1):
+            arr = truth.clone()
+            arr[a, list(cols)], arr[a + 1, list(cols)] = truth[a + 1, list(cols)], truth[a, list(cols)]
+            losses.append(float(first.loss(first.states(arr)[-1])))
+        names = "+".join(ev.stack.slots[c] for c in cols)
+        at = int(np.argmax(losses))
+        print(f"| {names} | {np.median(losses):.2g} | {max(losses):.2g} | {at}, {at + 1} |")
+
+
+def lens(root: Path, rows: int) -> None:
+    """From the true prefix, the rank of the true piece at each position among the candidates of
+    its kind, judged by the loss of the state after that position put through the head.
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    rows
+        Sequences (all their tokens).
+    """
+    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
+    _, groups, _, ev, _ = TransformerSolver(rows=rows, tokens=None).prepare(puzzle)
+    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    states = ev.states(truth)
+    gains = groups.singles[0]
+    pool_of_gains = torch.cat([truth[:, c] for c in gains])
+    print("| columns | rank of the true piece at positions 0, 1, ... (0: the best) |\n|---|---|")
+    for cols in [*groups.kinds, *((c,) for c in gains)]:
+        pool = pool_of_gains[:, None] if cols[0] in gains else truth[:, list(cols)]
+        ranks = []
+        for p in range(truth.shape[0]):
+            cands = truth[p].repeat(len(pool), 1)
+            cands[:, list(cols)] = pool
+            losses = torch.stack([ev.loss(ev.stack.compiled(row)(states[p])) for row in cands.tolist()])
+            true_loss = losses[int((pool == truth[p, list(cols)]).all(1).nonzero()[0])]
+            ranks.append(int((losses < true_loss).sum()))
+        print(f"| {'+'.join(ev.stack.slots[c] for c in cols)} | {' '.join(map(str, ranks))} |")
+
+
+def meanfield(root: Path, positions: list[int]) -> None:
+    """With every component and the gains before ``p`` at their true places and every later gain
+    the mean of the gains left, the rank of the true gain at ``p`` among those left (each norm slot
+    in turn; the other slot of ``p`` holds its true gain, or the mean while the first is judged).
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    positions
+        The positions ``p`` to judge.
+    """
+    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
+    _, groups, _, ev, _ = TransformerSolver().prepare(puzzle)
+    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    stack, fam, D = ev.stack, ev.family, truth.shape[0]
+    ca, cm = groups.singles[0]
+    pool = stack.tensors[stack.slots[ca]].weight
+
+    def loss(gains: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+        h = ev.X
+        for p in range(D):
+            params = dict(stack.at(truth[p].tolist()))
+            params[stack.slots[ca]], params[stack.slots[cm]] = SlotParams(gains[p][0]), SlotParams(gains[p][1])
+            h = fam.layer(params, h)
+        return float(ev.loss(h))
+
+    print("| position | attention norm: rank of the true gain | MLP norm |\n|---|---|---|")
+    for p in positions:
+        used = set(truth[:p, ca].tolist()) | set(truth[:p, cm].tolist())
+        left = [g for g in range(pool.shape[0]) if g not in used]
+        mean = pool[left].mean(0)
+        prefix = [(pool[truth[q, ca]], pool[truth[q, cm]]) for q in range(p)]
+        ranks = []
+        for c in (ca, cm):
+            losses = [
+                loss(
+                    prefix
+                    + [(pool[g], mean) if c == ca else (pool[truth[p, ca]], pool[g])]
+                    + [(mean, mean)] * (D - p - 1)
+                )
+                for g in left
+            ]
+            ranks.append(sum(x < losses[left.index(int(truth[p, c]))] for x in losses))
+        print(f"| {p} | {ranks[0]} of {len(left)} | {ranks[1]} of {len(left)} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("search", help="the search from the true components")
+    s.add_argument("puzzle", type=Path)
+    s.add_argument("--gains", choices=("start", "seriated", "random"), default="start")
+    s.add_argument("--time-limit", type=float, default=300.0)
+    s.add_argument("--rows", type=int, default=2)
+    s.add_argument("--tokens", type=int, default=8)
+    k = sub.add_parser("sink", help="the first token: Q/K-free, and what it shows")
+    k.add_argument("puzzle", type=Path)
+    n = sub.add_parser("lens", help="each position judged by its state put through the head")
+    n.add_argument("puzzle", type=Path)
+    n.add_argument("--rows", type=int, default=4)
+    f = sub.add_parser("meanfield", help="each gain judged with every later gain the mean of those left")
+    f.add_argument("puzzle", type=Path)
+    f.add_argument("--positions", type=int, nargs="+", default=[0, 1, 2, 5, 10, 15, 20, 25, 29])
+    args = parser.parse_args()
+    if args.what == "meanfield":
+        meanfield(args.puzzle, args.positions)
+    elif args.what == "search":
+        search(args.puzzle, args.gains, args.time_limit, args.rows, args.tokens)
+    elif args.what == "sink":
+        sink(args.puzzle)
+    else:
+        lens(args.puzzle, args.rows)
+
+
+if __name__ == "__main__":
+    main()
