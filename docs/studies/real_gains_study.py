@@ -8,6 +8,9 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py sink /tmp/r24/s30-100
     python docs/studies/real_gains_study.py lens /tmp/r24/s30-100
     python docs/studies/real_gains_study.py meanfield /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py saturation /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py links /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py softassign /tmp/r24/s18-100 --base start
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
@@ -26,6 +29,20 @@ network ended there; the rank of the true piece.
 
 ``meanfield``: gains judged front to back with the suffix's gains replaced by the mean of the
 gains left (see :func:`meanfield`).
+
+``saturation``: the exact loss of the true arrangement with its gains disturbed (neighbours
+exchanged, a run of one kind reversed, every gain but some layers' shuffled): how far from the
+answer the loss still says which way to go.
+
+``links``: whether a gain's weights tell which layer's pieces it goes with: the correlation over
+the residual dimensions of its log magnitudes with the log column norms of the pieces it feeds and
+the log row norms of the piece that writes its sublayer's output (each with the mean over layers
+removed), true layer against the others.
+
+``softassign``: the gains placed by a relaxed fit whose mixture weights are kept a doubly
+stochastic matrix (Sinkhorn normalisation of ``exp(logits / tau)``) while ``tau`` is annealed
+toward a permutation (Gold & Rangarajan's softassign), from the true components (``--base truth``)
+or the solver's start (``--base start``); the rounded placement and its exact loss as it goes.
 """
 
 from __future__ import annotations
@@ -229,6 +246,157 @@ def meanfield(root: Path, positions: list[int]) -> None:
         print(f"| {p} | {ranks[0]} of {len(left)} | {ranks[1]} of {len(left)} |")
 
 
+def _truth(root: Path, rows: int = 2, tokens: int = 8):
+    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
+    _, groups, options, ev, _ = TransformerSolver(rows=rows, tokens=tokens).prepare(puzzle)
+    return puzzle, answer, groups, options, ev, ev.stack.arrangement(answer.assembly(puzzle.layout))
+
+
+def saturation(root: Path, tries: int = 5) -> None:
+    """Print the exact loss of disturbed true arrangements (median of ``tries`` draws where random).
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    tries
+        Draws per random disturbance.
+    """
+    _, _, groups, _, ev, truth = _truth(root)
+    D, cols, rng = truth.shape[0], groups.singles[0], np.random.default_rng(0)
+
+    def loss(x: torch.Tensor) -> float:
+        return float(ev.run(x[None])[0])
+
+    def swaps(n: int) -> torch.Tensor:
+        x = truth.clone()
+        for p in rng.choice(D - 1, n, replace=False):
+            c = cols[rng.integers(len(cols))]
+            x[[p, p + 1], c] = x[[p + 1, p], c]
+        return x
+
+    def keep(layers: list[int]) -> torch.Tensor:
+        x, free = truth.clone(), [p for p in range(D) if p not in layers]
+        for c in cols:
+            x[free, c] = truth[torch.as_tensor(rng.permutation(free)), c]
+        return x
+
+    print(f"| gains of the true arrangement ({D} layers) | exact loss |\n|---|---|")
+    print(f"| all in place | {loss(truth):.2g} |")
+    for n in (1, 2, 5, 10):
+        print(f"| {n} random neighbours exchanged | {np.median([loss(swaps(n)) for _ in range(tries)]):.3g} |")
+    for a, b in ((0, D // 3), (D // 3, 2 * D // 3), (2 * D // 3, D)):
+        for c in cols:
+            x = truth.clone()
+            x[a:b, c] = truth[a:b, c].flip(0)
+            print(f"| column {ev.stack.slots[c]}: positions {a}-{b - 1} reversed | {loss(x):.3g} |")
+    for layers in ([], [0, D - 1], list(range(D // 2)), list(range(D // 2, D))):
+        label = f"layers {layers[0]}-{layers[-1]}" if len(layers) > 2 else str(layers or "none")
+        print(
+            f"| all shuffled within their kind but {label} | {np.median([loss(keep(layers)) for _ in range(tries)]):.3g} |"
+        )
+
+
+def links(root: Path) -> None:
+    """Print, per gain kind and per piece it is compared with, the mean correlation of true pairs
+    and of the rest, and the median rank of the true layer among all (0: first).
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    """
+    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
+    slots = puzzle.layout.block_slots
+    blocks = answer.assembly(puzzle.layout).blocks
+    weight = {p.index: p.weight.double() for p in puzzle.pieces}
+    spec = {s.name: s for s in puzzle.family.slots}
+
+    def profile(slot: str) -> np.ndarray:
+        w = [weight[b[slots.index(slot)]] for b in blocks]
+        if w[0].ndim == 1:
+            v = torch.stack(w).abs()
+        else:  # a read piece's column norms, a write piece's row norms (over the residual dimensions)
+            v = torch.stack([x.pow(2).sum(0 if spec[slot].role == "read" else 1) for x in w]).sqrt()
+        v = v.clamp_min(1e-12).log().numpy()
+        v = v - v.mean(0)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    gains = [s for s in slots if weight[blocks[0][slots.index(s)]].ndim == 1]
+    print("| gain | compared with | true layer | other layers | median rank of the true layer |\n|---|---|---|---|---|")
+    for g in gains:
+        i = slots.index(g)
+        j = next((k for k, s in enumerate(slots[i + 1 :], i + 1) if s in gains), len(slots))
+        for other in slots[i + 1 : j]:
+            m = profile(g) @ profile(other).T
+            D = len(m)
+            rank = np.median([(m[:, q] > m[q, q]).sum() for q in range(D)])
+            off = m[~np.eye(D, dtype=bool)].mean()
+            print(f"| {g} | {other} | {np.diag(m).mean():+.2f} | {off:+.2f} | {rank:.1f} of {D} |")
+
+
+def softassign(
+    root: Path, base: str, steps: int, lr: float, rows: int = 2, tokens: int = 8, batch: int | None = None
+) -> None:
+    """Print, every 25 steps, the softassign fit's relaxed loss and its rounded placement.
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    base
+        ``truth``: the components at their true places; ``start``: as the solver's start puts them.
+    steps
+        Adam steps; ``tau`` falls geometrically from 1 to 0.02 over them.
+    lr
+        Adam's step size on the logits.
+    rows, tokens
+        The fit's sequences and tokens (the search's by default).
+    batch
+        Where given, each step fits a fresh draw of ``batch`` of the ``rows`` sequences (a
+        stochastic fit over more data at the cost of ``batch``).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from solvers.transformer.relink import relaxed_output
+
+    _, _, groups, options, ev, truth = _truth(root, rows, tokens)
+    D, cols, t0 = truth.shape[0], groups.singles[0], time.time()
+    arr = best_start(ev, options)[0] if base == "start" else truth.clone()
+    n = len(cols) * D
+    right = torch.cat([truth[:, c] for c in cols])
+    logits = torch.zeros(n, n, dtype=ev.X.dtype, requires_grad=True)
+    opt, draw = torch.optim.Adam([logits], lr=lr), np.random.default_rng(0)
+    print("| step | tau | relaxed loss | gains in place (rounded) | exact loss (rounded) |\n|---|---|---|---|---|")
+    with torch.enable_grad():
+        for step in range(steps):
+            tau = 0.02 ** (step / max(1, steps - 1))
+            log_p = logits / tau
+            for _ in range(30):
+                log_p = log_p - log_p.logsumexp(1, keepdim=True)
+                log_p = log_p - log_p.logsumexp(0, keepdim=True)
+            p = log_p.exp()
+            free = [p[i * D : (i + 1) * D] - 1.0 / n for i in range(len(cols))]
+            fit = ev
+            if batch is not None:
+                pick = torch.as_tensor(draw.choice(ev.n_rows, batch, replace=False))
+                fit = ev.with_rows(ev.X[pick], ev.target[pick])
+            loss = (relaxed_output(fit, arr, groups, [], free) - fit.target).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % 25 == 0 or step == steps - 1:
+                _, perm = linear_sum_assignment(p.detach().numpy(), maximize=True)
+                x = arr.clone()
+                for i, c in enumerate(cols):
+                    x[:, c] = torch.as_tensor(perm[i * D : (i + 1) * D])
+                placed = int((torch.as_tensor(perm) == right).sum())
+                exact = float(ev.run(x[None])[0])
+                print(
+                    f"| {step} | {tau:.3g} | {float(loss.detach()):.3g} | {placed} of {n} | {exact:.3g} |  <!-- {time.time() - t0:.0f} s -->"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -246,8 +414,27 @@ def main() -> None:
     f = sub.add_parser("meanfield", help="each gain judged with every later gain the mean of those left")
     f.add_argument("puzzle", type=Path)
     f.add_argument("--positions", type=int, nargs="+", default=[0, 1, 2, 5, 10, 15, 20, 25, 29])
+    for name, what in (
+        ("saturation", "the exact loss with the true gains disturbed"),
+        ("links", "gain to own-layer weight links"),
+    ):
+        sub.add_parser(name, help=what).add_argument("puzzle", type=Path)
+    a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
+    a.add_argument("puzzle", type=Path)
+    a.add_argument("--base", choices=("truth", "start"), default="truth")
+    a.add_argument("--steps", type=int, default=200)
+    a.add_argument("--lr", type=float, default=0.1)
+    a.add_argument("--rows", type=int, default=2)
+    a.add_argument("--tokens", type=int, default=8)
+    a.add_argument("--batch", type=int, default=None)
     args = parser.parse_args()
-    if args.what == "meanfield":
+    if args.what == "saturation":
+        saturation(args.puzzle)
+    elif args.what == "links":
+        links(args.puzzle)
+    elif args.what == "softassign":
+        softassign(args.puzzle, args.base, args.steps, args.lr, args.rows, args.tokens, args.batch)
+    elif args.what == "meanfield":
         meanfield(args.puzzle, args.positions)
     elif args.what == "search":
         search(args.puzzle, args.gains, args.time_limit, args.rows, args.tokens)
