@@ -85,3 +85,26 @@ def test_assignment_moves_stop_at_the_deadline(llama):
     before = ev.evaluations
     arr, _, taken = LocalSearch().assign(ev, wrong, groups, 0.0, time.monotonic() - 1, SearchLog())
     assert taken == 0 and torch.equal(arr, wrong) and ev.evaluations - before <= 1  # the states only
+
+
+def test_coordinate_cycles_turn_unsure_pairs_before_anything_else(monkeypatch):
+    """Where the circuits leave Q/K's orientation to the data (BERT), each cycle of the coordinate
+    sweeps starts with the turns alone, and from the truth with pairs turned the search turns
+    them back."""
+    _, _, groups, ev, truth = search_case("bert", depth=3, d=16, h=24, heads=4, rows=4, length=5, seed=0)
+    assert groups.flips
+    a, b = groups.flips[0]
+    wrong = truth.clone()
+    wrong[[0, 2], a], wrong[[0, 2], b] = truth[[0, 2], b], truth[[0, 2], a]
+    search, swept = LocalSearch(), []
+    sweep = search.sweep
+
+    def spy(ev, arr, part, *args, **kwargs):
+        swept.append(part)
+        return sweep(ev, arr, part, *args, **kwargs)
+
+    monkeypatch.setattr(search, "sweep", spy)
+    arr = search.coordinate_descent(ev, wrong, groups, 1e-20, time.monotonic() + 60, SearchLog())
+    first = swept[0]
+    assert first.kinds == () and first.singles == () and first.flips == groups.flips
+    assert torch.equal(arr, truth)
