@@ -64,6 +64,14 @@ from solvers.transformer.seriation import shortest_path
 from solvers.transformer.start import best_start
 
 
+def _truth(root: Path, rows: int = 2, tokens: int | None = 8):
+    """A generated puzzle, its answer, the solver's column groups, start options and evaluator (on
+    ``rows`` sequences of ``tokens`` tokens), and the true arrangement."""
+    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
+    _, groups, options, ev, _ = TransformerSolver(rows=rows, tokens=tokens).prepare(puzzle)
+    return puzzle, answer, groups, options, ev, ev.stack.arrangement(answer.assembly(puzzle.layout))
+
+
 def _gains(arr: torch.Tensor, truth: torch.Tensor, cols: tuple[int, ...], pool: torch.Tensor, how: str) -> None:
     """Put each true kind of gain into its column of ``arr`` in the order ``how`` says (in place)."""
     rng = np.random.default_rng(0)
@@ -142,9 +150,7 @@ def sink(root: Path) -> None:
     root
         A generated puzzle with its ``answer.json``.
     """
-    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
-    _, groups, _, ev, _ = TransformerSolver().prepare(puzzle)
-    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    puzzle, _, groups, _, ev, truth = _truth(root)
     every = evaluator(puzzle, ev.stack, ())
     first = every.with_rows(every.X[:, :1], every.target[:, :1])
     states = first.states(truth)
@@ -180,9 +186,7 @@ def lens(root: Path, rows: int) -> None:
     rows
         Sequences (all their tokens).
     """
-    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
-    _, groups, _, ev, _ = TransformerSolver(rows=rows, tokens=None).prepare(puzzle)
-    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    _, _, groups, _, ev, truth = _truth(root, rows, None)
     states = ev.states(truth)
     gains = groups.singles[0]
     pool_of_gains = torch.cat([truth[:, c] for c in gains])
@@ -211,9 +215,7 @@ def meanfield(root: Path, positions: list[int]) -> None:
     positions
         The positions ``p`` to judge.
     """
-    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
-    _, groups, _, ev, _ = TransformerSolver().prepare(puzzle)
-    truth = ev.stack.arrangement(answer.assembly(puzzle.layout))
+    _, _, groups, _, ev, truth = _truth(root)
     stack, fam, D = ev.stack, ev.family, truth.shape[0]
     ca, cm = groups.singles[0]
     pool = stack.tensors[stack.slots[ca]].weight
@@ -244,12 +246,6 @@ def meanfield(root: Path, positions: list[int]) -> None:
             ]
             ranks.append(sum(x < losses[left.index(int(truth[p, c]))] for x in losses))
         print(f"| {p} | {ranks[0]} of {len(left)} | {ranks[1]} of {len(left)} |")
-
-
-def _truth(root: Path, rows: int = 2, tokens: int = 8):
-    puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
-    _, groups, options, ev, _ = TransformerSolver(rows=rows, tokens=tokens).prepare(puzzle)
-    return puzzle, answer, groups, options, ev, ev.stack.arrangement(answer.assembly(puzzle.layout))
 
 
 def saturation(root: Path, tries: int = 5) -> None:
@@ -283,7 +279,7 @@ def saturation(root: Path, tries: int = 5) -> None:
 
     print(f"| gains of the true arrangement ({D} layers) | exact loss |\n|---|---|")
     print(f"| all in place | {loss(truth):.2g} |")
-    for n in (1, 2, 5, 10):
+    for n in (n for n in (1, 2, 5, 10) if n < D):  # distinct neighbour pairs
         print(f"| {n} random neighbours exchanged | {np.median([loss(swaps(n)) for _ in range(tries)]):.3g} |")
     for a, b in ((0, D // 3), (D // 3, 2 * D // 3), (2 * D // 3, D)):
         for c in cols:
