@@ -11,6 +11,7 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py saturation /tmp/r24/s30-100
     python docs/studies/real_gains_study.py links /tmp/r24/s30-100
     python docs/studies/real_gains_study.py softassign /tmp/r24/s18-100 --base start
+    python docs/studies/real_gains_study.py marginal /tmp/r24/s18-100
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
@@ -43,6 +44,10 @@ removed), true layer against the others.
 stochastic matrix (Sinkhorn normalisation of ``exp(logits / tau)``) while ``tau`` is annealed
 toward a permutation (Gold & Rangarajan's softassign), from the true components (``--base truth``)
 or the solver's start (``--base start``); the rounded placement and its exact loss as it goes.
+
+``marginal``: the loss of a fit of the gains' mixture weights (the solver's ``marginal`` stage's
+judge) for the true components, the start's, and the truth with one kind's components exchanged
+between two neighbouring positions: does it tell right components from their neighbours?
 """
 
 from __future__ import annotations
@@ -393,6 +398,41 @@ def softassign(
                 )
 
 
+def marginal(root: Path, iterations: int, exchanges: list[str], rows: int = 2) -> None:
+    """Print the gains-marginalised loss (and its rounding's exact loss) of the true components,
+    the start's, and each exchange in ``exchanges``.
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    iterations
+        L-BFGS steps of each fit, from the uniform mixture.
+    exchanges
+        ``KIND:P:Q`` (``KIND`` a slot of the kind, e.g. ``o``, ``k`` or ``down``): that kind's
+        components at positions ``P`` and ``Q`` exchanged.
+    rows
+        The fits' sequences (of 8 tokens).
+    """
+    from solvers.transformer.relink import relaxed_linking
+
+    _, _, groups, options, ev, truth = _truth(root, rows)
+    start = best_start(ev, options)[0]
+    cases = {"true": truth.clone(), "the solver's start": start}
+    for spec in exchanges:
+        slot, p, q = spec.split(":")
+        kind = next(k for k in groups.kinds if ev.stack.slots.index(slot) in k)
+        a, rows, cols = truth.clone(), torch.tensor([[int(p)], [int(q)]]), torch.tensor([list(kind)])
+        a[rows, cols] = truth[rows.flip(0), cols]
+        cases[f"true, {slot} of {p} and {q} exchanged"] = a
+    print("| components | gains-marginalised loss | its rounding's exact loss |\n|---|---|---|")
+    for name, a in cases.items():
+        if name != "the solver's start":  # the start's own gains; else the start's gains around these components
+            a[:, list(groups.singles[0])] = start[:, list(groups.singles[0])]
+        new, loss = relaxed_linking(ev, a, groups, iterations, kinds=False)
+        print(f"| {name} | {loss:.3g} | {float(ev.run(new[None])[0]):.3g} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -415,6 +455,11 @@ def main() -> None:
         ("links", "gain to own-layer weight links"),
     ):
         sub.add_parser(name, help=what).add_argument("puzzle", type=Path)
+    m = sub.add_parser("marginal", help="the gains-marginalised loss of right and exchanged components")
+    m.add_argument("puzzle", type=Path)
+    m.add_argument("--iterations", type=int, default=150)
+    m.add_argument("--rows", type=int, default=2)
+    m.add_argument("--exchanges", nargs="+", default=["o:4:5", "o:10:11", "k:12:13", "k:2:3", "down:7:8"])
     a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
     a.add_argument("puzzle", type=Path)
     a.add_argument("--base", choices=("truth", "start"), default="truth")
@@ -430,6 +475,8 @@ def main() -> None:
         links(args.puzzle)
     elif args.what == "softassign":
         softassign(args.puzzle, args.base, args.steps, args.lr, args.rows, args.tokens, args.batch)
+    elif args.what == "marginal":
+        marginal(args.puzzle, args.iterations, args.exchanges, args.rows)
     elif args.what == "meanfield":
         meanfield(args.puzzle, args.positions)
     elif args.what == "search":

@@ -54,14 +54,9 @@ def relaxed_output(
     kfree, gfree = free[: len(kinds)], free[len(kinds) :]
     if not gfree:  # the gains stay where they are: one-hot weights
         gfree = [torch.nn.functional.one_hot(arr[:, c], G).to(pool.dtype) - 1.0 / G for c in norm_cols]
-    h = ev.X
     if not kinds:  # only the gains mixed: an ordinary layer with mixed gains (they enter linearly)
-        for p in range(D):
-            params = dict(stack.at(arr[p].tolist()))
-            for c, g in zip(norm_cols, gfree):
-                params[stack.slots[c]] = SlotParams((g[p] + 1.0 / G) @ pool)
-            h = fam.layer(params, h)
-        return ev.output(h)
+        return ev.output(mixed_gains_forward(ev, arr, groups, gfree))
+    h = ev.X
     for p in range(D):
         mix = Mixture(
             parts,
@@ -71,6 +66,66 @@ def relaxed_output(
         )
         h = fam.mixed_layer(stack.at(arr[p].tolist()), h, mix)
     return ev.output(h)
+
+
+def mixed_gains_forward(
+    ev: Evaluator,
+    arr: torch.Tensor,
+    groups: Groups,
+    weights: list[torch.Tensor],
+    start: int = 0,
+    h: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The residual state after the last position of ``arr`` with every norm slot's gain the
+    mixture ``weights`` says (one ``(D, G)`` per norm slot of ``groups.singles[0]``, offsets from
+    the uniform mixture over that pool's ``G`` gains), from position ``start`` with state ``h``
+    (the rows' input where ``start`` is 0).
+
+    Parameters
+    ----------
+    ev
+        The evaluator whose stack and rows are used.
+    arr
+        The arrangement (its norm columns are ignored).
+    groups
+        Its column groups.
+    weights
+        The mixture weights.
+    start, h
+        Where the forward begins and the state there.
+    """
+    stack, fam = ev.stack, ev.family
+    norm_cols = groups.singles[0]
+    pool = stack.tensors[stack.slots[norm_cols[0]]].weight
+    G = pool.shape[0]
+    h = ev.X if h is None else h
+    for p in range(start, arr.shape[0]):
+        params = dict(stack.at(arr[p].tolist()))
+        for c, w in zip(norm_cols, weights):
+            params[stack.slots[c]] = SlotParams((w[p] + 1.0 / G) @ pool)
+        h = fam.layer(params, h)
+    return h
+
+
+def round_gains(arr: torch.Tensor, groups: Groups, weights: list[torch.Tensor]) -> torch.Tensor:
+    """``arr`` with its norm gains placed where the mixture ``weights`` (as in
+    :func:`mixed_gains_forward`) is heaviest: the Hungarian algorithm over every norm slot at once.
+
+    Parameters
+    ----------
+    arr
+        The arrangement (a copy is returned).
+    groups
+        Its column groups.
+    weights
+        One ``(D, G)`` per norm slot of ``groups.singles[0]``.
+    """
+    D, norm_cols = arr.shape[0], groups.singles[0]
+    rows, cols = linear_sum_assignment(torch.cat([w.detach() for w in weights]).numpy(), maximize=True)
+    new = arr.clone()
+    for r, c in zip(rows, cols):
+        new[r % D, norm_cols[r // D]] = int(c)
+    return new
 
 
 def relaxed_linking(
@@ -134,11 +189,7 @@ def relaxed_linking(
             new[:, c] = arr[torch.as_tensor(cols), c]
     if not gains:
         return new, last[0]
-    weights = torch.cat([g.detach() for g in free[len(kinds) :]])  # (slots * D, G): rows slot-major
-    rows, cols = linear_sum_assignment(weights.numpy(), maximize=True)
-    for r, c in zip(rows, cols):
-        new[r % D, norm_cols[r // D]] = int(c)
-    return new, last[0]
+    return round_gains(new, groups, free[len(kinds) :]), last[0]
 
 
 class Relink(Configurable):

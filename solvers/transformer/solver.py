@@ -6,7 +6,9 @@
    treat the residual dimensions alike, :mod:`solvers.transformer.seriation`); every combination of
    directions evaluated, the best kept (:mod:`solvers.transformer.start`). Where the family has a
    relaxed layer, the MLP order's direction and the norm gains are then chosen by a relaxed fit
-   (:mod:`solvers.transformer.relink`).
+   (:mod:`solvers.transformer.relink`), and neighbouring components exchanged where the rows,
+   with the gains marginalised, prefer it (:mod:`solvers.transformer.marginal`); both are options,
+   off by default.
 3. *Search*: exact iterated local search over block moves, exchanges of components and norm gains
    between blocks and turning unsure pairs round, on a few sequences
    (:mod:`solvers.transformer.search`), until the loss vanishes or the time is up.
@@ -27,6 +29,7 @@ from reassembly.puzzle import Puzzle
 from reassembly.solver import BaseSolver, SolveResult, StageReport
 from solvers.rows import evaluator
 from solvers.transformer.circuits import Components, match_circuits
+from solvers.transformer.marginal import MarginalSweeps
 from solvers.transformer.moves import Groups
 from solvers.transformer.relink import Relink
 from solvers.transformer.search import LocalSearch
@@ -58,6 +61,10 @@ class TransformerSolver(BaseSolver):
     relink
         Linking from data before the search (:class:`~solvers.transformer.relink.Relink`), where
         the family has a relaxed layer.
+    marginal
+        Neighbour exchanges of components judged with the norm gains marginalised, before the
+        search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
+        relaxed layer.
     time_limit
         Seconds after which the search returns its best arrangement.
     floor
@@ -83,6 +90,7 @@ class TransformerSolver(BaseSolver):
         tokens: int | None = 8,
         search: LocalSearch | None = None,
         relink: Relink | None = None,
+        marginal: MarginalSweeps | None = None,
         link: bool = True,
         align: bool = True,
         time_limit: float = 480.0,
@@ -94,6 +102,7 @@ class TransformerSolver(BaseSolver):
         self.tokens = tokens
         self.search = LocalSearch() if search is None else search
         self.relink = Relink() if relink is None else relink
+        self.marginal = MarginalSweeps() if marginal is None else marginal
         self.link = link
         self.align = align
         self.time_limit = time_limit
@@ -159,14 +168,26 @@ class TransformerSolver(BaseSolver):
                 details={"combinations": tried},
             )
         )
-        if self.relink.applies(ev, groups):
+        stop = lambda: time.monotonic() > deadline  # noqa: E731
+        before_search = (
+            ("relink", "relaxed-fit", self.relink, lambda a: self.relink.run(ev, a, groups, stop)),
+            (
+                "marginal",
+                "gains-marginalised-exchanges",
+                self.marginal,
+                lambda a: self.marginal.run(ev, a, groups, deadline),
+            ),
+        )
+        for name, method, stage, run in before_search:
+            if not stage.applies(ev, groups):
+                continue
             t0, e0 = time.perf_counter(), ev.evaluations
-            arr, details = self.relink.run(ev, arr, groups, lambda: time.monotonic() > deadline)
+            arr, details = run(arr)
             start_loss = float(ev.loss(ev.states(arr)[-1]))
             stages.append(
                 StageReport(
-                    "relink",
-                    "relaxed-fit",
+                    name,
+                    method,
                     mse=start_loss,
                     evaluations=ev.evaluations - e0,
                     seconds=time.perf_counter() - t0,
