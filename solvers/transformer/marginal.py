@@ -59,14 +59,6 @@ def _fit(
         return torch.cat([head, tail.detach()], 1), float(loss_of(tail.detach()))
 
 
-def _state(ev: Evaluator, arr: torch.Tensor, groups: Groups, weights: torch.Tensor, position: int) -> torch.Tensor:
-    """The residual state before ``position`` under the mixture ``weights``."""
-    if position == 0:
-        return ev.X
-    with torch.no_grad():
-        return mixed_gains_forward(ev, arr[:position], groups, list(weights[:, :position]))
-
-
 class MarginalSweeps(Configurable):
     """Neighbour exchanges of components judged with the norm gains marginalised (see the module
     docstring), where the family has a relaxed layer and the arrangement pools of gains.
@@ -137,12 +129,11 @@ class MarginalSweeps(Configurable):
         details: dict = {"first_loss": loss, "exchanges": [], "sweeps": 0, "stop": "converged"}
         taken, done = True, set()
         while taken:
-            taken, details["sweeps"] = False, details["sweeps"] + 1
+            taken, details["sweeps"], h = False, details["sweeps"] + 1, ev.X  # h: the state before p
             for p in range(D - 1):
                 if clock() > until:
                     details["stop"] = "time"
                     return round_gains(arr, groups, list(weights)), {**details, "loss": loss}
-                h = _state(ev, arr, groups, weights, p)
                 weights, loss = _fit(ev, arr, groups, weights, p, h, self.candidate_steps)
                 for kind in groups.kinds:
                     if (p, kind) in done:  # taken once: never undone (the fits' noise would cycle)
@@ -154,4 +145,6 @@ class MarginalSweeps(Configurable):
                         arr, weights, loss, taken = trial, w, trial_loss, True
                         done.add((p, kind))
                         details["exchanges"].append([p, [ev.stack.slots[c] for c in kind]])
+                with torch.no_grad():  # position p is settled: one layer on to the state before p + 1
+                    h = mixed_gains_forward(ev, arr[: p + 1], groups, list(weights[:, : p + 1]), p, h)
         return round_gains(arr, groups, list(weights)), {**details, "loss": loss}
