@@ -36,7 +36,7 @@ def real_puzzle(name: str, reader: str, layers: int | None = None):
         ("minilm", "safetensors", None, True),
         ("smollm2", "gguf", None, False),
         ("smollm2", "gguf", 6, True),
-        ("smollm2", "gguf", 12, False),
+        ("smollm2", "gguf", 12, True),
     ],
     ids=["minilm", "smollm2", "smollm2-l6", "smollm2-l12"],
 )

@@ -12,6 +12,7 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py links /tmp/r24/s30-100
     python docs/studies/real_gains_study.py softassign /tmp/r24/s18-100 --base start
     python docs/studies/real_gains_study.py marginal /tmp/r24/s18-100
+    python docs/studies/real_gains_study.py split /tmp/r24/s12-101
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
@@ -48,6 +49,11 @@ or the solver's start (``--base start``); the rounded placement and its exact lo
 ``marginal``: the loss of a fit of the gains' mixture weights (the solver's ``marginal`` stage's
 judge) for the true components, the start's, and the truth with one kind's components exchanged
 between two neighbouring positions: does it tell right components from their neighbours?
+
+``split``: the same fit for the true components with each norm slot mixing the whole pool, only
+the gains of its true kind (attention or MLP), or only those its column holds in the solver's
+start (the start's split of the pool by kind); then, for the start's split, the excluded gains
+each slot's loss slopes most toward mixing in (a gradient price), with their true kind and layer.
 """
 
 from __future__ import annotations
@@ -433,6 +439,74 @@ def marginal(root: Path, iterations: int, exchanges: list[str], rows: int = 2) -
         print(f"| {name} | {loss:.3g} | {float(ev.run(new[None])[0]):.3g} |")
 
 
+def split(root: Path, iterations: int) -> None:
+    """Print the gains' mixture fit of the true components with each norm slot's candidates the
+    whole pool, its true kind's gains, or its column's gains in the start; and, for the last, the
+    excluded gains with the most negative price (the loss's slope toward mixing them in).
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    iterations
+        L-BFGS steps of each fit, from the uniform mixture over each slot's candidates.
+    """
+    from solvers.transformer.relink import mixed_gains_forward, round_gains
+
+    torch.set_num_threads(1)
+    _, _, groups, options, ev, truth = _truth(root)
+    start = best_start(ev, options)[0]
+    cols = groups.singles[0]
+    D, G = truth.shape[0], ev.stack.tensors[ev.stack.slots[cols[0]]].weight.shape[0]
+    arr = start.clone()
+    comps = [c for k in groups.kinds for c in k]
+    arr[:, comps] = truth[:, comps]
+    where = {int(truth[p, c]): f"{ev.stack.slots[c]} of layer {p}" for p in range(D) for c in cols}
+
+    def loss_of(w: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        mix = list(w.masked_fill(~allowed, 0.0) - 1.0 / G)
+        return (ev.output(mixed_gains_forward(ev, arr, groups, mix)) - ev.target).pow(2).mean()
+
+    def fit(allowed: torch.Tensor) -> tuple[torch.Tensor, float]:
+        w = (allowed / allowed.sum(-1, keepdim=True)).to(ev.X.dtype).expand(-1, D, -1).clone().requires_grad_(True)
+        opt = torch.optim.LBFGS([w], lr=1, max_iter=iterations, history_size=20, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = loss_of(w, allowed)
+            loss.backward()
+            return loss
+
+        with torch.enable_grad():
+            opt.step(closure)
+        with torch.no_grad():
+            return w.detach().masked_fill(~allowed, 0.0), float(loss_of(w.detach(), allowed))
+
+    def of(src: torch.Tensor) -> torch.Tensor:
+        return torch.stack([torch.zeros(G, dtype=torch.bool).index_fill(0, src[:, c], True) for c in cols])[:, None]
+
+    splits = {"the whole pool": torch.ones(len(cols), 1, G, dtype=torch.bool), "the true split": of(truth)}
+    splits["the start's split"] = of(start)
+    wrong = sum(int((~of(truth)[i, 0] & of(start)[i, 0]).sum()) for i in range(len(cols)))
+    print(f"the start's split puts {wrong} of {G} gains in the other kind's column")
+    print("| each norm slot mixes | fit loss | gains placed by its rounding |\n|---|---|---|")
+    for name, allowed in splits.items():
+        w, loss = fit(allowed)
+        placed = round_gains(arr, groups, list(w.masked_fill(~allowed, -1e9)))
+        right = sum(int((placed[:, c] == truth[:, c]).sum()) for c in cols)
+        print(f"| {name} | {loss:.3g} | {right} of {G} |")
+    w = w.requires_grad_(True)
+    with torch.enable_grad():
+        loss_of(w, torch.ones_like(allowed)).backward()
+    for i, c in enumerate(cols):
+        price = w.grad[i].min(0).values.masked_fill(allowed[i, 0], float("inf"))
+        best = price.argsort()[:3].tolist()
+        print(
+            f"{ev.stack.slots[c]} slots would mix in first:",
+            ", ".join(f"{where[j]} ({float(price[j]):.3g})" for j in best),
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -460,6 +534,9 @@ def main() -> None:
     m.add_argument("--iterations", type=int, default=150)
     m.add_argument("--rows", type=int, default=2)
     m.add_argument("--exchanges", nargs="+", default=["o:4:5", "o:10:11", "k:12:13", "k:2:3", "down:7:8"])
+    t = sub.add_parser("split", help="the gains' fit with each slot mixing the pool, its true kind or its start column")
+    t.add_argument("puzzle", type=Path)
+    t.add_argument("--iterations", type=int, default=150)
     a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
     a.add_argument("puzzle", type=Path)
     a.add_argument("--base", choices=("truth", "start"), default="truth")
@@ -477,6 +554,8 @@ def main() -> None:
         softassign(args.puzzle, args.base, args.steps, args.lr, args.rows, args.tokens, args.batch)
     elif args.what == "marginal":
         marginal(args.puzzle, args.iterations, args.exchanges, args.rows)
+    elif args.what == "split":
+        split(args.puzzle, args.iterations)
     elif args.what == "meanfield":
         meanfield(args.puzzle, args.positions)
     elif args.what == "search":

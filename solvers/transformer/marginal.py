@@ -10,7 +10,9 @@ ordinary network, differentiable in the mixture weights (:func:`~solvers.transfo
 mixed_gains_forward`). Its loss after fitting the weights, a loss of the components with the gains
 marginalised, is lower for the right components than for their neighbour exchanges where the fit
 converges (held-out 18-layer SmolLM2 seed 100, 12-layer seed 100), but not where it ends in a poor
-local optimum (12-layer seed 101): docs/real-networks.md. So the stage is off by default. It fits
+local optimum (12-layer seed 101): docs/real-networks.md. There its rounding is *worse* on the
+exact loss than the start it was given, so the solver keeps the stage's result only where it lowers
+the exact loss (:class:`~solvers.transformer.solver.TransformerSolver`). It fits
 the weights once (L-BFGS from the uniform mixture), then sweeps the positions from the front; at
 each, the current arrangement and each kind's exchange with the next position are fitted from the
 current weights for the same few steps, the positions before it held (their state is cached), and
@@ -66,11 +68,7 @@ class MarginalSweeps(Configurable):
     Parameters
     ----------
     steps
-        L-BFGS steps of the first fit from the uniform mixture; 0 (the default) turns the stage
-        off. 150 solved held-out 18-layer SmolLM2 (seed 100), which the search alone does not, but
-        broke 12-layer seed 101, which it solves: the fit from the uniform mixture can end in a
-        poor local optimum, and then judges wrong components better than the true ones
-        (docs/real-networks.md).
+        L-BFGS steps of the first fit from the uniform mixture (150); 0 turns the stage off.
     candidate_steps
         L-BFGS steps each candidate, and the current arrangement beside it, is fitted from the
         current weights before the two are compared.
@@ -80,7 +78,7 @@ class MarginalSweeps(Configurable):
 
     constraints = {"steps": Interval(0, None), "candidate_steps": Interval(1, None), "share": Interval(0, 1)}
 
-    def __init__(self, steps: int = 0, candidate_steps: int = 10, share: float = 0.5) -> None:
+    def __init__(self, steps: int = 150, candidate_steps: int = 10, share: float = 0.5) -> None:
         self.steps = steps
         self.candidate_steps = candidate_steps
         self.share = share

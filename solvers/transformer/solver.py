@@ -7,8 +7,8 @@
    directions evaluated, the best kept (:mod:`solvers.transformer.start`). Where the family has a
    relaxed layer, the MLP order's direction and the norm gains are then chosen by a relaxed fit
    (:mod:`solvers.transformer.relink`), and neighbouring components exchanged where the rows,
-   with the gains marginalised, prefer it (:mod:`solvers.transformer.marginal`); both are options,
-   off by default.
+   with the gains marginalised, prefer it (:mod:`solvers.transformer.marginal`; on by default, the
+   relaxed fit off). A stage's result is kept only where it lowers the exact loss.
 3. *Search*: exact iterated local search over block moves, exchanges of components and norm gains
    between blocks and turning unsure pairs round, on a few sequences
    (:mod:`solvers.transformer.search`), until the loss vanishes or the time is up.
@@ -64,7 +64,7 @@ class TransformerSolver(BaseSolver):
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
-        relaxed layer.
+        relaxed layer; its result is kept only where it lowers the exact loss.
     time_limit
         Seconds after which the search returns its best arrangement.
     floor
@@ -182,13 +182,18 @@ class TransformerSolver(BaseSolver):
             if not stage.applies(ev, groups):
                 continue
             t0, e0 = time.perf_counter(), ev.evaluations
-            arr, details = run(arr)
-            start_loss = float(ev.loss(ev.states(arr)[-1]))
+            new, details = run(arr)
+            new_loss = float(ev.loss(ev.states(new)[-1]))
+            # a stage's relaxed fit can end in a poor optimum, and then its rounding is worse than what it
+            # started from on the exact loss: the search goes on from the better of the two
+            details["kept"] = new_loss < start_loss
+            if details["kept"]:
+                arr, start_loss = new, new_loss
             stages.append(
                 StageReport(
                     name,
                     method,
-                    mse=start_loss,
+                    mse=new_loss,
                     evaluations=ev.evaluations - e0,
                     seconds=time.perf_counter() - t0,
                     details=details,
