@@ -485,17 +485,23 @@ def split(root: Path, iterations: int) -> None:
     def of(src: torch.Tensor) -> torch.Tensor:
         return torch.stack([torch.zeros(G, dtype=torch.bool).index_fill(0, src[:, c], True) for c in cols])[:, None]
 
-    splits = {"the whole pool": torch.ones(len(cols), 1, G, dtype=torch.bool), "the true split": of(truth)}
-    splits["the start's split"] = of(start)
-    wrong = sum(int((~of(truth)[i, 0] & of(start)[i, 0]).sum()) for i in range(len(cols)))
+    true_split, start_split = of(truth), of(start)
+    splits = {
+        "the whole pool": torch.ones(len(cols), 1, G, dtype=torch.bool),
+        "the true split": true_split,
+        "the start's split": start_split,
+    }
+    wrong = int((~true_split & start_split).sum())
     print(f"the start's split puts {wrong} of {G} gains in the other kind's column")
     print("| each norm slot mixes | fit loss | gains placed by its rounding |\n|---|---|---|")
+    fits = {}
     for name, allowed in splits.items():
-        w, loss = fit(allowed)
-        placed = round_gains(arr, groups, list(w.masked_fill(~allowed, -1e9)))
+        fits[name], loss = fit(allowed)
+        placed = round_gains(arr, groups, list(fits[name].masked_fill(~allowed, -1e9)))
         right = sum(int((placed[:, c] == truth[:, c]).sum()) for c in cols)
         print(f"| {name} | {loss:.3g} | {right} of {G} |")
-    w = w.requires_grad_(True)
+    # the prices at the start split's fit: the slope toward mixing in each gain it excludes
+    w, allowed = fits["the start's split"].requires_grad_(True), start_split
     with torch.enable_grad():
         loss_of(w, torch.ones_like(allowed)).backward()
     for i, c in enumerate(cols):
