@@ -13,7 +13,7 @@ from reassembly.scoring import score
 from solvers.rows import evaluator
 from solvers.transformer import TransformerSolver
 from solvers.transformer.circuits import match_circuits
-from solvers.transformer.marginal import MarginalSweeps
+from solvers.transformer.marginal import MarginalSweeps, first_weights
 from solvers.transformer.relink import mixed_gains_forward, round_gains
 from solvers.transformer.start import best_start, plan
 
@@ -73,6 +73,29 @@ def test_the_stage_keeps_to_its_share_of_the_time(llama):
     assert details["stop"] == "time" and details["exchanges"] == []
     components = [c for k in groups.kinds for c in k]
     assert (new[:, components] == arr[:, components]).all()
+
+
+def test_a_column_start_mixes_each_slot_over_its_own_column(llama):
+    _, _, groups, ev, truth = llama
+    cols, D = groups.singles[0], truth.shape[0]
+    G = ev.stack.tensors[ev.stack.slots[cols[0]]].weight.shape[0]
+    uniform, column = first_weights(truth, groups, G, "best", torch.float64)
+    assert (uniform == 0).all()  # offsets from the uniform mixture
+    for i, c in enumerate(cols):
+        mix = column[i] + 1.0 / G
+        torch.testing.assert_close(mix.sum(-1), torch.ones(D, dtype=torch.float64))
+        assert set(mix[0].nonzero().flatten().tolist()) == set(truth[:, c].tolist())
+
+
+def test_the_best_of_two_starts_keeps_the_lower_fit(llama):
+    _, _, groups, ev, truth = llama
+    arr = truth.clone()
+    arr[[0, 1]] = truth[[1, 0]]
+    one = MarginalSweeps(steps=20).run(ev, arr, groups, time.monotonic() + 600)[1]
+    both = MarginalSweeps(steps=20, init="best").run(ev, arr, groups, time.monotonic() + 600)[1]
+    assert len(one["first_losses"]) == 1 and len(both["first_losses"]) == 2
+    assert both["first_losses"][0] == pytest.approx(one["first_loss"])  # the uniform start, as the default
+    assert both["first_loss"] == min(both["first_losses"])
 
 
 def test_the_stage_applies_only_where_gains_can_be_mixed(llama):

@@ -13,6 +13,8 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py softassign /tmp/r24/s18-100 --base start
     python docs/studies/real_gains_study.py marginal /tmp/r24/s18-100
     python docs/studies/real_gains_study.py split /tmp/r24/s12-101
+    python docs/studies/real_gains_study.py plateau /tmp/r24/s12-101 --components true start
+    python docs/studies/real_gains_study.py kinds /tmp/r24/s6-100 /tmp/r24/s12-100 /tmp/r24/s30-100
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
@@ -54,6 +56,15 @@ between two neighbouring positions: does it tell right components from their nei
 the gains of its true kind (attention or MLP), or only those its column holds in the solver's
 start (the start's split of the pool by kind); then, for the start's split, the excluded gains
 each slot's loss slopes most toward mixing in (a gradient price), with their true kind and layer.
+
+``plateau``: the ``marginal`` stage's first fit (every norm slot mixing the whole pool, from the
+uniform mixture) run on in chunks of L-BFGS steps, for the true components, the start's, or the
+true ones with some exchanged (``o:16:17+k:16:17``: both attention kinds of positions 16 and 17);
+after each chunk the fit loss, its rounding's exact loss and how many gains the rounding places;
+``--init column`` starts each slot uniform over the gains its column holds in the start.
+
+``kinds``: for each puzzle, how many gains the start's split of the pool puts in the other kind's
+column (the split by weights: :func:`~solvers.transformer.seriation.bisect`).
 """
 
 from __future__ import annotations
@@ -513,6 +524,72 @@ def split(root: Path, iterations: int) -> None:
         )
 
 
+def plateau(root: Path, components: list[str], steps: int, chunk: int, init: str = "uniform") -> None:
+    """Print the whole-pool gains fit, run on in chunks, for each set of components.
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    components
+        ``true``, ``start``, or exchanges of the true components joined by ``+``, each
+        ``KIND:P:Q`` (``KIND`` a slot of the kind: its components at ``P`` and ``Q`` exchanged).
+    steps
+        L-BFGS steps in all.
+    chunk
+        L-BFGS steps between two reports.
+    init
+        ``uniform`` over the pool, or ``column``: uniform over the gains each slot's column holds
+        in the solver's start (as :class:`~solvers.transformer.marginal.MarginalSweeps` ``init``).
+    """
+    from solvers.transformer.marginal import _fit, first_weights
+    from solvers.transformer.relink import round_gains
+
+    torch.set_num_threads(1)
+    _, _, groups, options, ev, truth = _truth(root)
+    start = best_start(ev, options)[0]
+    cols = groups.singles[0]
+    G = ev.stack.tensors[ev.stack.slots[cols[0]]].weight.shape[0]
+    comps = [c for k in groups.kinds for c in k]
+    print("| components | L-BFGS steps | fit loss | its rounding's exact loss | gains placed | seconds |")
+    print("|---|---|---|---|---|---|")
+    for spec in components:
+        arr = start.clone()
+        if spec != "start":
+            arr[:, comps] = truth[:, comps]
+        for ex in spec.split("+") if spec not in ("true", "start") else ():
+            slot, p, q = ex.split(":")
+            kind = torch.tensor([list(next(k for k in groups.kinds if ev.stack.slots.index(slot) in k))])
+            at = torch.tensor([[int(p)], [int(q)]])
+            arr[at, kind] = truth[at.flip(0), kind]
+        w, t0 = first_weights(start, groups, G, init, ev.X.dtype)[0], time.perf_counter()
+        for done in range(chunk, steps + 1, chunk):
+            w, loss = _fit(ev, arr, groups, w, 0, ev.X, chunk)
+            placed = round_gains(arr, groups, list(w))
+            right = sum(int((placed[:, c] == truth[:, c]).sum()) for c in cols)
+            print(
+                f"| {spec}, {init} | {done} | {loss:.3g} | {float(ev.run(placed[None])[0]):.3g} | {right} of {G} | "
+                f"{time.perf_counter() - t0:.0f} |",
+                flush=True,
+            )
+
+
+def kinds(roots: list[Path]) -> None:
+    """Print, per puzzle, the gains the start's split puts in the other kind's column.
+
+    Parameters
+    ----------
+    roots
+        Generated puzzles with their ``answer.json``.
+    """
+    print("| puzzle | layers | gains in the other kind's column |\n|---|---|---|")
+    for root in roots:
+        _, _, groups, options, ev, truth = _truth(root)
+        start, col = best_start(ev, options)[0], groups.singles[0][0]
+        wrong = len(set(start[:, col].tolist()) - set(truth[:, col].tolist()))
+        print(f"| {root.name} | {truth.shape[0]} | {2 * wrong} of {2 * truth.shape[0]} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -543,6 +620,15 @@ def main() -> None:
     t = sub.add_parser("split", help="the gains' fit with each slot mixing the pool, its true kind or its start column")
     t.add_argument("puzzle", type=Path)
     t.add_argument("--iterations", type=int, default=150)
+    q = sub.add_parser("plateau", help="the whole-pool gains fit run on in chunks, for given components")
+    q.add_argument("puzzle", type=Path)
+    q.add_argument("--components", nargs="+", default=["true", "start"])
+    q.add_argument("--steps", type=int, default=500)
+    q.add_argument("--chunk", type=int, default=50)
+    q.add_argument("--init", choices=("uniform", "column"), default="uniform")
+    sub.add_parser("kinds", help="the start's split of the gains by kind, how wrong").add_argument(
+        "puzzles", type=Path, nargs="+"
+    )
     a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
     a.add_argument("puzzle", type=Path)
     a.add_argument("--base", choices=("truth", "start"), default="truth")
@@ -562,6 +648,10 @@ def main() -> None:
         marginal(args.puzzle, args.iterations, args.exchanges, args.rows)
     elif args.what == "split":
         split(args.puzzle, args.iterations)
+    elif args.what == "kinds":
+        kinds(args.puzzles)
+    elif args.what == "plateau":
+        plateau(args.puzzle, args.components, args.steps, args.chunk, args.init)
     elif args.what == "meanfield":
         meanfield(args.puzzle, args.positions)
     elif args.what == "search":
