@@ -13,7 +13,7 @@ converges (held-out 18-layer SmolLM2 seed 100, 12-layer seed 100), but not where
 local optimum (12-layer seed 101): docs/real-networks.md. There its rounding is *worse* on the
 exact loss than the start it was given, so the solver keeps the stage's result only where it lowers
 the exact loss (:class:`~solvers.transformer.solver.TransformerSolver`). It fits
-the weights once (L-BFGS from the uniform mixture), then sweeps the positions from the front; at
+the weights once (L-BFGS from the uniform mixture, or from each slot's column: ``init``), then sweeps the positions from the front; at
 each, the current arrangement and each kind's exchange with the next position are fitted from the
 current weights for the same few steps, the positions before it held (their state is cached), and
 an exchange is taken where its fit ends lower, each at most once. Sweeps repeat until none is
