@@ -61,7 +61,8 @@ each slot's loss slopes most toward mixing in (a gradient price), with their tru
 uniform mixture) run on in chunks of L-BFGS steps, for the true components, the start's, or the
 true ones with some exchanged (``o:16:17+k:16:17``: both attention kinds of positions 16 and 17);
 after each chunk the fit loss, its rounding's exact loss and how many gains the rounding places;
-``--init column`` starts each slot uniform over the gains its column holds in the start.
+``--init column`` starts each slot uniform over the gains its column holds in the start;
+``--rows``/``--seed`` fit on another draw of sequences (the start stays the solver's).
 
 ``kinds``: for each puzzle, how many gains the start's split of the pool puts in the other kind's
 column (the split by weights: :func:`~solvers.transformer.seriation.bisect`).
@@ -86,11 +87,11 @@ from solvers.transformer.seriation import shortest_path
 from solvers.transformer.start import best_start
 
 
-def _truth(root: Path, rows: int = 2, tokens: int | None = 8):
+def _truth(root: Path, rows: int = 2, tokens: int | None = 8, seed: int = 0):
     """A generated puzzle, its answer, the solver's column groups, start options and evaluator (on
-    ``rows`` sequences of ``tokens`` tokens), and the true arrangement."""
+    ``rows`` sequences of ``tokens`` tokens, drawn with ``seed``), and the true arrangement."""
     puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
-    _, groups, options, ev, _ = TransformerSolver(rows=rows, tokens=tokens).prepare(puzzle)
+    _, groups, options, ev, _ = TransformerSolver(rows=rows, tokens=tokens, random_state=seed).prepare(puzzle)
     return puzzle, answer, groups, options, ev, ev.stack.arrangement(answer.assembly(puzzle.layout))
 
 
@@ -524,7 +525,9 @@ def split(root: Path, iterations: int) -> None:
         )
 
 
-def plateau(root: Path, components: list[str], steps: int, chunk: int, init: str = "uniform") -> None:
+def plateau(
+    root: Path, components: list[str], steps: int, chunk: int, init: str = "uniform", rows: int = 2, seed: int = 0
+) -> None:
     """Print the whole-pool gains fit, run on in chunks, for each set of components.
 
     Parameters
@@ -541,13 +544,16 @@ def plateau(root: Path, components: list[str], steps: int, chunk: int, init: str
     init
         ``uniform`` over the pool, or ``column``: uniform over the gains each slot's column holds
         in the solver's start (as :class:`~solvers.transformer.marginal.MarginalSweeps` ``init``).
+    rows, seed
+        The fits' sequences (of 8 tokens) and the seed that draws them (the solver's
+        ``random_state``); the start is the solver's (2 sequences, seed 0) either way.
     """
     from solvers.transformer.marginal import _fit, first_weights
     from solvers.transformer.relink import round_gains
 
     torch.set_num_threads(1)
-    _, _, groups, options, ev, truth = _truth(root)
-    start = best_start(ev, options)[0]
+    _, _, groups, options, ev, truth = _truth(root, rows, seed=seed)
+    start = best_start(_truth(root)[4], options)[0]
     cols = groups.singles[0]
     G = ev.stack.tensors[ev.stack.slots[cols[0]]].weight.shape[0]
     comps = [c for k in groups.kinds for c in k]
@@ -568,7 +574,7 @@ def plateau(root: Path, components: list[str], steps: int, chunk: int, init: str
             placed = round_gains(arr, groups, list(w))
             right = sum(int((placed[:, c] == truth[:, c]).sum()) for c in cols)
             print(
-                f"| {spec}, {init} | {done} | {loss:.3g} | {float(ev.run(placed[None])[0]):.3g} | {right} of {G} | "
+                f"| {spec}, {init}, {rows} rows (seed {seed}) | {done} | {loss:.3g} | {float(ev.run(placed[None])[0]):.3g} | {right} of {G} | "
                 f"{time.perf_counter() - t0:.0f} |",
                 flush=True,
             )
@@ -626,6 +632,8 @@ def main() -> None:
     q.add_argument("--steps", type=int, default=500)
     q.add_argument("--chunk", type=int, default=50)
     q.add_argument("--init", choices=("uniform", "column"), default="uniform")
+    q.add_argument("--rows", type=int, default=2)
+    q.add_argument("--seed", type=int, default=0)
     sub.add_parser("kinds", help="the start's split of the gains by kind, how wrong").add_argument(
         "puzzles", type=Path, nargs="+"
     )
@@ -651,7 +659,7 @@ def main() -> None:
     elif args.what == "kinds":
         kinds(args.puzzles)
     elif args.what == "plateau":
-        plateau(args.puzzle, args.components, args.steps, args.chunk, args.init)
+        plateau(args.puzzle, args.components, args.steps, args.chunk, args.init, args.rows, args.seed)
     elif args.what == "meanfield":
         meanfield(args.puzzle, args.positions)
     elif args.what == "search":
