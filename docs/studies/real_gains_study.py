@@ -95,6 +95,15 @@ def _truth(root: Path, rows: int = 2, tokens: int | None = 8, seed: int = 0):
     return puzzle, answer, groups, options, ev, ev.stack.arrangement(answer.assembly(puzzle.layout))
 
 
+def _exchange(arr: torch.Tensor, groups, slots: tuple[str, ...], spec: str) -> None:
+    """Exchange, in place, the components of one kind at two positions: ``spec`` is ``KIND:P:Q``
+    (``KIND`` a slot of the kind, e.g. ``o``, ``k`` or ``down``)."""
+    slot, p, q = spec.split(":")
+    cols = torch.tensor([list(next(k for k in groups.kinds if slots.index(slot) in k))])
+    rows = torch.tensor([[int(p)], [int(q)]])
+    arr[rows, cols] = arr[rows.flip(0), cols].clone()
+
+
 def _gains(arr: torch.Tensor, truth: torch.Tensor, cols: tuple[int, ...], pool: torch.Tensor, how: str) -> None:
     """Put each true kind of gain into its column of ``arr`` in the order ``how`` says (in place)."""
     rng = np.random.default_rng(0)
@@ -438,10 +447,9 @@ def marginal(root: Path, iterations: int, exchanges: list[str], rows: int = 2) -
     start = best_start(ev, options)[0]
     cases = {"true": truth.clone(), "the solver's start": start}
     for spec in exchanges:
+        a = truth.clone()
+        _exchange(a, groups, ev.stack.slots, spec)
         slot, p, q = spec.split(":")
-        kind = next(k for k in groups.kinds if ev.stack.slots.index(slot) in k)
-        a, rows, cols = truth.clone(), torch.tensor([[int(p)], [int(q)]]), torch.tensor([list(kind)])
-        a[rows, cols] = truth[rows.flip(0), cols]
         cases[f"true, {slot} of {p} and {q} exchanged"] = a
     print("| components | gains-marginalised loss | its rounding's exact loss |\n|---|---|---|")
     for name, a in cases.items():
@@ -564,17 +572,15 @@ def plateau(
         if spec != "start":
             arr[:, comps] = truth[:, comps]
         for ex in spec.split("+") if spec not in ("true", "start") else ():
-            slot, p, q = ex.split(":")
-            kind = torch.tensor([list(next(k for k in groups.kinds if ev.stack.slots.index(slot) in k))])
-            at = torch.tensor([[int(p)], [int(q)]])
-            arr[at, kind] = truth[at.flip(0), kind]
+            _exchange(arr, groups, ev.stack.slots, ex)
         w, t0 = first_weights(start, groups, G, init, ev.X.dtype)[0], time.perf_counter()
         for done in range(chunk, steps + 1, chunk):
             w, loss = _fit(ev, arr, groups, w, 0, ev.X, chunk)
             placed = round_gains(arr, groups, list(w))
             right = sum(int((placed[:, c] == truth[:, c]).sum()) for c in cols)
+            exact = float(ev.run(placed[None])[0])
             print(
-                f"| {spec}, {init}, {rows} rows (seed {seed}) | {done} | {loss:.3g} | {float(ev.run(placed[None])[0]):.3g} | {right} of {G} | "
+                f"| {spec}, {init}, {rows} rows (seed {seed}) | {done} | {loss:.3g} | {exact:.3g} | {right} of {G} | "
                 f"{time.perf_counter() - t0:.0f} |",
                 flush=True,
             )
