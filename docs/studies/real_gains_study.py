@@ -15,6 +15,7 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py split /tmp/r24/s12-101
     python docs/studies/real_gains_study.py plateau /tmp/r24/s12-101 --components true start
     python docs/studies/real_gains_study.py kinds /tmp/r24/s6-100 /tmp/r24/s12-100 /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py components /tmp/r24/s18-100 /tmp/r24/s18-101 /tmp/r24/s30-100
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
@@ -62,10 +63,15 @@ uniform mixture) run on in chunks of L-BFGS steps, for the true components, the 
 true ones with some exchanged (``o:16:17+k:16:17``: both attention kinds of positions 16 and 17);
 after each chunk the fit loss, its rounding's exact loss and how many gains the rounding places;
 ``--init column`` starts each slot uniform over the gains its column holds in the start;
-``--rows``/``--seed`` fit on another draw of sequences (the start stays the solver's).
+``--rows``/``--tokens``/``--seed`` fit on another draw of sequences, or more of them with fewer
+tokens each (the start stays the solver's).
 
 ``kinds``: for each puzzle, how many gains the start's split of the pool puts in the other kind's
 column (the split by weights: :func:`~solvers.transformer.seriation.bisect`).
+
+``components``: for each puzzle, where the start puts each kind's components: per position, the
+true position of the component placed there (``.`` where it is the right one). The start reads the
+weights alone, so it is the same for every seed of one network's rung.
 """
 
 from __future__ import annotations
@@ -534,7 +540,14 @@ def split(root: Path, iterations: int) -> None:
 
 
 def plateau(
-    root: Path, components: list[str], steps: int, chunk: int, init: str = "uniform", rows: int = 2, seed: int = 0
+    root: Path,
+    components: list[str],
+    steps: int,
+    chunk: int,
+    init: str = "uniform",
+    rows: int = 2,
+    seed: int = 0,
+    tokens: int = 8,
 ) -> None:
     """Print the whole-pool gains fit, run on in chunks, for each set of components.
 
@@ -553,14 +566,16 @@ def plateau(
         ``uniform`` over the pool, or ``column``: uniform over the gains each slot's column holds
         in the solver's start (as :class:`~solvers.transformer.marginal.MarginalSweeps` ``init``).
     rows, seed
-        The fits' sequences (of 8 tokens) and the seed that draws them (the solver's
-        ``random_state``); the start is the solver's (2 sequences, seed 0) either way.
+        The fits' sequences and the seed that draws them (the solver's ``random_state``); the start
+        is the solver's (2 sequences, seed 0) either way.
+    tokens
+        The first tokens of each sequence the fit sees.
     """
     from solvers.transformer.marginal import _fit, first_weights
     from solvers.transformer.relink import round_gains
 
     torch.set_num_threads(1)
-    _, _, groups, options, ev, truth = _truth(root, rows, seed=seed)
+    _, _, groups, options, ev, truth = _truth(root, rows, tokens, seed)
     start = best_start(_truth(root)[4], options)[0]
     cols = groups.singles[0]
     G = ev.stack.tensors[ev.stack.slots[cols[0]]].weight.shape[0]
@@ -580,7 +595,7 @@ def plateau(
             right = sum(int((placed[:, c] == truth[:, c]).sum()) for c in cols)
             exact = float(ev.run(placed[None])[0])
             print(
-                f"| {spec}, {init}, {rows} rows (seed {seed}) | {done} | {loss:.3g} | {exact:.3g} | {right} of {G} | "
+                f"| {spec}, {init}, {rows} rows × {tokens} tokens (seed {seed}) | {done} | {loss:.3g} | {exact:.3g} | {right} of {G} | "
                 f"{time.perf_counter() - t0:.0f} |",
                 flush=True,
             )
@@ -600,6 +615,27 @@ def kinds(roots: list[Path]) -> None:
         start, col = best_start(ev, options)[0], groups.singles[0][0]
         wrong = len(set(start[:, col].tolist()) - set(truth[:, col].tolist()))
         print(f"| {root.name} | {truth.shape[0]} | {2 * wrong} of {2 * truth.shape[0]} |")
+
+
+def components(roots: list[Path]) -> None:
+    """Print, per puzzle and component kind, where the start puts each kind's components.
+
+    Parameters
+    ----------
+    roots
+        Generated puzzles with their ``answer.json``.
+    """
+    for root in roots:
+        _, _, groups, options, ev, truth = _truth(root)
+        start = best_start(ev, options)[0]
+        print(f"{root.name} ({truth.shape[0]} layers)")
+        for kind in groups.kinds:
+            c = kind[0]
+            where = {int(truth[p, c]): p for p in range(truth.shape[0])}
+            placed = [where[int(start[p, c])] for p in range(truth.shape[0])]
+            wrong = sum(q != p for p, q in enumerate(placed))
+            marks = " ".join("." if q == p else str(q) for p, q in enumerate(placed))
+            print(f"  {'/'.join(ev.stack.slots[i] for i in kind)}: {marks}  ({wrong} misplaced)")
 
 
 def main() -> None:
@@ -640,7 +676,11 @@ def main() -> None:
     q.add_argument("--init", choices=("uniform", "column"), default="uniform")
     q.add_argument("--rows", type=int, default=2)
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--tokens", type=int, default=8)
     sub.add_parser("kinds", help="the start's split of the gains by kind, how wrong").add_argument(
+        "puzzles", type=Path, nargs="+"
+    )
+    sub.add_parser("components", help="where the start puts each kind's components").add_argument(
         "puzzles", type=Path, nargs="+"
     )
     a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
@@ -664,8 +704,10 @@ def main() -> None:
         split(args.puzzle, args.iterations)
     elif args.what == "kinds":
         kinds(args.puzzles)
+    elif args.what == "components":
+        components(args.puzzles)
     elif args.what == "plateau":
-        plateau(args.puzzle, args.components, args.steps, args.chunk, args.init, args.rows, args.seed)
+        plateau(args.puzzle, args.components, args.steps, args.chunk, args.init, args.rows, args.seed, args.tokens)
     elif args.what == "meanfield":
         meanfield(args.puzzle, args.positions)
     elif args.what == "search":
