@@ -16,13 +16,15 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py plateau /tmp/r24/s12-101 --components true start
     python docs/studies/real_gains_study.py kinds /tmp/r24/s6-100 /tmp/r24/s12-100 /tmp/r24/s30-100
     python docs/studies/real_gains_study.py components /tmp/r24/s18-100 /tmp/r24/s18-101 /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py margins /tmp/r24/s18-100 /tmp/r24/s30-100
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
 seriation order by raw gain values, the right way round (``seriated``: what a perfect split of the
 pool into its two kinds would give), or each true kind shuffled (``random``); then the solver's
 search (`LocalSearch`) for ``--time-limit`` seconds on ``--rows`` sequences of ``--tokens`` tokens.
-Prints the loss and the gains in place as it goes.
+Prints the loss and the gains in place as it goes. ``--exchanges o:4:5+k:12:13`` starts with those
+components exchanged (as ``plateau``'s).
 
 ``sink``: the first token of every sequence, the only one whose attention does not depend on Q/K
 (it attends to itself alone): how alike its states are across sequences, layer by layer, and how
@@ -72,6 +74,10 @@ column (the split by weights: :func:`~solvers.transformer.seriation.bisect`).
 ``components``: for each puzzle, where the start puts each kind's components: per position, the
 true position of the component placed there (``.`` where it is the right one). The start reads the
 weights alone, so it is the same for every seed of one network's rung.
+
+``margins``: for each pair of neighbouring layers, by how much the link by writes
+(:func:`~solvers.transformer.linking.link`'s similarity) prefers the true pairing of their V/O and
+MLP components to the exchanged one (negative: the link gets the pair wrong).
 """
 
 from __future__ import annotations
@@ -127,8 +133,9 @@ def _gains(arr: torch.Tensor, truth: torch.Tensor, cols: tuple[int, ...], pool: 
         arr[:, c] = ids[torch.as_tensor(path)]
 
 
-def search(root: Path, gains: str, time_limit: float, rows: int, tokens: int) -> None:
-    """Run the search from the true components with the gains placed as ``gains`` says.
+def search(root: Path, gains: str, time_limit: float, rows: int, tokens: int, exchanges: str | None = None) -> None:
+    """Run the search from the true components (or with some exchanged) with the gains placed as
+    ``gains`` says.
 
     Parameters
     ----------
@@ -140,6 +147,8 @@ def search(root: Path, gains: str, time_limit: float, rows: int, tokens: int) ->
         Seconds of search.
     rows, tokens
         The search's sequences and tokens per sequence.
+    exchanges
+        Exchanges of the true components joined by ``+`` (``KIND:P:Q``, as ``plateau``'s), or none.
     """
     torch.set_num_threads(1)
     puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
@@ -155,6 +164,8 @@ def search(root: Path, gains: str, time_limit: float, rows: int, tokens: int) ->
     else:
         arr = truth.clone()
         _gains(arr, truth, cols, ev.stack.tensors[ev.stack.slots[cols[0]]].weight, gains)
+    for ex in exchanges.split("+") if exchanges else ():
+        _exchange(arr, groups, ev.stack.slots, ex)
 
     def report(a: torch.Tensor, tag: str) -> None:
         right = int((a[:, list(cols)] == truth[:, list(cols)]).sum())
@@ -638,6 +649,26 @@ def components(roots: list[Path]) -> None:
             print(f"  {'/'.join(ev.stack.slots[i] for i in kind)}: {marks}  ({wrong} misplaced)")
 
 
+def margins(roots: list[Path]) -> None:
+    """Print, per puzzle, the link by writes' margin for the true pairing at each neighbour pair.
+
+    Parameters
+    ----------
+    roots
+        Generated puzzles with their ``answer.json``.
+    """
+    from solvers.transformer.linking import write_features
+
+    for root in roots:
+        puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
+        blocks, names = answer.assembly(puzzle.layout).blocks, [s.name for s in puzzle.family.slots]
+        writers = [[s for s in k if s in names] for k in (("v", "o"), ("gate", "up", "down"))]
+        vo, mlp = ([{n: b[names.index(n)] for n in kind} for b in blocks] for kind in writers)
+        sim = (write_features(puzzle, vo) @ write_features(puzzle, mlp).T).double()
+        gap = [float(sim[p, p] + sim[p + 1, p + 1] - sim[p, p + 1] - sim[p + 1, p]) for p in range(len(blocks) - 1)]
+        print(f"{root.name}: " + " ".join(f"{p}/{p + 1} {m:+.3f}" for p, m in enumerate(gap)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -647,6 +678,7 @@ def main() -> None:
     s.add_argument("--time-limit", type=float, default=300.0)
     s.add_argument("--rows", type=int, default=2)
     s.add_argument("--tokens", type=int, default=8)
+    s.add_argument("--exchanges", default=None)
     k = sub.add_parser("sink", help="the first token: Q/K-free, and what it shows")
     k.add_argument("puzzle", type=Path)
     n = sub.add_parser("lens", help="each position judged by its state put through the head")
@@ -683,6 +715,9 @@ def main() -> None:
     sub.add_parser("components", help="where the start puts each kind's components").add_argument(
         "puzzles", type=Path, nargs="+"
     )
+    sub.add_parser("margins", help="the link by writes' margin for each neighbour pair").add_argument(
+        "puzzles", type=Path, nargs="+"
+    )
     a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
     a.add_argument("puzzle", type=Path)
     a.add_argument("--base", choices=("truth", "start"), default="truth")
@@ -706,12 +741,14 @@ def main() -> None:
         kinds(args.puzzles)
     elif args.what == "components":
         components(args.puzzles)
+    elif args.what == "margins":
+        margins(args.puzzles)
     elif args.what == "plateau":
         plateau(args.puzzle, args.components, args.steps, args.chunk, args.init, args.rows, args.seed, args.tokens)
     elif args.what == "meanfield":
         meanfield(args.puzzle, args.positions)
     elif args.what == "search":
-        search(args.puzzle, args.gains, args.time_limit, args.rows, args.tokens)
+        search(args.puzzle, args.gains, args.time_limit, args.rows, args.tokens, args.exchanges)
     elif args.what == "sink":
         sink(args.puzzle)
     else:
