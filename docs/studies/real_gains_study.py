@@ -77,7 +77,9 @@ weights alone, so it is the same for every seed of one network's rung.
 
 ``margins``: for each pair of neighbouring layers, by how much the link by writes
 (:func:`~solvers.transformer.linking.link`'s similarity) prefers the true pairing of their V/O and
-MLP components to the exchanged one (negative: the link gets the pair wrong).
+MLP components to the exchanged one, and by how much Q/K's seriation path (``1 -`` the circuit
+similarity) is shorter in the true order than with the two exchanged (negative: the weights
+prefer the wrong one).
 """
 
 from __future__ import annotations
@@ -649,8 +651,19 @@ def components(roots: list[Path]) -> None:
             print(f"  {'/'.join(ev.stack.slots[i] for i in kind)}: {marks}  ({wrong} misplaced)")
 
 
+def _exchange_lengthens(dist: np.ndarray, p: int) -> float:
+    """How much longer the path ``0, 1, ..., n - 1`` under ``dist`` gets with ``p`` and ``p + 1``
+    exchanged."""
+    n = len(dist)
+
+    def edge(a: int, b: int) -> float:
+        return float(dist[a, b]) if a >= 0 and b < n else 0.0
+
+    return edge(p - 1, p + 1) + edge(p + 1, p) + edge(p, p + 2) - edge(p - 1, p) - edge(p, p + 1) - edge(p + 1, p + 2)
+
+
 def margins(roots: list[Path]) -> None:
-    """Print, per puzzle, the link by writes' margin for the true pairing at each neighbour pair.
+    """Print, per puzzle, the V/O link's and the Q/K path's margin for the truth at each neighbour pair.
 
     Parameters
     ----------
@@ -658,6 +671,7 @@ def margins(roots: list[Path]) -> None:
         Generated puzzles with their ``answer.json``.
     """
     from solvers.transformer.linking import write_features
+    from solvers.transformer.seriation import circuit_similarity
 
     for root in roots:
         puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
@@ -666,7 +680,10 @@ def margins(roots: list[Path]) -> None:
         vo, mlp = ([{n: b[names.index(n)] for n in kind} for b in blocks] for kind in writers)
         sim = (write_features(puzzle, vo) @ write_features(puzzle, mlp).T).double()
         gap = [float(sim[p, p] + sim[p + 1, p + 1] - sim[p, p + 1] - sim[p + 1, p]) for p in range(len(blocks) - 1)]
-        print(f"{root.name}: " + " ".join(f"{p}/{p + 1} {m:+.3f}" for p, m in enumerate(gap)))
+        print(f"{root.name} V/O-MLP link: " + " ".join(f"{p}/{p + 1} {m:+.3f}" for p, m in enumerate(gap)))
+        dist = 1.0 - circuit_similarity(puzzle, [{n: b[names.index(n)] for n in ("q", "k")} for b in blocks])
+        path = [_exchange_lengthens(dist, p) for p in range(len(blocks) - 1)]
+        print(f"{root.name} Q/K path: " + " ".join(f"{p}/{p + 1} {m:+.3f}" for p, m in enumerate(path)))
 
 
 def main() -> None:
@@ -715,7 +732,7 @@ def main() -> None:
     sub.add_parser("components", help="where the start puts each kind's components").add_argument(
         "puzzles", type=Path, nargs="+"
     )
-    sub.add_parser("margins", help="the link by writes' margin for each neighbour pair").add_argument(
+    sub.add_parser("margins", help="the weights' margins (V/O link, Q/K path) for each neighbour pair").add_argument(
         "puzzles", type=Path, nargs="+"
     )
     a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
