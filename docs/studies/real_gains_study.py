@@ -79,7 +79,8 @@ weights alone, so it is the same for every seed of one network's rung.
 (:func:`~solvers.transformer.linking.link`'s similarity) prefers the true pairing of their V/O and
 MLP components to the exchanged one, and by how much Q/K's seriation path (``1 -`` the circuit
 similarity) is shorter in the true order than with the two exchanged (negative: the weights
-prefer the wrong one).
+prefer the wrong one); then which K the Hungarian algorithm on the K and V pieces' read Grams
+pairs with another layer's V, and that link's margins.
 """
 
 from __future__ import annotations
@@ -663,14 +664,16 @@ def _exchange_lengthens(dist: np.ndarray, p: int) -> float:
 
 
 def margins(roots: list[Path]) -> None:
-    """Print, per puzzle, the V/O link's and the Q/K path's margin for the truth at each neighbour pair.
+    """Print, per puzzle, the V/O link's, the Q/K path's and a K-V read link's margins for the truth.
 
     Parameters
     ----------
     roots
         Generated puzzles with their ``answer.json``.
     """
-    from solvers.transformer.linking import write_features
+    from scipy.optimize import linear_sum_assignment
+
+    from solvers.transformer.linking import gram_features, write_features
     from solvers.transformer.seriation import circuit_similarity
 
     for root in roots:
@@ -684,6 +687,14 @@ def margins(roots: list[Path]) -> None:
         dist = 1.0 - circuit_similarity(puzzle, [{n: b[names.index(n)] for n in ("q", "k")} for b in blocks])
         path = [_exchange_lengthens(dist, p) for p in range(len(blocks) - 1)]
         print(f"{root.name} Q/K path: " + " ".join(f"{p}/{p + 1} {m:+.3f}" for p, m in enumerate(path)))
+        k, v = ([{n: b[names.index(n)]} for b in blocks] for n in ("k", "v"))
+        sim = (gram_features(puzzle, k, "read") @ gram_features(puzzle, v, "read").T).double()
+        _, partner = linear_sum_assignment(sim.numpy(), maximize=True)
+        gap = [float(sim[p, p] + sim[p + 1, p + 1] - sim[p, p + 1] - sim[p + 1, p]) for p in range(len(blocks) - 1)]
+        wrong = ", ".join(f"K {i} with V {j}" for i, j in enumerate(partner) if i != j) or "none"
+        print(
+            f"{root.name} K-V read link: wrong {wrong}; " + " ".join(f"{p}/{p + 1} {m:+.3f}" for p, m in enumerate(gap))
+        )
 
 
 def main() -> None:
@@ -732,9 +743,9 @@ def main() -> None:
     sub.add_parser("components", help="where the start puts each kind's components").add_argument(
         "puzzles", type=Path, nargs="+"
     )
-    sub.add_parser("margins", help="the weights' margins (V/O link, Q/K path) for each neighbour pair").add_argument(
-        "puzzles", type=Path, nargs="+"
-    )
+    sub.add_parser(
+        "margins", help="the weights' margins (V/O link, Q/K path, K-V reads) for each neighbour pair"
+    ).add_argument("puzzles", type=Path, nargs="+")
     a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
     a.add_argument("puzzle", type=Path)
     a.add_argument("--base", choices=("truth", "start"), default="truth")
