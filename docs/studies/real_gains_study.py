@@ -17,6 +17,7 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py kinds /tmp/r24/s6-100 /tmp/r24/s12-100 /tmp/r24/s30-100
     python docs/studies/real_gains_study.py components /tmp/r24/s18-100 /tmp/r24/s18-101 /tmp/r24/s30-100
     python docs/studies/real_gains_study.py margins /tmp/r24/s18-100 /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py attention /tmp/r24/s12-100 /tmp/r24/s18-100 /tmp/r24/s24-100 /tmp/r24/s30-100
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
@@ -81,11 +82,17 @@ MLP components to the exchanged one, and by how much Q/K's seriation path (``1 -
 similarity) is shorter in the true order than with the two exchanged (negative: the weights
 prefer the wrong one); then which K the Hungarian algorithm on the K and V pieces' read Grams
 pairs with another layer's V, and that link's margins.
+
+``attention``: Q/K placed by the weights given where the V/O components are (the truth's places,
+or the solver's start's): the placement that maximises the z-scored read similarity of each K to
+the V at its position plus ``--path`` times the z-scored circuit similarity of Q/K neighbours
+along the positions, by exchanges of two from the start's Q/K placement until none improves it.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 
@@ -663,6 +670,72 @@ def _exchange_lengthens(dist: np.ndarray, p: int) -> float:
     return edge(p - 1, p + 1) + edge(p + 1, p) + edge(p, p + 2) - edge(p - 1, p) - edge(p, p + 1) - edge(p + 1, p + 2)
 
 
+def _zscored(sim: np.ndarray) -> np.ndarray:
+    """``sim`` less the mean of its off-diagonal entries, over their standard deviation."""
+    off = sim[~np.eye(len(sim), dtype=bool)]
+    return (sim - off.mean()) / off.std()
+
+
+def _place_qk(reads: np.ndarray, path: np.ndarray, vo_at: list[int], start: list[int], w: float) -> list[int]:
+    """The Q/K placement (the Q/K of layer ``at[p]`` at position ``p``) that maximises
+    ``Σ_p reads[at[p], vo_at[p]] + w Σ_p path[at[p], at[p + 1]]``, by exchanges of two from
+    ``start`` until none improves it."""
+    D = len(start)
+
+    def score(at: list[int]) -> float:
+        return float(sum(reads[at[p], vo_at[p]] for p in range(D))) + w * float(
+            sum(path[at[p], at[p + 1]] for p in range(D - 1))
+        )
+
+    at, best, improved = list(start), score(start), True
+    while improved:
+        improved = False
+        for a, b in itertools.combinations(range(D), 2):
+            at[a], at[b] = at[b], at[a]
+            if score(at) > best + 1e-12:
+                best, improved = score(at), True
+            else:
+                at[a], at[b] = at[b], at[a]
+    return at
+
+
+def attention(roots: list[Path], weights: list[float]) -> None:
+    """Print, per puzzle, how many Q/K the weights place given the V/O places (see the module
+    docstring), for each weight of the path term.
+
+    Parameters
+    ----------
+    roots
+        Generated puzzles with their ``answer.json``.
+    weights
+        Weights of the path term (0: the K-V read link alone).
+    """
+    from solvers.transformer.linking import gram_features
+    from solvers.transformer.seriation import circuit_similarity
+
+    for root in roots:
+        puzzle, answer, groups, options, ev, truth = _truth(root)
+        blocks, names = answer.assembly(puzzle.layout).blocks, [s.name for s in puzzle.family.slots]
+        D, slots = len(blocks), ev.stack.slots
+        qk = [{n: b[names.index(n)] for n in ("q", "k")} for b in blocks]  # in the true layer order
+        k_feat = gram_features(puzzle, [{"k": m["k"]} for m in qk], "read")
+        v_feat = gram_features(puzzle, [{"v": b[names.index("v")]} for b in blocks], "read")
+        reads, path = _zscored((k_feat @ v_feat.T).double().numpy()), _zscored(circuit_similarity(puzzle, qk))
+        start = best_start(ev, options)[0]
+        layer_of = {c: {int(truth[p, c]): p for p in range(D)} for c in (slots.index("k"), slots.index("v"))}
+        qk_start = [layer_of[slots.index("k")][int(start[p, slots.index("k")])] for p in range(D)]
+        vo_start = [layer_of[slots.index("v")][int(start[p, slots.index("v")])] for p in range(D)]
+        for vo_name, vo_at in (("true", list(range(D))), ("the start's", vo_start)):
+            for w in weights:
+                at = _place_qk(reads, path, vo_at, qk_start, w)
+                wrong = " ".join(f"{p}:{at[p]}" for p in range(D) if at[p] != p) or "none"
+                print(
+                    f"| {root.name} | {vo_name} | {w:g} | {sum(a == p for p, a in enumerate(at))} of {D} "
+                    f"(start {sum(a == p for p, a in enumerate(qk_start))}) | {wrong} |",
+                    flush=True,
+                )
+
+
 def margins(roots: list[Path]) -> None:
     """Print, per puzzle, the V/O link's, the Q/K path's and a K-V read link's margins for the truth.
 
@@ -746,6 +819,9 @@ def main() -> None:
     sub.add_parser(
         "margins", help="the weights' margins (V/O link, Q/K path, K-V reads) for each neighbour pair"
     ).add_argument("puzzles", type=Path, nargs="+")
+    t2 = sub.add_parser("attention", help="Q/K placed by K-V reads and its path, given the V/O places")
+    t2.add_argument("puzzles", type=Path, nargs="+")
+    t2.add_argument("--path", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0])
     a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
     a.add_argument("puzzle", type=Path)
     a.add_argument("--base", choices=("truth", "start"), default="truth")
@@ -771,6 +847,8 @@ def main() -> None:
         components(args.puzzles)
     elif args.what == "margins":
         margins(args.puzzles)
+    elif args.what == "attention":
+        attention(args.puzzles, args.path)
     elif args.what == "plateau":
         plateau(args.puzzle, args.components, args.steps, args.chunk, args.init, args.rows, args.seed, args.tokens)
     elif args.what == "meanfield":
