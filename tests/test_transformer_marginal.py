@@ -16,6 +16,7 @@ from solvers.transformer.circuits import match_circuits
 from solvers.transformer.marginal import MarginalSweeps, first_weights
 from solvers.transformer.relink import mixed_gains_forward, round_gains
 from solvers.transformer.start import best_start, plan
+from solvers.transformer.units import UnitHypotheses
 
 #: A constructed network on which the fit converges (on 3 of 9 seeds and depths tried it does not, and
 #: the judge then prefers a wrong exchange: why the solver keeps the stage's result only where it
@@ -112,7 +113,7 @@ def test_the_stage_applies_only_where_gains_can_be_mixed(llama):
 
 def test_solver_reports_the_stage(llama):
     puzzle, answer, _, _, _ = llama
-    result = TransformerSolver(time_limit=120).solve(puzzle)
+    result = TransformerSolver(units=UnitHypotheses(unsure=0), time_limit=120).solve(puzzle)  # the stage alone
     assert score(puzzle, result.assembly, answer).exact
     stage = next(s for s in result.stages if s.stage == "marginal")
     assert stage.details["sweeps"] >= 1 and stage.mse is not None and "kept" in stage.details
@@ -137,7 +138,7 @@ class _Worse(MarginalSweeps):
 
 def test_a_stage_that_raises_the_exact_loss_is_not_kept(llama):
     puzzle, answer, _, _, _ = llama
-    solver = TransformerSolver(marginal=_Worse(), time_limit=120)
+    solver = TransformerSolver(marginal=_Worse(), units=UnitHypotheses(unsure=0), time_limit=120)
     _, groups, options, ev, _ = solver.prepare(puzzle)
     start = best_start(ev, options)[0]
     start_loss = float(ev.run(start[None])[0])

@@ -14,6 +14,7 @@ from solvers.transformer import TransformerSolver
 from solvers.transformer.circuits import match_circuits
 from solvers.transformer.relink import Relink, mixed_kinds, relaxed_linking, relaxed_output
 from solvers.transformer.start import plan
+from solvers.transformer.units import UnitHypotheses
 
 SIZES = {"depth": 4, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 8, "length": 6, "seed": 3}
 
@@ -74,7 +75,9 @@ def test_relink_does_not_apply_to_families_without_a_relaxed_layer():
 
 def test_solver_reports_the_relink_stage(llama):
     puzzle, answer, _, _, _ = llama
-    result = TransformerSolver(relink=Relink(iterations=100), time_limit=120).solve(puzzle)
+    result = TransformerSolver(relink=Relink(iterations=100), units=UnitHypotheses(unsure=0), time_limit=120).solve(
+        puzzle
+    )
     assert score(puzzle, result.assembly, answer).exact
     stage = next(s for s in result.stages if s.stage == "relink")
     assert len(stage.details["direction_losses"]) == 2

@@ -34,6 +34,7 @@ from solvers.transformer.moves import Groups
 from solvers.transformer.relink import Relink
 from solvers.transformer.search import LocalSearch
 from solvers.transformer.start import best_start, plan
+from solvers.transformer.units import UnitHypotheses
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -61,6 +62,10 @@ class TransformerSolver(BaseSolver):
     relink
         Linking from data before the search (:class:`~solvers.transformer.relink.Relink`), where
         the family has a relaxed layer.
+    units
+        Attention made whole by its weights, then the least sure links of attention to MLP tried
+        both ways, each judged by a share of the search (:class:`~solvers.transformer.units.
+        UnitHypotheses`; ``units__unsure=0`` turns it off), before the other stages.
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
@@ -91,6 +96,7 @@ class TransformerSolver(BaseSolver):
         search: LocalSearch | None = None,
         relink: Relink | None = None,
         marginal: MarginalSweeps | None = None,
+        units: UnitHypotheses | None = None,
         link: bool = True,
         align: bool = True,
         time_limit: float = 480.0,
@@ -103,6 +109,7 @@ class TransformerSolver(BaseSolver):
         self.search = LocalSearch() if search is None else search
         self.relink = Relink() if relink is None else relink
         self.marginal = MarginalSweeps() if marginal is None else marginal
+        self.units = UnitHypotheses() if units is None else units
         self.link = link
         self.align = align
         self.time_limit = time_limit
@@ -169,7 +176,18 @@ class TransformerSolver(BaseSolver):
             )
         )
         stop = lambda: time.monotonic() > deadline  # noqa: E731
+
+        def searched(a: torch.Tensor, until: float) -> tuple[torch.Tensor, float]:
+            end, loss, _ = self.search.run(ev, a, groups, floor, until, np.random.default_rng(self.random_state))
+            return end, loss
+
         before_search = (
+            (
+                "units",
+                "whole-attention-unsure-links",
+                self.units,
+                lambda a: self.units.run(puzzle, ev, a, groups, searched, deadline, floor),
+            ),
             ("relink", "relaxed-fit", self.relink, lambda a: self.relink.run(ev, a, groups, stop)),
             (
                 "marginal",
@@ -179,7 +197,7 @@ class TransformerSolver(BaseSolver):
             ),
         )
         for name, method, stage, run in before_search:
-            if not stage.applies(ev, groups):
+            if not stage.applies(ev, groups) or start_loss <= floor:  # nothing left to gain before the search
                 continue
             t0, e0 = time.perf_counter(), ev.evaluations
             new, details = run(arr)

@@ -1,0 +1,229 @@
+"""Whole attention sublayers from the weights, and the links between them and the MLPs that the
+weights are least sure of, judged by the data as whole arrangements.
+
+Two measurements (docs/real-networks.md) shape this stage. First, the weights make each attention
+sublayer whole: placed where the read similarity of each K to the V at its position (K and V read
+the same normed input) plus the circuit similarity of Q/K neighbours along the positions is
+highest (each z-scored over all pairs), every Q/K goes with its own layer's V/O on held-out SmolLM2
+of 6 to 30 layers; each signal is wrong where the other is sure. What is then left of the start's
+component errors is the link of attention to MLP by what they write, and it is wrong exactly at
+its least sure pairs of neighbouring layers. Second, one wrong component stops the exact search
+from placing the norm gains, while from the right components a short search moves far (held-out
+18 layers: 0.28 against 1.2 and above after about 20 s). So the stage exchanges the V/O of the
+``unsure`` neighbour pairs the link is least sure of, in every combination, places the Q/K with
+the V/O by their weights in each, runs the search from each for an equal share of its time, and
+goes on from the one that ends lowest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from reassembly.kernel import Evaluator
+from reassembly.params import Configurable, Interval
+from reassembly.puzzle import Puzzle
+from solvers.transformer.linking import gram_features, write_features
+from solvers.transformer.moves import Groups
+from solvers.transformer.relink import mixed_kinds
+from solvers.transformer.seriation import circuit_similarity
+
+
+def zscored(sim: np.ndarray) -> np.ndarray:
+    """``sim`` less the mean of its off-diagonal entries, over their standard deviation."""
+    off = sim[~np.eye(len(sim), dtype=bool)]
+    return (sim - off.mean()) / max(float(off.std()), 1e-12)
+
+
+def place_along(reads: np.ndarray, path: np.ndarray) -> list[int]:
+    """The order ``at`` (``at[p]``: the item placed at position ``p``) that maximises
+    ``Σ_p reads[at[p], p] + Σ_p path[at[p], at[p + 1]]``, by exchanges of two from the identity
+    until none improves it.
+
+    Parameters
+    ----------
+    reads
+        ``(n, n)``: how well item ``i`` fits position ``p``.
+    path
+        ``(n, n)``: how well items ``i`` and ``j`` fit as neighbours.
+    """
+    n = len(reads)
+
+    def score(at: list[int]) -> float:
+        return float(sum(reads[at[p], p] for p in range(n)) + sum(path[at[p], at[p + 1]] for p in range(n - 1)))
+
+    at, best, improved = list(range(n)), score(list(range(n))), True
+    while improved:
+        improved = False
+        for a, b in itertools.combinations(range(n), 2):
+            at[a], at[b] = at[b], at[a]
+            if score(at) > best + 1e-12:
+                best, improved = score(at), True
+            else:
+                at[a], at[b] = at[b], at[a]
+    return at
+
+
+class UnitHypotheses(Configurable):
+    """Attention made whole by its weights, then its least sure links to the MLPs judged by the
+    data (see the module docstring), where the family's relaxed layer names the attention kinds.
+
+    Parameters
+    ----------
+    unsure
+        How many of the least sure attention-to-MLP links (neighbour pairs) are tried both ways:
+        ``2 ** unsure`` arrangements, each searched for an equal share of the stage's time; 0
+        turns the stage off. 2 was chosen on held-out SmolLM2 puzzles (docs/real-networks.md).
+    share
+        Most of the time left to the solve that the stage may use.
+    """
+
+    constraints = {"unsure": Interval(0, 8), "share": Interval(0, 1)}
+
+    def __init__(self, unsure: int = 2, share: float = 0.25) -> None:
+        self.unsure = unsure
+        self.share = share
+
+    def _kinds(self, ev: Evaluator, groups: Groups) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None:
+        """The Q/K kind, the V/O kind and the MLP kind (columns), or ``None``."""
+        roles = {s.name: s.role for s in ev.family.slots}
+        writes = lambda k: any(roles[ev.stack.slots[c]] == "write" for c in k)  # noqa: E731
+        attention = mixed_kinds(ev, groups)
+        qk = [k for k in attention if not writes(k)]
+        vo = [k for k in attention if writes(k)]
+        mlp = [k for k in groups.kinds if k not in attention and writes(k)]
+        return (qk[0], vo[0], mlp[0]) if len(qk) == len(vo) == len(mlp) == 1 else None
+
+    def applies(self, ev: Evaluator, groups: Groups) -> bool:
+        """Whether the stage is on and the family names one attention Q/K, V/O and MLP kind.
+
+        Parameters
+        ----------
+        ev
+            The search's evaluator.
+        groups
+            The arrangement's column groups.
+        """
+        return self.unsure > 0 and self._kinds(ev, groups) is not None
+
+    def whole_attention(self, puzzle: Puzzle, ev: Evaluator, arr: torch.Tensor, groups: Groups) -> torch.Tensor:
+        """``arr`` with its Q/K re-placed to go with the V/O at each position (see the module
+        docstring): the Q/K kind's read slot whose shape is a V/O read slot's compared by read
+        Grams, plus the Q/K path's circuit similarity.
+
+        Parameters
+        ----------
+        puzzle
+            The puzzle (its pieces' weights).
+        ev
+            The evaluator whose stack ``arr`` indexes.
+        arr
+            The arrangement.
+        groups
+            Its column groups.
+        """
+        qk, vo, _ = self._kinds(ev, groups)
+        slots, shapes = ev.stack.slots, {s.name: s.shape for s in ev.family.slots}
+        pair = next(((a, b) for a in qk for b in vo if shapes[slots[a]] == shapes[slots[b]]), None)
+        if pair is None:
+            return arr
+        blocks = ev.stack.assembly(arr, ()).blocks
+        member = lambda cols, b: {slots[c]: b[c] for c in cols}  # noqa: E731
+        reads = gram_features(puzzle, [{slots[pair[0]]: b[pair[0]]} for b in blocks], "read")
+        reads = reads @ gram_features(puzzle, [{slots[pair[1]]: b[pair[1]]} for b in blocks], "read").T
+        path = circuit_similarity(puzzle, [member(qk, b) for b in blocks])
+        if path is None:
+            return arr
+        at = place_along(zscored(reads.double().numpy()), zscored(np.asarray(path, dtype=float)))
+        new = arr.clone()
+        new[:, list(qk)] = arr[at][:, list(qk)]
+        return new
+
+    def margins(self, puzzle: Puzzle, ev: Evaluator, arr: torch.Tensor, groups: Groups) -> list[float]:
+        """For each neighbour pair of positions, how much the write link prefers ``arr``'s pairing of
+        attention with MLP over the two attention sublayers exchanged (small: unsure).
+
+        Parameters
+        ----------
+        puzzle
+            The puzzle (its pieces' weights).
+        ev
+            The evaluator whose stack ``arr`` indexes.
+        arr
+            The arrangement.
+        groups
+            Its column groups.
+        """
+        _, vo, mlp = self._kinds(ev, groups)
+        slots, blocks = ev.stack.slots, ev.stack.assembly(arr, ()).blocks
+        feats = [write_features(puzzle, [{slots[c]: b[c] for c in kind} for b in blocks]) for kind in (vo, mlp)]
+        sim = (feats[0] @ feats[1].T).double()
+        return [float(sim[p, p] + sim[p + 1, p + 1] - sim[p, p + 1] - sim[p + 1, p]) for p in range(len(blocks) - 1)]
+
+    def run(
+        self,
+        puzzle: Puzzle,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        groups: Groups,
+        search: Callable[[torch.Tensor, float], tuple[torch.Tensor, float]],
+        deadline: float,
+        floor: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> tuple[torch.Tensor, dict]:
+        """The arrangement the best of the tried ones led to (after its share of search), and what
+        the stage did.
+
+        Parameters
+        ----------
+        puzzle
+            The puzzle (its pieces' weights).
+        ev
+            Evaluates on the search's rows.
+        arr
+            The start.
+        groups
+            Its column groups.
+        search
+            ``search(arrangement, deadline)``: the exact search from an arrangement until
+            ``deadline`` (on ``clock``), returning where it ended and its loss.
+        deadline
+            The solve's deadline (on ``clock``).
+        floor
+            The loss counted as zero: an arrangement whose search reaches it ends the stage (the
+            arrangements left untried).
+        clock
+            The clock the deadlines are read on.
+        """
+        _, vo, _ = self._kinds(ev, groups)
+        margins = self.margins(puzzle, ev, arr, groups)
+        pairs: list[int] = []
+        for p in np.argsort(margins):  # the least sure pairs that do not overlap
+            if len(pairs) < self.unsure and all(abs(int(p) - q) > 1 for q in pairs):
+                pairs.append(int(p))
+        cols = torch.tensor(vo)
+        tries = []
+        for chosen in itertools.product((False, True), repeat=len(pairs)):
+            trial = arr.clone()
+            for p in (p for p, flip in zip(pairs, chosen) if flip):
+                trial[p, cols], trial[p + 1, cols] = arr[p + 1, cols], arr[p, cols]
+            tries.append(self.whole_attention(puzzle, ev, trial, groups))
+        seconds = self.share * max(0.0, deadline - clock()) / len(tries)
+        ends: list[tuple[torch.Tensor, float]] = []
+        for trial in tries:
+            ends.append(search(trial, clock() + seconds))
+            if ends[-1][1] <= floor:
+                break
+        best = min(range(len(ends)), key=lambda i: ends[i][1])
+        details = {
+            "pairs": pairs,
+            "margins": [margins[p] for p in pairs],
+            "losses": [e[1] for e in ends],
+            "chosen": best,
+            "seconds_each": seconds,
+        }
+        return ends[best][0], details
