@@ -92,7 +92,6 @@ along the positions, by exchanges of two from the start's Q/K placement until no
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 from pathlib import Path
 
@@ -670,35 +669,6 @@ def _exchange_lengthens(dist: np.ndarray, p: int) -> float:
     return edge(p - 1, p + 1) + edge(p + 1, p) + edge(p, p + 2) - edge(p - 1, p) - edge(p, p + 1) - edge(p + 1, p + 2)
 
 
-def _zscored(sim: np.ndarray) -> np.ndarray:
-    """``sim`` less the mean of its off-diagonal entries, over their standard deviation."""
-    off = sim[~np.eye(len(sim), dtype=bool)]
-    return (sim - off.mean()) / off.std()
-
-
-def _place_qk(reads: np.ndarray, path: np.ndarray, vo_at: list[int], start: list[int], w: float) -> list[int]:
-    """The Q/K placement (the Q/K of layer ``at[p]`` at position ``p``) that maximises
-    ``Σ_p reads[at[p], vo_at[p]] + w Σ_p path[at[p], at[p + 1]]``, by exchanges of two from
-    ``start`` until none improves it."""
-    D = len(start)
-
-    def score(at: list[int]) -> float:
-        return float(sum(reads[at[p], vo_at[p]] for p in range(D))) + w * float(
-            sum(path[at[p], at[p + 1]] for p in range(D - 1))
-        )
-
-    at, best, improved = list(start), score(start), True
-    while improved:
-        improved = False
-        for a, b in itertools.combinations(range(D), 2):
-            at[a], at[b] = at[b], at[a]
-            if score(at) > best + 1e-12:
-                best, improved = score(at), True
-            else:
-                at[a], at[b] = at[b], at[a]
-    return at
-
-
 def attention(roots: list[Path], weights: list[float]) -> None:
     """Print, per puzzle, how many Q/K the weights place given the V/O places (see the module
     docstring), for each weight of the path term.
@@ -712,6 +682,7 @@ def attention(roots: list[Path], weights: list[float]) -> None:
     """
     from solvers.transformer.linking import gram_features
     from solvers.transformer.seriation import circuit_similarity
+    from solvers.transformer.units import place_along, zscored
 
     for root in roots:
         puzzle, answer, groups, options, ev, truth = _truth(root)
@@ -720,14 +691,16 @@ def attention(roots: list[Path], weights: list[float]) -> None:
         qk = [{n: b[names.index(n)] for n in ("q", "k")} for b in blocks]  # in the true layer order
         k_feat = gram_features(puzzle, [{"k": m["k"]} for m in qk], "read")
         v_feat = gram_features(puzzle, [{"v": b[names.index("v")]} for b in blocks], "read")
-        reads, path = _zscored((k_feat @ v_feat.T).double().numpy()), _zscored(circuit_similarity(puzzle, qk))
+        reads, path = zscored((k_feat @ v_feat.T).double().numpy()), zscored(circuit_similarity(puzzle, qk))
         start = best_start(ev, options)[0]
         layer_of = {c: {int(truth[p, c]): p for p in range(D)} for c in (slots.index("k"), slots.index("v"))}
         qk_start = [layer_of[slots.index("k")][int(start[p, slots.index("k")])] for p in range(D)]
         vo_start = [layer_of[slots.index("v")][int(start[p, slots.index("v")])] for p in range(D)]
         for vo_name, vo_at in (("true", list(range(D))), ("the start's", vo_start)):
             for w in weights:
-                at = _place_qk(reads, path, vo_at, qk_start, w)
+                # place_along starts from the identity: its items are the start's Q/K, in the start's order
+                fit, chain = reads[qk_start][:, vo_at], w * path[qk_start][:, qk_start]
+                at = [qk_start[i] for i in place_along(fit, chain)]
                 wrong = " ".join(f"{p}:{at[p]}" for p in range(D) if at[p] != p) or "none"
                 print(
                     f"| {root.name} | {vo_name} | {w:g} | {sum(a == p for p, a in enumerate(at))} of {D} "
@@ -746,16 +719,14 @@ def margins(roots: list[Path]) -> None:
     """
     from scipy.optimize import linear_sum_assignment
 
-    from solvers.transformer.linking import gram_features, write_features
+    from solvers.transformer.linking import gram_features
     from solvers.transformer.seriation import circuit_similarity
+    from solvers.transformer.units import UnitHypotheses
 
     for root in roots:
-        puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
+        puzzle, answer, groups, _, ev, truth = _truth(root)
         blocks, names = answer.assembly(puzzle.layout).blocks, [s.name for s in puzzle.family.slots]
-        writers = [[s for s in k if s in names] for k in (("v", "o"), ("gate", "up", "down"))]
-        vo, mlp = ([{n: b[names.index(n)] for n in kind} for b in blocks] for kind in writers)
-        sim = (write_features(puzzle, vo) @ write_features(puzzle, mlp).T).double()
-        gap = [float(sim[p, p] + sim[p + 1, p + 1] - sim[p, p + 1] - sim[p + 1, p]) for p in range(len(blocks) - 1)]
+        gap = UnitHypotheses().margins(puzzle, ev, truth, groups)
         print(f"{root.name} V/O-MLP link: " + " ".join(f"{p}/{p + 1} {m:+.3f}" for p, m in enumerate(gap)))
         dist = 1.0 - circuit_similarity(puzzle, [{n: b[names.index(n)] for n in ("q", "k")} for b in blocks])
         path = [_exchange_lengthens(dist, p) for p in range(len(blocks) - 1)]
