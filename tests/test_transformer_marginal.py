@@ -102,8 +102,8 @@ def test_the_best_of_two_starts_keeps_the_lower_fit(llama):
 def test_the_stage_applies_only_where_gains_can_be_mixed(llama):
     _, _, groups, ev, _ = llama
     assert MarginalSweeps(steps=150).applies(ev, groups)
-    assert MarginalSweeps().applies(ev, groups)  # on by default
-    assert not MarginalSweeps(steps=0).applies(ev, groups)
+    assert MarginalSweeps(steps=150).applies(ev, groups)
+    assert not MarginalSweeps().applies(ev, groups)  # off by default
     puzzle, _ = make_sequence_puzzle("bert", depth=3, d=16, h=24, heads=4, rows=4, length=5, seed=0)
     bert_groups, _ = plan(puzzle, match_circuits(puzzle))
     assert not MarginalSweeps(steps=150).applies(
@@ -113,12 +113,13 @@ def test_the_stage_applies_only_where_gains_can_be_mixed(llama):
 
 def test_solver_reports_the_stage(llama):
     puzzle, answer, _, _, _ = llama
-    result = TransformerSolver(units=UnitHypotheses(unsure=0), time_limit=120).solve(puzzle)  # the stage alone
+    on = MarginalSweeps(steps=150)
+    result = TransformerSolver(marginal=on, units=UnitHypotheses(unsure=0), time_limit=120).solve(puzzle)  # alone
     assert score(puzzle, result.assembly, answer).exact
     stage = next(s for s in result.stages if s.stage == "marginal")
     assert stage.details["sweeps"] >= 1 and stage.mse is not None and "kept" in stage.details
-    # steps=0 turns it off.
-    off = TransformerSolver(marginal=MarginalSweeps(steps=0), time_limit=120).solve(puzzle)
+    # off by default
+    off = TransformerSolver(time_limit=120).solve(puzzle)
     assert not any(s.stage == "marginal" for s in off.stages)
 
 
@@ -138,7 +139,7 @@ class _Worse(MarginalSweeps):
 
 def test_a_stage_that_raises_the_exact_loss_is_not_kept(llama):
     puzzle, answer, _, _, _ = llama
-    solver = TransformerSolver(marginal=_Worse(), units=UnitHypotheses(unsure=0), time_limit=120)
+    solver = TransformerSolver(marginal=_Worse(steps=150), units=UnitHypotheses(unsure=0), time_limit=120)
     _, groups, options, ev, _ = solver.prepare(puzzle)
     start = best_start(ev, options)[0]
     start_loss = float(ev.run(start[None])[0])

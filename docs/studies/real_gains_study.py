@@ -112,7 +112,7 @@ def _truth(root: Path, rows: int = 2, tokens: int | None = 8, seed: int = 0):
     """A generated puzzle, its answer, the solver's column groups, start options and evaluator (on
     ``rows`` sequences of ``tokens`` tokens, drawn with ``seed``), and the true arrangement."""
     puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
-    _, groups, options, ev, _ = TransformerSolver(rows=rows, tokens=tokens, random_state=seed).prepare(puzzle)
+    _, groups, options, ev, _ = TransformerSolver(rows=rows, states=1, tokens=tokens, random_state=seed).prepare(puzzle)
     return puzzle, answer, groups, options, ev, ev.stack.arrangement(answer.assembly(puzzle.layout))
 
 
@@ -161,7 +161,7 @@ def search(root: Path, gains: str, time_limit: float, rows: int, tokens: int, ex
     """
     torch.set_num_threads(1)
     puzzle, answer = load_puzzle(root), load_answer(root / "answer.json")
-    solver = TransformerSolver(rows=rows, tokens=tokens)
+    solver = TransformerSolver(rows=rows, states=1, tokens=tokens)
     t0 = time.monotonic()
     _, groups, options, ev, floor = solver.prepare(puzzle)
     truth = ev.stack.arrangement(answer.assembly(puzzle.layout))

@@ -46,7 +46,13 @@ class TransformerSolver(BaseSolver):
     Parameters
     ----------
     rows
-        Token sequences the search evaluates on (drawn with ``random_state``).
+        Fewest token sequences the search evaluates on (drawn with ``random_state``).
+    states
+        Fewest token positions the search evaluates on: more sequences are drawn where ``rows``
+        of them hold fewer (the causal families' first ``tokens`` tokens count). Few positions
+        give the exact loss local optima of their own: on held-out 18-layer SmolLM2 (seeds
+        100–105), from the true components, the search placed every norm gain on all six with
+        32 positions (4 sequences of 8 tokens) and stalled on two with 16.
     tokens
         For causal families (``llama``), the search evaluates only the first ``tokens`` tokens of
         each sequence (their outputs do not depend on later ones); ``None``: all.
@@ -82,6 +88,7 @@ class TransformerSolver(BaseSolver):
 
     constraints = {
         "rows": Interval(1, None),
+        "states": Interval(1, None),
         "tokens": Interval(1, None),
         "time_limit": Interval(0, None, closed=False),
         "floor": Interval(0, None),
@@ -92,6 +99,7 @@ class TransformerSolver(BaseSolver):
     def __init__(
         self,
         rows: int = 2,
+        states: int = 32,
         tokens: int | None = 8,
         search: LocalSearch | None = None,
         relink: Relink | None = None,
@@ -105,6 +113,7 @@ class TransformerSolver(BaseSolver):
         random_state: int = 0,
     ) -> None:
         self.rows = rows
+        self.states = states
         self.tokens = tokens
         self.search = LocalSearch() if search is None else search
         self.relink = Relink() if relink is None else relink
@@ -136,9 +145,12 @@ class TransformerSolver(BaseSolver):
         """
         comps = match_circuits(puzzle)
         groups, options = plan(puzzle, comps, self.link, self.align)
-        ev = evaluator(puzzle, PieceStack(puzzle, DTYPES[self.dtype]), (), self.rows, self.random_state)
-        if getattr(puzzle.family, "causal", False) and self.tokens is not None:
-            ev = ev.with_rows(ev.X[:, : self.tokens], ev.target[:, : self.tokens])
+        cut = getattr(puzzle.family, "causal", False) and self.tokens is not None
+        length = min(self.tokens, puzzle.X.shape[1]) if cut else puzzle.X.shape[1]
+        rows = min(puzzle.n_rows, max(self.rows, -(-self.states // length)))
+        ev = evaluator(puzzle, PieceStack(puzzle, DTYPES[self.dtype]), (), rows, self.random_state)
+        if cut:
+            ev = ev.with_rows(ev.X[:, :length], ev.target[:, :length])
         return comps, groups, options, ev, self.floor * float(ev.target.pow(2).mean())
 
     def solve(self, puzzle: Puzzle) -> SolveResult:
