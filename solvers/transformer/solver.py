@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -147,7 +148,7 @@ class TransformerSolver(BaseSolver):
         groups, options = plan(puzzle, comps, self.link, self.align)
         cut = getattr(puzzle.family, "causal", False) and self.tokens is not None
         length = min(self.tokens, puzzle.X.shape[1]) if cut else puzzle.X.shape[1]
-        rows = min(puzzle.n_rows, max(self.rows, -(-self.states // length)))
+        rows = min(puzzle.n_rows, max(self.rows, math.ceil(self.states / length)))
         ev = evaluator(puzzle, PieceStack(puzzle, DTYPES[self.dtype]), (), rows, self.random_state)
         if cut:
             ev = ev.with_rows(ev.X[:, :length], ev.target[:, :length])

@@ -34,6 +34,11 @@ from solvers.transformer.relink import mixed_kinds
 from solvers.transformer.seriation import circuit_similarity
 
 
+def _pieces(slots: tuple[str, ...] | list[str], blocks: list, cols) -> list[dict[str, int]]:
+    """Each block's pieces in the columns ``cols``, by slot name."""
+    return [{slots[c]: b[c] for c in cols} for b in blocks]
+
+
 def zscored(sim: np.ndarray) -> np.ndarray:
     """``sim`` less the mean of its off-diagonal entries, over their standard deviation."""
     off = sim[~np.eye(len(sim), dtype=bool)]
@@ -133,10 +138,9 @@ class UnitHypotheses(Configurable):
         if pair is None:
             return arr
         blocks = ev.stack.assembly(arr, ()).blocks
-        member = lambda cols, b: {slots[c]: b[c] for c in cols}  # noqa: E731
-        reads = gram_features(puzzle, [{slots[pair[0]]: b[pair[0]]} for b in blocks], "read")
-        reads = reads @ gram_features(puzzle, [{slots[pair[1]]: b[pair[1]]} for b in blocks], "read").T
-        path = circuit_similarity(puzzle, [member(qk, b) for b in blocks])
+        reads = gram_features(puzzle, _pieces(slots, blocks, pair[:1]), "read")
+        reads = reads @ gram_features(puzzle, _pieces(slots, blocks, pair[1:]), "read").T
+        path = circuit_similarity(puzzle, _pieces(slots, blocks, qk))
         if path is None:
             return arr
         at = place_along(zscored(reads.double().numpy()), zscored(np.asarray(path, dtype=float)))
@@ -161,7 +165,7 @@ class UnitHypotheses(Configurable):
         """
         _, vo, mlp = self._kinds(ev, groups)
         slots, blocks = ev.stack.slots, ev.stack.assembly(arr, ()).blocks
-        feats = [write_features(puzzle, [{slots[c]: b[c] for c in kind} for b in blocks]) for kind in (vo, mlp)]
+        feats = [write_features(puzzle, _pieces(slots, blocks, kind)) for kind in (vo, mlp)]
         sim = (feats[0] @ feats[1].T).double()
         return [float(sim[p, p] + sim[p + 1, p + 1] - sim[p, p + 1] - sim[p + 1, p]) for p in range(len(blocks) - 1)]
 
@@ -224,8 +228,7 @@ class UnitHypotheses(Configurable):
             seconds.append(per_round / len(alive))
             for i in alive:
                 ends[i] = search(ends[i][0], clock() + seconds[-1])
-                if ends[i][1] <= floor:
-                    alive = [i]
+                if ends[i][1] <= floor:  # the lowest: it heads the round's order below
                     break
             alive = sorted(alive, key=lambda i: ends[i][1])[: max(1, len(alive) // 2)]
             if ends[alive[0]][1] <= floor:
