@@ -45,7 +45,7 @@ def test_place_along_recovers_a_planted_order_from_either_signal():
 
 def test_the_stage_races_every_combination_and_goes_on_from_the_lowest(llama):
     puzzle, _, groups, ev, truth = llama
-    stage = UnitHypotheses(unsure=2)
+    stage = UnitHypotheses(unsure=2, share_gains=False)  # the race alone (its judge: the fake search's losses)
     assert stage.applies(ev, groups) and not UnitHypotheses(unsure=0).applies(ev, groups)
     _, vo, _ = stage._kinds(ev, groups)
     pairs = sorted(np.argsort(stage.margins(puzzle, ev, truth, groups))[:1].tolist())
@@ -70,6 +70,28 @@ def test_the_stage_races_every_combination_and_goes_on_from_the_lowest(llama):
     seen.clear()
     _, details = stage.run(puzzle, ev, truth, groups, search, time.monotonic() + 10, floor=0.5)
     assert len(seen) == 3 and details["chosen"] == 2 and details["losses"][3] is None
+
+
+def test_each_arrangement_takes_the_gains_that_fit_it_best(llama):
+    puzzle, _, groups, ev, truth = llama
+    cols = [c for pool in groups.singles for c in pool]
+    _, vo, _ = UnitHypotheses()._kinds(ev, groups)
+    loss = lambda a: float(ev.run(a[None])[0])  # noqa: E731
+    scrambled = truth.clone()
+    flat = truth[:, cols].flatten()
+    scrambled[:, cols] = flat.roll(1).reshape(len(truth), len(cols))  # every gain one place on
+    wrong = truth.clone()  # the right gains, two layers' V/O exchanged
+    wrong[0, list(vo)], wrong[1, list(vo)] = truth[1, list(vo)], truth[0, list(vo)]
+    mixed = wrong.clone()  # the wrong components with the scrambled gains: taken only where lower
+    mixed[:, cols] = scrambled[:, cols]
+    ends = [(scrambled, loss(scrambled)), (wrong, loss(wrong)), (truth, float("inf"))]  # the last: not searched
+    taken = UnitHypotheses.pool_gains(ev, ends, [0, 1], groups)
+    # the scrambled gains go (the right ones fit the right components exactly); the components stay
+    # each arrangement's own; an arrangement not searched yet gives nothing
+    assert torch.equal(ends[0][0], truth) and ends[0][1] == pytest.approx(loss(truth), abs=1e-9)
+    second = mixed if loss(mixed) < loss(wrong) else wrong
+    assert torch.equal(ends[1][0], second) and taken == 1 + (second is mixed)
+    assert UnitHypotheses.pool_gains(ev, ends[:1], [0], groups) == 0  # no other arrangement to take from
 
 
 def test_the_solver_runs_the_stage_where_asked(llama):

@@ -86,13 +86,18 @@ class UnitHypotheses(Configurable):
         turns the stage off. 2 was chosen on held-out SmolLM2 puzzles (docs/real-networks.md).
     share
         Most of the time left to the solve that the stage may use.
+    share_gains
+        After each round, each arrangement left takes the norm gains of whichever searched
+        arrangement they fit best, where that lowers its loss (:meth:`pool_gains`), before the
+        arrangements are ranked.
     """
 
     constraints = {"unsure": Interval(0, 8), "share": Interval(0, 1)}
 
-    def __init__(self, unsure: int = 2, share: float = 0.25) -> None:
+    def __init__(self, unsure: int = 2, share: float = 0.25, share_gains: bool = True) -> None:
         self.unsure = unsure
         self.share = share
+        self.share_gains = share_gains
 
     def _kinds(self, ev: Evaluator, groups: Groups) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None:
         """The Q/K kind, the V/O kind and the MLP kind (columns), or ``None``."""
@@ -169,6 +174,39 @@ class UnitHypotheses(Configurable):
         sim = (feats[0] @ feats[1].T).double()
         return [float(sim[p, p] + sim[p + 1, p + 1] - sim[p, p + 1] - sim[p + 1, p]) for p in range(len(blocks) - 1)]
 
+    @staticmethod
+    def pool_gains(ev: Evaluator, ends: list[tuple[torch.Tensor, float]], alive: list[int], groups: Groups) -> int:
+        """Give each arrangement in ``alive`` the single pieces (the norm gains) of whichever
+        searched arrangement they fit best, where that lowers its loss (in place); how many took
+        another's. The arrangements differ only in their components, so each search's placement of
+        the gains is a hypothesis for all of them: judging each by the best gains any search found
+        removes the part of a short search's loss that only says how far its own gains search got.
+
+        Parameters
+        ----------
+        ev
+            Evaluates on the search's rows.
+        ends
+            Each arrangement's arrangement and loss (``inf``: not searched yet).
+        alive
+            The arrangements given the others' gains.
+        groups
+            The column groups (``singles``: the columns of the gains).
+        """
+        cols = [c for pool in groups.singles for c in pool]
+        donors = [a for a, loss in ends if loss < float("inf")]
+        if not cols or len(donors) < 2:
+            return 0
+        taken = 0
+        for i in alive:
+            trials = torch.stack([ends[i][0] for _ in donors])
+            trials[:, :, cols] = torch.stack(donors)[:, :, cols]
+            losses = ev.run(trials)
+            j = int(torch.argmin(losses))
+            if float(losses[j]) < ends[i][1]:
+                ends[i], taken = (trials[j], float(losses[j])), taken + 1
+        return taken
+
     def run(
         self,
         puzzle: Puzzle,
@@ -223,13 +261,15 @@ class UnitHypotheses(Configurable):
         rounds = max(1, int(np.ceil(np.log2(len(tries)))))
         per_round = self.share * max(0.0, deadline - clock()) / rounds
         ends: list[tuple[torch.Tensor, float]] = [(t, float("inf")) for t in tries]
-        alive, seconds = list(range(len(tries))), []
+        alive, seconds, shared = list(range(len(tries))), [], 0
         for _ in range(rounds):
             seconds.append(per_round / len(alive))
             for i in alive:
                 ends[i] = search(ends[i][0], clock() + seconds[-1])
                 if ends[i][1] <= floor:  # the lowest: it heads the round's order below
                     break
+            if self.share_gains and min(ends[i][1] for i in alive) > floor:
+                shared += self.pool_gains(ev, ends, alive, groups)
             alive = sorted(alive, key=lambda i: ends[i][1])[: max(1, len(alive) // 2)]
             if ends[alive[0]][1] <= floor:
                 break
@@ -240,5 +280,6 @@ class UnitHypotheses(Configurable):
             "losses": [None if e[1] == float("inf") else e[1] for e in ends],  # None: not tried
             "chosen": best,
             "seconds_each": seconds,
+            "gains_shared": shared,
         }
         return ends[best][0], details
