@@ -1,9 +1,9 @@
 """The ``transformer`` solver on the real networks, timed once each: opt-in (``REASSEMBLY_BENCH_REAL=1``;
-MiniLM takes under a minute, SmolLM2 its 480 s limit), and it needs their weights in the cache
+MiniLM takes seconds, SmolLM2's rungs up to its 480 s limit), and it needs their weights in the cache
 (``reassembly fetch minilm|smollm2``) and the ``real`` extra; skipped otherwise.
 
-all-MiniLM-L6-v2 and SmolLM2-135M's first 6 layers (``generate --from smollm2 --layers 6``) must be
-recovered exactly; on SmolLM2's first 12 layers and all 30 the score goes into ``extra_info``.
+all-MiniLM-L6-v2 and SmolLM2-135M's first 6, 12 and 18 layers (``generate --from smollm2 --layers K``)
+must be recovered exactly; on all 30 of SmolLM2's layers the score goes into ``extra_info``.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ def real_puzzle(name: str, reader: str, layers: int | None = None):
         ("smollm2", "gguf", None, False),
         ("smollm2", "gguf", 6, True),
         ("smollm2", "gguf", 12, True),
+        ("smollm2", "gguf", 18, True),
     ],
-    ids=["minilm", "smollm2", "smollm2-l6", "smollm2-l12"],
+    ids=["minilm", "smollm2", "smollm2-l6", "smollm2-l12", "smollm2-l18"],
 )
 def test_transformer_on_real_network(benchmark, name: str, reader: str, layers: int | None, exact: bool) -> None:
     from solvers.transformer import TransformerSolver

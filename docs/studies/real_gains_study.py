@@ -18,6 +18,8 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py components /tmp/r24/s18-100 /tmp/r24/s18-101 /tmp/r24/s30-100
     python docs/studies/real_gains_study.py margins /tmp/r24/s18-100 /tmp/r24/s30-100
     python docs/studies/real_gains_study.py attention /tmp/r24/s12-100 /tmp/r24/s18-100 /tmp/r24/s24-100 /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py pooled /tmp/r24/s18-100 --seconds 15 --rounds 4
+    python docs/studies/real_gains_study.py chains /tmp/r24/s12-100 /tmp/r24/s18-100 /tmp/r24/s24-100 /tmp/r24/s30-100
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
@@ -82,6 +84,16 @@ MLP components to the exchanged one, and by how much Q/K's seriation path (``1 -
 similarity) is shorter in the true order than with the two exchanged (negative: the weights
 prefer the wrong one); then which K the Hungarian algorithm on the K and V pieces' read Grams
 pairs with another layer's V, and that link's margins.
+
+``pooled``: the ``units`` stage's arrangements (``.`` keeps a least sure link, ``x`` exchanges it),
+each searched for ``--seconds`` per round, all going on each round; after each round every
+arrangement's components judged with every arrangement's gains (the stage's ``share_gains``).
+
+``chains``: whether the gains form two chains by their raw values (centred and scaled, as
+correlations): how often a gain's nearest neighbour is of its own kind; a spectral split of the
+graph joining each gain to its two nearest into halves, and how well it splits the kinds; each
+half's seriation path; and every reading of the two paths with the true components, judged by
+the exact loss.
 
 ``attention``: Q/K placed by the weights given where the V/O components are (the truth's places,
 or the solver's start's): the placement that maximises the z-scored read similarity of each K to
@@ -637,6 +649,56 @@ def kinds(roots: list[Path]) -> None:
         print(f"| {root.name} | {truth.shape[0]} | {2 * wrong} of {2 * truth.shape[0]} |")
 
 
+def chains(roots: list[Path]) -> None:
+    """Print, per puzzle, whether the gains form two chains by their raw values: how often a gain's
+    nearest neighbour (correlation of raw values) is of its own kind, how well a spectral split
+    of the 2-nearest-neighbour graph into halves splits the kinds, and each half's seriation path
+    as true layers; then, with the true components, every reading of the two paths (which half is
+    attention, each direction) with its exact loss and gains in place.
+
+    Parameters
+    ----------
+    roots
+        Generated puzzles with their ``answer.json``.
+    """
+    from scipy.sparse.csgraph import laplacian
+
+    for root in roots:
+        _, _, _, _, ev, truth = _truth(root, rows=4)
+        D, cols = truth.shape[0], [0, 5]
+        ids = truth[:, cols].T.flatten()  # attention's gains, then the MLP's, by layer
+        g = ev.stack.tensors["attn_norm"].weight.double()[ids]
+        g = torch.nn.functional.normalize(g - g.mean(1, keepdim=True), dim=1)
+        sim = (g @ g.T).numpy()
+        np.fill_diagonal(sim, -np.inf)
+        kind = np.repeat([0, 1], D)
+        graph = np.zeros_like(sim)
+        for i, row in enumerate(np.argsort(-sim, axis=1)[:, :2]):
+            graph[i, row] = graph[row, i] = 1
+        fiedler = np.linalg.eigh(laplacian(graph, normed=True))[1][:, 1]
+        halves = np.argsort(fiedler, kind="stable")[:D], np.argsort(fiedler, kind="stable")[D:]
+        purity = max(np.mean(kind[halves[0]] == 0), np.mean(kind[halves[0]] == 1))
+        np.fill_diagonal(sim, 1.0)
+        paths = [h[shortest_path(sim[np.ix_(h, h)])] for h in halves]
+        print(
+            f"{root.name}: nearest gain of its own kind {np.mean(kind[sim.argmax(1)] == kind):.2f}; "
+            f"halves by kind {purity:.2f}; paths as (kind, layer):"
+        )
+        for p in paths:
+            print("  ", " ".join(f"{'am'[kind[i]]}{i % D}" for i in p))
+        trials = []
+        for a, b in ((paths[0], paths[1]), (paths[1], paths[0])):
+            for a2 in (a, a[::-1]):
+                for b2 in (b, b[::-1]):
+                    t = truth.clone()
+                    t[:, cols[0]], t[:, cols[1]] = ids[a2.copy()], ids[b2.copy()]
+                    trials.append(t)
+        for t, loss in zip(trials, ev.run(torch.stack(trials))):
+            print(
+                f"   reading: exact loss {float(loss):.3g}, gains in place {int((t[:, cols] == truth[:, cols]).sum())} of {2 * D}"
+            )
+
+
 def components(roots: list[Path]) -> None:
     """Print, per puzzle and component kind, where the start puts each kind's components.
 
@@ -741,6 +803,45 @@ def margins(roots: list[Path]) -> None:
         )
 
 
+def pooled(root: Path, seconds: float, rounds: int) -> None:
+    """Print, after each round of ``seconds`` of search from every arrangement of the ``units``
+    stage (all of them going on each round), the loss of each arrangement's components with each
+    arrangement's gains: rows the components, columns the gains.
+
+    Parameters
+    ----------
+    root
+        A generated puzzle with its ``answer.json``.
+    seconds
+        Seconds of search each arrangement has per round.
+    rounds
+        How many rounds.
+    """
+    puzzle, answer, groups, options, ev, truth = _truth(root, rows=4)
+    solver = TransformerSolver()
+    floor = solver.floor * float(ev.target.pow(2).mean())
+    pairs, _, tries = solver.units.arrangements(puzzle, ev, best_start(ev, options)[0], groups)
+    names = [
+        "".join("x" if (i >> (len(pairs) - 1 - j)) & 1 else "." for j in range(len(pairs))) for i in range(len(tries))
+    ]
+    comps = [c for c in range(truth.shape[1]) if not any(c in pool for pool in groups.singles)]
+    print(
+        f"{root.name}: links {', '.join(f'{p}/{p + 1}' for p in pairs)}; the truth: "
+        f"{[n for n, t in zip(names, tries) if torch.equal(t[:, comps], truth[:, comps])] or 'none of them'}"
+    )
+    gains = [c for pool in groups.singles for c in pool]
+    for r in range(rounds):
+        for i, t in enumerate(tries):
+            tries[i], _, _ = solver.search.run(
+                ev, t, groups, floor, time.monotonic() + seconds, np.random.default_rng(r)
+            )
+        print(f"after {seconds * (r + 1):.0f} s each (rows: components of; columns: gains of) {' '.join(names)}")
+        for name, t in zip(names, tries):
+            trials = torch.stack([t] * len(tries))
+            trials[:, :, gains] = torch.stack(tries)[:, :, gains]
+            print(name, " ".join(f"{float(x):8.3g}" for x in ev.run(trials)), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -784,6 +885,9 @@ def main() -> None:
     sub.add_parser("kinds", help="the start's split of the gains by kind, how wrong").add_argument(
         "puzzles", type=Path, nargs="+"
     )
+    sub.add_parser("chains", help="the gains as two chains by raw values: split, paths, readings").add_argument(
+        "puzzles", type=Path, nargs="+"
+    )
     sub.add_parser("components", help="where the start puts each kind's components").add_argument(
         "puzzles", type=Path, nargs="+"
     )
@@ -801,8 +905,14 @@ def main() -> None:
     a.add_argument("--rows", type=int, default=2)
     a.add_argument("--tokens", type=int, default=8)
     a.add_argument("--batch", type=int, default=None)
+    o = sub.add_parser("pooled", help="the units race's arrangements, each judged with every one's gains")
+    o.add_argument("puzzle", type=Path)
+    o.add_argument("--seconds", type=float, default=15.0)
+    o.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
-    if args.what == "saturation":
+    if args.what == "pooled":
+        pooled(args.puzzle, args.seconds, args.rounds)
+    elif args.what == "saturation":
         saturation(args.puzzle)
     elif args.what == "links":
         links(args.puzzle)
@@ -814,6 +924,8 @@ def main() -> None:
         split(args.puzzle, args.iterations)
     elif args.what == "kinds":
         kinds(args.puzzles)
+    elif args.what == "chains":
+        chains(args.puzzles)
     elif args.what == "components":
         components(args.puzzles)
     elif args.what == "margins":

@@ -71,8 +71,9 @@ class TransformerSolver(BaseSolver):
         the family has a relaxed layer.
     units
         Attention made whole by its weights, then the least sure links of attention to MLP tried
-        both ways, each judged by a share of the search (:class:`~solvers.transformer.units.
-        UnitHypotheses`; ``units__unsure=0`` turns it off), before the other stages.
+        both ways, raced by short searches that pool the norm gains they place (:class:`~solvers.
+        transformer.units.UnitHypotheses`; ``units__unsure=0`` turns it off), before the other
+        stages.
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a

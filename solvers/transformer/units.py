@@ -13,7 +13,11 @@ from placing the norm gains, while from the right components a short search move
 ``unsure`` neighbour pairs the link is least sure of, in every combination, places the Q/K with
 the V/O by their weights in each, and races their searches: successive halving (Jamieson and
 Talwalkar, 2016), each round an equal part of the stage's time shared by the arrangements left,
-the lower half going on from where their searches stood; the winner is the solve's start.
+the lower half going on from where their searches stood; the winner is the solve's start. A short
+search's loss also says how far its own gains search got, which is not what the race asks; the
+arrangements differ only in their components, so after each round each takes the gains of
+whichever searched arrangement fit it best before they are ranked (held-out 18 layers: the truth
+ranks first that way from 30 s on, and second or third by its own gains).
 """
 
 from __future__ import annotations
@@ -174,6 +178,39 @@ class UnitHypotheses(Configurable):
         sim = (feats[0] @ feats[1].T).double()
         return [float(sim[p, p] + sim[p + 1, p + 1] - sim[p, p + 1] - sim[p + 1, p]) for p in range(len(blocks) - 1)]
 
+    def arrangements(
+        self, puzzle: Puzzle, ev: Evaluator, arr: torch.Tensor, groups: Groups
+    ) -> tuple[list[int], list[float], list[torch.Tensor]]:
+        """The ``unsure`` least sure neighbour pairs (not overlapping; ``p``: positions ``p`` and
+        ``p + 1``), every pair's link margin, and the ``2 ** unsure`` arrangements: each
+        combination of those pairs' V/O exchanged (the first: none), Q/K placed with the V/O.
+
+        Parameters
+        ----------
+        puzzle
+            The puzzle (its pieces' weights).
+        ev
+            The evaluator whose stack ``arr`` indexes.
+        arr
+            The start.
+        groups
+            Its column groups.
+        """
+        _, vo, _ = self._kinds(ev, groups)
+        margins = self.margins(puzzle, ev, arr, groups)
+        pairs: list[int] = []
+        for p in np.argsort(margins):  # the least sure pairs that do not overlap
+            if len(pairs) < self.unsure and all(abs(int(p) - q) > 1 for q in pairs):
+                pairs.append(int(p))
+        cols = torch.tensor(vo)
+        tries = []
+        for chosen in itertools.product((False, True), repeat=len(pairs)):
+            trial = arr.clone()
+            for p in (p for p, flip in zip(pairs, chosen) if flip):
+                trial[p, cols], trial[p + 1, cols] = arr[p + 1, cols], arr[p, cols]
+            tries.append(self.whole_attention(puzzle, ev, trial, groups))
+        return pairs, margins, tries
+
     @staticmethod
     def pool_gains(ev: Evaluator, ends: list[tuple[torch.Tensor, float]], alive: list[int], groups: Groups) -> int:
         """Give each arrangement in ``alive`` the single pieces (the norm gains) of whichever
@@ -242,19 +279,7 @@ class UnitHypotheses(Configurable):
         clock
             The clock the deadlines are read on.
         """
-        _, vo, _ = self._kinds(ev, groups)
-        margins = self.margins(puzzle, ev, arr, groups)
-        pairs: list[int] = []
-        for p in np.argsort(margins):  # the least sure pairs that do not overlap
-            if len(pairs) < self.unsure and all(abs(int(p) - q) > 1 for q in pairs):
-                pairs.append(int(p))
-        cols = torch.tensor(vo)
-        tries = []
-        for chosen in itertools.product((False, True), repeat=len(pairs)):
-            trial = arr.clone()
-            for p in (p for p, flip in zip(pairs, chosen) if flip):
-                trial[p, cols], trial[p + 1, cols] = arr[p + 1, cols], arr[p, cols]
-            tries.append(self.whole_attention(puzzle, ev, trial, groups))
+        pairs, margins, tries = self.arrangements(puzzle, ev, arr, groups)
         # successive halving: each round has an equal part of the stage's time, shared by the
         # arrangements still in it; each goes on from where its search ended, and the lower half
         # (by where their searches stand) goes on to the next round
