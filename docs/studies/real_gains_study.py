@@ -672,6 +672,7 @@ def chains(roots: list[Path]) -> None:
         sim = (g @ g.T).numpy()
         np.fill_diagonal(sim, -np.inf)
         kind = np.repeat([0, 1], D)
+        own = np.mean(kind[sim.argmax(1)] == kind)
         graph = np.zeros_like(sim)
         for i, row in enumerate(np.argsort(-sim, axis=1)[:, :2]):
             graph[i, row] = graph[row, i] = 1
@@ -681,8 +682,7 @@ def chains(roots: list[Path]) -> None:
         np.fill_diagonal(sim, 1.0)
         paths = [h[shortest_path(sim[np.ix_(h, h)])] for h in halves]
         print(
-            f"{root.name}: nearest gain of its own kind {np.mean(kind[sim.argmax(1)] == kind):.2f}; "
-            f"halves by kind {purity:.2f}; paths as (kind, layer):"
+            f"{root.name}: nearest gain of its own kind {own:.2f}; halves by kind {purity:.2f}; paths as (kind, layer):"
         )
         for p in paths:
             print("  ", " ".join(f"{'am'[kind[i]]}{i % D}" for i in p))
