@@ -19,6 +19,7 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py margins /tmp/r24/s18-100 /tmp/r24/s30-100
     python docs/studies/real_gains_study.py attention /tmp/r24/s12-100 /tmp/r24/s18-100 /tmp/r24/s24-100 /tmp/r24/s30-100
     python docs/studies/real_gains_study.py pooled /tmp/r24/s18-100 --seconds 15 --rounds 4
+    python docs/studies/real_gains_study.py raced /tmp/r24/s24-100
     python docs/studies/real_gains_study.py chains /tmp/r24/s12-100 /tmp/r24/s18-100 /tmp/r24/s24-100 /tmp/r24/s30-100
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
@@ -88,6 +89,8 @@ pairs with another layer's V, and that link's margins.
 ``pooled``: the ``units`` stage's arrangements (``.`` keeps a least sure link, ``x`` exchanges it),
 each searched for ``--seconds`` per round, all going on each round; after each round every
 arrangement's components judged with every arrangement's gains (the stage's ``share_gains``).
+
+``raced``: the same for what the solver's ``units`` stage ends with (its race run as in a solve).
 
 ``chains``: whether the gains form two chains by their raw values (centred and scaled, as
 correlations): how often a gain's nearest neighbour is of its own kind; a spectral split of the
@@ -711,13 +714,50 @@ def components(roots: list[Path]) -> None:
         _, _, groups, options, ev, truth = _truth(root)
         start = best_start(ev, options)[0]
         print(f"{root.name} ({truth.shape[0]} layers)")
-        for kind in groups.kinds:
-            c = kind[0]
-            where = {int(truth[p, c]): p for p in range(truth.shape[0])}
-            placed = [where[int(start[p, c])] for p in range(truth.shape[0])]
-            wrong = sum(q != p for p, q in enumerate(placed))
-            marks = " ".join("." if q == p else str(q) for p, q in enumerate(placed))
-            print(f"  {'/'.join(ev.stack.slots[i] for i in kind)}: {marks}  ({wrong} misplaced)")
+        _placed(ev, groups, truth, start)
+
+
+def raced(roots: list[Path]) -> None:
+    """Print, per puzzle, what the solver's ``units`` stage ends with (its race, on the solver's
+    rows and time share): where each kind's components are, and how many gains are in place.
+
+    Parameters
+    ----------
+    roots
+        Generated puzzles with their ``answer.json``.
+    """
+    for root in roots:
+        _raced(root)
+
+
+def _raced(root: Path) -> None:
+    puzzle, _, groups, options, ev, truth = _truth(root, rows=4)
+    solver = TransformerSolver()
+    floor = solver.floor * float(ev.target.pow(2).mean())
+
+    def searched(a: torch.Tensor, until: float) -> tuple[torch.Tensor, float]:
+        end, loss, _ = solver.search.run(ev, a, groups, floor, until, np.random.default_rng(solver.random_state))
+        return end, loss
+
+    start = best_start(ev, options)[0]
+    end, details = solver.units.run(puzzle, ev, start, groups, searched, time.monotonic() + solver.time_limit, floor)
+    gains = [c for pool in groups.singles for c in pool]
+    print(
+        f"{root.name} ({truth.shape[0]} layers): loss {details['losses'][details['chosen']]:.3g}, "
+        f"gains in place {int((end[:, gains] == truth[:, gains]).sum())} of {len(gains) * truth.shape[0]}"
+    )
+    _placed(ev, groups, truth, end)
+
+
+def _placed(ev, groups, truth: torch.Tensor, arr: torch.Tensor) -> None:
+    """Print, per component kind, the true position of the component ``arr`` puts at each position."""
+    for kind in groups.kinds:
+        c = kind[0]
+        where = {int(truth[p, c]): p for p in range(truth.shape[0])}
+        placed = [where[int(arr[p, c])] for p in range(truth.shape[0])]
+        wrong = sum(q != p for p, q in enumerate(placed))
+        marks = " ".join("." if q == p else str(q) for p, q in enumerate(placed))
+        print(f"  {'/'.join(ev.stack.slots[i] for i in kind)}: {marks}  ({wrong} misplaced)")
 
 
 def _exchange_lengthens(dist: np.ndarray, p: int) -> float:
@@ -888,6 +928,9 @@ def main() -> None:
     sub.add_parser("chains", help="the gains as two chains by raw values: split, paths, readings").add_argument(
         "puzzles", type=Path, nargs="+"
     )
+    sub.add_parser("raced", help="where the units stage's race leaves each kind's components").add_argument(
+        "puzzles", type=Path, nargs="+"
+    )
     sub.add_parser("components", help="where the start puts each kind's components").add_argument(
         "puzzles", type=Path, nargs="+"
     )
@@ -926,6 +969,8 @@ def main() -> None:
         kinds(args.puzzles)
     elif args.what == "chains":
         chains(args.puzzles)
+    elif args.what == "raced":
+        raced(args.puzzles)
     elif args.what == "components":
         components(args.puzzles)
     elif args.what == "margins":
