@@ -15,6 +15,7 @@ from solvers.transformer import TransformerSolver
 from solvers.transformer.circuits import match_circuits
 from solvers.transformer.marginal import MarginalSweeps, first_weights
 from solvers.transformer.relink import mixed_gains_forward, round_gains
+from solvers.transformer.softassign import SoftAssign
 from solvers.transformer.start import best_start, plan
 from solvers.transformer.units import UnitHypotheses
 
@@ -139,7 +140,9 @@ class _Worse(MarginalSweeps):
 
 def test_a_stage_that_raises_the_exact_loss_is_not_kept(llama):
     puzzle, answer, _, _, _ = llama
-    solver = TransformerSolver(marginal=_Worse(steps=150), units=UnitHypotheses(unsure=0), time_limit=120)
+    solver = TransformerSolver(
+        marginal=_Worse(steps=150), units=UnitHypotheses(unsure=0), softassign=SoftAssign(steps=0), time_limit=120
+    )
     _, groups, options, ev, _ = solver.prepare(puzzle)
     start = best_start(ev, options)[0]
     start_loss = float(ev.run(start[None])[0])

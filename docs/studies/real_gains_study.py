@@ -405,7 +405,16 @@ def links(root: Path) -> None:
 
 
 def softassign(
-    root: Path, base: str, steps: int, lr: float, rows: int = 2, tokens: int = 8, batch: int | None = None
+    root: Path,
+    base: str,
+    steps: int,
+    lr: float,
+    rows: int = 2,
+    tokens: int = 8,
+    batch: int | None = None,
+    init: str = "zero",
+    sharpness: float = 1.0,
+    then_search: float = 0.0,
 ) -> None:
     """Print, every 25 steps, the softassign fit's relaxed loss and its rounded placement.
 
@@ -424,27 +433,39 @@ def softassign(
     batch
         Where given, each step fits a fresh draw of ``batch`` of the ``rows`` sequences (a
         stochastic fit over more data at the cost of ``batch``).
+    init
+        ``zero``: logits 0 (every gain equally likely everywhere); ``links``: ``sharpness`` times
+        the weights' links of the solver's stage (:func:`~solvers.transformer.softassign.link_scores`).
+    sharpness
+        The links' weight in the first logits.
+    then_search
+        Where positive, the solver's search runs this many seconds from the best rounding (on the
+        solver's own rows) and its end is printed.
     """
     from scipy.optimize import linear_sum_assignment
 
     from solvers.transformer.relink import relaxed_output
+    from solvers.transformer.softassign import link_scores, sinkhorn
 
     _, _, groups, options, ev, truth = _truth(root, rows, tokens)
     D, cols, t0 = truth.shape[0], groups.singles[0], time.time()
-    arr = best_start(ev, options)[0] if base == "start" else truth.clone()
+    if base in ("truth", "start"):
+        arr = best_start(ev, options)[0] if base == "start" else truth.clone()
+    else:  # the truth with exchanges of components
+        arr = truth.clone()
+        for ex in base.split("+"):
+            _exchange(arr, groups, ev.stack.slots, ex)
     n = len(cols) * D
     right = torch.cat([truth[:, c] for c in cols])
-    logits = torch.zeros(n, n, dtype=ev.X.dtype, requires_grad=True)
+    first = sharpness * link_scores(ev, arr, groups) if init == "links" else torch.zeros(n, n)
+    logits = first.to(ev.X.dtype).requires_grad_(True)
+    best = (float("inf"), arr)
     opt, draw = torch.optim.Adam([logits], lr=lr), np.random.default_rng(0)
     print("| step | tau | relaxed loss | gains in place (rounded) | exact loss (rounded) |\n|---|---|---|---|---|")
     with torch.enable_grad():
         for step in range(steps):
             tau = 0.02 ** (step / max(1, steps - 1))
-            log_p = logits / tau
-            for _ in range(30):
-                log_p = log_p - log_p.logsumexp(1, keepdim=True)
-                log_p = log_p - log_p.logsumexp(0, keepdim=True)
-            p = log_p.exp()
+            p = sinkhorn(logits / tau)
             free = [p[i * D : (i + 1) * D] - 1.0 / n for i in range(len(cols))]
             fit = ev
             if batch is not None:
@@ -461,9 +482,19 @@ def softassign(
                     x[:, c] = torch.as_tensor(perm[i * D : (i + 1) * D])
                 placed = int((torch.as_tensor(perm) == right).sum())
                 exact = float(ev.run(x[None])[0])
+                best = min(best, (exact, x), key=lambda b: b[0])
                 print(
                     f"| {step} | {tau:.3g} | {float(loss.detach()):.3g} | {placed} of {n} | {exact:.3g} |  <!-- {time.time() - t0:.0f} s -->"
                 )
+    if then_search > 0:
+        solver = TransformerSolver()
+        _, _, _, sev, floor = solver.prepare(load_puzzle(root))
+        end, loss, log = solver.search.run(
+            sev, best[1], groups, floor, time.monotonic() + then_search, np.random.default_rng(0)
+        )
+        print(f"search from the best rounding ({best[0]:.3g}): loss {loss:.3g} after {log.stop}; moves {log.moves}")
+        _placed(sev, groups, truth, end)
+        print(f"  gains in place: {int((end[:, list(cols)] == truth[:, list(cols)]).sum())} of {n}")
 
 
 def marginal(root: Path, iterations: int, exchanges: list[str], rows: int = 2) -> None:
@@ -942,12 +973,17 @@ def main() -> None:
     t2.add_argument("--path", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0])
     a = sub.add_parser("softassign", help="gains by a Sinkhorn-annealed relaxed fit")
     a.add_argument("puzzle", type=Path)
-    a.add_argument("--base", choices=("truth", "start"), default="truth")
+    a.add_argument(
+        "--base", default="truth", help="truth, start, or exchanges of the truth's components (KIND:P:Q+...)"
+    )
     a.add_argument("--steps", type=int, default=200)
     a.add_argument("--lr", type=float, default=0.1)
     a.add_argument("--rows", type=int, default=2)
     a.add_argument("--tokens", type=int, default=8)
     a.add_argument("--batch", type=int, default=None)
+    a.add_argument("--init", choices=("zero", "links"), default="zero")
+    a.add_argument("--sharpness", type=float, default=1.0)
+    a.add_argument("--then-search", type=float, default=0.0)
     o = sub.add_parser("pooled", help="the units race's arrangements, each judged with every one's gains")
     o.add_argument("puzzle", type=Path)
     o.add_argument("--seconds", type=float, default=15.0)
@@ -960,7 +996,18 @@ def main() -> None:
     elif args.what == "links":
         links(args.puzzle)
     elif args.what == "softassign":
-        softassign(args.puzzle, args.base, args.steps, args.lr, args.rows, args.tokens, args.batch)
+        softassign(
+            args.puzzle,
+            args.base,
+            args.steps,
+            args.lr,
+            args.rows,
+            args.tokens,
+            args.batch,
+            args.init,
+            args.sharpness,
+            args.then_search,
+        )
     elif args.what == "marginal":
         marginal(args.puzzle, args.iterations, args.exchanges, args.rows)
     elif args.what == "split":

@@ -8,6 +8,7 @@ partner within ``window`` positions after it), in groups that a sweep tries one 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,46 @@ def _rotations(arr: torch.Tensor, p: int, later: range, cols: list[int] | slice)
         new[p : p + len(order), cols] = arr[order][:, cols]
         out.append(new)
     return out
+
+
+def window_permutations(arr: torch.Tensor, groups: Groups, p: int, width: int) -> torch.Tensor:
+    """``(B, D, S)``: ``arr`` with the components of positions ``p .. p + width - 1`` permuted
+    within them, one kind by one permutation and the other kinds together by another (or all by
+    one), for every kind and every pair of permutations; the identity left out.
+
+    Why two permutations: at the ends of a deep network's chain the start can get both the order of
+    the linked layers and one kind's placement along them wrong at once (held-out 24-layer SmolLM2:
+    the last two layers' V/O and MLPs exchanged and the last four Q/K reversed), and no move of one
+    kind, nor any rotation, then lowers the loss on its own.
+
+    Parameters
+    ----------
+    arr
+        The arrangement ``(D, S)``.
+    groups
+        Its column groups (``kinds``: the components' columns).
+    p
+        The window's first position.
+    width
+        The window's length (cut at the last position).
+    """
+    width = min(width, arr.shape[0] - p)
+    kinds = [list(k) for k in groups.kinds]
+    perms = [torch.tensor(q) + p for q in itertools.permutations(range(width))]
+    rest = [(k, [c for other in kinds if other is not k for c in other]) for k in kinds] if len(kinds) > 1 else []
+    seen, out = {tuple(arr.flatten().tolist())}, []
+    for one, others in rest + [(sum(kinds, []), [])]:
+        for a in perms:
+            for b in perms if others else perms[:1]:
+                new = arr.clone()
+                new[p : p + width, one] = arr[a][:, one]
+                if others:
+                    new[p : p + width, others] = arr[b][:, others]
+                key = tuple(new.flatten().tolist())
+                if key not in seen:
+                    seen.add(key)
+                    out.append(new)
+    return torch.stack(out) if out else arr.new_empty((0, *arr.shape))
 
 
 def moves_at(

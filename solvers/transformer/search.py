@@ -23,7 +23,16 @@ import torch
 
 from reassembly.kernel import Evaluator
 from reassembly.params import Configurable, Interval, OneOf
-from solvers.transformer.moves import Groups, cells_of, kick, moves_at, permuted, preferred_cycles, substitutions
+from solvers.transformer.moves import (
+    Groups,
+    cells_of,
+    kick,
+    moves_at,
+    permuted,
+    preferred_cycles,
+    substitutions,
+    window_permutations,
+)
 
 OnMove = Callable[[torch.Tensor, float], None]
 
@@ -76,6 +85,12 @@ class LocalSearch(Configurable):
         Where the sweeps (rotations and sublayers included) change nothing, *assignment moves*
         before a kick (:meth:`assign`): each kind's components (and each pool's pieces) re-placed
         along the cycles of the assignment that the losses of single substitutions prefer.
+    permute
+        Where the assignment moves change nothing either, *window permutations* before a kick
+        (:meth:`permute_windows`): the components of ``permute`` consecutive positions permuted
+        within them, one kind by one permutation and the others by another
+        (:func:`~solvers.transformer.moves.window_permutations`), windows tried from the last
+        backwards until one lowers the loss; 0 turns them off.
     """
 
     constraints = {
@@ -83,6 +98,7 @@ class LocalSearch(Configurable):
         "kick_moves": Interval(1, None),
         "patience": Interval(0, None),
         "coordinate": OneOf((True, False, "sublayers")),
+        "permute": Interval(0, None),
     }
 
     def __init__(
@@ -93,6 +109,7 @@ class LocalSearch(Configurable):
         rotate: bool = True,
         coordinate: bool | str = "sublayers",
         assignments: bool = True,
+        permute: int = 4,
     ) -> None:
         self.window = window
         self.kick_moves = kick_moves
@@ -100,6 +117,7 @@ class LocalSearch(Configurable):
         self.rotate = rotate
         self.coordinate = coordinate
         self.assignments = assignments
+        self.permute = permute
 
     def neighbourhood(self) -> str:
         """In words, the moves a sweep that finds nothing has checked (a certificate's ``neighbourhood``)."""
@@ -111,7 +129,63 @@ class LocalSearch(Configurable):
             words += "; rotations of every set of kinds; exchanges of whole sublayers"
         if self.assignments:
             words += "; the cycles of each kind's and pool's assignment by substitution losses"
+        if self.permute > 1:
+            words += f"; permutations of the components within every {self.permute} consecutive positions"
         return words
+
+    def permute_windows(
+        self,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        groups: Groups,
+        deadline: float,
+        log: SearchLog,
+        on_move: OnMove | None = None,
+    ) -> tuple[torch.Tensor, float, int]:
+        """The best window permutation (:func:`~solvers.transformer.moves.window_permutations`) of
+        the last window that has one lowering the loss, windows tried from the last position
+        backwards: a window near the end is the cheapest to evaluate (only the positions from it on
+        are run) and the exact loss is most sensitive to the last layers. Returns the arrangement,
+        its loss and the moves taken (0 or 1).
+
+        Parameters
+        ----------
+        ev
+            Evaluates arrangements on the search's rows.
+        arr
+            The arrangement to start from.
+        groups
+            Its column groups.
+        deadline
+            ``time.monotonic()`` after which it returns.
+        log
+            Counts the moves taken and checked.
+        on_move
+            Sees the move taken.
+        """
+        states = ev.states(arr)
+        loss = float(ev.loss(states[-1]))
+        for p in range(max(0, arr.shape[0] - self.permute), -1, -1):
+            if time.monotonic() > deadline:
+                break
+            cands = window_permutations(arr, groups, p, self.permute)
+            if not len(cands):
+                continue
+            losses = torch.full((len(cands),), float("inf"))
+            for a in range(0, len(cands), 256):  # in parts: a window far from the end runs many layers
+                if time.monotonic() > deadline:
+                    break
+                part = cands[a : a + 256]
+                losses[a : a + len(part)] = ev.suffix_losses(part, torch.full((len(part),), p), states)
+            i = int(torch.argmin(losses))
+            log._checked += len(cands)
+            log._best_neighbour = min(log._best_neighbour, float(losses[i]))
+            if float(losses[i]) < loss:
+                log.moves["permute"] = log.moves.get("permute", 0) + 1
+                if on_move is not None:
+                    on_move(cands[i], float(losses[i]))
+                return cands[i], float(losses[i]), 1
+        return arr, loss, 0
 
     def sweep(
         self,
@@ -317,6 +391,9 @@ class LocalSearch(Configurable):
                 log.sweeps += 1
             if not taken and self.assignments and loss > floor:  # then whole permutations of a kind
                 arr, loss, taken = self.assign(ev, arr, groups, floor, deadline, log, on_move)
+                log.sweeps += 1
+            if not taken and self.permute > 1 and groups.kinds and loss > floor:  # then windows permuted
+                arr, loss, taken = self.permute_windows(ev, arr, groups, deadline, log, on_move)
                 log.sweeps += 1
             if loss < best_loss:
                 best, best_loss = arr, loss

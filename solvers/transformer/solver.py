@@ -34,10 +34,21 @@ from solvers.transformer.marginal import MarginalSweeps
 from solvers.transformer.moves import Groups
 from solvers.transformer.relink import Relink
 from solvers.transformer.search import LocalSearch
+from solvers.transformer.softassign import SoftAssign
 from solvers.transformer.start import best_start, plan
 from solvers.transformer.units import UnitHypotheses
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class _After:
+    """The softassign stage as a stage after the others, where its ``at`` says so."""
+
+    def __init__(self, stage: SoftAssign) -> None:
+        self.stage = stage
+
+    def applies(self, ev: Evaluator, groups: Groups) -> bool:
+        return self.stage.applies(ev, groups) and self.stage.at in ("after", "both")
 
 
 class TransformerSolver(BaseSolver):
@@ -74,6 +85,11 @@ class TransformerSolver(BaseSolver):
         both ways, raced by short searches that pool the norm gains they place (:class:`~solvers.
         transformer.units.UnitHypotheses`; ``units__unsure=0`` turns it off), before the other
         stages.
+    softassign
+        Norm gains placed by a softassign fit that the weights' links start (:class:`~solvers.
+        transformer.softassign.SoftAssign`), on each arrangement of the ``units`` race before its
+        search (``softassign__at``), where the family has a relaxed layer; ``softassign__steps=0``
+        turns it off.
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
@@ -107,6 +123,7 @@ class TransformerSolver(BaseSolver):
         relink: Relink | None = None,
         marginal: MarginalSweeps | None = None,
         units: UnitHypotheses | None = None,
+        softassign: SoftAssign | None = None,
         link: bool = True,
         align: bool = True,
         time_limit: float = 480.0,
@@ -121,6 +138,7 @@ class TransformerSolver(BaseSolver):
         self.relink = Relink() if relink is None else relink
         self.marginal = MarginalSweeps() if marginal is None else marginal
         self.units = UnitHypotheses() if units is None else units
+        self.softassign = SoftAssign() if softassign is None else softassign
         self.link = link
         self.align = align
         self.time_limit = time_limit
@@ -195,12 +213,24 @@ class TransformerSolver(BaseSolver):
             end, loss, _ = self.search.run(ev, a, groups, floor, until, np.random.default_rng(self.random_state))
             return end, loss
 
+        def placed(a: torch.Tensor) -> torch.Tensor:  # the softassign's placement, where it is better
+            new, _ = self.softassign.run(ev, a, groups, deadline)
+            return new if float(ev.run(new[None])[0]) < float(ev.run(a[None])[0]) else a
+
+        race_places = self.softassign.applies(ev, groups) and self.softassign.at in ("race", "both")
+        place = placed if race_places else None
         before_search = (
             (
                 "units",
                 "whole-attention-unsure-links",
                 self.units,
-                lambda a: self.units.run(puzzle, ev, a, groups, searched, deadline, floor),
+                lambda a: self.units.run(puzzle, ev, a, groups, searched, deadline, floor, place=place),
+            ),
+            (
+                "softassign",
+                "link-started-softassign",
+                _After(self.softassign),
+                lambda a: self.softassign.run(ev, a, groups, deadline),
             ),
             ("relink", "relaxed-fit", self.relink, lambda a: self.relink.run(ev, a, groups, stop)),
             (

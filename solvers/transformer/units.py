@@ -254,6 +254,7 @@ class UnitHypotheses(Configurable):
         deadline: float,
         floor: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        place: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict]:
         """The arrangement the best of the tried ones led to (after its share of search), and what
         the stage did.
@@ -278,8 +279,14 @@ class UnitHypotheses(Configurable):
             arrangements left untried).
         clock
             The clock the deadlines are read on.
+        place
+            Where given, each arrangement is ``place(arrangement)`` before its first search (the
+            solver's :class:`~solvers.transformer.softassign.SoftAssign` places its norm gains);
+            its time is not taken from the race's share.
         """
         pairs, margins, tries = self.arrangements(puzzle, ev, arr, groups)
+        placed = [place(t) for t in tries] if place is not None else tries
+        moved, tries = sum(not torch.equal(a, b) for a, b in zip(placed, tries)), placed
         # successive halving: each round has an equal part of the stage's time, shared by the
         # arrangements still in it; each goes on from where its search ended, and the lower half
         # (by where their searches stand) goes on to the next round
@@ -306,5 +313,6 @@ class UnitHypotheses(Configurable):
             "chosen": best,
             "seconds_each": seconds,
             "gains_shared": shared,
+            "gains_placed": moved,  # arrangements whose gains ``place`` moved before their first search
         }
         return ends[best][0], details
