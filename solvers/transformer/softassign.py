@@ -171,11 +171,12 @@ class SoftAssign(Configurable):
             return arr, {"steps": 0, "roundings": []}
         logits = link_scores(ev, arr, groups).to(ev.X.dtype).requires_grad_(True)
         opt = torch.optim.Adam([logits], lr=self.lr)
-        best, best_loss, history = arr, float("inf"), []
+        best, best_loss, history, done = arr, float("inf"), [], 0
         with torch.enable_grad():
             for step in range(self.steps):
                 if time.monotonic() > deadline:
                     break
+                done += 1
                 tau = self.tau ** (step / max(1, self.steps - 1))
                 p = sinkhorn(logits / tau)
                 if step % self.every == 0 or step == self.steps - 1:
@@ -193,4 +194,4 @@ class SoftAssign(Configurable):
                 fit.backward()
                 opt.step()
                 ev.evaluations += 1
-        return best, {"steps": step + 1 if self.steps else 0, "roundings": history}
+        return best, {"steps": done, "roundings": history}

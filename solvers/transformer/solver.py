@@ -5,12 +5,15 @@
 2. *Start*: each kind of component, and the norm gains, in seriation order (neighbouring layers
    treat the residual dimensions alike, :mod:`solvers.transformer.seriation`); every combination of
    directions evaluated, the best kept (:mod:`solvers.transformer.start`). Where the family has a
-   relaxed layer, the MLP order's direction and the norm gains are then chosen by a relaxed fit
-   (:mod:`solvers.transformer.relink`), and neighbouring components exchanged where the rows,
-   with the gains marginalised, prefer it (:mod:`solvers.transformer.marginal`; on by default, the
-   relaxed fit off). A stage's result is kept only where it lowers the exact loss.
+   relaxed layer: whole attention sublayers by their weights and the least sure links to the MLPs
+   raced (:mod:`solvers.transformer.units`), then the norm gains placed by a softassign fit that
+   the weights' links start (:mod:`solvers.transformer.softassign`); off by default, the relaxed
+   fit of the MLP order's direction (:mod:`solvers.transformer.relink`) and neighbouring
+   components exchanged with the gains marginalised (:mod:`solvers.transformer.marginal`). A
+   stage's result is kept only where it lowers the exact loss.
 3. *Search*: exact iterated local search over block moves, exchanges of components and norm gains
-   between blocks and turning unsure pairs round, on a few sequences
+   between blocks, turning unsure pairs round, rotations, assignment moves and window
+   permutations, on a few sequences
    (:mod:`solvers.transformer.search`), until the loss vanishes or the time is up.
 """
 
