@@ -32,7 +32,7 @@ import torch
 from reassembly.kernel import Evaluator
 from reassembly.params import Configurable, Interval, OneOf
 from solvers.transformer.moves import Groups
-from solvers.transformer.relink import mixed_gains_forward, mixed_kinds, round_gains
+from solvers.transformer.relink import mixed_gains_forward, relaxes_gains, round_gains
 
 
 def first_weights(arr: torch.Tensor, groups: Groups, G: int, init: str, dtype: torch.dtype) -> list[torch.Tensor]:
@@ -135,7 +135,7 @@ class MarginalSweeps(Configurable):
         groups
             The arrangement's column groups.
         """
-        return self.steps > 0 and bool(groups.singles) and bool(mixed_kinds(ev, groups))
+        return self.steps > 0 and relaxes_gains(ev, groups)
 
     def run(
         self,

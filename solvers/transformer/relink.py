@@ -38,6 +38,20 @@ def mixed_kinds(ev: Evaluator, groups: Groups) -> list[tuple[int, ...]]:
     return [k for k in groups.kinds if _kind_name(ev, k) in ev.family.mixed_kinds]
 
 
+def relaxes_gains(ev: Evaluator, groups: Groups) -> bool:
+    """Whether the family has a relaxed layer and the arrangement pools norm gains: what the stages
+    that fit mixtures of the gains need.
+
+    Parameters
+    ----------
+    ev
+        The search's evaluator.
+    groups
+        The arrangement's column groups.
+    """
+    return bool(groups.singles) and bool(mixed_kinds(ev, groups))
+
+
 def relaxed_output(
     ev: Evaluator, arr: torch.Tensor, groups: Groups, kinds: list[tuple[int, ...]], free: list[torch.Tensor]
 ) -> torch.Tensor:
@@ -223,7 +237,7 @@ class Relink(Configurable):
 
     def applies(self, ev: Evaluator, groups: Groups) -> bool:
         """Whether the puzzle's family has a relaxed layer and the arrangement pools of gains."""
-        return self.iterations > 0 and bool(groups.singles) and bool(mixed_kinds(ev, groups))
+        return self.iterations > 0 and relaxes_gains(ev, groups)
 
     def run(
         self, ev: Evaluator, arr: torch.Tensor, groups: Groups, stop: Callable[[], bool] = lambda: False

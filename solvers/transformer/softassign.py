@@ -33,7 +33,7 @@ from scipy.optimize import linear_sum_assignment
 from reassembly.kernel import Evaluator
 from reassembly.params import Configurable, Interval, OneOf
 from solvers.transformer.moves import Groups
-from solvers.transformer.relink import mixed_kinds, relaxed_output
+from solvers.transformer.relink import relaxed_output, relaxes_gains
 
 LINKED = ("v", "o", "gate", "up", "down")
 """The slots whose weights link a norm gain to its sublayer (those after the norm, before the next)."""
@@ -49,9 +49,9 @@ def _log_profile(x: torch.Tensor) -> torch.Tensor:
 def link_scores(ev: Evaluator, arr: torch.Tensor, groups: Groups, linked: tuple[str, ...] = LINKED) -> torch.Tensor:
     """``(S * D, G)``: for each norm slot ``s`` (of ``groups.singles[0]``) and position ``p`` (row
     ``s * D + p``), how well each gain of the pool fits the pieces ``arr`` puts in ``s``'s sublayer
-    at ``p``: the summed correlation of the gain's log magnitudes with the log column norms of the
-    pieces that read the normed state and the log row norms of the piece that writes the sublayer's
-    output, z-scored per row.
+    at ``p``: the summed correlation of the gain's log magnitudes with the log norms of those pieces
+    along the residual dimensions (a reader's columns; a writer's rows, but for a square writer,
+    O, whose columns are taken: see the comment below), z-scored per row.
 
     Parameters
     ----------
@@ -76,7 +76,9 @@ def link_scores(ev: Evaluator, arr: torch.Tensor, groups: Groups, linked: tuple[
             if slots[s] not in linked or w.ndim != 3 or pool.shape[1] not in w.shape[1:]:
                 continue
             w = w[arr[:, s]].double()
-            # the residual dimensions are the columns of a reader, the rows of a writer
+            # the residual side is told by shape: the last axis where it has the residual's size
+            # (a reader's columns), else the rows (a writer's). A square writer (O) is read on
+            # its input side, the heads' dimensions: found in review, left as measured
             norms = w.pow(2).sum(1 if w.shape[2] == pool.shape[1] else 2).sqrt()
             score += _log_profile(norms) @ pool.T
         rows.append((score - score.mean(1, keepdim=True)) / score.std(1, keepdim=True).clamp_min(1e-12))
@@ -148,7 +150,7 @@ class SoftAssign(Configurable):
         groups
             The arrangement's column groups.
         """
-        return self.steps > 0 and bool(groups.singles) and bool(mixed_kinds(ev, groups))
+        return self.steps > 0 and relaxes_gains(ev, groups)
 
     def run(self, ev: Evaluator, arr: torch.Tensor, groups: Groups, deadline: float) -> tuple[torch.Tensor, dict]:
         """``arr`` with its norm gains at the fit's best rounding (by the exact loss), and what the
