@@ -30,31 +30,40 @@ def test_sinkhorn_makes_a_doubly_stochastic_matrix():
     assert bool((p > 0).all())
 
 
-def test_link_scores_rank_the_gain_that_grows_with_its_readers_first():
-    # four layers, two norm slots each; each gain's log magnitudes follow the column norms of the
-    # reader of its own sublayer at its own position (plus noise); the gains sit in the pool shuffled
+def test_link_scores_rank_the_gain_that_grows_with_its_readers_and_writer_first():
+    # four layers, two norm slots each; each attention gain's log magnitudes follow the column
+    # norms of its own V and the *row* norms of its own O (square, as SmolLM2's: only the slot's
+    # role tells its residual side), each MLP gain its own up's column norms (plus noise); the
+    # gains sit in the pool shuffled
     g = torch.Generator().manual_seed(3)
     D, d, h = 4, 16, 8
     v, up = torch.randn(D, h, d, generator=g), torch.randn(D, 3 * h, d, generator=g)
-    v[:, :, :] *= torch.rand(D, 1, d, generator=g) * 3 + 0.1
-    up[:, :, :] *= torch.rand(D, 1, d, generator=g) * 3 + 0.1
+    v *= torch.rand(D, 1, d, generator=g) * 3 + 0.1
+    up *= torch.rand(D, 1, d, generator=g) * 3 + 0.1
+    o = torch.randn(D, d, d, generator=g) * (torch.rand(D, 1, d, generator=g) * 3 + 0.1)  # columns: noise
+    o *= (v.pow(2).sum(1).sqrt() / o.pow(2).sum(2).sqrt())[:, :, None]  # rows: the gain's profile
     own = torch.cat([v.pow(2).sum(1).sqrt(), up.pow(2).sum(1).sqrt()])  # (2D, d): slot-major
     where = torch.randperm(2 * D, generator=g)  # where[s * D + p]: the pool index of that slot's gain
     pool = torch.empty(2 * D, d)
     pool[where] = own * torch.exp(0.05 * torch.randn(2 * D, d, generator=g))
-    slots = ("attn_norm", "v", "mlp_norm", "up")
-    tensors = {"attn_norm": pool, "v": v, "mlp_norm": pool, "up": up}
+    slots = ("attn_norm", "v", "o", "mlp_norm", "up")
+    roles = {"attn_norm": "scale", "v": "read", "o": "write", "mlp_norm": "scale", "up": "read"}
+    tensors = {"attn_norm": pool, "v": v, "o": o, "mlp_norm": pool, "up": up}
     ev = SimpleNamespace(
-        stack=SimpleNamespace(slots=slots, tensors={k: SimpleNamespace(weight=w) for k, w in tensors.items()})
+        stack=SimpleNamespace(slots=slots, tensors={k: SimpleNamespace(weight=w) for k, w in tensors.items()}),
+        family=SimpleNamespace(slots=[SimpleNamespace(name=k, role=r) for k, r in roles.items()]),
     )
-    arr = torch.zeros(D, 4, dtype=torch.long)
-    arr[:, 1] = arr[:, 3] = torch.arange(D)
-    groups = Groups(kinds=((1,), (3,)), singles=((0, 2),), flips=())
+    arr = torch.zeros(D, 5, dtype=torch.long)
+    arr[:, 1] = arr[:, 2] = arr[:, 4] = torch.arange(D)
+    groups = Groups(kinds=((1, 2), (4,)), singles=((0, 3),), flips=())
     scores = link_scores(ev, arr, groups)
     assert scores.shape == (2 * D, 2 * D)
     assert torch.equal(scores.argmax(1), where)
-    # a slot the link does not name counts for nothing: no reader left, every score zero
-    assert torch.equal(link_scores(ev, arr, groups, linked=("o",)), torch.zeros(2 * D, 2 * D, dtype=torch.float64))
+    # the writer alone links the attention gains: read by its rows, not its (noise) columns
+    by_o = link_scores(ev, arr, groups, linked=("o",))[:D]
+    assert torch.equal(by_o.argmax(1), where[:D])
+    # a slot the link does not name counts for nothing: no piece left, every score zero
+    assert torch.equal(link_scores(ev, arr, groups, linked=("gate",)), torch.zeros(2 * D, 2 * D, dtype=torch.float64))
 
 
 def test_the_stage_moves_only_gains_and_returns_its_lowest_rounding(llama):

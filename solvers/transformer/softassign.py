@@ -50,8 +50,7 @@ def link_scores(ev: Evaluator, arr: torch.Tensor, groups: Groups, linked: tuple[
     """``(S * D, G)``: for each norm slot ``s`` (of ``groups.singles[0]``) and position ``p`` (row
     ``s * D + p``), how well each gain of the pool fits the pieces ``arr`` puts in ``s``'s sublayer
     at ``p``: the summed correlation of the gain's log magnitudes with the log norms of those pieces
-    along the residual dimensions (a reader's columns; a writer's rows, but for a square writer,
-    O, whose columns are taken: see the comment below), z-scored per row.
+    along the residual dimensions (a reader's columns, a writer's rows), z-scored per row.
 
     Parameters
     ----------
@@ -66,6 +65,7 @@ def link_scores(ev: Evaluator, arr: torch.Tensor, groups: Groups, linked: tuple[
     """
     stack, norm_cols = ev.stack, list(groups.singles[0])
     slots, D = stack.slots, arr.shape[0]
+    roles = {spec.name: spec.role for spec in ev.family.slots}
     pool = _log_profile(stack.tensors[slots[norm_cols[0]]].weight)
     rows = []
     for c in norm_cols:
@@ -76,10 +76,9 @@ def link_scores(ev: Evaluator, arr: torch.Tensor, groups: Groups, linked: tuple[
             if slots[s] not in linked or w.ndim != 3 or pool.shape[1] not in w.shape[1:]:
                 continue
             w = w[arr[:, s]].double()
-            # the residual side is told by shape: the last axis where it has the residual's size
-            # (a reader's columns), else the rows (a writer's). A square writer (O) is read on
-            # its input side, the heads' dimensions: found in review, left as measured
-            norms = w.pow(2).sum(1 if w.shape[2] == pool.shape[1] else 2).sqrt()
+            # the residual side is told by the slot's role: a reader's columns, a writer's rows
+            # (shape alone cannot tell a square writer, O)
+            norms = w.pow(2).sum(1 if roles[slots[s]] == "read" else 2).sqrt()
             score += _log_profile(norms) @ pool.T
         rows.append((score - score.mean(1, keepdim=True)) / score.std(1, keepdim=True).clamp_min(1e-12))
     return torch.cat(rows)
@@ -117,6 +116,9 @@ class SoftAssign(Configurable):
         The last temperature.
     every
         Steps between two roundings (each costs one exact evaluation).
+    warm
+        The weight of the arrangement's own placement in the first logits (added to the links):
+        0 starts from the links alone; above 0 the fit refines the placement it is given.
     at
         Where the solver runs it: ``"race"``: on each arrangement of the ``units`` race before
         its first search; ``"after"``: once, on the arrangement the stages before the search
@@ -128,16 +130,24 @@ class SoftAssign(Configurable):
         "lr": Interval(0, None, closed=False),
         "tau": Interval(0, 1, closed=False),
         "every": Interval(1, None),
+        "warm": Interval(0, None),
         "at": OneOf(("race", "after", "both")),
     }
 
     def __init__(
-        self, steps: int = 200, lr: float = 0.1, tau: float = 0.02, every: int = 10, at: str = "after"
+        self,
+        steps: int = 200,
+        lr: float = 0.1,
+        tau: float = 0.02,
+        every: int = 10,
+        warm: float = 0.0,
+        at: str = "after",
     ) -> None:
         self.steps = steps
         self.lr = lr
         self.tau = tau
         self.every = every
+        self.warm = warm
         self.at = at
 
     def applies(self, ev: Evaluator, groups: Groups) -> bool:
@@ -152,7 +162,9 @@ class SoftAssign(Configurable):
         """
         return self.steps > 0 and relaxes_gains(ev, groups)
 
-    def run(self, ev: Evaluator, arr: torch.Tensor, groups: Groups, deadline: float) -> tuple[torch.Tensor, dict]:
+    def run(
+        self, ev: Evaluator, arr: torch.Tensor, groups: Groups, deadline: float, warm: float | None = None
+    ) -> tuple[torch.Tensor, dict]:
         """``arr`` with its norm gains at the fit's best rounding (by the exact loss), and what the
         stage did.
 
@@ -166,12 +178,16 @@ class SoftAssign(Configurable):
             Its column groups.
         deadline
             The fit stops at this ``time.monotonic()``.
+        warm
+            The weight of ``arr``'s own placement in the first logits (``None``: the stage's).
         """
         cols, D = list(groups.singles[0]), arr.shape[0]
         n = len(cols) * D
         if ev.stack.tensors[ev.stack.slots[cols[0]]].weight.shape[0] != n:  # not one square assignment
             return arr, {"steps": 0, "roundings": []}
-        logits = link_scores(ev, arr, groups).to(ev.X.dtype).requires_grad_(True)
+        own = torch.nn.functional.one_hot(torch.cat([arr[:, c] for c in cols]), n).double()
+        first = link_scores(ev, arr, groups) + (self.warm if warm is None else warm) * own
+        logits = first.to(ev.X.dtype).requires_grad_(True)
         opt = torch.optim.Adam([logits], lr=self.lr)
         best, best_loss, history, done = arr, float("inf"), [], 0
         with torch.enable_grad():

