@@ -57,6 +57,29 @@ def test_the_stage_repairs_the_tail_and_only_lowers_the_loss(llama):
     assert sorted(moved[:, cols].flatten().tolist()) == sorted(truth[:, cols].flatten().tolist())
 
 
+class _Recording(LocalSearch):
+    """A search that records which windows the stage asks for."""
+
+    def best_window(self, ev, arr, groups, p, states, deadline, log=None):
+        self.asked.append(p)
+        return super().best_window(ev, arr, groups, p, states, deadline, log)
+
+
+def test_the_stage_walks_windows_from_the_end_and_stops_at_the_first_that_does_not_help(llama):
+    groups, ev, truth = llama
+    D, cols = truth.shape[0], list(groups.singles[0])
+    for wrong in (truth.clone(), _tail_wrong(truth, groups)):
+        wrong[0, cols[0]], wrong[0, cols[1]] = truth[0, cols[1]], truth[0, cols[0]]  # an error before every window
+        search = _Recording(permute=4)
+        search.asked = []
+        new, details = Realign(rounds=4).run(ev, wrong, groups, search, SoftAssign(steps=5), time.monotonic() + 60)
+        taken = details["windows"]
+        assert search.asked == list(range(D - 4, D - 4 - len(search.asked), -1))  # from the end, one by one
+        assert search.asked[: len(taken)] == taken and len(search.asked) <= len(taken) + 1  # none after a miss
+        assert details["losses"] == sorted(details["losses"], reverse=True)
+        assert float(ev.loss(ev.states(new)[-1])) == pytest.approx(details["losses"][-1])
+
+
 def test_the_stage_is_off_without_rounds_windows_or_time(llama):
     groups, ev, truth = llama
     search, fit = LocalSearch(permute=4), SoftAssign(steps=5)

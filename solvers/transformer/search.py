@@ -168,24 +168,58 @@ class LocalSearch(Configurable):
         for p in range(max(0, arr.shape[0] - self.permute), -1, -1):
             if time.monotonic() > deadline:
                 break
-            cands = window_permutations(arr, groups, p, self.permute)
-            if not len(cands):
-                continue
-            losses = torch.full((len(cands),), float("inf"))
-            for a in range(0, len(cands), 256):  # in parts: a window far from the end runs many layers
-                if time.monotonic() > deadline:
-                    break
-                part = cands[a : a + 256]
-                losses[a : a + len(part)] = ev.suffix_losses(part, torch.full((len(part),), p), states)
-            i = int(torch.argmin(losses))
-            log._checked += len(cands)
-            log._best_neighbour = min(log._best_neighbour, float(losses[i]))
-            if float(losses[i]) < loss:
+            cand, cand_loss = self.best_window(ev, arr, groups, p, states, deadline, log)
+            if cand_loss < loss:
                 log.moves["permute"] = log.moves.get("permute", 0) + 1
                 if on_move is not None:
-                    on_move(cands[i], float(losses[i]))
-                return cands[i], float(losses[i]), 1
+                    on_move(cand, cand_loss)
+                return cand, cand_loss, 1
         return arr, loss, 0
+
+    def best_window(
+        self,
+        ev: Evaluator,
+        arr: torch.Tensor,
+        groups: Groups,
+        p: int,
+        states: torch.Tensor,
+        deadline: float,
+        log: SearchLog | None = None,
+    ) -> tuple[torch.Tensor, float]:
+        """The window permutation of positions ``p .. p + permute - 1`` with the lowest loss, and
+        its loss (``arr`` and infinity where there is none, or the deadline passes first).
+
+        Parameters
+        ----------
+        ev
+            Evaluates arrangements on the search's rows.
+        arr
+            The arrangement.
+        groups
+            Its column groups.
+        p
+            The window's first position.
+        states
+            ``arr``'s prefix states (``ev.states(arr)``).
+        deadline
+            ``time.monotonic()`` after which the candidates left are not evaluated.
+        log
+            Counts the candidates checked.
+        """
+        cands = window_permutations(arr, groups, p, self.permute)
+        if not len(cands):
+            return arr, float("inf")
+        losses = torch.full((len(cands),), float("inf"))
+        for a in range(0, len(cands), 256):  # in parts: a window far from the end runs many layers
+            if time.monotonic() > deadline:
+                break
+            part = cands[a : a + 256]
+            losses[a : a + len(part)] = ev.suffix_losses(part, torch.full((len(part),), p), states)
+        i = int(torch.argmin(losses))
+        if log is not None:
+            log._checked += len(cands)
+            log._best_neighbour = min(log._best_neighbour, float(losses[i]))
+        return cands[i], float(losses[i])
 
     def sweep(
         self,
