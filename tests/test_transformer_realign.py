@@ -65,16 +65,16 @@ class _Recording(LocalSearch):
         return super().best_window(ev, arr, groups, p, states, deadline, log)
 
 
-def test_the_stage_starts_only_where_the_last_window_helps(llama):
+def test_each_round_takes_the_search_s_window_from_the_end(llama):
     groups, ev, truth = llama
     D = truth.shape[0]
-    # the truth (with a floor below its loss, so that the stage looks): its last window's best
-    # permutation is no lower, so nothing else is tried
     search = _Recording(permute=4)
     search.asked = []
+    # the truth (with a floor below its loss, so that the stage looks): no window is lower, the
+    # scan runs every window from the end backwards and nothing changes
     new, details = Realign().run(ev, truth, groups, search, SoftAssign(steps=5), time.monotonic() + 60, floor=-1.0)
-    assert search.asked == [D - 4] and torch.equal(new, truth) and details["windows"] == []
-    # the tail wrong: the last window first, then (a refit later) the search's scan from the end
+    assert search.asked == list(range(D - 4, -1, -1)) and torch.equal(new, truth) and details["windows"] == []
+    # the tail wrong: the last window is taken first
     search.asked = []
     _, details = Realign().run(
         ev, _tail_wrong(truth, groups), groups, search, SoftAssign(steps=5), time.monotonic() + 60
