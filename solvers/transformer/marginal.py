@@ -30,9 +30,9 @@ from collections.abc import Callable
 import torch
 
 from reassembly.kernel import Evaluator
-from reassembly.params import Configurable, Interval, OneOf
+from reassembly.params import Interval, OneOf
 from solvers.transformer.moves import Groups
-from solvers.transformer.relink import mixed_gains_forward, relaxes_gains, round_gains
+from solvers.transformer.relink import GainsFit, mixed_gains_forward, round_gains
 
 
 def first_weights(arr: torch.Tensor, groups: Groups, G: int, init: str, dtype: torch.dtype) -> list[torch.Tensor]:
@@ -89,7 +89,7 @@ def _fit(
         return torch.cat([head, tail.detach()], 1), float(loss_of(tail.detach()))
 
 
-class MarginalSweeps(Configurable):
+class MarginalSweeps(GainsFit):
     """Neighbour exchanges of components judged with the norm gains marginalised (see the module
     docstring), where the family has a relaxed layer and the arrangement pools of gains.
 
@@ -124,18 +124,6 @@ class MarginalSweeps(Configurable):
         self.candidate_steps = candidate_steps
         self.share = share
         self.init = init
-
-    def applies(self, ev: Evaluator, groups: Groups) -> bool:
-        """Whether the stage is on, the family has a relaxed layer and the arrangement pools gains.
-
-        Parameters
-        ----------
-        ev
-            The search's evaluator.
-        groups
-            The arrangement's column groups.
-        """
-        return self.steps > 0 and relaxes_gains(ev, groups)
 
     def run(
         self,

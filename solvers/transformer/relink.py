@@ -52,6 +52,24 @@ def relaxes_gains(ev: Evaluator, groups: Groups) -> bool:
     return bool(groups.singles) and bool(mixed_kinds(ev, groups))
 
 
+class GainsFit(Configurable):
+    """Base of the stages that fit mixtures of the norm gains and have a ``steps`` option (0: off)."""
+
+    steps: int
+
+    def applies(self, ev: Evaluator, groups: Groups) -> bool:
+        """Whether the stage is on, the family has a relaxed layer and the arrangement pools gains.
+
+        Parameters
+        ----------
+        ev
+            The search's evaluator.
+        groups
+            The arrangement's column groups.
+        """
+        return self.steps > 0 and relaxes_gains(ev, groups)
+
+
 def relaxed_output(
     ev: Evaluator, arr: torch.Tensor, groups: Groups, kinds: list[tuple[int, ...]], free: list[torch.Tensor]
 ) -> torch.Tensor:

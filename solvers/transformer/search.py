@@ -150,18 +150,8 @@ class LocalSearch(Configurable):
 
         Parameters
         ----------
-        ev
-            Evaluates arrangements on the search's rows.
-        arr
-            The arrangement to start from.
-        groups
-            Its column groups.
-        deadline
-            ``time.monotonic()`` after which it returns.
-        log
-            Counts the moves taken and checked.
-        on_move
-            Sees the move taken.
+        ev, arr, groups, deadline, log, on_move
+            As for :meth:`sweep`.
         """
         states = ev.states(arr)
         loss = float(ev.loss(states[-1]))
@@ -191,20 +181,14 @@ class LocalSearch(Configurable):
 
         Parameters
         ----------
-        ev
-            Evaluates arrangements on the search's rows.
-        arr
-            The arrangement.
-        groups
-            Its column groups.
+        ev, arr, groups, deadline
+            As for :meth:`sweep` (past the deadline, the candidates left are not evaluated).
         p
             The window's first position.
         states
             ``arr``'s prefix states (``ev.states(arr)``).
-        deadline
-            ``time.monotonic()`` after which the candidates left are not evaluated.
         log
-            Counts the candidates checked.
+            Counts the candidates checked, where given.
         """
         cands = window_permutations(arr, groups, p, self.permute)
         if not len(cands):

@@ -31,9 +31,9 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from reassembly.kernel import Evaluator
-from reassembly.params import Configurable, Interval, OneOf
+from reassembly.params import Interval, OneOf
 from solvers.transformer.moves import Groups
-from solvers.transformer.relink import relaxed_output, relaxes_gains
+from solvers.transformer.relink import GainsFit, relaxed_output
 
 LINKED = ("v", "o", "gate", "up", "down")
 """The slots whose weights link a norm gain to its sublayer (those after the norm, before the next)."""
@@ -101,7 +101,7 @@ def sinkhorn(log_p: torch.Tensor, iterations: int = 30) -> torch.Tensor:
     return log_p.exp()
 
 
-class SoftAssign(Configurable):
+class SoftAssign(GainsFit):
     """Norm gains placed by a softassign fit started from the weights' links (see the module
     docstring), where the family has a relaxed layer and one pool holds every norm slot's gains.
 
@@ -149,18 +149,6 @@ class SoftAssign(Configurable):
         self.every = every
         self.warm = warm
         self.at = at
-
-    def applies(self, ev: Evaluator, groups: Groups) -> bool:
-        """Whether the stage is on, the family has a relaxed layer and the arrangement pools gains.
-
-        Parameters
-        ----------
-        ev
-            The search's evaluator.
-        groups
-            The arrangement's column groups.
-        """
-        return self.steps > 0 and relaxes_gains(ev, groups)
 
     def run(
         self, ev: Evaluator, arr: torch.Tensor, groups: Groups, deadline: float, warm: float | None = None
