@@ -21,6 +21,7 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py pooled /tmp/r24/s18-100 --seconds 15 --rounds 4
     python docs/studies/real_gains_study.py raced /tmp/r24/s24-100
     python docs/studies/real_gains_study.py chains /tmp/r24/s12-100 /tmp/r24/s18-100 /tmp/r24/s24-100 /tmp/r24/s30-100
+    python docs/studies/real_gains_study.py gainchains /tmp/r24/s30-100 /tmp/r24/s24-100 --seconds 400
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
@@ -913,6 +914,44 @@ def pooled(root: Path, seconds: float, rounds: int) -> None:
             print(name, " ".join(f"{float(x):8.3g}" for x in ev.run(trials)), flush=True)
 
 
+class _GainsInPlace:
+    """How many of an arrangement's gains sit where ``truth`` has them."""
+
+    def __init__(self, truth: torch.Tensor, cols: list[int]) -> None:
+        self.truth, self.cols = truth, cols
+
+    def __call__(self, arr: torch.Tensor) -> int:
+        return int((arr[:, self.cols] == self.truth[:, self.cols]).sum())
+
+
+def gainchains(roots: list[Path], seconds: float, components: Path | None = None) -> None:
+    """The ``chains`` stage (``GainChains``) from the true components (or a saved arrangement's,
+    ``components``) with every gain of the pool shuffled: the weights' placement (for several
+    ``chain`` weights), then the stage's exact search for ``seconds`` (one thread)."""
+    from solvers.transformer.chains import GainChains
+
+    torch.set_num_threads(1)
+    for root in roots:
+        _, _, groups, _, ev, truth = _truth(root)
+        cols = list(groups.singles[0])
+        arr = truth.clone() if components is None else torch.load(components, weights_only=True)
+        flat = torch.cat([truth[:, c] for c in cols])
+        flat = flat[torch.as_tensor(np.random.default_rng(0).permutation(len(flat)))]
+        arr[:, cols[0]], arr[:, cols[1]] = flat[: len(truth)], flat[len(truth) :]
+        placed = _GainsInPlace(truth, cols)
+        for chain in (0.0, 0.5, 1.0, 2.0):
+            a = GainChains(chain=chain).placement(ev, arr, groups)
+            print(
+                f"{root.name} placement, chain {chain}: {placed(a)} of {len(flat)} in place, loss {float(ev.run(a[None])[0]):.3g}"
+            )
+        t0 = time.monotonic()
+        new, details = GainChains(steps=100_000, share=1.0).run(ev, arr, groups, t0 + seconds, 1e-9)
+        print(
+            f"{root.name} stage: loss {details['losses'][0]:.3g} -> {details['losses'][-1]:.3g}, {placed(new)} of "
+            f"{len(flat)} in place, {details['moves']} moves, {time.monotonic() - t0:.0f} s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -984,6 +1023,10 @@ def main() -> None:
     a.add_argument("--init", choices=("zero", "links"), default="zero")
     a.add_argument("--sharpness", type=float, default=1.0)
     a.add_argument("--then-search", type=float, default=0.0)
+    g = sub.add_parser("gainchains", help="the chains stage from the true components, every gain shuffled")
+    g.add_argument("puzzles", type=Path, nargs="+")
+    g.add_argument("--seconds", type=float, default=400.0)
+    g.add_argument("--components", type=Path, default=None, help="a saved (D, S) arrangement whose components to hold")
     o = sub.add_parser("pooled", help="the units race's arrangements, each judged with every one's gains")
     o.add_argument("puzzle", type=Path)
     o.add_argument("--seconds", type=float, default=15.0)
@@ -1030,6 +1073,8 @@ def main() -> None:
         meanfield(args.puzzle, args.positions)
     elif args.what == "search":
         search(args.puzzle, args.gains, args.time_limit, args.rows, args.tokens, args.exchanges)
+    elif args.what == "gainchains":
+        gainchains(args.puzzles, args.seconds, args.components)
     elif args.what == "sink":
         sink(args.puzzle)
     else:

@@ -8,7 +8,9 @@
    relaxed layer: whole attention sublayers by their weights and the least sure links to the MLPs
    raced (:mod:`solvers.transformer.units`), then the norm gains placed by a softassign fit that
    the weights' links start (:mod:`solvers.transformer.softassign`), then window permutations of the
-   components with the gains refitted after each (:mod:`solvers.transformer.realign`); off by default, the relaxed
+   components with the gains refitted after each (:mod:`solvers.transformer.realign`); off by
+   default, the gains placed along their similarity chains and permuted in windows
+   (:mod:`solvers.transformer.chains`), the relaxed
    fit of the MLP order's direction (:mod:`solvers.transformer.relink`) and neighbouring
    components exchanged with the gains marginalised (:mod:`solvers.transformer.marginal`). A
    stage's result is kept only where it lowers the exact loss.
@@ -33,6 +35,7 @@ from reassembly.params import Interval, OneOf
 from reassembly.puzzle import Puzzle
 from reassembly.solver import BaseSolver, SolveResult, StageReport
 from solvers.rows import evaluator
+from solvers.transformer.chains import GainChains
 from solvers.transformer.circuits import Components, match_circuits
 from solvers.transformer.marginal import MarginalSweeps
 from solvers.transformer.moves import Groups
@@ -109,6 +112,11 @@ class TransformerSolver(BaseSolver):
         Window permutations of the components, each followed by a warm softassign refit of the
         norm gains, while the loss falls (:class:`~solvers.transformer.realign.Realign`), after
         the softassign stage; ``realign__rounds=0`` turns it off.
+    chains
+        Norm gains placed along their similarity chains by their links to the components, then
+        permuted in windows by the exact loss, the components held (:class:`~solvers.transformer.
+        chains.GainChains`), after the realign stage; off by default (``chains__steps=10000``
+        turns it on).
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
@@ -144,6 +152,7 @@ class TransformerSolver(BaseSolver):
         units: UnitHypotheses | None = None,
         softassign: SoftAssign | None = None,
         realign: Realign | None = None,
+        chains: GainChains | None = None,
         link: bool = True,
         align: bool = True,
         time_limit: float = 480.0,
@@ -160,6 +169,7 @@ class TransformerSolver(BaseSolver):
         self.units = UnitHypotheses() if units is None else units
         self.softassign = SoftAssign() if softassign is None else softassign
         self.realign = Realign() if realign is None else realign
+        self.chains = GainChains() if chains is None else chains
         self.link = link
         self.align = align
         self.time_limit = time_limit
@@ -258,6 +268,12 @@ class TransformerSolver(BaseSolver):
                 "windows-then-warm-softassign",
                 _Realigns(self.realign, self.search, self.softassign),
                 lambda a: self.realign.run(ev, a, groups, self.search, self.softassign, deadline, floor),
+            ),
+            (
+                "chains",
+                "gain-chains-then-windows",
+                self.chains,
+                lambda a: self.chains.run(ev, a, groups, deadline, floor),
             ),
             ("relink", "relaxed-fit", self.relink, lambda a: self.relink.run(ev, a, groups, stop)),
             (

@@ -1,0 +1,77 @@
+"""Norm gains along their similarity chains, then windows by data (solvers/transformer/chains.py)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from helpers.sequences import search_case
+
+from solvers.transformer.chains import GainChains, chain_order, gain_similarity, split_kinds
+
+SIZES = {"depth": 5, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 4, "length": 6, "seed": 4}
+
+
+@pytest.fixture(scope="module")
+def llama():
+    _, _, groups, ev, truth = search_case("llama", **SIZES)
+    return groups, ev, truth
+
+
+def _chains(n: int, d: int = 16, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """Two kinds of ``n`` gains each, every kind a random walk (neighbours alike), shuffled; and
+    each gain's kind."""
+    rng = np.random.default_rng(seed)
+    walks = [np.cumsum(rng.normal(size=(n, d)), 0) + 10 * rng.normal(size=d) for _ in range(2)]
+    kind = np.repeat([0, 1], n)
+    order = rng.permutation(2 * n)
+    return torch.as_tensor(np.concatenate(walks)[order]), kind[order]
+
+
+def test_the_split_separates_two_chains():
+    pool, kind = _chains(12)
+    a, b = split_kinds(gain_similarity(pool))
+    assert len(a) == len(b) == 12 and sorted([*a, *b]) == list(range(24))
+    assert len(set(kind[a])) == 1 and len(set(kind[b])) == 1 and kind[a[0]] != kind[b[0]]
+
+
+def test_the_chain_term_orders_what_the_links_cannot():
+    rng = np.random.default_rng(1)
+    n = 10
+    walk = np.cumsum(rng.normal(size=(n, 16)), 0)
+    label = rng.permutation(n)  # item label[k] is the walk's step k
+    items = np.empty_like(walk)
+    items[label] = walk
+    sim = gain_similarity(torch.as_tensor(items))
+    links = np.zeros((n, n))
+    links[0, label[0]] = links[n - 1, label[n - 1]] = 5.0  # only the ends are told
+    perm = chain_order(links, sim, chain=1.0)
+    assert perm.tolist() == label.tolist()  # the walk's own order between the told ends
+    # without the chain term the middle is left to the assignment's ties: not the walk's order
+    assert chain_order(links, sim, chain=0.0).tolist() != label.tolist()
+
+
+def test_the_stage_places_shuffled_gains_and_only_lowers_the_loss(llama):
+    groups, ev, truth = llama
+    stage = GainChains(steps=1000, share=1.0)
+    assert stage.applies(ev, groups) and not GainChains().applies(ev, groups)
+    cols = list(groups.singles[0])
+    wrong = truth.clone()
+    flat = torch.cat([truth[:, c] for c in cols])
+    flat = flat[torch.as_tensor(np.random.default_rng(0).permutation(len(flat)))]
+    wrong[:, cols[0]], wrong[:, cols[1]] = flat[: len(truth)], flat[len(truth) :]
+    new, details = stage.run(ev, wrong, groups, time.monotonic() + 60, floor=1e-9)
+    losses = details["losses"]
+    assert losses[0] > 1e-6 and all(b <= a for a, b in zip(losses, losses[1:]))
+    assert details["moves"] > 0 and float(ev.run(new[None])[0]) == pytest.approx(losses[-1])
+    assert torch.equal(new, truth)  # the components held, every gain at its place
+    others = [c for c in range(truth.shape[1]) if c not in cols]
+    assert torch.equal(new[:, others], wrong[:, others])
+
+
+def test_the_stage_keeps_a_right_placement(llama):
+    groups, ev, truth = llama
+    new, details = GainChains(steps=1000).run(ev, truth, groups, time.monotonic() + 60, floor=1e-9)
+    assert torch.equal(new, truth) and details["start"] == "own" and details["moves"] == 0
