@@ -29,16 +29,21 @@ exact loss does descend:
 The stage starts from the better, by the exact loss, of the arrangement's own gains and this
 placement, and the solver keeps its result only where it lowers the loss.
 
-**Off by default** (``chains__steps=0``). It places gains around the components it is given, and at
-30 layers the ``units`` race leaves a few neighbouring layers' components exchanged (held-out
-seed 100: four pairs); the gains then settle around those errors (from the race's components:
-loss 1.09 with 18 of 60 gains in place; the true components with those gains: 5.5), and the
-windows of the components that lower the loss from there move away from the truth (22 to 21
-layers whole). In the solver after the realign stage
-(held-out, two solves at a time): seed 100 at 30 layers MSE 1.86 (the stage 1.91 to 1.70 in 77
-s), at 24 layers 0.547 (this run's race ended elsewhere than the last bench's, which was exact);
-run before the realign stage on the 30-layer arrangement, 1.93 to 1.57, then 1.52. So it is an
-option (``transformer[chains__steps=10000]``) until the components at depth are right.
+**Off by default** (``chains__steps=0``; ``transformer[chains__steps=10000]`` turns it on). In
+the solver it runs after the ``units`` race, before the softassign stage, and takes at most
+``share`` (half) of the time left. Held-out SmolLM2 (two solves at a time): at 18 layers the race's
+components are right and the stage places every gain from them (seeds 100 and 101: exact in 181.4
+and 232.9 s, against 334.1 and 335.5 s without it, when the realign stage's fruitless first scan
+ran every window); at 24 layers the race leaves the chain's end wrong, the gains settle around it
+(loss 1.24 to 1.11 in its 175 s), and the softassign and realign stages after it still finish
+(seeds 100 and 101: exact in 447.0 and 459.6 s, against 360.8 and 373.0 s), but with less time
+for the realign stage; on report seed 0 at 24 layers that stage then ended at 0.427 and the solve
+at MSE 0.49 (exact without the stage). So it stays an option until it knows when the components
+are right. At 30 layers the race leaves four neighbouring pairs of components exchanged (seed
+100), the gains settle around those (from the race's components: loss 1.09 with 18 of 60 gains in
+place; the true components with those gains: 5.5), and the windows of the components that lower
+the loss from there move away from the truth (22 to 21 layers whole): the components at depth
+have to be right first.
 
 Why it should generalise: nothing in it names a network, a depth or a size. It assumes what trained
 residual networks show generally: a norm slot's gain changes gradually with depth, and a gain grows
@@ -149,9 +154,8 @@ class GainChains(GainsFit):
     Parameters
     ----------
     steps
-        Most moves the exact search takes; 0 (the default) turns the stage off: in the solver, after
-        the realign stage, it did not make a held-out 24- or 30-layer solve exact (see the module
-        docstring).
+        Most moves the exact search takes; 0 (the default) turns the stage off (see the module
+        docstring for why).
     chain
         The weight of neighbouring gains' similarity against their links.
     neighbours

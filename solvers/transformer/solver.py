@@ -6,11 +6,12 @@
    treat the residual dimensions alike, :mod:`solvers.transformer.seriation`); every combination of
    directions evaluated, the best kept (:mod:`solvers.transformer.start`). Where the family has a
    relaxed layer: whole attention sublayers by their weights and the least sure links to the MLPs
-   raced (:mod:`solvers.transformer.units`), then the norm gains placed by a softassign fit that
+   raced (:mod:`solvers.transformer.units`), (off by default) the gains placed along their
+   similarity chains and permuted in windows (:mod:`solvers.transformer.chains`), then the norm
+   gains placed by a softassign fit that
    the weights' links start (:mod:`solvers.transformer.softassign`), then window permutations of the
    components with the gains refitted after each (:mod:`solvers.transformer.realign`); off by
-   default, the gains placed along their similarity chains and permuted in windows
-   (:mod:`solvers.transformer.chains`), the relaxed
+   default, the relaxed
    fit of the MLP order's direction (:mod:`solvers.transformer.relink`) and neighbouring
    components exchanged with the gains marginalised (:mod:`solvers.transformer.marginal`). A
    stage's result is kept only where it lowers the exact loss.
@@ -115,8 +116,8 @@ class TransformerSolver(BaseSolver):
     chains
         Norm gains placed along their similarity chains by their links to the components, then
         permuted in windows by the exact loss, the components held (:class:`~solvers.transformer.
-        chains.GainChains`), after the realign stage; off by default (``chains__steps=10000``
-        turns it on).
+        chains.GainChains`), after the ``units`` race and before the softassign stage; off by
+        default (``chains__steps=10000`` turns it on).
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
@@ -258,6 +259,12 @@ class TransformerSolver(BaseSolver):
                 lambda a: self.units.run(puzzle, ev, a, groups, searched, deadline, floor, place=place),
             ),
             (
+                "chains",
+                "gain-chains-then-windows",
+                self.chains,
+                lambda a: self.chains.run(ev, a, groups, deadline, floor),
+            ),
+            (
                 "softassign",
                 "link-started-softassign",
                 _After(self.softassign),
@@ -268,12 +275,6 @@ class TransformerSolver(BaseSolver):
                 "windows-then-warm-softassign",
                 _Realigns(self.realign, self.search, self.softassign),
                 lambda a: self.realign.run(ev, a, groups, self.search, self.softassign, deadline, floor),
-            ),
-            (
-                "chains",
-                "gain-chains-then-windows",
-                self.chains,
-                lambda a: self.chains.run(ev, a, groups, deadline, floor),
             ),
             ("relink", "relaxed-fit", self.relink, lambda a: self.relink.run(ev, a, groups, stop)),
             (
