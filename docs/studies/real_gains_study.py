@@ -22,6 +22,7 @@ from the answer, which no solver does::
     python docs/studies/real_gains_study.py raced /tmp/r24/s24-100
     python docs/studies/real_gains_study.py chains /tmp/r24/s12-100 /tmp/r24/s18-100 /tmp/r24/s24-100 /tmp/r24/s30-100
     python docs/studies/real_gains_study.py gainchains /tmp/r24/s30-100 /tmp/r24/s24-100 --seconds 400
+    python docs/studies/real_gains_study.py gainsplit /tmp/r24/s6-100 /tmp/r24/s30-100 /tmp/real2/minilm-l6-s0
 
 ``search``: every component (Q/K, V/O, MLP) at its true place, the norm gains as the solver's start
 puts them (``start``), or each true kind of gain (after attention, after the MLP) in its own
@@ -914,6 +915,25 @@ def pooled(root: Path, seconds: float, rounds: int) -> None:
             print(name, " ".join(f"{float(x):8.3g}" for x in ev.run(trials)), flush=True)
 
 
+def gainsplit(roots: list[Path]) -> None:
+    """The ``chains`` stage's split of the gain pool into kinds (spectral bisection of each gain's
+    ``k`` nearest by centred raw values), for k = 1 to 4: gains on the right side."""
+    from solvers.transformer.chains import gain_similarity, split_kinds
+
+    for root in roots:
+        _, _, groups, _, ev, truth = _truth(root)
+        cols = list(groups.singles[0])
+        pool = ev.stack.tensors[ev.stack.slots[cols[0]]].weight
+        kind = np.zeros(pool.shape[0], dtype=int)
+        kind[truth[:, cols[1]].numpy()] = 1
+        row = []
+        for k in (1, 2, 3, 4):
+            a, b = split_kinds(gain_similarity(pool), k)
+            right = max((kind[a] == 0).sum() + (kind[b] == 1).sum(), (kind[a] == 1).sum() + (kind[b] == 0).sum())
+            row.append(f"k={k}: {right}/{len(kind)}")
+        print(root.name, " | ".join(row))
+
+
 class _GainsInPlace:
     """How many of an arrangement's gains sit where ``truth`` has them."""
 
@@ -1023,6 +1043,9 @@ def main() -> None:
     a.add_argument("--init", choices=("zero", "links"), default="zero")
     a.add_argument("--sharpness", type=float, default=1.0)
     a.add_argument("--then-search", type=float, default=0.0)
+    sub.add_parser("gainsplit", help="the chains stage's split of the gains into kinds").add_argument(
+        "puzzles", type=Path, nargs="+"
+    )
     g = sub.add_parser("gainchains", help="the chains stage from the true components, every gain shuffled")
     g.add_argument("puzzles", type=Path, nargs="+")
     g.add_argument("--seconds", type=float, default=400.0)
@@ -1073,6 +1096,8 @@ def main() -> None:
         meanfield(args.puzzle, args.positions)
     elif args.what == "search":
         search(args.puzzle, args.gains, args.time_limit, args.rows, args.tokens, args.exchanges)
+    elif args.what == "gainsplit":
+        gainsplit(args.puzzles)
     elif args.what == "gainchains":
         gainchains(args.puzzles, args.seconds, args.components)
     elif args.what == "sink":

@@ -32,9 +32,9 @@ placement, and the solver keeps its result only where it lowers the loss.
 **Off by default** (``chains__steps=0``; ``transformer[chains__steps=10000]`` turns it on). In
 the solver it runs after the ``units`` race, before the softassign stage, and takes at most
 ``share`` (half) of the time left. Held-out SmolLM2 (two solves at a time): at 18 layers the race's
-components are right and the stage places every gain from them (seeds 100 and 101: exact in 181.4
-and 232.9 s, against 334.1 and 335.5 s without it, when the realign stage's fruitless first scan
-ran every window); at 24 layers the race leaves the chain's end wrong, the gains settle around it
+components are right and the stage places every gain from them (seeds 100, 101 and 102: exact in
+232.9, 181.4 and 217.6 s, against about 330 s without it, when the realign stage's fruitless
+first scan ran every window); at 24 layers the race leaves the chain's end wrong, the gains settle around it
 (loss 1.24 to 1.11 in its 175 s), and the softassign and realign stages after it still finish
 (seeds 100 and 101: exact in 447.0 and 459.6 s, against 360.8 and 373.0 s), but with less time
 for the realign stage; on report seed 0 at 24 layers that stage then ended at 0.427 and the solve
