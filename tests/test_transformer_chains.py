@@ -9,7 +9,9 @@ import pytest
 import torch
 from helpers.sequences import search_case
 
+from solvers.transformer import TransformerSolver
 from solvers.transformer.chains import GainChains, chain_order, gain_similarity, split_kinds
+from solvers.transformer.units import UnitHypotheses
 
 SIZES = {"depth": 5, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 4, "length": 6, "seed": 4}
 
@@ -75,3 +77,15 @@ def test_the_stage_keeps_a_right_placement(llama):
     groups, ev, truth = llama
     new, details = GainChains(steps=1000).run(ev, truth, groups, time.monotonic() + 60, floor=1e-9)
     assert torch.equal(new, truth) and details["start"] == "own" and details["moves"] == 0
+
+
+def test_the_solver_runs_the_stage_after_the_race_only_when_asked():
+    puzzle = search_case("llama", **SIZES)[0]
+    floor = 1e-9 * float(puzzle.pred.pow(2).mean())
+    quick = {"units": UnitHypotheses(unsure=0), "time_limit": 20}
+    on = TransformerSolver(chains=GainChains(steps=100), **quick).solve(puzzle).stages
+    names = [s.stage for s in on]
+    assert names[:2] == ["circuits", "start"] and on[1].mse > floor  # something left for the stages
+    chains = next(s for s in on if s.stage == "chains")
+    assert names.index("chains") == 2 and chains.details["moves"] >= 0 and "kept" in chains.details
+    assert "chains" not in [s.stage for s in TransformerSolver(**quick).solve(puzzle).stages]  # off by default
