@@ -217,7 +217,7 @@ class GainChains(GainsFit):
         best: tuple[float, torch.Tensor] | None = None
         for order in ((0, 1), (1, 0)):
             new, total = arr.clone(), 0.0
-            for c, h in zip(range(len(cols)), order):
+            for c, h in enumerate(order):
                 ids = halves[h]
                 fit = links[c * D : (c + 1) * D][:, ids]
                 perm = chain_order(fit, sim[np.ix_(ids, ids)], self.chain)
@@ -296,17 +296,17 @@ class GainChains(GainsFit):
         start = "placement" if new < own else "own"
         arr, loss = (placed, new) if new < own else (arr, own)
         moves, losses, D = 0, [loss], arr.shape[0]
-        improved = True
+        improved, states = True, ev.states(arr)
         while improved and loss > floor and moves < self.steps and time.monotonic() <= until:
             improved = False
             for p in range(D - 1):
                 if time.monotonic() > until or loss <= floor or moves >= self.steps:
                     break
                 cands, starts = self.moves(arr, groups, p)
-                states = ev.states(arr)
                 found = ev.suffix_losses(cands, starts, states)
                 k = int(torch.argmin(found))
                 if float(found[k]) < loss:
                     arr, loss, moves, improved = cands[k], float(found[k]), moves + 1, True
+                    states = ev.states(arr)  # the prefix states change only with a move
             losses.append(loss)
         return arr, {"placed_loss": new, "own_loss": own, "start": start, "moves": moves, "losses": losses}
