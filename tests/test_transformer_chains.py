@@ -57,7 +57,7 @@ def test_the_chain_term_orders_what_the_links_cannot():
 
 def test_the_stage_places_shuffled_gains_and_only_lowers_the_loss(llama):
     groups, ev, truth = llama
-    stage = GainChains(steps=1000, share=1.0)
+    stage = GainChains(steps=1000, share=1.0, rate=1.0)
     assert stage.applies(ev, groups) and not GainChains(steps=0).applies(ev, groups)
     cols = list(groups.singles[0])
     wrong = truth.clone()
@@ -73,13 +73,27 @@ def test_the_stage_places_shuffled_gains_and_only_lowers_the_loss(llama):
     assert torch.equal(new[:, others], wrong[:, others])
 
 
+def test_a_slow_pass_ends_the_search(llama):
+    groups, ev, truth = llama
+    cols = list(groups.singles[0])
+    wrong = truth.clone()
+    wrong[:, cols[0]] = truth[:, cols[1]]  # the two slots' gains exchanged: more than one pass to repair
+    wrong[:, cols[1]] = truth[:, cols[0]]
+    run = lambda rate: GainChains(steps=1000, share=1.0, rate=rate).run(  # noqa: E731
+        ev, wrong, groups, time.monotonic() + 60, floor=1e-9
+    )[1]["losses"]
+    patient, hasty = run(1.0), run(0.0)
+    assert len(patient) > 2 and patient[1] > 1e-9  # the first pass does not finish
+    assert hasty == patient[:2]  # the same first pass, then it stops: the loss did not vanish
+
+
 def test_the_stage_keeps_a_right_placement(llama):
     groups, ev, truth = llama
     new, details = GainChains(steps=1000).run(ev, truth, groups, time.monotonic() + 60, floor=1e-9)
     assert torch.equal(new, truth) and details["start"] == "own" and details["moves"] == 0
 
 
-def test_the_solver_runs_the_stage_after_the_race_only_when_asked():
+def test_the_solver_runs_the_stage_after_softassign_only_when_asked():
     puzzle = search_case("llama", **SIZES)[0]
     floor = 1e-9 * float(puzzle.pred.pow(2).mean())
     quick = {"units": UnitHypotheses(unsure=0), "time_limit": 20}
@@ -87,5 +101,7 @@ def test_the_solver_runs_the_stage_after_the_race_only_when_asked():
     names = [s.stage for s in on]
     assert names[:2] == ["circuits", "start"] and on[1].mse > floor  # something left for the stages
     chains = next(s for s in on if s.stage == "chains")
-    assert names.index("chains") == 2 and chains.details["moves"] >= 0 and "kept" in chains.details
+    assert chains.details["moves"] >= 0 and "kept" in chains.details
+    after = [n for n in ("softassign", "realign") if n in names]
+    assert all((names.index(n) < names.index("chains")) == (n == "softassign") for n in after)
     assert "chains" not in [s.stage for s in TransformerSolver(**quick).solve(puzzle).stages]  # off by default

@@ -965,7 +965,7 @@ def gainchains(roots: list[Path], seconds: float, components: Path | None = None
                 f"{root.name} placement, chain {chain}: {placed(a)} of {len(flat)} in place, loss {float(ev.run(a[None])[0]):.3g}"
             )
         t0 = time.monotonic()
-        new, details = GainChains(steps=100_000, share=1.0).run(ev, arr, groups, t0 + seconds, 1e-9)
+        new, details = GainChains(steps=100_000, share=1.0, rate=1.0).run(ev, arr, groups, t0 + seconds, 1e-9)
         print(
             f"{root.name} stage: loss {details['losses'][0]:.3g} -> {details['losses'][-1]:.3g}, {placed(new)} of "
             f"{len(flat)} in place, {details['moves']} moves, {time.monotonic() - t0:.0f} s"

@@ -29,26 +29,34 @@ exact loss does descend:
 The stage starts from the better, by the exact loss, of the arrangement's own gains and this
 placement, and the solver keeps its result only where it lowers the loss.
 
-**Off by default** (``chains__steps=0``; ``transformer[chains__steps=10000]`` turns it on). In
-the solver it runs after the ``units`` race, before the softassign stage, and takes at most
-``share`` (half) of the time left. Held-out SmolLM2 (two solves at a time): at 18 layers the race's
-components are right and the stage places every gain from them (seeds 100, 101 and 102: exact in
-232.9, 181.4 and 217.6 s, against about 330 s without it, when the realign stage's fruitless
-first scan ran every window); at 24 layers the race leaves the chain's end wrong, the gains settle around it
-(loss 1.24 to 1.11 in its 175 s), and the softassign and realign stages after it still finish
-(seeds 100 and 101: exact in 447.0 and 459.6 s, against 360.8 and 373.0 s), but with less time
-for the realign stage; on report seed 0 at 24 layers that stage then ended at 0.427 and the solve
-at MSE 0.49 (exact without the stage). So it stays an option until it knows when the components
-are right. At 30 layers the race leaves four neighbouring pairs of components exchanged (seed
-100), the gains settle around those (from the race's components: loss 1.09 with 18 of 60 gains in
-place; the true components with those gains: 5.5), and the windows of the components that lower
-the loss from there move away from the truth (22 to 21 layers whole): the components at depth
-have to be right first.
+**Off by default** (``transformer[chains__steps=10000]`` turns it on). In the solver it runs
+after the softassign stage (a global placement of the gains; this stage is the local repair after
+it) and before the realign stage, in at most ``share`` (half) of the time left, and its search goes
+on to another pass only while a pass at least halves the loss (``rate``). Where the components are right, each pass repairs most of the gains' local errors
+(held-out 18 layers, seed 100, from the race's arrangement: 0.18, 0.048, 0.0055, then zero);
+where they are not, the gains settle around them and the loss crawls (24 layers, seed 100: 1.40,
+1.26, 1.19, 1.17, ... 1.12 in 211 s; 30 layers: 3.17, 2.28, 2.17, 2.05), and the stage gives its
+time back to the realign stage, which moves components. Held-out SmolLM2, two solves at a time:
+18 layers seeds 100 and 101 exact in 190.4 and 180.6 s (without the stage: 334.1 and 335.5 s,
+when the realign stage's fruitless first scan ran every window); 24 layers 100 and 101 exact in
+439.1 and 391.2 s (without: 360.8 and 373.0 s). But one pass costs about 70 s at 24 layers,
+and the realign stage after it needs its time: on the report seeds the stage took 18 layers from
+343.4 to 193.3 s (seed 1) and left seeds 0 and 2 about as they were, but 24 layers seed 1 ended at
+MSE 0.481 (exact without the stage; seeds 0 and 2 exact, 50–80 s slower), so it stays off until
+it can tell, before its first pass, whether the components are right. Run before the softassign
+stage and without ``rate`` (every pass while any move helps), the stage took 175 s at 24 layers
+and report seed 0 at 24 layers ended at MSE 0.49. At 30 layers the race leaves four neighbouring pairs of
+components exchanged (seed 100), the gains settle around those (from the race's components:
+loss 1.09 with 18 of 60 gains in place; the true components with those gains: 5.5), and the
+windows of the components that lower the loss from there move away from the truth (22 to 21
+layers whole): the components at depth have to be right first.
 
 Why it should generalise: nothing in it names a network, a depth or a size. It assumes what trained
 residual networks show generally: a norm slot's gain changes gradually with depth, and a gain grows
 on the dimensions its sublayer reads and writes most (the links' premise); the one constant with a
-weight, ``chain``, was chosen on a held-out puzzle (links alone fail there).
+weight, ``chain``, was chosen on a held-out puzzle (links alone fail there), and ``rate`` (one half)
+on the passes of held-out seed 100 at 18, 24 and 30 layers above: a search near its answer
+converges fast, one around a wrong structure does not, whatever the network.
 """
 
 from __future__ import annotations
@@ -164,6 +172,11 @@ class GainChains(GainsFit):
         Consecutive positions whose gains one move permutes.
     share
         The most of the solve's time left that the stage may take.
+    rate
+        The search makes another pass over the positions only while its last pass brought the loss
+        to at most ``rate`` times the loss before it: near the answer each pass repairs most of
+        the local errors left, and a slower fall says the components the gains are fitted around
+        are wrong (1: on while any move lowers the loss).
     """
 
     constraints = {
@@ -172,16 +185,24 @@ class GainChains(GainsFit):
         "neighbours": Interval(1, None),
         "width": Interval(2, None),
         "share": Interval(0, 1),
+        "rate": Interval(0, 1),
     }
 
     def __init__(
-        self, steps: int = 0, chain: float = 1.0, neighbours: int = 3, width: int = 4, share: float = 0.5
+        self,
+        steps: int = 0,
+        chain: float = 1.0,
+        neighbours: int = 3,
+        width: int = 4,
+        share: float = 0.5,
+        rate: float = 0.5,
     ) -> None:
         self.steps = steps
         self.chain = chain
         self.neighbours = neighbours
         self.width = width
         self.share = share
+        self.rate = rate
 
     def applies(self, ev: Evaluator, groups: Groups) -> bool:
         """Whether the stage is on and the pool holds exactly two norm slots' gains.
@@ -298,7 +319,7 @@ class GainChains(GainsFit):
         moves, losses, D = 0, [loss], arr.shape[0]
         improved, states = True, ev.states(arr)
         while improved and loss > floor and moves < self.steps and time.monotonic() <= until:
-            improved = False
+            improved, before = False, loss
             for p in range(D - 1):
                 if time.monotonic() > until or loss <= floor or moves >= self.steps:
                     break
@@ -309,4 +330,6 @@ class GainChains(GainsFit):
                     arr, loss, moves, improved = cands[k], float(found[k]), moves + 1, True
                     states = ev.states(arr)  # the prefix states change only with a move
             losses.append(loss)
+            if loss > self.rate * before:  # a slow fall: the gains are settling around wrong components
+                break
         return arr, {"placed_loss": new, "own_loss": own, "start": start, "moves": moves, "losses": losses}

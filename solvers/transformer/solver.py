@@ -6,12 +6,12 @@
    treat the residual dimensions alike, :mod:`solvers.transformer.seriation`); every combination of
    directions evaluated, the best kept (:mod:`solvers.transformer.start`). Where the family has a
    relaxed layer: whole attention sublayers by their weights and the least sure links to the MLPs
-   raced (:mod:`solvers.transformer.units`), (off by default) the gains placed along their
-   similarity chains and permuted in windows (:mod:`solvers.transformer.chains`), then the norm
-   gains placed by a softassign fit that
-   the weights' links start (:mod:`solvers.transformer.softassign`), then window permutations of the
-   components with the gains refitted after each (:mod:`solvers.transformer.realign`); off by
-   default, the relaxed
+   raced (:mod:`solvers.transformer.units`), then the norm gains placed by a softassign fit that
+   the weights' links start (:mod:`solvers.transformer.softassign`), (off by default) then
+   repaired by window permutations while each pass halves the loss
+   (:mod:`solvers.transformer.chains`), then window
+   permutations of the components with the gains refitted after each
+   (:mod:`solvers.transformer.realign`); off by default, the relaxed
    fit of the MLP order's direction (:mod:`solvers.transformer.relink`) and neighbouring
    components exchanged with the gains marginalised (:mod:`solvers.transformer.marginal`). A
    stage's result is kept only where it lowers the exact loss.
@@ -115,9 +115,9 @@ class TransformerSolver(BaseSolver):
         the softassign stage; ``realign__rounds=0`` turns it off.
     chains
         Norm gains placed along their similarity chains by their links to the components, then
-        permuted in windows by the exact loss, the components held (:class:`~solvers.transformer.
-        chains.GainChains`), after the ``units`` race and before the softassign stage; off by
-        default (``chains__steps=10000`` turns it on).
+        permuted in windows by the exact loss while each pass at least halves it, the components
+        held (:class:`~solvers.transformer.chains.GainChains`), after the softassign stage and
+        before the realign stage; off by default (``chains__steps=10000`` turns it on).
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
@@ -259,16 +259,16 @@ class TransformerSolver(BaseSolver):
                 lambda a: self.units.run(puzzle, ev, a, groups, searched, deadline, floor, place=place),
             ),
             (
-                "chains",
-                "gain-chains-then-windows",
-                self.chains,
-                lambda a: self.chains.run(ev, a, groups, deadline, floor),
-            ),
-            (
                 "softassign",
                 "link-started-softassign",
                 _After(self.softassign),
                 lambda a: self.softassign.run(ev, a, groups, deadline),
+            ),
+            (
+                "chains",
+                "gain-chains-then-windows",
+                self.chains,
+                lambda a: self.chains.run(ev, a, groups, deadline, floor),
             ),
             (
                 "realign",
