@@ -13,7 +13,7 @@ position) and *by layer* (each attention norm with the V/O beside it, each MLP n
 beside it, wherever the race put those). Prints both exact losses and, from the gains by layer,
 a greedy descent that takes at each step the best exchange of two neighbouring positions' whole
 layers, attention sublayers (norm gain, Q/K, V/O) or MLP sublayers (norm gain, MLP), while the
-loss falls; and what is left wrong.
+loss falls; and what is left wrong. ``--own`` descends from the arrangement's own gains instead.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _race(root: Path) -> torch.Tensor:
     return solver.units.run(puzzle, ev, start, groups, searched, time.monotonic() + solver.time_limit, floor)[0]
 
 
-def by_layer(root: Path, components: Path | None, save: Path | None) -> None:
+def by_layer(root: Path, components: Path | None, save: Path | None, own: bool = False) -> None:
     """Print the losses of the race's components with the true gains by position and by layer,
     and the greedy descent of neighbour exchanges of whole layers and sublayers from the latter.
 
@@ -57,6 +57,9 @@ def by_layer(root: Path, components: Path | None, save: Path | None) -> None:
         A saved arrangement to take the components from (default: run the race).
     save
         Where to save the race's arrangement (only where it is run here).
+    own
+        Start the greedy descent from the arrangement's own gains instead of the true gains by
+        layer (e.g. the chains stage's placement around the race's components).
     """
     _, _, groups, _, ev, truth = _truth(root, rows=4)
     arr = _race(root) if components is None else torch.load(components, weights_only=True)
@@ -82,7 +85,10 @@ def by_layer(root: Path, components: Path | None, save: Path | None) -> None:
     print(
         f"{root.name}: race {loss(arr):.4g}; true gains by position {loss(by_position):.4g}, by layer {loss(layered):.4g}"
     )
-    cur, best, steps = layered, loss(layered), []
+    cur = arr.clone() if own else layered
+    if own:
+        print(f"  from the arrangement's own gains ({loss(cur):.4g})")
+    best, steps = loss(cur), []
     moves = {"layer": list(range(S)), "attention": attention, "mlp": mlp}
     while True:
         cands = []
@@ -106,9 +112,10 @@ def main() -> None:
     parser.add_argument("puzzle", type=Path)
     parser.add_argument("--components", type=Path, default=None)
     parser.add_argument("--save", type=Path, default=None)
+    parser.add_argument("--own", action="store_true", help="descend from the arrangement's own gains")
     a = parser.parse_args()
     torch.set_num_threads(1)
-    by_layer(a.puzzle, a.components, a.save)
+    by_layer(a.puzzle, a.components, a.save, a.own)
 
 
 if __name__ == "__main__":
