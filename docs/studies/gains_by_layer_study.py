@@ -83,7 +83,7 @@ def by_layer(root: Path, components: Path | None, save: Path | None, own: bool =
         layered[p, norms[0]] = truth[layer_of(kind["o"], p), norms[0]]
         layered[p, norms[1]] = truth[layer_of(kind["down"], p), norms[1]]
     print(
-        f"{root.name}: race {loss(arr):.4g}; true gains by position {loss(by_position):.4g}, by layer {loss(layered):.4g}"
+        f"{root.name}: components given {loss(arr):.4g}; true gains by position {loss(by_position):.4g}, by layer {loss(layered):.4g}"
     )
     cur = arr.clone() if own else layered
     if own:
