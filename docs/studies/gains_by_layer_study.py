@@ -20,29 +20,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from real_gains_study import _truth  # noqa: E402
-from solvers.transformer import TransformerSolver  # noqa: E402
-from solvers.transformer.start import best_start  # noqa: E402
-
-
-def _race(root: Path) -> torch.Tensor:
-    puzzle, _, groups, options, ev, _ = _truth(root, rows=4)
-    solver = TransformerSolver()
-    floor = solver.floor * float(ev.target.pow(2).mean())
-
-    def searched(a: torch.Tensor, until: float) -> tuple[torch.Tensor, float]:
-        end, loss, _ = solver.search.run(ev, a, groups, floor, until, np.random.default_rng(solver.random_state))
-        return end, loss
-
-    start = best_start(ev, options)[0]
-    return solver.units.run(puzzle, ev, start, groups, searched, time.monotonic() + solver.time_limit, floor)[0]
+from real_gains_study import _race, _truth  # noqa: E402
 
 
 def by_layer(root: Path, components: Path | None, save: Path | None, own: bool = False) -> None:
@@ -61,10 +44,13 @@ def by_layer(root: Path, components: Path | None, save: Path | None, own: bool =
         Start the greedy descent from the arrangement's own gains instead of the true gains by
         layer (e.g. the chains stage's placement around the race's components).
     """
-    _, _, groups, _, ev, truth = _truth(root, rows=4)
-    arr = _race(root) if components is None else torch.load(components, weights_only=True)
-    if components is None and save is not None:
-        torch.save(arr, save)
+    if components is None:
+        ev, groups, truth, arr, _ = _race(root)
+        if save is not None:
+            torch.save(arr, save)
+    else:
+        _, _, groups, _, ev, truth = _truth(root, rows=4)
+        arr = torch.load(components, weights_only=True)
     D, S, slots = truth.shape[0], truth.shape[1], ev.stack.slots
     norms = list(groups.singles[0])
     kind = {slots[k[0]]: list(k) for k in groups.kinds}

@@ -763,7 +763,10 @@ def raced(roots: list[Path]) -> None:
         _raced(root)
 
 
-def _raced(root: Path) -> None:
+def _race(root: Path):
+    """The solver's ``units`` race on its rows (4 sequences of 8 tokens) and time share: the
+    evaluator, column groups and true arrangement (as :func:`_truth`), the race's arrangement and
+    what the race did."""
     puzzle, _, groups, options, ev, truth = _truth(root, rows=4)
     solver = TransformerSolver()
     floor = solver.floor * float(ev.target.pow(2).mean())
@@ -774,6 +777,11 @@ def _raced(root: Path) -> None:
 
     start = best_start(ev, options)[0]
     end, details = solver.units.run(puzzle, ev, start, groups, searched, time.monotonic() + solver.time_limit, floor)
+    return ev, groups, truth, end, details
+
+
+def _raced(root: Path) -> None:
+    ev, groups, truth, end, details = _race(root)
     gains = [c for pool in groups.singles for c in pool]
     print(
         f"{root.name} ({truth.shape[0]} layers): loss {details['losses'][details['chosen']]:.3g}, "
