@@ -79,12 +79,47 @@ def test_a_slow_pass_ends_the_search(llama):
     wrong = truth.clone()
     wrong[:, cols[0]] = truth[:, cols[1]]  # the two slots' gains exchanged: more than one pass to repair
     wrong[:, cols[1]] = truth[:, cols[0]]
-    run = lambda rate: GainChains(steps=1000, share=1.0, rate=rate).run(  # noqa: E731
+    run = lambda rate: GainChains(steps=1000, share=1.0, rate=rate, reach=0).run(  # noqa: E731
         ev, wrong, groups, time.monotonic() + 60, floor=1e-9
     )[1]["losses"]
     patient, hasty = run(1.0), run(0.0)
     assert len(patient) > 2 and patient[1] > 1e-9  # the first pass does not finish
     assert hasty == patient[:2]  # the same first pass, then it stops: the loss did not vanish
+
+
+def test_carried_moves_exchange_whole_layers_and_sublayers_with_their_gains(llama):
+    groups, ev, truth = llama
+    D, S = truth.shape
+    units = [list(range(S))] + [list(sub) for sub in groups.sublayers]
+    assert any(set(sub) & set(groups.singles[0]) for sub in groups.sublayers)  # a sublayer holds its norm gain
+    for p, reach in ((0, 2), (D - 2, 2), (1, 1)):
+        moves, starts = GainChains(reach=reach).carried(truth, groups, p)
+        partners = range(p + 1, min(p + reach, D - 1) + 1)
+        assert len(moves) == len(partners) * len(units) and (starts == p).all()
+        for m, (q, cols) in zip(moves, [(q, c) for q in partners for c in units]):
+            changed = (m != truth).nonzero()[:, 0].unique().tolist()
+            assert changed == [p, q]
+            assert torch.equal(m[p, cols], truth[q, cols]) and torch.equal(m[q, cols], truth[p, cols])
+            rest = [c for c in range(S) if c not in cols]
+            assert torch.equal(m[:, rest], truth[:, rest])
+
+
+def test_after_a_slow_pass_carried_moves_put_an_exchanged_sublayer_back(llama):
+    groups, ev, truth = llama
+    attention = list(groups.sublayers[0])
+    wrong = truth.clone()
+    wrong[1, attention], wrong[2, attention] = truth[2, attention], truth[1, attention]  # gains go along
+    assert float(ev.run(wrong[None])[0]) > 1e-6
+
+    def run(reach: int) -> tuple[torch.Tensor, dict]:
+        stage = GainChains(steps=1000, share=1.0, rate=0.0, reach=reach)
+        return stage.run(ev, wrong, groups, time.monotonic() + 60, floor=1e-9)
+
+    held, details = run(0)
+    others = [c for c in range(truth.shape[1]) if c not in groups.singles[0]]
+    assert torch.equal(held[:, others], wrong[:, others]) and "carried" in details  # gains alone move
+    new, details = run(2)
+    assert torch.equal(new, truth) and details["carried"] >= 1
 
 
 def test_the_stage_keeps_a_right_placement(llama):
