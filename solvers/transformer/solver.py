@@ -8,8 +8,8 @@
    relaxed layer: whole attention sublayers by their weights and the least sure links to the MLPs
    raced (:mod:`solvers.transformer.units`), then the norm gains placed by a softassign fit that
    the weights' links start (:mod:`solvers.transformer.softassign`), (off by default) then
-   repaired by window permutations while each pass halves the loss
-   (:mod:`solvers.transformer.chains`), then window
+   repaired by window permutations while each pass halves the loss, then with whole layers and
+   sublayers moved with their gains (:mod:`solvers.transformer.chains`), then window
    permutations of the components with the gains refitted after each
    (:mod:`solvers.transformer.realign`); off by default, the relaxed
    fit of the MLP order's direction (:mod:`solvers.transformer.relink`) and neighbouring
@@ -116,8 +116,10 @@ class TransformerSolver(BaseSolver):
     chains
         Norm gains placed along their similarity chains by their links to the components, then
         permuted in windows by the exact loss while each pass at least halves it, the components
-        held (:class:`~solvers.transformer.chains.GainChains`), after the softassign stage and
-        before the realign stage; off by default (``chains__steps=10000`` turns it on).
+        held; after a slow pass, from the links' placement again, with whole layers and sublayers
+        exchanged with their gains (:class:`~solvers.transformer.chains.GainChains`), after the
+        softassign stage and before the realign stage; off by default (``chains__steps=10000``
+        turns it on).
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
