@@ -381,6 +381,7 @@ class GainChains(GainsFit):
                 if time.monotonic() > until or loss <= floor or moves >= self.steps:
                     break
                 cands, starts = self.moves(arr, groups, p)
+                gain_moves = len(cands)  # the carried moves, where any, come after these
                 if carrying:
                     more, at = self.carried(arr, groups, p)
                     cands, starts = torch.cat([cands, more]), torch.cat([starts, at])
@@ -388,7 +389,7 @@ class GainChains(GainsFit):
                 k = int(torch.argmin(found))
                 if float(found[k]) < loss:
                     arr, loss, moves, improved = cands[k], float(found[k]), moves + 1, True
-                    took += int(carrying and k >= len(cands) - len(more))
+                    took += int(k >= gain_moves)
                     states = ev.states(arr)  # the prefix states change only with a move
             losses.append(loss)
             carried += took
