@@ -93,7 +93,7 @@ from scipy.optimize import linear_sum_assignment
 
 from reassembly.kernel import Evaluator
 from reassembly.params import Interval
-from solvers.transformer.moves import Groups
+from solvers.transformer.moves import Groups, exchanged
 from solvers.transformer.relink import GainsFit
 from solvers.transformer.softassign import link_scores
 
@@ -333,12 +333,8 @@ class GainChains(GainsFit):
             The first position.
         """
         units = [list(range(arr.shape[1]))] + [list(sub) for sub in groups.sublayers]
-        out = []
-        for q in range(p + 1, min(p + self.reach, arr.shape[0] - 1) + 1):
-            for cols in units:
-                new = arr.clone()
-                new[p, cols], new[q, cols] = arr[q, cols], arr[p, cols]
-                out.append(new)
+        later = range(p + 1, min(p + self.reach, arr.shape[0] - 1) + 1)
+        out = [exchanged(arr, p, q, cols) for q in later for cols in units]
         if not out:
             return torch.empty(0, *arr.shape, dtype=arr.dtype), torch.empty(0, dtype=torch.long)
         return torch.stack(out), torch.full((len(out),), p)
@@ -399,11 +395,13 @@ class GainChains(GainsFit):
             if not carrying and loss > self.rate * before:  # a slow fall: the gains settle around wrong components
                 if not self.reach:
                     break
-                carrying, improved = True, True
+                improved = True
                 if start == "own":  # gains fitted around wrong components: bind them by the weights instead
-                    arr, loss, start, restarted, carrying = placed, new, "placement", True, False
+                    arr, loss, start, restarted = placed, new, "placement", True
                     states = ev.states(arr)
                     losses.append(loss)
+                else:
+                    carrying = True
         loss, arr = best
         return arr, {
             "placed_loss": new,

@@ -67,7 +67,18 @@ def sublayers(
     return tuple(out)
 
 
-def _exchanged(arr: torch.Tensor, p: int, q: int, cols: list[int] | slice) -> torch.Tensor:
+def exchanged(arr: torch.Tensor, p: int, q: int, cols: list[int] | slice) -> torch.Tensor:
+    """``arr`` with the columns ``cols`` of positions ``p`` and ``q`` exchanged (a copy).
+
+    Parameters
+    ----------
+    arr
+        The arrangement.
+    p, q
+        The two positions.
+    cols
+        The columns that move.
+    """
     new = arr.clone()
     new[p, cols], new[q, cols] = arr[q, cols], arr[p, cols]
     return new
@@ -162,7 +173,7 @@ def moves_at(
     """
     later = range(p + 1, min(arr.shape[0], p + window + 1))
     if sublayer:
-        out = [("sublayer", [_exchanged(arr, p, q, list(cols)) for q in later]) for cols in groups.sublayers]
+        out = [("sublayer", [exchanged(arr, p, q, list(cols)) for q in later]) for cols in groups.sublayers]
     else:
         out = _ordinary(arr, groups, p, window, later, rotate)
         if not blocks:
@@ -177,7 +188,7 @@ def _ordinary(
     D = arr.shape[0]
     out: list[tuple[str, list[torch.Tensor]]] = []
     for cols in groups.kinds:
-        out.append(("kind", [_exchanged(arr, p, q, list(cols)) for q in later]))
+        out.append(("kind", [exchanged(arr, p, q, list(cols)) for q in later]))
     for cols in groups.singles:
         for s in cols:
             cands = []
@@ -196,7 +207,7 @@ def _ordinary(
         for kinds in range(1, 2 ** len(groups.kinds)):
             cols = [c for k, kind in enumerate(groups.kinds) if kinds >> k & 1 for c in kind]
             out.append(("rotate", _rotations(arr, p, later, cols)))
-    out.append(("block", [_exchanged(arr, p, q, slice(None)) for q in later] + _rotations(arr, p, later, slice(None))))
+    out.append(("block", [exchanged(arr, p, q, slice(None)) for q in later] + _rotations(arr, p, later, slice(None))))
     return out
 
 
