@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -64,7 +62,7 @@ def test_the_stage_places_shuffled_gains_and_only_lowers_the_loss(llama):
     flat = torch.cat([truth[:, c] for c in cols])
     flat = flat[torch.as_tensor(np.random.default_rng(0).permutation(len(flat)))]
     wrong[:, cols[0]], wrong[:, cols[1]] = flat[: len(truth)], flat[len(truth) :]
-    new, details = stage.run(ev, wrong, groups, time.monotonic() + 60, floor=1e-9)
+    new, details = stage.run(ev, wrong, groups, ev.clock() + 60, floor=1e-9)
     losses = details["losses"]
     assert losses[0] > 1e-6 and all(b <= a for a, b in zip(losses, losses[1:]))
     assert details["moves"] > 0 and float(ev.run(new[None])[0]) == pytest.approx(losses[-1])
@@ -80,7 +78,7 @@ def test_a_slow_pass_ends_the_search(llama):
     wrong[:, cols[0]] = truth[:, cols[1]]  # the two slots' gains exchanged: more than one pass to repair
     wrong[:, cols[1]] = truth[:, cols[0]]
     run = lambda rate: GainChains(steps=1000, share=1.0, rate=rate, reach=0).run(  # noqa: E731
-        ev, wrong, groups, time.monotonic() + 60, floor=1e-9
+        ev, wrong, groups, ev.clock() + 60, floor=1e-9
     )[1]["losses"]
     patient, hasty = run(1.0), run(0.0)
     assert len(patient) > 2 and patient[1] > 1e-9  # the first pass does not finish
@@ -113,7 +111,7 @@ def test_after_a_slow_pass_carried_moves_put_an_exchanged_sublayer_back(llama):
 
     def run(reach: int) -> tuple[torch.Tensor, dict]:
         stage = GainChains(steps=1000, share=1.0, rate=0.0, reach=reach)
-        return stage.run(ev, wrong, groups, time.monotonic() + 60, floor=1e-9)
+        return stage.run(ev, wrong, groups, ev.clock() + 60, floor=1e-9)
 
     held, details = run(0)
     others = [c for c in range(truth.shape[1]) if c not in groups.singles[0]]
@@ -124,7 +122,7 @@ def test_after_a_slow_pass_carried_moves_put_an_exchanged_sublayer_back(llama):
 
 def test_the_stage_keeps_a_right_placement(llama):
     groups, ev, truth = llama
-    new, details = GainChains(steps=1000).run(ev, truth, groups, time.monotonic() + 60, floor=1e-9)
+    new, details = GainChains(steps=1000).run(ev, truth, groups, ev.clock() + 60, floor=1e-9)
     assert torch.equal(new, truth) and details["start"] == "own" and details["moves"] == 0
 
 

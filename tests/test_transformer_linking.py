@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -101,7 +100,7 @@ def test_coordinate_sweeps_put_one_scrambled_kind_back(llama, kind):
     arr[:, cols] = truth.roll(2, 0)[:, cols]
     assert float(ev.loss(ev.states(arr)[-1])) > 1e-6
     floor = 1e-12 * float(ev.target.pow(2).mean())
-    out = LocalSearch().coordinate_descent(ev, arr, groups, floor, time.monotonic() + 60, SearchLog())
+    out = LocalSearch().coordinate_descent(ev, arr, groups, floor, ev.clock() + 60, SearchLog())
     assert torch.equal(out, truth)
     assert float(ev.loss(ev.states(out)[-1])) <= floor
 
@@ -110,9 +109,7 @@ def test_the_search_without_coordinate_sweeps_is_still_there(llama):
     *_, groups, ev, truth = llama
     arr = truth.clone()
     arr[:, list(groups.kinds[0])] = truth.roll(1, 0)[:, list(groups.kinds[0])]
-    _, loss, log = LocalSearch(coordinate=False).run(
-        ev, arr, groups, 1e-20, time.monotonic() + 60, np.random.default_rng(0)
-    )
+    _, loss, log = LocalSearch(coordinate=False).run(ev, arr, groups, 1e-20, ev.clock() + 60, np.random.default_rng(0))
     assert log.sweeps >= 1 and loss < float(ev.loss(ev.states(arr)[-1]))
 
 
@@ -126,7 +123,5 @@ def test_sublayer_parts_exchange_a_norm_with_its_components(llama):
     arr = truth.clone()
     arr[0, cols], arr[1, cols] = truth[1, cols], truth[0, cols]
     floor = 1e-12 * float(ev.target.pow(2).mean())
-    out = LocalSearch(coordinate="sublayers").coordinate_descent(
-        ev, arr, groups, floor, time.monotonic() + 60, SearchLog()
-    )
+    out = LocalSearch(coordinate="sublayers").coordinate_descent(ev, arr, groups, floor, ev.clock() + 60, SearchLog())
     assert float(ev.loss(ev.states(out)[-1])) <= floor

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 from helpers.sequences import make_sequence_puzzle, search_case
@@ -53,7 +51,7 @@ def test_sweeps_put_an_exchanged_pair_of_components_back(llama):
     arr[[[1], [2]], [list(vo)]] = truth[[[2], [1]], [list(vo)]]  # V/O of positions 1 and 2 exchanged
     arr[:, cols] = truth[:, cols].flatten().roll(3).reshape(truth.shape[0], len(cols))  # every gain misplaced
     assert not score(puzzle, ev.stack.assembly(arr, ()), answer).exact
-    new, details = MarginalSweeps(steps=150).run(ev, arr, groups, time.monotonic() + 600)
+    new, details = MarginalSweeps(steps=150).run(ev, arr, groups, ev.clock() + 600)
     assert details["exchanges"] == [[1, ["o", "v"]]]
     components = [c for k in groups.kinds for c in k]
     assert (new[:, components] == truth[:, components]).all()
@@ -62,7 +60,7 @@ def test_sweeps_put_an_exchanged_pair_of_components_back(llama):
 
 def test_the_truth_is_left_alone(llama):
     _, _, groups, ev, truth = llama
-    new, details = MarginalSweeps(steps=150).run(ev, truth, groups, time.monotonic() + 600)
+    new, details = MarginalSweeps(steps=150).run(ev, truth, groups, ev.clock() + 600)
     assert details["exchanges"] == [] and details["sweeps"] == 1
     assert (new == truth).all()
 
@@ -71,7 +69,7 @@ def test_the_stage_keeps_to_its_share_of_the_time(llama):
     _, _, groups, ev, truth = llama
     arr = truth.clone()
     arr[[0, 1]] = truth[[1, 0]]
-    new, details = MarginalSweeps(steps=5).run(ev, arr, groups, time.monotonic())  # no time left
+    new, details = MarginalSweeps(steps=5).run(ev, arr, groups, ev.clock())  # no time left
     assert details["stop"] == "time" and details["exchanges"] == []
     components = [c for k in groups.kinds for c in k]
     assert (new[:, components] == arr[:, components]).all()
@@ -93,8 +91,8 @@ def test_the_best_of_two_starts_keeps_the_lower_fit(llama):
     _, _, groups, ev, truth = llama
     arr = truth.clone()
     arr[[0, 1]] = truth[[1, 0]]
-    one = MarginalSweeps(steps=20).run(ev, arr, groups, time.monotonic() + 600)[1]
-    both = MarginalSweeps(steps=20, init="best").run(ev, arr, groups, time.monotonic() + 600)[1]
+    one = MarginalSweeps(steps=20).run(ev, arr, groups, ev.clock() + 600)[1]
+    both = MarginalSweeps(steps=20, init="best").run(ev, arr, groups, ev.clock() + 600)[1]
     assert len(one["first_losses"]) == 1 and len(both["first_losses"]) == 2
     assert both["first_losses"][0] == pytest.approx(one["first_loss"])  # the uniform start, as the default
     assert both["first_loss"] == min(both["first_losses"])
@@ -134,7 +132,7 @@ def _reversed_components(arr: torch.Tensor, groups) -> torch.Tensor:
 class _Worse(MarginalSweeps):
     """A stage whose result is its start with every component's order reversed."""
 
-    def run(self, ev, arr, groups, deadline, clock=time.monotonic):
+    def run(self, ev, arr, groups, deadline, clock=None):
         return _reversed_components(arr, groups), {"exchanges": []}
 
 

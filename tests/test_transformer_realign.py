@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 from helpers.sequences import search_case
@@ -34,7 +32,7 @@ def _tail_wrong(truth: torch.Tensor, groups) -> torch.Tensor:
 
 def test_a_warm_refit_keeps_a_right_placement(llama):
     groups, ev, truth = llama
-    new, details = SoftAssign(steps=20, every=5).run(ev, truth, groups, time.monotonic() + 60, warm=50.0)
+    new, details = SoftAssign(steps=20, every=5).run(ev, truth, groups, ev.clock() + 60, warm=50.0)
     assert torch.equal(new, truth) and min(details["roundings"]) == pytest.approx(0.0, abs=1e-9)
 
 
@@ -43,7 +41,7 @@ def test_the_stage_repairs_the_tail_and_only_lowers_the_loss(llama):
     stage, search, fit = Realign(rounds=3), LocalSearch(permute=4), SoftAssign(steps=20, every=5)
     assert stage.applies(ev, groups, search, fit)
     wrong = _tail_wrong(truth, groups)
-    new, details = stage.run(ev, wrong, groups, search, fit, time.monotonic() + 60)
+    new, details = stage.run(ev, wrong, groups, search, fit, ev.clock() + 60)
     assert torch.equal(new, truth)  # one round: the window put right (the refit keeps the right gains)
     losses = details["losses"]
     assert losses[0] > 0 and losses[-1] == pytest.approx(0.0, abs=1e-9)
@@ -52,7 +50,7 @@ def test_the_stage_repairs_the_tail_and_only_lowers_the_loss(llama):
     cols = list(groups.singles[0])
     both = wrong.clone()
     both[0, cols[0]], both[1, cols[0]] = wrong[1, cols[0]], wrong[0, cols[0]]
-    moved, more = stage.run(ev, both, groups, search, fit, time.monotonic() + 60)
+    moved, more = stage.run(ev, both, groups, search, fit, ev.clock() + 60)
     assert more["losses"][-1] < more["losses"][0]
     assert sorted(moved[:, cols].flatten().tolist()) == sorted(truth[:, cols].flatten().tolist())
 
@@ -72,13 +70,11 @@ def test_each_round_takes_the_search_s_window_from_the_end(llama):
     search.asked = []
     # the truth (with a floor below its loss, so that the stage looks): no window is lower, the
     # scan runs every window from the end backwards and nothing changes
-    new, details = Realign().run(ev, truth, groups, search, SoftAssign(steps=5), time.monotonic() + 60, floor=-1.0)
+    new, details = Realign().run(ev, truth, groups, search, SoftAssign(steps=5), ev.clock() + 60, floor=-1.0)
     assert search.asked == list(range(D - 4, -1, -1)) and torch.equal(new, truth) and details["windows"] == []
     # the tail wrong: the last window is taken first
     search.asked = []
-    _, details = Realign().run(
-        ev, _tail_wrong(truth, groups), groups, search, SoftAssign(steps=5), time.monotonic() + 60
-    )
+    _, details = Realign().run(ev, _tail_wrong(truth, groups), groups, search, SoftAssign(steps=5), ev.clock() + 60)
     assert search.asked[0] == D - 4 and details["windows"][0] == D - 4
 
 
@@ -89,5 +85,5 @@ def test_the_stage_is_off_without_rounds_windows_or_time(llama):
     assert not Realign().applies(ev, groups, LocalSearch(permute=0), fit)
     assert not Realign().applies(ev, groups, search, SoftAssign(steps=0))
     wrong = _tail_wrong(truth, groups)
-    same, details = Realign().run(ev, wrong, groups, search, fit, time.monotonic() - 1)
+    same, details = Realign().run(ev, wrong, groups, search, fit, ev.clock() - 1)
     assert torch.equal(same, wrong) and len(details["losses"]) == 1 and details["refits_kept"] == []

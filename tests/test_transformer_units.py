@@ -3,8 +3,6 @@ ways (solvers/transformer/units.py)."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -56,7 +54,7 @@ def test_the_stage_races_every_combination_and_goes_on_from_the_lowest(llama):
         flipped = bool((a[pairs[0], list(vo)] != truth[pairs[0], list(vo)]).any())
         return a, 0.5 if flipped else 1.0 + len(seen)  # a judge that prefers the least sure pair exchanged
 
-    new, details = stage.run(puzzle, ev, truth, groups, search, time.monotonic() + 10)
+    new, details = stage.run(puzzle, ev, truth, groups, search, ev.clock() + 10)
     # successive halving: all four searched, then the better two go on from where they ended
     assert len(seen) == 6 and len(details["pairs"]) == 2 and details["pairs"][0] == pairs[0]
     assert all(any(a is b for b in seen[:4]) for a in seen[4:])
@@ -68,7 +66,7 @@ def test_the_stage_races_every_combination_and_goes_on_from_the_lowest(llama):
     assert details["losses"][details["chosen"]] == 0.5
     # an arrangement whose search reaches the floor ends the stage: the rest are not tried
     seen.clear()
-    _, details = stage.run(puzzle, ev, truth, groups, search, time.monotonic() + 10, floor=0.5)
+    _, details = stage.run(puzzle, ev, truth, groups, search, ev.clock() + 10, floor=0.5)
     assert len(seen) == 3 and details["chosen"] == 2 and details["losses"][3] is None
 
 

@@ -85,7 +85,7 @@ def by_layer(
     )
     if stage is not None:
         t0 = time.perf_counter()
-        end, details = GainChains(steps=10**6, share=1.0).run(ev, arr, groups, time.monotonic() + stage)
+        end, details = GainChains(steps=10**6, share=1.0).run(ev, arr, groups, ev.clock() + stage)
         passes = ", ".join(f"{x:.4g}" for x in details["losses"])
         whole = sum(all(end[p, c] == truth[p, c] for c in range(S) if c not in norms) for p in range(D))
         gains = int((end[:, norms] == truth[:, norms]).sum())

@@ -98,12 +98,10 @@ def main() -> None:
             flush=True,
         )
     t0 = time.perf_counter()
-    once, _, taken = solver.search.assign(ev, arr, groups, floor, time.monotonic() + 600, SearchLog())
+    once, _, taken = solver.search.assign(ev, arr, groups, floor, ev.clock() + 600, SearchLog())
     line(once, f"one pass of assignment moves ({taken} taken, {time.perf_counter() - t0:.0f} s)")
     t0 = time.perf_counter()
-    end, _, log = solver.search.run(
-        ev, arr, groups, floor, time.monotonic() + args.time_limit, np.random.default_rng(100)
-    )
+    end, _, log = solver.search.run(ev, arr, groups, floor, ev.clock() + args.time_limit, np.random.default_rng(100))
     line(
         end,
         f"the search from the returned arrangement ({log.stop}, {time.perf_counter() - t0:.0f} s, moves {log.moves})",

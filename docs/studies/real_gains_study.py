@@ -210,9 +210,7 @@ def search(root: Path, gains: str, time_limit: float, rows: int, tokens: int, ex
             last[0] = time.monotonic()
             report(a, "move")
 
-    arr, _, log = solver.search.run(
-        ev, arr, groups, floor, time.monotonic() + time_limit, np.random.default_rng(0), on_move
-    )
+    arr, _, log = solver.search.run(ev, arr, groups, floor, ev.clock() + time_limit, np.random.default_rng(0), on_move)
     report(arr, "end")
     print(f"stop: {log.stop}; moves: {log.moves}")
 
@@ -492,7 +490,7 @@ def softassign(
         solver = TransformerSolver()
         _, _, _, sev, floor = solver.prepare(load_puzzle(root))
         end, loss, log = solver.search.run(
-            sev, best[1], groups, floor, time.monotonic() + then_search, np.random.default_rng(0)
+            sev, best[1], groups, floor, sev.clock() + then_search, np.random.default_rng(0)
         )
         print(f"search from the best rounding ({best[0]:.3g}): loss {loss:.3g} after {log.stop}; moves {log.moves}")
         _placed(sev, groups, truth, end)
@@ -776,7 +774,7 @@ def _race(root: Path):
         return end, loss
 
     start = best_start(ev, options)[0]
-    end, details = solver.units.run(puzzle, ev, start, groups, searched, time.monotonic() + solver.time_limit, floor)
+    end, details = solver.units.run(puzzle, ev, start, groups, searched, ev.clock() + solver.time_limit, floor)
     return ev, groups, truth, end, details
 
 
@@ -913,9 +911,7 @@ def pooled(root: Path, seconds: float, rounds: int) -> None:
     gains = [c for pool in groups.singles for c in pool]
     for r in range(rounds):
         for i, t in enumerate(tries):
-            tries[i], _, _ = solver.search.run(
-                ev, t, groups, floor, time.monotonic() + seconds, np.random.default_rng(r)
-            )
+            tries[i], _, _ = solver.search.run(ev, t, groups, floor, ev.clock() + seconds, np.random.default_rng(r))
         print(f"after {seconds * (r + 1):.0f} s each (rows: components of; columns: gains of) {' '.join(names)}")
         for name, t in zip(names, tries):
             trials = torch.stack([t] * len(tries))

@@ -97,7 +97,7 @@ def diagnose(root: Path, time_limit: float, seed: int, rotate: bool) -> list[dic
         before = score(puzzle, stack.assembly(start, ()), answer)
         t0, e0 = time.perf_counter(), ev.evaluations
         arr, loss, log = solver.search.run(
-            ev, start, groups, floor, time.monotonic() + time_limit, np.random.default_rng(seed)
+            ev, start, groups, floor, ev.clock() + time_limit, np.random.default_rng(seed)
         )
         after = score(puzzle, stack.assembly(arr, ()), answer)
         rows.append(

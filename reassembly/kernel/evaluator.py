@@ -5,6 +5,13 @@ An :class:`Evaluator` holds a :class:`~reassembly.kernel.stack.PieceStack`, the 
 candidate arrangements that share a prefix with a cached one, and output Jacobians; every candidate
 network whose loss it computes counts as one forward evaluation (``evaluations``).
 
+It also counts the *work* its forwards do (``work``, read by :meth:`Evaluator.clock`), in seconds
+of the reference machine (the project's 2-core VM, one thread): each block call costs
+``CALL_SECONDS`` and each state vector through a block ``PARAM_SECONDS`` per block parameter. A
+solver that reads its budget on this clock instead of the wall clock makes the same moves
+whatever else the machine is doing, so its result is a function of its seed (and the float
+rounding of the thread count), not of the load; a wall-clock ``guard`` still bounds its time.
+
 A row is an input vector (states ``(n, d)``) or, for sequence families, a token sequence (states
 ``(n, T, d)``); losses average over every dimension of a row's output. Output Jacobians exist only
 where the family supports first-order screens (``family.screens``).
@@ -13,6 +20,7 @@ where the family supports first-order screens (``family.screens``).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 import torch
@@ -22,6 +30,14 @@ from reassembly.families.base import Params
 from reassembly.kernel.stack import PieceStack
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
+
+# The reference machine's cost of block work (fitted to forwards of SmolLM2's and MiniLM's layers on
+# 8 to 1,024 tokens on the project's VM, one thread, and set a little high so that a budget on this
+# clock runs out before the same wall-clock time there: docs/studies/work_clock_study.py)
+CALL_SECONDS = 4.5e-4
+PARAM_SECONDS = 2.45e-11
+# Past its guard the clock jumps by this much: beyond every deadline a budget can set
+_OVERRUN = 1e9
 
 
 class Evaluator:
@@ -57,6 +73,9 @@ class Evaluator:
         self.target = target.to(stack.dtype)
         self.transform = transform
         self.evaluations = 0
+        self.work = 0.0
+        self.guard: float | None = None
+        self._overrun = 0.0
         self._row_dims = tuple(range(-self.X.ndim, 0))  # a row's output: (n, o) or (n, T, d)
         self._row_size = math.prod(self.X.shape[1:-1])  # state vectors per row (1, or T tokens)
         # Batches of candidates run each block with its weights gathered per candidate; where a
@@ -66,10 +85,40 @@ class Evaluator:
             w.numel() // w.shape[0] + (0 if b is None else b.numel() // b.shape[0]) for w, b in stack.tensors.values()
         )
         self._by_block = params > 16 * self.X.numel()
+        self._block_params = params
+        self._vectors = math.prod(self.X.shape[:-1])  # state vectors of one state (every row and token)
 
     def with_rows(self, X: torch.Tensor, target: torch.Tensor, transform: Transform | None = None) -> Evaluator:
         """An evaluator of the same pieces and head on other rows (its own evaluation count)."""
         return Evaluator(self.stack, self.head, X, target, transform)
+
+    def charge(self, calls: int, vectors: int, factor: float = 1.0) -> None:
+        """Count block work done outside this evaluator's own forwards (a solver's relaxed fits).
+
+        Parameters
+        ----------
+        calls
+            Block calls.
+        vectors
+            State vectors through them, in all.
+        factor
+            Multiplies both (3 for a forward whose backward pass follows).
+        """
+        self.work += factor * (calls * CALL_SECONDS + vectors * self._block_params * PARAM_SECONDS)
+
+    def clock(self) -> float:
+        """Seconds of block work counted so far, at the reference machine's rate: deterministic,
+        whatever the load. Once ``guard`` (a ``time.monotonic()`` value, where set) has passed,
+        the clock jumps beyond every deadline a budget can set, so a solver reading its deadlines
+        on it stops at the wall-clock guard as well."""
+        if not self._overrun and self.guard is not None and time.monotonic() > self.guard:
+            self._overrun = _OVERRUN
+        return self.work + self._overrun
+
+    @property
+    def past_guard(self) -> bool:
+        """Whether the clock has passed its wall-clock guard (the budget was cut short)."""
+        return bool(self._overrun)
 
     @property
     def n_rows(self) -> int:
@@ -107,6 +156,7 @@ class Evaluator:
         for t, row in enumerate(arr.tolist()[start:], start):
             compiled(row)(out[t], out=out[t + 1])
         self.evaluations += 1
+        self.charge(D - start, (D - start) * self._vectors)
         return out
 
     def mse(self, arr: torch.Tensor, chunk: int = 2048) -> float:
@@ -121,6 +171,7 @@ class Evaluator:
                 h = block(h)
             total += float((self.output(h) - self.target[start : start + chunk]).pow(2).sum())
         self.evaluations += 1
+        self.charge(len(blocks) * math.ceil(self.n_rows / chunk), len(blocks) * self._vectors)
         return total / self.target.numel()
 
     def suffix_losses(
@@ -161,8 +212,10 @@ class Evaluator:
                     idx = (which == k).nonzero().flatten()
                     x = h[idx]  # (k, n, ...): the candidates' rows as one batch of rows for the block
                     h[idx] = self.stack.compiled(row)(x.reshape(-1, *x.shape[2:])).reshape(x.shape)
+                    self.charge(1, len(idx) * self._vectors)
             else:
                 h[:m] = block(gather(arrs[:m, t]), h[:m])
+                self.charge(1, m * (self._vectors + 1))  # the gather copies one block's weights a candidate
         return self.loss(h)
 
     def run(self, arrs: torch.Tensor) -> torch.Tensor:
@@ -188,4 +241,5 @@ class Evaluator:
         compiled = self.stack.compiled
         for t, row in zip(range(D - 1, -1, -1), reversed(arr.tolist())):
             compiled(row).vjp(ctx[t], J[t + 1], out=J[t])
+        self.charge(D, D * n * int(last.shape[-2]), 2.0)
         return J

@@ -85,7 +85,6 @@ converges fast, one around a wrong structure does not, whatever the network.
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import torch
@@ -355,12 +354,12 @@ class GainChains(GainsFit):
         groups
             Its column groups.
         deadline
-            The solve's deadline (``time.monotonic()``); the stage takes at most ``share`` of the
+            The solve's deadline (``ev.clock()``); the stage takes at most ``share`` of the
             time left before it.
         floor
             The loss counted as zero (the stage stops there).
         """
-        until = time.monotonic() + self.share * max(0.0, deadline - time.monotonic())
+        until = ev.clock() + self.share * max(0.0, deadline - ev.clock())
         cols = groups.singles[0]
         if ev.stack.tensors[ev.stack.slots[cols[0]]].weight.shape[0] != len(cols) * arr.shape[0]:
             return arr, {"moves": 0, "losses": []}  # not one square assignment
@@ -371,10 +370,10 @@ class GainChains(GainsFit):
         moves, losses, D = 0, [loss], arr.shape[0]
         improved, states, carrying, carried, restarted = True, ev.states(arr), False, 0, False
         best = (loss, arr)
-        while improved and loss > floor and moves < self.steps and time.monotonic() <= until:
+        while improved and loss > floor and moves < self.steps and ev.clock() <= until:
             improved, before, took = False, loss, 0
             for p in range(D - 1):
-                if time.monotonic() > until or loss <= floor or moves >= self.steps:
+                if ev.clock() > until or loss <= floor or moves >= self.steps:
                     break
                 cands, starts = self.moves(arr, groups, p)
                 gain_moves = len(cands)  # the carried moves, where any, come after these

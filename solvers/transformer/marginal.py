@@ -24,7 +24,6 @@ and the exact search goes on from there.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import torch
@@ -131,7 +130,7 @@ class MarginalSweeps(GainsFit):
         arr: torch.Tensor,
         groups: Groups,
         deadline: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> tuple[torch.Tensor, dict]:
         """The arrangement after the sweeps (components exchanged, gains rounded from the fit) and
         what the stage did.
@@ -147,8 +146,10 @@ class MarginalSweeps(GainsFit):
         deadline
             The solve's deadline (on ``clock``); the stage ends by ``share`` of the time left.
         clock
-            The clock ``deadline`` is read on.
+            The clock ``deadline`` is read on (``None``: the evaluator's work clock,
+            :meth:`~reassembly.kernel.Evaluator.clock`).
         """
+        clock = ev.clock if clock is None else clock
         D = arr.shape[0]
         G = ev.stack.tensors[ev.stack.slots[groups.singles[0][0]]].weight.shape[0]
         until = clock() + self.share * max(0.0, deadline - clock())

@@ -30,8 +30,6 @@ and kept only where it lowers it.
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 from reassembly.kernel import Evaluator
@@ -110,15 +108,15 @@ class Realign(Configurable):
         fit
             Refits the norm gains.
         deadline
-            The solve's deadline (``time.monotonic()``); the stage takes at most ``share`` of the
+            The solve's deadline (``ev.clock()``); the stage takes at most ``share`` of the
             time left before it.
         floor
             The loss counted as zero (the stage stops there).
         """
-        until = time.monotonic() + self.share * max(0.0, deadline - time.monotonic())
+        until = ev.clock() + self.share * max(0.0, deadline - ev.clock())
         loss = float(ev.loss(ev.states(arr)[-1]))
         losses, kept, windows = [loss], [], []
-        while len(kept) < self.rounds and loss > floor and time.monotonic() <= until:
+        while len(kept) < self.rounds and loss > floor and ev.clock() <= until:
             moved, moved_loss, taken = search.permute_windows(ev, arr, groups, until, SearchLog())
             if not taken:
                 break

@@ -15,6 +15,7 @@ rounded to a linking by the Hungarian algorithm, one kind (or pool of gains) at 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -70,6 +71,11 @@ class GainsFit(Configurable):
         return self.steps > 0 and relaxes_gains(ev, groups)
 
 
+def _grad_factor() -> float:
+    """The work of a forward relative to a plain one: 3 where its backward pass follows."""
+    return 3.0 if torch.is_grad_enabled() else 1.0
+
+
 def relaxed_output(
     ev: Evaluator, arr: torch.Tensor, groups: Groups, kinds: list[tuple[int, ...]], free: list[torch.Tensor]
 ) -> torch.Tensor:
@@ -97,6 +103,7 @@ def relaxed_output(
             tuple(g[p] + 1.0 / G for g in gfree),
         )
         h = fam.mixed_layer(stack.at(arr[p].tolist()), h, mix)
+        ev.charge(1, math.prod(h.shape[:-1]) + D * len(kinds), _grad_factor())  # mixing: D weights a kind
     return ev.output(h)
 
 
@@ -136,6 +143,7 @@ def mixed_gains_forward(
         for c, w in zip(norm_cols, weights):
             params[stack.slots[c]] = SlotParams((w[p] + 1.0 / G) @ pool)
         h = fam.layer(params, h)
+        ev.charge(1, math.prod(h.shape[:-1]), _grad_factor())
     return h
 
 

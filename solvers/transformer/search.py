@@ -14,7 +14,6 @@ floor, patience runs out or time is up.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -156,7 +155,7 @@ class LocalSearch(Configurable):
         states = ev.states(arr)
         loss = float(ev.loss(states[-1]))
         for p in range(max(0, arr.shape[0] - self.permute), -1, -1):
-            if time.monotonic() > deadline:
+            if ev.clock() > deadline:
                 break
             cand, cand_loss = self.best_window(ev, arr, groups, p, states, deadline, log)
             if cand_loss < loss:
@@ -195,7 +194,7 @@ class LocalSearch(Configurable):
             return arr, float("inf")
         losses = torch.full((len(cands),), float("inf"))
         for a in range(0, len(cands), 256):  # in parts: a window far from the end runs many layers
-            if time.monotonic() > deadline:
+            if ev.clock() > deadline:
                 break
             part = cands[a : a + 256]
             losses[a : a + len(part)] = ev.suffix_losses(part, torch.full((len(part),), p), states)
@@ -232,7 +231,7 @@ class LocalSearch(Configurable):
         floor
             The loss counted as zero.
         deadline
-            ``time.monotonic()`` after which the sweep returns.
+            ``ev.clock()`` after which the sweep returns.
         log
             Counts the moves taken.
         on_move
@@ -249,7 +248,7 @@ class LocalSearch(Configurable):
         loss, taken = float(ev.loss(states[-1])), 0
         for p in range(arr.shape[0]):
             for label, cands in moves_at(arr, groups, p, window, rotate, sublayer, blocks):
-                if loss <= floor or time.monotonic() > deadline:
+                if loss <= floor or ev.clock() > deadline:
                     return arr, loss, taken
                 losses = ev.suffix_losses(cands, torch.full((len(cands),), p), states)
                 i = int(torch.argmin(losses))
@@ -313,7 +312,7 @@ class LocalSearch(Configurable):
                         if not taken and self.assignments and loss > floor:
                             arr, loss, taken = self.assign(ev, arr, part, floor, deadline, log, on_move)
                         changed = changed or bool(taken)
-                        if loss <= floor or time.monotonic() > deadline:
+                        if loss <= floor or ev.clock() > deadline:
                             return arr
         return arr
 
@@ -348,7 +347,7 @@ class LocalSearch(Configurable):
         states = ev.states(arr)
         loss, taken = float(ev.loss(states[-1])), 0
         for label, cells in cells_of(groups, D):
-            if loss <= floor or time.monotonic() > deadline:
+            if loss <= floor or ev.clock() > deadline:
                 break
             cands, pairs = substitutions(arr, cells, D)
             if not pairs:
@@ -356,7 +355,7 @@ class LocalSearch(Configurable):
             starts = torch.tensor([cells[i][0][0] for i, _ in pairs])
             parts, step = [], len(cells)  # about one place's substitutions between looks at the clock
             for b in range(0, len(pairs), step):
-                if time.monotonic() > deadline:
+                if ev.clock() > deadline:
                     return arr, loss, taken
                 parts.append(ev.suffix_losses(cands[b : b + step], starts[b : b + step], states))
             moves = preferred_cycles(len(cells), pairs, torch.cat(parts).tolist(), loss)
@@ -418,7 +417,7 @@ class LocalSearch(Configurable):
                 log.history.append(loss)
                 stale = 0 if taken else stale
                 log.certified = False
-            complete = time.monotonic() <= deadline and loss > floor
+            complete = ev.clock() <= deadline and loss > floor
             if (
                 not taken and complete and torch.equal(arr, best) and not log.certified
             ):  # no move lowers the best's loss
@@ -426,7 +425,7 @@ class LocalSearch(Configurable):
             if best_loss <= floor:
                 log.stop = "floor"
                 break
-            if time.monotonic() > deadline:
+            if ev.clock() > deadline:
                 log.stop = "time"
                 break
             if taken:

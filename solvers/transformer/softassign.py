@@ -25,8 +25,6 @@ arrangement it was given).
 
 from __future__ import annotations
 
-import time
-
 import torch
 from scipy.optimize import linear_sum_assignment
 
@@ -165,7 +163,7 @@ class SoftAssign(GainsFit):
         groups
             Its column groups.
         deadline
-            The fit stops at this ``time.monotonic()``.
+            The fit stops at this ``ev.clock()``.
         warm
             The weight of ``arr``'s own placement in the first logits (``None``: the stage's).
         """
@@ -180,7 +178,7 @@ class SoftAssign(GainsFit):
         best, best_loss, history, done = arr, float("inf"), [], 0
         with torch.enable_grad():
             for step in range(self.steps):
-                if time.monotonic() > deadline:
+                if ev.clock() > deadline:
                     break
                 done += 1
                 tau = self.tau ** (step / max(1, self.steps - 1))

@@ -125,7 +125,14 @@ class TransformerSolver(BaseSolver):
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
         relaxed layer; its result is kept only where it lowers the exact loss.
     time_limit
-        Seconds after which the search returns its best arrangement.
+        Wall-clock seconds after which the solve returns its best arrangement (a guard).
+    budget
+        The solve's work budget, in seconds of the reference machine's block work
+        (:meth:`~reassembly.kernel.Evaluator.clock`: counted, not timed), on which every stage's
+        share and deadline is read; ``None``: ``time_limit``. Within it the solve is the same
+        whatever the machine's load (given its seed); it is cut short only where the machine is
+        slower than the reference and ``time_limit`` passes first (then ``stop`` says
+        ``time-limit`` and ``work_seconds`` less than the budget).
     floor
         Loss counted as zero, relative to the mean squared target (float rounding).
     dtype
@@ -139,6 +146,7 @@ class TransformerSolver(BaseSolver):
         "states": Interval(1, None),
         "tokens": Interval(1, None),
         "time_limit": Interval(0, None, closed=False),
+        "budget": Interval(0, None, closed=False),
         "floor": Interval(0, None),
         "dtype": OneOf(tuple(DTYPES)),
         "random_state": Interval(0, None),
@@ -159,6 +167,7 @@ class TransformerSolver(BaseSolver):
         link: bool = True,
         align: bool = True,
         time_limit: float = 480.0,
+        budget: float | None = None,
         floor: float = 1e-9,
         dtype: str = "float32",
         random_state: int = 0,
@@ -176,6 +185,7 @@ class TransformerSolver(BaseSolver):
         self.link = link
         self.align = align
         self.time_limit = time_limit
+        self.budget = budget
         self.floor = floor
         self.dtype = dtype
         self.random_state = random_state
@@ -210,10 +220,12 @@ class TransformerSolver(BaseSolver):
     def solve(self, puzzle: Puzzle) -> SolveResult:
         self.validate()
         self.check(puzzle)
-        deadline = time.monotonic() + self.time_limit
+        guard = time.monotonic() + self.time_limit
         stages: list[StageReport] = []
         t0 = time.perf_counter()
         comps, groups, options, ev, floor = self.prepare(puzzle)
+        ev.guard = guard
+        deadline = ev.clock() + (self.time_limit if self.budget is None else self.budget)
         stack = ev.stack
         stages.append(
             StageReport(
@@ -241,7 +253,7 @@ class TransformerSolver(BaseSolver):
                 details={"combinations": tried},
             )
         )
-        stop = lambda: time.monotonic() > deadline  # noqa: E731
+        stop = lambda: ev.clock() > deadline  # noqa: E731
 
         def searched(a: torch.Tensor, until: float) -> tuple[torch.Tensor, float]:
             end, loss, _ = self.search.run(ev, a, groups, floor, until, np.random.default_rng(self.random_state))
@@ -289,8 +301,9 @@ class TransformerSolver(BaseSolver):
         for name, method, stage, run in before_search:
             if not stage.applies(ev, groups) or start_loss <= floor:  # nothing left to gain before the search
                 continue
-            t0, e0 = time.perf_counter(), ev.evaluations
+            t0, e0, w0 = time.perf_counter(), ev.evaluations, ev.work
             new, details = run(arr)
+            details["work_seconds"] = ev.work - w0
             new_loss = float(ev.loss(ev.states(new)[-1]))
             # a stage's relaxed fit can end in a poor optimum, and then its rounding is worse than what it
             # started from on the exact loss: the search goes on from the better of the two
@@ -309,7 +322,7 @@ class TransformerSolver(BaseSolver):
             )
         best_so_far = Reporter(lambda a: SolveResult(stack.assembly(a, ()), list(stages), {"kind": "anytime"}))
         best_so_far.offer(arr, start_loss)
-        t0, e0 = time.perf_counter(), ev.evaluations
+        t0, e0, w0 = time.perf_counter(), ev.evaluations, ev.work
         arr, loss, log = self.search.run(
             ev, arr, groups, floor, deadline, np.random.default_rng(self.random_state), best_so_far.offer
         )
@@ -322,7 +335,13 @@ class TransformerSolver(BaseSolver):
                 swaps=sum(log.moves.values()),
                 evaluations=ev.evaluations - e0,
                 seconds=time.perf_counter() - t0,
-                details={"moves": log.moves, "kicks": log.kicks, "stop": log.stop, "history": log.history},
+                details={
+                    "moves": log.moves,
+                    "kicks": log.kicks,
+                    "stop": log.stop,
+                    "history": log.history,
+                    "work_seconds": ev.work - w0,
+                },
             )
         )
         final = evaluator(puzzle, stack, ()).mse(arr)
@@ -334,6 +353,8 @@ class TransformerSolver(BaseSolver):
             "final_mse_all_rows": final,
             "all_rows": puzzle.n_rows,
             "stop": log.stop,
+            "work_seconds": ev.work,
+            "wall_guard": ev.past_guard,
         }
         if loss > floor and log.certified:
             certificate.update(

@@ -23,7 +23,6 @@ ranks first that way from 30 s on, and second or third by its own gains).
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -253,7 +252,7 @@ class UnitHypotheses(Configurable):
         search: Callable[[torch.Tensor, float], tuple[torch.Tensor, float]],
         deadline: float,
         floor: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         place: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict]:
         """The arrangement the best of the tried ones led to (after its share of search), and what
@@ -278,12 +277,14 @@ class UnitHypotheses(Configurable):
             The loss counted as zero: an arrangement whose search reaches it ends the stage (the
             arrangements left untried).
         clock
-            The clock the deadlines are read on.
+            The clock the deadlines are read on (``None``: the evaluator's work clock,
+            :meth:`~reassembly.kernel.Evaluator.clock`).
         place
             Where given, each arrangement is ``place(arrangement)`` before its first search (the
             solver's :class:`~solvers.transformer.softassign.SoftAssign` places its norm gains);
             its time is not taken from the race's share.
         """
+        clock = ev.clock if clock is None else clock
         pairs, margins, tries = self.arrangements(puzzle, ev, arr, groups)
         placed = [place(t) for t in tries] if place is not None else tries
         moved, tries = sum(not torch.equal(a, b) for a, b in zip(placed, tries)), placed

@@ -1,0 +1,87 @@
+"""The evaluator's work clock, and the transformer solver's budget read on it (deterministic, not timed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+from helpers.sequences import search_case
+
+from reassembly.kernel.evaluator import CALL_SECONDS, PARAM_SECONDS
+from solvers.transformer import TransformerSolver
+
+SIZES = {"depth": 5, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 4, "length": 6, "seed": 4}
+
+
+@pytest.fixture(scope="module")
+def llama():
+    puzzle, _, _, ev, truth = search_case("llama", **SIZES)
+    return puzzle, ev, truth
+
+
+def _block_params(ev) -> int:
+    return sum(w.numel() // w.shape[0] + (0 if b is None else b.numel() // b.shape[0]) for w, b in ev.stack.tensors.values())
+
+
+def test_the_clock_counts_block_calls_and_state_vectors(llama):
+    _, ev, truth = llama
+    ev = ev.with_rows(ev.X, ev.target)  # a fresh count
+    assert ev.clock() == 0.0
+    states = ev.states(truth)
+    D, vectors = truth.shape[0], ev.X.shape[0] * ev.X.shape[1]
+    one = D * (CALL_SECONDS + vectors * _block_params(ev) * PARAM_SECONDS)
+    assert ev.clock() == pytest.approx(one)
+    # candidates that change only the last position cost one layer each, not the whole network
+    cands = truth.expand(3, *truth.shape).clone()
+    before = ev.clock()
+    ev.suffix_losses(cands, torch.full((3,), D - 1), states)
+    late = ev.clock() - before
+    before = ev.clock()
+    ev.suffix_losses(cands, torch.zeros(3, dtype=torch.long), states)
+    assert late < (ev.clock() - before) / 2
+
+
+def test_past_its_guard_the_clock_jumps_beyond_every_deadline(llama):
+    _, ev, truth = llama
+    ev = ev.with_rows(ev.X, ev.target)
+    ev.guard = time.monotonic() + 60
+    ev.states(truth)
+    assert ev.clock() < 1 and not ev.past_guard
+    ev.guard = time.monotonic() - 1
+    assert ev.clock() > 1e6 and ev.past_guard
+
+
+def _burn(stop: threading.Event) -> None:
+    x = torch.randn(256, 256)
+    while not stop.is_set():
+        x = torch.tanh(x @ x)
+
+
+def test_a_budget_on_the_work_clock_gives_the_same_solve_under_load(llama):
+    puzzle, _, _ = llama
+    # a budget too small to finish: the solve stops on it, mid-search, at the same place each time
+    solver = TransformerSolver(budget=0.2, time_limit=300)
+    quiet = solver.solve(puzzle)
+    stop = threading.Event()
+    burner = threading.Thread(target=_burn, args=(stop,))
+    burner.start()
+    try:
+        loaded = solver.solve(puzzle)
+    finally:
+        stop.set()
+        burner.join()
+    assert quiet.certificate["kind"] == "time-limit" and not quiet.certificate["wall_guard"]
+    assert quiet.certificate["work_seconds"] > 0.2
+    assert loaded.assembly == quiet.assembly
+    assert loaded.evaluations == quiet.evaluations
+    assert loaded.certificate["work_seconds"] == quiet.certificate["work_seconds"]
+
+
+def test_the_wall_clock_guard_still_bounds_a_solve(llama):
+    puzzle, _, _ = llama
+    t0 = time.monotonic()
+    result = TransformerSolver(budget=10**6, time_limit=0.5).solve(puzzle)
+    assert result.certificate["wall_guard"] and result.certificate["work_seconds"] < 10**6
+    assert time.monotonic() - t0 < 60
