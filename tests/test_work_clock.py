@@ -21,17 +21,15 @@ def llama():
     return puzzle, ev, truth
 
 
-def _block_params(ev) -> int:
-    return sum(w.numel() // w.shape[0] + (0 if b is None else b.numel() // b.shape[0]) for w, b in ev.stack.tensors.values())
-
-
 def test_the_clock_counts_block_calls_and_state_vectors(llama):
     _, ev, truth = llama
     ev = ev.with_rows(ev.X, ev.target)  # a fresh count
     assert ev.clock() == 0.0
+    pieces = [ev.stack.tensors[s] for s in ev.stack.slots]  # one piece of each slot: a block
+    assert ev.block_params == sum(p.weight[0].numel() + (0 if p.bias is None else p.bias[0].numel()) for p in pieces)
     states = ev.states(truth)
     D, vectors = truth.shape[0], ev.X.shape[0] * ev.X.shape[1]
-    one = D * (CALL_SECONDS + vectors * _block_params(ev) * PARAM_SECONDS)
+    one = D * (CALL_SECONDS + vectors * ev.block_params * PARAM_SECONDS)
     assert ev.clock() == pytest.approx(one)
     # candidates that change only the last position cost one layer each, not the whole network
     cands = truth.expand(3, *truth.shape).clone()
@@ -62,7 +60,7 @@ def _burn(stop: threading.Event) -> None:
 def test_a_budget_on_the_work_clock_gives_the_same_solve_under_load(llama):
     puzzle, _, _ = llama
     # a budget too small to finish: the solve stops on it, mid-search, at the same place each time
-    solver = TransformerSolver(budget=0.2, time_limit=300)
+    solver = TransformerSolver(time_limit=0.2, wall_limit=300)
     quiet = solver.solve(puzzle)
     stop = threading.Event()
     burner = threading.Thread(target=_burn, args=(stop,))
@@ -82,6 +80,6 @@ def test_a_budget_on_the_work_clock_gives_the_same_solve_under_load(llama):
 def test_the_wall_clock_guard_still_bounds_a_solve(llama):
     puzzle, _, _ = llama
     t0 = time.monotonic()
-    result = TransformerSolver(budget=10**6, time_limit=0.5).solve(puzzle)
+    result = TransformerSolver(time_limit=10**6, wall_limit=0.5).solve(puzzle)
     assert result.certificate["wall_guard"] and result.certificate["work_seconds"] < 10**6
     assert time.monotonic() - t0 < 60

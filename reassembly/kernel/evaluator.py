@@ -31,11 +31,11 @@ from reassembly.kernel.stack import PieceStack
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
-# The reference machine's cost of block work (fitted to forwards of SmolLM2's and MiniLM's layers on
-# 8 to 1,024 tokens on the project's VM, one thread, and set a little high so that a budget on this
-# clock runs out before the same wall-clock time there: docs/studies/work_clock_study.py)
-CALL_SECONDS = 4.5e-4
-PARAM_SECONDS = 2.45e-11
+# The reference machine's cost of block work: fitted to forwards of SmolLM2's and MiniLM's layers on
+# 8 to 1,024 tokens on the project's VM (one thread), then scaled so that the clock keeps pace with
+# the wall clock through whole solves there, two at a time (docs/studies/work_clock_study.py)
+CALL_SECONDS = 4e-4
+PARAM_SECONDS = 2.2e-11
 # Past its guard the clock jumps by this much: beyond every deadline a budget can set
 _OVERRUN = 1e9
 
@@ -85,7 +85,7 @@ class Evaluator:
             w.numel() // w.shape[0] + (0 if b is None else b.numel() // b.shape[0]) for w, b in stack.tensors.values()
         )
         self._by_block = params > 16 * self.X.numel()
-        self._block_params = params
+        self.block_params = params  # one block's weights and biases: the clock's cost of a state vector
         self._vectors = math.prod(self.X.shape[:-1])  # state vectors of one state (every row and token)
 
     def with_rows(self, X: torch.Tensor, target: torch.Tensor, transform: Transform | None = None) -> Evaluator:
@@ -104,7 +104,7 @@ class Evaluator:
         factor
             Multiplies both (3 for a forward whose backward pass follows).
         """
-        self.work += factor * (calls * CALL_SECONDS + vectors * self._block_params * PARAM_SECONDS)
+        self.work += factor * (calls * CALL_SECONDS + vectors * self.block_params * PARAM_SECONDS)
 
     def clock(self) -> float:
         """Seconds of block work counted so far, at the reference machine's rate: deterministic,

@@ -49,6 +49,10 @@ from solvers.transformer.units import UnitHypotheses
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
+# The wall-clock guard's allowance over the work budget for a machine (or a load) slower than the
+# reference; 480 s of work then stop by 528 s, inside the bench's 600 s
+WALL_MARGIN = 1.1
+
 
 class _After:
     """The softassign stage as a stage after the others, where its ``at`` says so."""
@@ -125,14 +129,15 @@ class TransformerSolver(BaseSolver):
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
         relaxed layer; its result is kept only where it lowers the exact loss.
     time_limit
-        Wall-clock seconds after which the solve returns its best arrangement (a guard).
-    budget
-        The solve's work budget, in seconds of the reference machine's block work
+        The solve's budget, in seconds of the reference machine's block work
         (:meth:`~reassembly.kernel.Evaluator.clock`: counted, not timed), on which every stage's
-        share and deadline is read; ``None``: ``time_limit``. Within it the solve is the same
-        whatever the machine's load (given its seed); it is cut short only where the machine is
-        slower than the reference and ``time_limit`` passes first (then ``stop`` says
-        ``time-limit`` and ``work_seconds`` less than the budget).
+        share and deadline is read: within it the solve is the same whatever the machine's load
+        (given its seed). On the reference machine (the project's 2-core VM, two solves at a time)
+        it is about as many wall-clock seconds.
+    wall_limit
+        A wall-clock guard in seconds (``None``: ``WALL_MARGIN`` times ``time_limit``): it ends
+        the solve first only on a machine slower than the reference (then the certificate says
+        ``wall_guard`` and ``work_seconds`` is below ``time_limit``).
     floor
         Loss counted as zero, relative to the mean squared target (float rounding).
     dtype
@@ -146,7 +151,7 @@ class TransformerSolver(BaseSolver):
         "states": Interval(1, None),
         "tokens": Interval(1, None),
         "time_limit": Interval(0, None, closed=False),
-        "budget": Interval(0, None, closed=False),
+        "wall_limit": Interval(0, None, closed=False),
         "floor": Interval(0, None),
         "dtype": OneOf(tuple(DTYPES)),
         "random_state": Interval(0, None),
@@ -167,7 +172,7 @@ class TransformerSolver(BaseSolver):
         link: bool = True,
         align: bool = True,
         time_limit: float = 480.0,
-        budget: float | None = None,
+        wall_limit: float | None = None,
         floor: float = 1e-9,
         dtype: str = "float32",
         random_state: int = 0,
@@ -185,7 +190,7 @@ class TransformerSolver(BaseSolver):
         self.link = link
         self.align = align
         self.time_limit = time_limit
-        self.budget = budget
+        self.wall_limit = wall_limit
         self.floor = floor
         self.dtype = dtype
         self.random_state = random_state
@@ -220,12 +225,12 @@ class TransformerSolver(BaseSolver):
     def solve(self, puzzle: Puzzle) -> SolveResult:
         self.validate()
         self.check(puzzle)
-        guard = time.monotonic() + self.time_limit
+        guard = time.monotonic() + (WALL_MARGIN * self.time_limit if self.wall_limit is None else self.wall_limit)
         stages: list[StageReport] = []
         t0 = time.perf_counter()
         comps, groups, options, ev, floor = self.prepare(puzzle)
         ev.guard = guard
-        deadline = ev.clock() + (self.time_limit if self.budget is None else self.budget)
+        deadline = ev.clock() + self.time_limit
         stack = ev.stack
         stages.append(
             StageReport(
