@@ -18,7 +18,12 @@
 3. *Search*: exact iterated local search over block moves, exchanges of components and norm gains
    between blocks, turning unsure pairs round, rotations, assignment moves and window
    permutations, on a few sequences
-   (:mod:`solvers.transformer.search`), until the loss vanishes or the time is up.
+   (:mod:`solvers.transformer.search`), until the loss vanishes or the budget is spent.
+
+Every stage's share and deadline is read on the evaluator's work clock
+(:meth:`~reassembly.kernel.Evaluator.clock`: block work counted at the reference machine's rate),
+not on the wall clock, so a solve is the same on every run of a seed whatever the machine's load;
+``wall_limit`` is a wall-clock guard for machines slower than the reference.
 """
 
 from __future__ import annotations
