@@ -85,6 +85,27 @@ def test_a_slow_pass_ends_the_search(llama):
     assert hasty == patient[:2]  # the same first pass, then it stops: the loss did not vanish
 
 
+def test_a_slow_first_pass_judges_the_components_and_gives_back_the_start(llama):
+    groups, ev, truth = llama
+    cols = list(groups.singles[0])
+    wrong = truth.clone()
+    wrong[:, cols[0]], wrong[:, cols[1]] = truth[:, cols[1]], truth[:, cols[0]]
+    run = lambda judge: GainChains(steps=1000, share=1.0, rate=0.0, reach=0, judge=judge).run(  # noqa: E731
+        ev, wrong, groups, ev.clock() + 60, floor=1e-9
+    )
+    (kept, moved), (given, judged) = run(False), run(True)
+    assert moved["losses"] == judged["losses"] and judged["moves"] > 0  # the same first pass
+    assert float(ev.run(kept[None])[0]) < float(ev.run(wrong[None])[0])  # it did lower the loss
+    assert torch.equal(given, wrong) and judged["judged"] == "wrong"
+    # one pass that repairs every gain is not slow: the stage returns what it found
+    near = truth.clone()
+    near[1, cols[0]], near[2, cols[0]] = truth[2, cols[0]], truth[1, cols[0]]
+    right, details = GainChains(steps=1000, share=1.0, rate=0.0, reach=0, judge=True).run(
+        ev, near, groups, ev.clock() + 60, floor=1e-9
+    )
+    assert torch.equal(right, truth) and details["judged"] == "right"
+
+
 def test_carried_moves_exchange_whole_layers_and_sublayers_with_their_gains(llama):
     groups, ev, truth = llama
     D, S = truth.shape

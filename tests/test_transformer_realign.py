@@ -38,7 +38,7 @@ def test_a_warm_refit_keeps_a_right_placement(llama):
 
 def test_the_stage_repairs_the_tail_and_only_lowers_the_loss(llama):
     groups, ev, truth = llama
-    stage, search, fit = Realign(rounds=3), LocalSearch(permute=4), SoftAssign(steps=20, every=5)
+    stage, search, fit = Realign(rounds=3, probe=0), LocalSearch(permute=4), SoftAssign(steps=20, every=5)
     assert stage.applies(ev, groups, search, fit)
     wrong = _tail_wrong(truth, groups)
     new, details = stage.run(ev, wrong, groups, search, fit, ev.clock() + 60)
@@ -70,11 +70,13 @@ def test_each_round_takes_the_search_s_window_from_the_end(llama):
     search.asked = []
     # the truth (with a floor below its loss, so that the stage looks): no window is lower, the
     # scan runs every window from the end backwards and nothing changes
-    new, details = Realign().run(ev, truth, groups, search, SoftAssign(steps=5), ev.clock() + 60, floor=-1.0)
+    new, details = Realign(probe=0).run(ev, truth, groups, search, SoftAssign(steps=5), ev.clock() + 60, floor=-1.0)
     assert search.asked == list(range(D - 4, -1, -1)) and torch.equal(new, truth) and details["windows"] == []
     # the tail wrong: the last window is taken first
     search.asked = []
-    _, details = Realign().run(ev, _tail_wrong(truth, groups), groups, search, SoftAssign(steps=5), ev.clock() + 60)
+    _, details = Realign(probe=0).run(
+        ev, _tail_wrong(truth, groups), groups, search, SoftAssign(steps=5), ev.clock() + 60
+    )
     assert search.asked[0] == D - 4 and details["windows"][0] == D - 4
 
 
@@ -87,3 +89,22 @@ def test_the_stage_is_off_without_rounds_windows_or_time(llama):
     wrong = _tail_wrong(truth, groups)
     same, details = Realign().run(ev, wrong, groups, search, fit, ev.clock() - 1)
     assert torch.equal(same, wrong) and len(details["losses"]) == 1 and details["refits_kept"] == []
+
+
+def test_a_probe_that_finishes_skips_the_windows_and_one_that_does_not_is_dropped(llama):
+    groups, ev, truth = llama
+    cols = list(groups.singles[0])
+    near = truth.clone()  # two gains exchanged: a local error the search repairs at once
+    near[0, cols[0]], near[1, cols[0]] = truth[1, cols[0]], truth[0, cols[0]]
+    search = _Recording(permute=4)
+    search.asked = []
+    new, details = Realign(probe=0.5).run(ev, near, groups, search, SoftAssign(steps=5), ev.clock() + 60, floor=1e-9)
+    assert torch.equal(new, truth) and details["probe"] <= 1e-9 and search.asked == [] and details["windows"] == []
+    # a probe without time ends where it began, above zero: dropped, and the windows run as before
+    wrong = _tail_wrong(truth, groups)
+    _, details = Realign(probe=1e-12).run(ev, wrong, groups, search, SoftAssign(steps=5), ev.clock() + 60, floor=1e-9)
+    assert (
+        details["probe"] > 1e-9
+        and search.asked[0] == truth.shape[0] - 4
+        and details["windows"][0] == truth.shape[0] - 4
+    )

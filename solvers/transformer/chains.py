@@ -204,6 +204,10 @@ class GainChains(GainsFit):
         each sublayer (its norm gain with the components it feeds), of two positions up to
         ``reach`` apart exchanged, each gain moving with its own sublayer; while a pass takes such
         a move (0: the stage stops at the first slow pass).
+    judge
+        A slow *first* pass judges the components wrong: the stage returns the arrangement it was
+        given (its moves only fitted the gains around wrong components) and leaves its time to the
+        stages that move components (no restart, no carried moves).
     """
 
     constraints = {
@@ -225,6 +229,7 @@ class GainChains(GainsFit):
         share: float = 0.5,
         rate: float = 0.5,
         reach: int = 2,
+        judge: bool = False,
     ) -> None:
         self.steps = steps
         self.chain = chain
@@ -233,6 +238,7 @@ class GainChains(GainsFit):
         self.share = share
         self.rate = rate
         self.reach = reach
+        self.judge = judge
 
     def applies(self, ev: Evaluator, groups: Groups) -> bool:
         """Whether the stage is on and the pool holds exactly two norm slots' gains.
@@ -363,13 +369,14 @@ class GainChains(GainsFit):
         cols = groups.singles[0]
         if ev.stack.tensors[ev.stack.slots[cols[0]]].weight.shape[0] != len(cols) * arr.shape[0]:
             return arr, {"moves": 0, "losses": []}  # not one square assignment
+        given = arr
         placed = self.placement(ev, arr, groups)
         own, new = (float(x) for x in ev.run(torch.stack([arr, placed])))
         start = "placement" if new < own else "own"
         arr, loss = (placed, new) if new < own else (arr, own)
         moves, losses, D = 0, [loss], arr.shape[0]
         improved, states, carrying, carried, restarted = True, ev.states(arr), False, 0, False
-        best = (loss, arr)
+        best, judged = (loss, arr), None
         while improved and loss > floor and moves < self.steps and ev.clock() <= until:
             improved, before, took = False, loss, 0
             for p in range(D - 1):
@@ -388,10 +395,16 @@ class GainChains(GainsFit):
                     states = ev.states(arr)  # the prefix states change only with a move
             losses.append(loss)
             carried += took
+            slow = floor < loss > self.rate * before  # a pass that reaches the floor is never slow
+            if judged is None:  # the first pass judges the components
+                judged = "wrong" if slow else "right"
             best = min(best, (loss, arr), key=lambda b: b[0])
             if carrying and not took:  # the components held still for a whole pass: the gains have settled
                 break
-            if not carrying and loss > self.rate * before:  # a slow fall: the gains settle around wrong components
+            if not carrying and slow:  # a slow fall: the gains settle around wrong components
+                if self.judge and len(losses) == 2:  # a slow first pass: the components are wrong
+                    best = (float("inf"), given)
+                    break
                 if not self.reach:
                     break
                 improved = True
@@ -410,4 +423,5 @@ class GainChains(GainsFit):
             "carried": carried,
             "restarted": restarted,
             "losses": losses,
+            "judged": judged,
         }

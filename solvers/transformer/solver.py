@@ -10,8 +10,8 @@
    the weights' links start (:mod:`solvers.transformer.softassign`), (off by default) then
    repaired by window permutations while each pass halves the loss, then with whole layers and
    sublayers moved with their gains (:mod:`solvers.transformer.chains`), then window
-   permutations of the components with the gains refitted after each
-   (:mod:`solvers.transformer.realign`); off by default, the relaxed
+   permutations of the components with the gains refitted after each, where a short probe of the
+   search does not finish first (:mod:`solvers.transformer.realign`); off by default, the relaxed
    fit of the MLP order's direction (:mod:`solvers.transformer.relink`) and neighbouring
    components exchanged with the gains marginalised (:mod:`solvers.transformer.marginal`). A
    stage's result is kept only where it lowers the exact loss.
@@ -121,14 +121,15 @@ class TransformerSolver(BaseSolver):
     realign
         Window permutations of the components, each followed by a warm softassign refit of the
         norm gains, while the loss falls (:class:`~solvers.transformer.realign.Realign`), after
-        the softassign stage; ``realign__rounds=0`` turns it off.
+        the softassign stage and a probe of the search (``realign__probe``, a tenth of the time
+        left; its end is kept only at zero loss); ``realign__rounds=0`` turns it off.
     chains
         Norm gains placed along their similarity chains by their links to the components, then
         permuted in windows by the exact loss while each pass at least halves it, the components
         held; after a slow pass, from the links' placement again, with whole layers and sublayers
         exchanged with their gains (:class:`~solvers.transformer.chains.GainChains`), after the
         softassign stage and before the realign stage; off by default (``chains__steps=10000``
-        turns it on).
+        turns it on; ``chains__judge=true`` returns its start after a slow first pass).
     marginal
         Neighbour exchanges of components judged with the norm gains marginalised, before the
         search (:class:`~solvers.transformer.marginal.MarginalSweeps`), where the family has a
@@ -298,7 +299,16 @@ class TransformerSolver(BaseSolver):
                 "realign",
                 "windows-then-warm-softassign",
                 _Realigns(self.realign, self.search, self.softassign),
-                lambda a: self.realign.run(ev, a, groups, self.search, self.softassign, deadline, floor),
+                lambda a: self.realign.run(
+                    ev,
+                    a,
+                    groups,
+                    self.search,
+                    self.softassign,
+                    deadline,
+                    floor,
+                    np.random.default_rng(self.random_state),
+                ),
             ),
             ("relink", "relaxed-fit", self.relink, lambda a: self.relink.run(ev, a, groups, stop)),
             (
