@@ -12,6 +12,7 @@ from solvers.rows import evaluator
 from solvers.transformer import TransformerSolver
 from solvers.transformer.circuits import match_circuits
 from solvers.transformer.marginal import MarginalSweeps, first_weights
+from solvers.transformer.realign import Realign
 from solvers.transformer.relink import mixed_gains_forward, round_gains
 from solvers.transformer.softassign import SoftAssign
 from solvers.transformer.start import best_start, plan
@@ -113,7 +114,8 @@ def test_the_stage_applies_only_where_gains_can_be_mixed(llama):
 def test_solver_reports_the_stage(llama):
     puzzle, answer, _, _, _ = llama
     on = MarginalSweeps(steps=150)
-    result = TransformerSolver(marginal=on, units=UnitHypotheses(unsure=0), time_limit=120).solve(puzzle)  # alone
+    alone = {"units": UnitHypotheses(unsure=0), "realign": Realign(rounds=0)}  # the probe would finish first
+    result = TransformerSolver(marginal=on, time_limit=120, **alone).solve(puzzle)
     assert score(puzzle, result.assembly, answer).exact
     stage = next(s for s in result.stages if s.stage == "marginal")
     assert stage.details["sweeps"] >= 1 and stage.mse is not None and "kept" in stage.details
