@@ -114,7 +114,9 @@ class Realign(Configurable):
     ) -> tuple[torch.Tensor, dict]:
         """The arrangement after the rounds, and what they did (``losses``: the loss after each
         round, the first the one given; ``refits_kept``: whether each round's refit was kept;
-        ``windows``: the first position each round's permutation changed).
+        ``windows``: the first position each round's permutation changed; ``probe``: where the
+        stage has one, the loss its search ended at; where that is zero loss the stage ends with
+        it, and ``losses`` holds that loss alone).
 
         Parameters
         ----------
