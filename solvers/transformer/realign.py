@@ -29,10 +29,10 @@ components are right, what the softassign stage leaves is a few local errors, wh
 repairs in seconds, while the window scan that finds nothing runs every window first (held-out
 18 layers, seeds 100–103: the scan 147–153 s, the search after it 8–20 s). Where they are wrong
 (24 layers) the probe does not finish and costs little: held-out 24 layers, seeds 100–103, give
-the same answers with the probe as without (two solves at a time: 359.9 / 373.9 / 380.7 s exact
-against 360.2 / 373.2 / 386.8 s; seed 102 MSE 0.701 either way), and 18 layers seeds 101 and 103
-are exact in 180.7 and 192.5 s against 316.0 and 321.1 s. The probe's result is kept only at zero
-loss: a search that has not finished may have moved gains to make up for wrong components, which
+the same answers with the probe as without (two solves at a time, the two benches not side by
+side: 359.9 / 373.9 / 380.7 s exact against 360.2 / 373.2 / 386.8 s; seed 102 MSE 0.701 either
+way), and 18 layers seeds 101 and 103 are exact in 180.7 and 192.5 s against 316.0 and 321.1 s.
+The probe's result is kept only at zero loss: a search that has not finished may have moved gains to make up for wrong components, which
 is what the windows repair.
 
 Why it should generalise: nothing in it names a network or a depth. The window permutations are
