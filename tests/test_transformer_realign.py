@@ -58,9 +58,9 @@ def test_the_stage_repairs_the_tail_and_only_lowers_the_loss(llama):
 class _Recording(LocalSearch):
     """A search that records which windows the stage asks for."""
 
-    def best_window(self, ev, arr, groups, p, states, deadline, log=None):
+    def best_window(self, ev, arr, groups, p, states, deadline, log=None, *screen):
         self.asked.append(p)
-        return super().best_window(ev, arr, groups, p, states, deadline, log)
+        return super().best_window(ev, arr, groups, p, states, deadline, log, *screen)
 
 
 def test_each_round_takes_the_search_s_window_from_the_end(llama):
@@ -108,3 +108,33 @@ def test_a_probe_that_finishes_skips_the_windows_and_one_that_does_not_is_droppe
         and search.asked[0] == truth.shape[0] - 4
         and details["windows"][0] == truth.shape[0] - 4
     )
+
+
+def test_a_probe_that_lowers_the_loss_is_kept_where_no_window_does(llama):
+    groups, ev, truth = llama
+    cols = list(groups.singles[0])
+    near = truth.clone()  # two gains exchanged: the probe repairs them, no window permutation does
+    near[0, cols[0]], near[1, cols[0]] = truth[1, cols[0]], truth[0, cols[0]]
+    search = _Recording(permute=4)
+    search.asked = []
+    # a floor below every loss: the probe never "finishes", the scan runs every window and takes none
+    new, details = Realign(probe=0.5).run(ev, near, groups, search, SoftAssign(steps=5), ev.clock() + 60, floor=-1.0)
+    # (the probe's own search asks for windows too, at its local optima; the stage's scan comes last)
+    assert details["windows"] == [] and search.asked[-2:] == list(range(truth.shape[0] - 4, -1, -1))
+    assert details["losses"][-1] == details["probe"] < details["losses"][0]
+    assert float(ev.run(new[None])[0]) == pytest.approx(details["probe"], rel=1e-6) and torch.equal(new, truth)
+
+
+def test_a_screened_window_is_judged_on_every_row_and_its_work_counts(llama):
+    groups, ev, truth = llama
+    search, wrong = LocalSearch(permute=4), _tail_wrong(truth, groups)
+    states = ev.states(wrong)
+    D = truth.shape[0]
+    exact, exact_loss = search.best_window(ev, wrong, groups, D - 4, states, ev.clock() + 60)
+    screen = ev.first_rows(1)
+    w0, e0, sw0 = ev.clock(), ev.evaluations, screen.work
+    cand, loss = search.best_window(ev, wrong, groups, D - 4, states, ev.clock() + 60, None, screen, 4)
+    # the screen's work and evaluations are on the stage's clock, and the loss returned is on every row
+    assert screen.work > sw0 and ev.clock() - w0 >= screen.work - sw0 and ev.evaluations - e0 > 4
+    assert loss == pytest.approx(float(ev.run(cand[None])[0]), rel=1e-6)
+    assert torch.equal(cand, exact) and torch.equal(cand, truth) and loss == pytest.approx(exact_loss, rel=1e-6)

@@ -76,6 +76,7 @@ class Evaluator:
         self.work = 0.0
         self.guard: float | None = None
         self._overrun = 0.0
+        self._payer: Evaluator | None = None  # also counts this one's work and evaluations (first_rows)
         self._row_dims = tuple(range(-self.X.ndim, 0))  # a row's output: (n, o) or (n, T, d)
         self._row_size = math.prod(self.X.shape[1:-1])  # state vectors per row (1, or T tokens)
         # Batches of candidates run each block with its weights gathered per candidate; where a
@@ -92,6 +93,25 @@ class Evaluator:
         """An evaluator of the same pieces and head on other rows (its own evaluation count)."""
         return Evaluator(self.stack, self.head, X, target, transform)
 
+    def first_rows(self, n: int) -> Evaluator:
+        """An evaluator on the first ``n`` rows whose work and evaluations also count on this one (a
+        screen of candidates on part of the rows, on the same clock).
+
+        Parameters
+        ----------
+        n
+            Rows kept (at most this evaluator's).
+        """
+        sub = self.with_rows(self.X[:n], self.target[:n], self.transform)
+        sub._payer = self
+        return sub
+
+    def _count(self, evaluations: int, work: float) -> None:
+        self.evaluations += evaluations
+        self.work += work
+        if self._payer is not None:
+            self._payer._count(evaluations, work)
+
     def charge(self, calls: int, vectors: int, factor: float = 1.0) -> None:
         """Count block work done outside this evaluator's own forwards (a solver's relaxed fits).
 
@@ -104,7 +124,7 @@ class Evaluator:
         factor
             Multiplies both (3 for a forward whose backward pass follows).
         """
-        self.work += factor * (calls * CALL_SECONDS + vectors * self.block_params * PARAM_SECONDS)
+        self._count(0, factor * (calls * CALL_SECONDS + vectors * self.block_params * PARAM_SECONDS))
 
     def clock(self) -> float:
         """Seconds of block work counted so far, at the reference machine's rate: deterministic,
@@ -155,7 +175,7 @@ class Evaluator:
         compiled = self.stack.compiled
         for t, row in enumerate(arr.tolist()[start:], start):
             compiled(row)(out[t], out=out[t + 1])
-        self.evaluations += 1
+        self._count(1, 0.0)
         self.charge(D - start, (D - start) * self._vectors)
         return out
 
@@ -170,7 +190,7 @@ class Evaluator:
             for block in blocks:
                 h = block(h)
             total += float((self.output(h) - self.target[start : start + chunk]).pow(2).sum())
-        self.evaluations += 1
+        self._count(1, 0.0)
         self.charge(len(blocks) * math.ceil(self.n_rows / chunk), len(blocks) * self._vectors)
         return total / self.target.numel()
 
@@ -196,7 +216,7 @@ class Evaluator:
                 for i in range(0, len(arrs), step)
             ]
         )
-        self.evaluations += int(arrs.shape[0])
+        self._count(int(arrs.shape[0]), 0.0)
         return losses[torch.argsort(rank)]
 
     def _sorted_suffix_losses(self, arrs: torch.Tensor, starts: torch.Tensor, states: torch.Tensor) -> torch.Tensor:

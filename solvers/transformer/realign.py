@@ -68,8 +68,14 @@ class Realign(Configurable):
         (:class:`~solvers.transformer.softassign.SoftAssign`'s ``warm``).
     probe
         Before the first window, the search runs from the arrangement for at most this share of
-        the time left; where it reaches zero loss the stage returns its end, and otherwise drops
-        it (0: no probe).
+        the time left; where it reaches zero loss the stage returns its end; otherwise the windows
+        start from the arrangement, and where none of them lowers its loss the stage returns the
+        probe's end, where that is lower (0: no probe).
+    screen
+        Every window permutation is first evaluated on this share of the search's rows (at least
+        one), and only the ``keep`` lowest on all of them (0: every candidate on every row).
+    keep
+        Candidates of the screen evaluated on every row.
     """
 
     constraints = {
@@ -77,13 +83,25 @@ class Realign(Configurable):
         "share": Interval(0, 1),
         "warm": Interval(0, None),
         "probe": Interval(0, 1),
+        "screen": Interval(0, 1),
+        "keep": Interval(1, None),
     }
 
-    def __init__(self, rounds: int = 4, share: float = 0.5, warm: float = 4.0, probe: float = 0.1) -> None:
+    def __init__(
+        self,
+        rounds: int = 4,
+        share: float = 0.5,
+        warm: float = 4.0,
+        probe: float = 0.1,
+        screen: float = 0.25,
+        keep: int = 16,
+    ) -> None:
         self.rounds = rounds
         self.share = share
         self.warm = warm
         self.probe = probe
+        self.screen = screen
+        self.keep = keep
 
     def applies(self, ev: Evaluator, groups: Groups, search: LocalSearch, fit: SoftAssign) -> bool:
         """Whether the stage is on, the search permutes windows and the softassign fit applies.
@@ -138,6 +156,7 @@ class Realign(Configurable):
         rng
             The probe's search's kicks (seed 0 where not given).
         """
+        end, probed = arr, float("inf")
         if self.probe > 0:
             w0 = ev.clock()
             end, probed, _ = search.run(
@@ -148,8 +167,11 @@ class Realign(Configurable):
         until = ev.clock() + self.share * max(0.0, deadline - ev.clock())
         loss = float(ev.loss(ev.states(arr)[-1]))
         losses, kept, windows = [loss], [], []
+        screen = ev.first_rows(max(1, round(self.screen * ev.n_rows))) if self.screen > 0 else None
         while len(kept) < self.rounds and loss > floor and ev.clock() <= until:
-            moved, moved_loss, taken = search.permute_windows(ev, arr, groups, until, SearchLog())
+            moved, moved_loss, taken = search.permute_windows(
+                ev, arr, groups, until, SearchLog(), screen=screen, keep=self.keep
+            )
             if not taken:
                 break
             windows.append(int((moved != arr).any(1).nonzero()[0]))
@@ -159,4 +181,9 @@ class Realign(Configurable):
             arr, loss = (refit, refit_loss) if kept[-1] else (moved, moved_loss)
             losses.append(loss)
         details = {"losses": losses, "refits_kept": kept, "windows": windows}
-        return arr, details | ({"probe": probed} if self.probe > 0 else {})
+        if self.probe > 0:
+            details["probe"] = probed
+            if not windows and probed < loss:  # no window helps: the search goes on where the probe ended
+                arr = end
+                details["losses"].append(probed)
+        return arr, details

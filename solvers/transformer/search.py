@@ -140,6 +140,8 @@ class LocalSearch(Configurable):
         deadline: float,
         log: SearchLog,
         on_move: OnMove | None = None,
+        screen: Evaluator | None = None,
+        keep: int = 16,
     ) -> tuple[torch.Tensor, float, int]:
         """The best window permutation (:func:`~solvers.transformer.moves.window_permutations`) of
         the last window that has one lowering the loss, windows tried from the last position
@@ -151,13 +153,16 @@ class LocalSearch(Configurable):
         ----------
         ev, arr, groups, deadline, log, on_move
             As for :meth:`sweep`.
+        screen, keep
+            As for :meth:`best_window` (the search's own windows are evaluated on every row, so that
+            a certificate's claim holds).
         """
         states = ev.states(arr)
         loss = float(ev.loss(states[-1]))
         for p in range(max(0, arr.shape[0] - self.permute), -1, -1):
             if ev.clock() > deadline:
                 break
-            cand, cand_loss = self.best_window(ev, arr, groups, p, states, deadline, log)
+            cand, cand_loss = self.best_window(ev, arr, groups, p, states, deadline, log, screen, keep)
             if cand_loss < loss:
                 log.moves["permute"] = log.moves.get("permute", 0) + 1
                 if on_move is not None:
@@ -174,6 +179,8 @@ class LocalSearch(Configurable):
         states: torch.Tensor,
         deadline: float,
         log: SearchLog | None = None,
+        screen: Evaluator | None = None,
+        keep: int = 16,
     ) -> tuple[torch.Tensor, float]:
         """The window permutation of positions ``p .. p + permute - 1`` with the lowest loss, and
         its loss (``arr`` and infinity where there is none, or the deadline passes first).
@@ -187,20 +194,35 @@ class LocalSearch(Configurable):
         states
             ``arr``'s prefix states (``ev.states(arr)``).
         log
-            Counts the candidates checked, where given.
+            Counts the candidates evaluated on every row, where given.
+        screen
+            Where given, every candidate is first evaluated on this evaluator's rows (the first rows of
+            ``ev``'s: :meth:`~reassembly.kernel.Evaluator.first_rows`) and only the ``keep`` lowest
+            on all of ``ev``'s.
+        keep
+            Candidates of the screen evaluated on every row.
         """
         cands = window_permutations(arr, groups, p, self.permute)
         if not len(cands):
             return arr, float("inf")
+        judge, judged = (ev, states) if screen is None else (screen, states[:, : screen.n_rows])
         losses = torch.full((len(cands),), float("inf"))
         for a in range(0, len(cands), 256):  # in parts: a window far from the end runs many layers
             if ev.clock() > deadline:
                 break
             part = cands[a : a + 256]
-            losses[a : a + len(part)] = ev.suffix_losses(part, torch.full((len(part),), p), states)
+            losses[a : a + len(part)] = judge.suffix_losses(part, torch.full((len(part),), p), judged)
+        checked = len(cands)
+        if screen is not None:  # the screen's best, evaluated on every row
+            top = torch.argsort(losses)[:keep]
+            top = top[torch.isfinite(losses[top])]
+            losses = torch.full((len(cands),), float("inf"), dtype=torch.float64)
+            if len(top) and ev.clock() <= deadline:
+                losses[top] = ev.suffix_losses(cands[top], torch.full((len(top),), p), states)
+            checked = len(top)
         i = int(torch.argmin(losses))
         if log is not None:
-            log._checked += len(cands)
+            log._checked += checked
             log._best_neighbour = min(log._best_neighbour, float(losses[i]))
         return cands[i], float(losses[i])
 
