@@ -6,6 +6,7 @@ import pytest
 import torch
 from helpers.sequences import search_case
 
+from reassembly.kernel import Evaluator, PieceStack
 from solvers.transformer.realign import Realign
 from solvers.transformer.search import LocalSearch
 from solvers.transformer.softassign import SoftAssign
@@ -16,6 +17,15 @@ SIZES = {"depth": 5, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 4, "length":
 @pytest.fixture(scope="module")
 def llama():
     _, _, groups, ev, truth = search_case("llama", **SIZES)
+    return groups, ev, truth
+
+
+@pytest.fixture(scope="module", params=["float64", "float32"])
+def either(request):
+    """The case evaluated in float64 (the tests') and in float32 (the solver's default)."""
+    puzzle, _, groups, ev, truth = search_case("llama", **SIZES)
+    if request.param == "float32":
+        ev = Evaluator(PieceStack(puzzle, torch.float32), ev.head, ev.X, ev.target)
     return groups, ev, truth
 
 
@@ -125,8 +135,8 @@ def test_a_probe_that_lowers_the_loss_is_kept_where_no_window_does(llama):
     assert float(ev.run(new[None])[0]) == pytest.approx(details["probe"], rel=1e-6) and torch.equal(new, truth)
 
 
-def test_a_screened_window_is_judged_on_every_row_and_its_work_counts(llama):
-    groups, ev, truth = llama
+def test_a_screened_window_is_judged_on_every_row_and_its_work_counts(either):
+    groups, ev, truth = either
     search, wrong = LocalSearch(permute=4), _tail_wrong(truth, groups)
     states = ev.states(wrong)
     D = truth.shape[0]

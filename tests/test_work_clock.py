@@ -41,6 +41,20 @@ def test_the_clock_counts_block_calls_and_state_vectors(llama):
     assert late < (ev.clock() - before) / 2
 
 
+def test_an_evaluator_on_the_first_rows_counts_on_the_same_clock(llama):
+    _, ev, truth = llama
+    ev = ev.with_rows(ev.X, ev.target)
+    sub = ev.first_rows(1)
+    assert sub.n_rows == 1 and torch.equal(sub.X, ev.X[:1])
+    states = ev.states(truth)
+    before, evaluations = ev.clock(), ev.evaluations
+    losses = sub.suffix_losses(truth[None], torch.zeros(1, dtype=torch.long), states[:, :1])
+    # its work and evaluations are on both clocks; a quarter of the rows costs less than all of them
+    assert ev.clock() - before == pytest.approx(sub.clock()) and ev.evaluations == evaluations + 1
+    assert 0 < sub.clock() < before
+    assert float(losses[0]) == pytest.approx(float(ev.with_rows(ev.X[:1], ev.target[:1]).run(truth[None])[0]))
+
+
 def test_past_its_guard_the_clock_jumps_beyond_every_deadline(llama):
     _, ev, truth = llama
     ev = ev.with_rows(ev.X, ev.target)

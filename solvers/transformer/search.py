@@ -218,7 +218,8 @@ class LocalSearch(Configurable):
             top = top[torch.isfinite(losses[top])]
             losses = torch.full((len(cands),), float("inf"), dtype=torch.float64)
             if len(top) and ev.clock() <= deadline:
-                losses[top] = ev.suffix_losses(cands[top], torch.full((len(top),), p), states)
+                exact = ev.suffix_losses(cands[top], torch.full((len(top),), p), states)
+                losses[top] = exact.to(losses.dtype)
             checked = len(top)
         i = int(torch.argmin(losses))
         if log is not None:
