@@ -9,6 +9,7 @@ from helpers.sequences import search_case
 
 from solvers.transformer import TransformerSolver
 from solvers.transformer.chains import GainChains, chain_order, gain_similarity, split_kinds
+from solvers.transformer.moves import carried_moves
 from solvers.transformer.units import UnitHypotheses
 
 SIZES = {"depth": 5, "d": 24, "h": 32, "heads": 6, "kv": 2, "rows": 4, "length": 6, "seed": 4}
@@ -112,7 +113,7 @@ def test_carried_moves_exchange_whole_layers_and_sublayers_with_their_gains(llam
     units = [list(range(S))] + [list(sub) for sub in groups.sublayers]
     assert any(set(sub) & set(groups.singles[0]) for sub in groups.sublayers)  # a sublayer holds its norm gain
     for p, reach in ((0, 2), (D - 2, 2), (1, 1)):
-        moves, starts = GainChains(reach=reach).carried(truth, groups, p)
+        moves, starts = carried_moves(truth, groups, p, reach)
         partners = range(p + 1, min(p + reach, D - 1) + 1)
         assert len(moves) == len(partners) * len(units) and (starts == p).all()
         for m, (q, cols) in zip(moves, [(q, c) for q in partners for c in units]):

@@ -148,3 +148,21 @@ def test_a_screened_window_is_judged_on_every_row_and_its_work_counts(either):
     assert screen.work > sw0 and ev.clock() - w0 >= screen.work - sw0 and ev.evaluations - e0 > 4
     assert loss == pytest.approx(float(ev.run(cand[None])[0]), rel=1e-6)
     assert torch.equal(cand, exact) and torch.equal(cand, truth) and loss == pytest.approx(exact_loss, rel=1e-6)
+
+
+def test_carried_moves_put_an_exchanged_sublayer_back_before_any_window(llama):
+    groups, ev, truth = llama
+    attention = list(groups.sublayers[0])  # a norm gain with the components it feeds
+    wrong = truth.clone()
+    wrong[1, attention], wrong[2, attention] = truth[2, attention], truth[1, attention]
+    search = _Recording(permute=4)
+    search.asked = []
+    new, details = Realign(probe=0, carry=1).run(
+        ev, wrong, groups, search, SoftAssign(steps=5), ev.clock() + 60, floor=1e-9
+    )
+    assert torch.equal(new, truth) and details["carried"] == 1 and details["windows"] == [] and search.asked == []
+    # off: no carried move; the windows do not move gains, so the gains stay where they were
+    new, details = Realign(probe=0, carry=0, rounds=1).run(
+        ev, wrong, groups, search, SoftAssign(steps=5), ev.clock() + 60
+    )
+    assert details["carried"] == 0

@@ -92,7 +92,7 @@ from scipy.optimize import linear_sum_assignment
 
 from reassembly.kernel import Evaluator
 from reassembly.params import Interval
-from solvers.transformer.moves import Groups, exchanged
+from solvers.transformer.moves import Groups, carried_moves
 from solvers.transformer.relink import GainsFit
 from solvers.transformer.softassign import link_scores
 
@@ -323,27 +323,6 @@ class GainChains(GainsFit):
                     starts.append(i)
         return torch.stack(out), torch.tensor(starts)
 
-    def carried(self, arr: torch.Tensor, groups: Groups, p: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, D, S)`` carried moves whose first changed position is ``p`` and their first
-        positions: the whole layer, and each sublayer with its norm gain, of ``p`` and of each
-        position up to ``reach`` after it exchanged.
-
-        Parameters
-        ----------
-        arr
-            The arrangement.
-        groups
-            Its column groups.
-        p
-            The first position.
-        """
-        units = [list(range(arr.shape[1]))] + [list(sub) for sub in groups.sublayers]
-        later = range(p + 1, min(p + self.reach, arr.shape[0] - 1) + 1)
-        out = [exchanged(arr, p, q, cols) for q in later for cols in units]
-        if not out:
-            return torch.empty(0, *arr.shape, dtype=arr.dtype), torch.empty(0, dtype=torch.long)
-        return torch.stack(out), torch.full((len(out),), p)
-
     def run(
         self, ev: Evaluator, arr: torch.Tensor, groups: Groups, deadline: float, floor: float = 0.0
     ) -> tuple[torch.Tensor, dict]:
@@ -385,7 +364,7 @@ class GainChains(GainsFit):
                 cands, starts = self.moves(arr, groups, p)
                 gain_moves = len(cands)  # the carried moves, where any, come after these
                 if carrying:
-                    more, at = self.carried(arr, groups, p)
+                    more, at = carried_moves(arr, groups, p, self.reach)
                     cands, starts = torch.cat([cands, more]), torch.cat([starts, at])
                 found = ev.suffix_losses(cands, starts, states)
                 k = int(torch.argmin(found))

@@ -84,6 +84,30 @@ def exchanged(arr: torch.Tensor, p: int, q: int, cols: list[int] | slice) -> tor
     return new
 
 
+def carried_moves(arr: torch.Tensor, groups: Groups, p: int, reach: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, D, S)`` *carried* moves whose first changed position is ``p``, and their first
+    positions: the whole layer, and each sublayer with its norm gain, of ``p`` and of each position
+    up to ``reach`` after it exchanged (each gain moves with the components it feeds).
+
+    Parameters
+    ----------
+    arr
+        The arrangement.
+    groups
+        Its column groups (``groups.sublayers``).
+    p
+        The first position.
+    reach
+        How many positions after ``p`` an exchange reaches.
+    """
+    units = [list(range(arr.shape[1]))] + [list(sub) for sub in groups.sublayers]
+    later = range(p + 1, min(p + reach, arr.shape[0] - 1) + 1)
+    out = [exchanged(arr, p, q, cols) for q in later for cols in units]
+    if not out:
+        return torch.empty(0, *arr.shape, dtype=arr.dtype), torch.empty(0, dtype=torch.long)
+    return torch.stack(out), torch.full((len(out),), p)
+
+
 def _rotations(arr: torch.Tensor, p: int, later: range, cols: list[int] | slice) -> list[torch.Tensor]:
     """``arr`` with columns ``cols`` of position ``p`` moved to each later position ``q`` (those
     between shift one place towards ``p``) and of each ``q`` moved to ``p`` (shifting the others

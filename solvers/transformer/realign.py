@@ -32,8 +32,21 @@ repairs in seconds, while the window scan that finds nothing runs every window f
 the same answers with the probe as without (two solves at a time, the two benches not side by
 side: 359.9 / 373.9 / 380.7 s exact against 360.2 / 373.2 / 386.8 s; seed 102 MSE 0.701 either
 way), and 18 layers seeds 101 and 103 are exact in 180.7 and 192.5 s against 316.0 and 321.1 s.
-The probe's result is kept only at zero loss: a search that has not finished may have moved gains to make up for wrong components, which
-is what the windows repair.
+The probe's result is kept at zero loss, or where no window lowers the loss and the probe's end is
+lower than the arrangement (the search after the stage would otherwise repeat the probe's moves);
+otherwise the windows start from the arrangement: a search that has not finished may have moved
+gains to make up for wrong components, which is what the windows repair.
+
+**Windows screened on part of the rows** (``screen``, a quarter of the search's rows; ``keep``,
+16): every permutation of a window (about 1,700) is first evaluated on the first quarter of the
+search's rows and only the ``keep`` lowest on all of them; the permutation taken is the exact best
+of those, kept only where its exact loss is lower. Why: the scan that finds nothing costs about
+150 s at 18 layers, and a window's candidates differ by whole components, large changes that a
+quarter of the rows ranks alike (held-out seeds 100 at 18 and 24 layers, every window measured:
+the exact best stands 1st to 5th of about 1,700 in the screen's order, Spearman 0.75 to 0.97;
+``docs/studies/window_screen_study.py``). The screen is not a first-order estimate: it is the
+same exact loss on fewer token positions, so it ranks component moves where the first-order
+screens do not.
 
 Why it should generalise: nothing in it names a network or a depth. The window permutations are
 the search's own moves, tried where a chain of weight-placed components is least sure (its end:
@@ -48,7 +61,7 @@ import torch
 
 from reassembly.kernel import Evaluator
 from reassembly.params import Configurable, Interval
-from solvers.transformer.moves import Groups
+from solvers.transformer.moves import Groups, carried_moves
 from solvers.transformer.search import LocalSearch, SearchLog
 from solvers.transformer.softassign import SoftAssign
 
@@ -76,6 +89,11 @@ class Realign(Configurable):
         one), and only the ``keep`` lowest on all of them (0: every candidate on every row).
     keep
         Candidates of the screen evaluated on every row.
+    carry
+        Before each window scan, the best *carried* move that lowers the loss is taken instead
+        (:func:`~solvers.transformer.moves.carried_moves`: a whole layer, or one sublayer with its
+        norm gain, exchanged with a position up to ``carry`` after it), with no refit (the gains
+        move with their components); 0: none.
     """
 
     constraints = {
@@ -85,6 +103,7 @@ class Realign(Configurable):
         "probe": Interval(0, 1),
         "screen": Interval(0, 1),
         "keep": Interval(1, None),
+        "carry": Interval(0, None),
     }
 
     def __init__(
@@ -95,6 +114,7 @@ class Realign(Configurable):
         probe: float = 0.1,
         screen: float = 0.25,
         keep: int = 16,
+        carry: int = 0,
     ) -> None:
         self.rounds = rounds
         self.share = share
@@ -102,6 +122,7 @@ class Realign(Configurable):
         self.probe = probe
         self.screen = screen
         self.keep = keep
+        self.carry = carry
 
     def applies(self, ev: Evaluator, groups: Groups, search: LocalSearch, fit: SoftAssign) -> bool:
         """Whether the stage is on, the search permutes windows and the softassign fit applies.
@@ -118,6 +139,28 @@ class Realign(Configurable):
             The solver's softassign stage.
         """
         return self.rounds > 0 and search.permute > 1 and bool(groups.kinds) and fit.applies(ev, groups)
+
+    def best_carried(self, ev: Evaluator, arr: torch.Tensor, groups: Groups) -> tuple[torch.Tensor, float]:
+        """The carried move of ``arr`` with the lowest loss, and that loss (``arr`` and infinity
+        where it has none).
+
+        Parameters
+        ----------
+        ev
+            Evaluates on the search's rows.
+        arr
+            The arrangement.
+        groups
+            Its column groups.
+        """
+        found = [carried_moves(arr, groups, p, self.carry) for p in range(arr.shape[0] - 1)]
+        found = [(c, at) for c, at in found if len(c)]
+        if not found:
+            return arr, float("inf")
+        cands, starts = torch.cat([c for c, _ in found]), torch.cat([at for _, at in found])
+        losses = ev.suffix_losses(cands, starts, ev.states(arr))
+        i = int(torch.argmin(losses))
+        return cands[i], float(losses[i])
 
     def run(
         self,
@@ -168,7 +211,13 @@ class Realign(Configurable):
         loss = float(ev.loss(ev.states(arr)[-1]))
         losses, kept, windows = [loss], [], []
         screen = ev.first_rows(max(1, round(self.screen * ev.n_rows))) if self.screen > 0 else None
+        carries = 0
         while len(kept) < self.rounds and loss > floor and ev.clock() <= until:
+            if self.carry:
+                moved, moved_loss = self.best_carried(ev, arr, groups)
+                if moved_loss < loss:  # an order error of sublayers that carry their gains
+                    arr, loss, carries = moved, moved_loss, carries + 1
+                    continue
             moved, moved_loss, taken = search.permute_windows(
                 ev, arr, groups, until, SearchLog(), screen=screen, keep=self.keep
             )
@@ -180,10 +229,12 @@ class Realign(Configurable):
             kept.append(refit_loss < moved_loss)
             arr, loss = (refit, refit_loss) if kept[-1] else (moved, moved_loss)
             losses.append(loss)
-        details = {"losses": losses, "refits_kept": kept, "windows": windows}
+        details = {"losses": losses, "refits_kept": kept, "windows": windows, "carried": carries}
         if self.probe > 0:
             details["probe"] = probed
-            if not windows and probed < loss:  # no window helps: the search goes on where the probe ended
+            if (
+                not windows and not carries and probed < loss
+            ):  # no window helps: the search goes on where the probe ended
                 arr = end
                 details["losses"].append(probed)
         return arr, details
