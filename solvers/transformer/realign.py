@@ -42,9 +42,9 @@ gains to make up for wrong components, which is what the windows repair.
 search's rows and only the ``keep`` lowest on all of them; the permutation taken is the exact best
 of those, kept only where its exact loss is lower. Why: the scan that finds nothing costs about
 150 s at 18 layers, and a window's candidates differ by whole components, large changes that a
-quarter of the rows ranks alike (held-out seeds 100 at 18 and 24 layers, every window measured:
-the exact best stands 1st to 5th of about 1,700 in the screen's order, Spearman 0.75 to 0.97;
-``docs/studies/window_screen_study.py``). The screen is not a first-order estimate: it is the
+quarter of the rows ranks alike (held-out seeds 100 at 18 and 24 layers, every window measured
+where a candidate lowers the loss: the exact best stands 1st to 12th of 1,679 in the screen's
+order, Spearman 0.67 to 0.97; ``docs/studies/window_screen_study.py``). The screen is not a first-order estimate: it is the
 same exact loss on fewer token positions, so it ranks component moves where the first-order
 screens do not.
 
@@ -93,7 +93,9 @@ class Realign(Configurable):
         Before each window scan, the best *carried* move that lowers the loss is taken instead
         (:func:`~solvers.transformer.moves.carried_moves`: a whole layer, or one sublayer with its
         norm gain, exchanged with a position up to ``carry`` after it), with no refit (the gains
-        move with their components); 0: none.
+        move with their components); 0 (the default): none. Off because it lost held-out 24-layer
+        seed 100 (exact to MSE 0.0967): while the gains are still being placed, the carried
+        exchange that lowers the loss most is often not a repair (docs/real-networks-studies.md).
     """
 
     constraints = {
