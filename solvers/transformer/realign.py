@@ -38,15 +38,17 @@ otherwise the windows start from the arrangement: a search that has not finished
 gains to make up for wrong components, which is what the windows repair.
 
 **Windows screened on part of the rows** (``screen``, a quarter of the search's rows; ``keep``,
-16): every permutation of a window (about 1,700) is first evaluated on the first quarter of the
-search's rows and only the ``keep`` lowest on all of them; the permutation taken is the exact best
-of those, kept only where its exact loss is lower. Why: the scan that finds nothing costs about
-150 s at 18 layers, and a window's candidates differ by whole components, large changes that a
-quarter of the rows ranks alike (held-out seeds 100 at 18 and 24 layers, every window measured
-where a candidate lowers the loss: the exact best stands 1st to 12th of 1,679 in the screen's
-order, Spearman 0.67 to 0.97; ``docs/studies/window_screen_study.py``). The screen is not a first-order estimate: it is the
-same exact loss on fewer token positions, so it ranks component moves where the first-order
-screens do not.
+16): every permutation of a window (1,679 with three kinds) is first evaluated on the first quarter
+of the search's rows and only the ``keep`` lowest on all of them; the permutation taken is the
+exact best of those, kept only where its exact loss is lower. Why: a whole scan of 18 layers on
+every row costs about 640 s, so the scan that finds nothing ends with the stage's share (about
+150 s) before it reaches the first positions (report 18 layers, seed 1: the wrong V/O of layers
+4 and 5, which the screened scan reaches and repairs). A window's candidates differ by whole
+components, large changes that a quarter of the rows ranks alike (held-out seeds 100 at 18 and 24
+layers, every window measured where a candidate lowers the loss: the exact best stands 1st to
+12th of 1,679 in the screen's order, Spearman 0.67 to 0.97; ``docs/studies/window_screen_study.py``).
+The screen is not a first-order estimate: it is the same exact loss on fewer token positions, so
+it ranks component moves where the first-order screens do not.
 
 Why it should generalise: nothing in it names a network or a depth. The window permutations are
 the search's own moves, tried where a chain of weight-placed components is least sure (its end:
