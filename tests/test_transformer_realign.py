@@ -161,7 +161,7 @@ def test_carried_moves_put_an_exchanged_sublayer_back_before_any_window(llama):
         ev, wrong, groups, search, SoftAssign(steps=5), ev.clock() + 60, floor=1e-9
     )
     assert torch.equal(new, truth) and details["carried"] == 1 and details["windows"] == [] and search.asked == []
-    # off: no carried move; the windows do not move gains, so the gains stay where they were
+    # off: no carried move is taken
     new, details = Realign(probe=0, carry=0, rounds=1).run(
         ev, wrong, groups, search, SoftAssign(steps=5), ev.clock() + 60
     )

@@ -158,7 +158,6 @@ class Realign(Configurable):
             Its column groups.
         """
         found = [carried_moves(arr, groups, p, self.carry) for p in range(arr.shape[0] - 1)]
-        found = [(c, at) for c, at in found if len(c)]
         if not found:
             return arr, float("inf")
         cands, starts = torch.cat([c for c, _ in found]), torch.cat([at for _, at in found])
@@ -236,9 +235,8 @@ class Realign(Configurable):
         details = {"losses": losses, "refits_kept": kept, "windows": windows, "carried": carries}
         if self.probe > 0:
             details["probe"] = probed
-            if (
-                not windows and not carries and probed < loss
-            ):  # no window helps: the search goes on where the probe ended
+            # no window (nor carried move) helps: the search goes on where the probe ended
+            if not windows and not carries and probed < loss:
                 arr = end
                 details["losses"].append(probed)
         return arr, details
